@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "keyseal",
+    products: [
+        .executable(name: "keyseal", targets: ["keyseal"]),
+        .library(name: "KeysealCore", targets: ["KeysealCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config; install.sh installs the apt packages named here.
+        .systemLibrary(
+            name: "CGit2", pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(
+            name: "CVectorscan", pkgConfig: "libhs",
+            providers: [.apt(["libvectorscan-dev"])]),
+        .systemLibrary(
+            name: "CPCRE2", pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]),
+        // git_libgit2_opts is variadic, which Swift cannot call: one C function per option we set.
+        .target(name: "CGitOptions", dependencies: ["CGit2"]),
+
+        // The only module that imports libgit2.
+        .target(name: "KeysealGit", dependencies: ["CGit2", "CGitOptions"]),
+        // Bytes and rules; knows nothing about git.
+        .target(
+            name: "KeysealEngine",
+            dependencies: ["CVectorscan", "CPCRE2", .product(name: "Crypto", package: "swift-crypto")]),
+        // Joins sources and engine into findings; report writers.
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine"]),
+        .executableTarget(
+            name: "keyseal",
+            dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(
+            name: "KeysealTests",
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit"]),
+    ]
+)

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+import KeysealEngine
+
+/// One occurrence of a secret: a rule's match in a blob, at one path, attributed to the earliest commit
+/// that introduced that blob there.
+public struct Finding: Sendable, Codable, Hashable {
+    public let rule: String
+    public let provider: String
+    public let description: String
+    /// SHA-256 (hex) over the rule id and the secret: one secret, however many places it stands in.
+    public let fingerprint: String
+    /// At most the first 4 characters of the secret, then `…`.
+    public let preview: String
+    /// The clear secret: only when `--show-secrets` was given.
+    public let secret: String?
+    public let commit: String
+    public let author: String
+    public let email: String
+    /// Author date, ISO 8601 with the author's offset.
+    public let date: String
+    public let path: String
+    public let line: Int
+    public let column: Int
+    public let blob: String
+    /// The fingerprint of the other half of a paired secret (an AWS key id for its secret key).
+    public let pairedWith: String?
+
+    enum CodingKeys: String, CodingKey {
+        case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
+             blob
+        case pairedWith = "paired_with"
+    }
+}
+
+public enum SecretText {
+    /// SHA-256 over `rule id`, a zero byte, and the secret's bytes.
+    public static func fingerprint(rule: String, secret: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(rule.utf8) + [0])
+        hasher.update(data: secret)
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Keeps at most 4 characters, and never more than a quarter of the secret.
+    public static func preview(_ secret: [UInt8]) -> String {
+        let text = String(decoding: secret, as: UTF8.self)
+        let keep = min(4, text.count / 4)
+        return String(text.prefix(keep)) + "…"
+    }
+
+    /// PEM bodies are compared without line breaks or `\n` escapes, so a key pasted into JSON and the
+    /// same key in a `.pem` file are one secret.
+    static func canonical(_ secret: [UInt8], rule: Rule) -> [UInt8] {
+        guard case .block = rule.span else { return secret }
+        var out: [UInt8] = []
+        out.reserveCapacity(secret.count)
+        var i = 0
+        while i < secret.count {
+            let byte = secret[i]
+            if byte == 0x5c, i + 1 < secret.count, secret[i + 1] == 0x6e || secret[i + 1] == 0x72 {
+                i += 2
+                continue
+            }
+            if byte != 0x20 && byte != 0x0a && byte != 0x0d && byte != 0x09 { out.append(byte) }
+            i += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import KeysealEngine
+
+public enum ReportFormat: String, CaseIterable, Sendable {
+    case text, json, sarif
+}
+
+public enum KeysealVersion {
+    public static let current = "0.1.0"
+    public static let informationURI = "https://github.com/keyseal/keyseal"
+}
+
+public enum ReportWriter {
+    public static func render(_ result: ScanResult, format: ReportFormat, colour: Bool = false) throws -> Data {
+        switch format {
+        case .text: return Data(TextReport.render(result, colour: colour).utf8)
+        case .json: return try JSONReport.render(result)
+        case .sarif: return try SARIFReport.render(result)
+        }
+    }
+}
+
+/// Grouped by secret; one line per occurrence: `path:line:column commit author date`.
+enum TextReport {
+    static func render(_ result: ScanResult, colour: Bool) -> String {
+        func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        var out = ""
+        var groups: [(String, [Finding])] = []
+        for finding in result.findings {
+            if groups.last?.0 == finding.fingerprint { groups[groups.count - 1].1.append(finding) } else {
+                groups.append((finding.fingerprint, [finding]))
+            }
+        }
+        for (fingerprint, occurrences) in groups {
+            let first = occurrences[0]
+            let shown = first.secret.map { " secret \($0)" } ?? ""
+            out += paint("● \(first.rule)", "1;31") + " (\(first.provider))  \(first.preview)\(shown)  "
+                + paint("fingerprint \(fingerprint.prefix(12))", "2") + "\n"
+            out += "  \(first.description)\n"
+            if let paired = first.pairedWith { out += "  paired with secret \(paired.prefix(12))\n" }
+            for finding in occurrences {
+                let date = String(finding.date.prefix(10))
+                out += "    \(paint("\(finding.path):\(finding.line):\(finding.column)", "1"))  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
+            }
+            out += "\n"
+        }
+        let s = result.summary
+        let mib = String(format: "%.1f", Double(s.bytesScanned) / 1_048_576)
+        out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
+        out += "skipped \(s.blobsSkippedBinary) binary, \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
+        for note in s.notes { out += "Note: \(note)\n" }
+        if s.findings == 0 {
+            out += paint("No secrets found.", "32") + "\n"
+        } else {
+            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s).", "1;31")
+            out += " Treat each as leaked: rotate it, then remove it from history.\n"
+        }
+        return out
+    }
+}
+
+/// The stable JSON shape documented in the README (`version` 1).
+enum JSONReport {
+    struct Document: Encodable {
+        let version = 1
+        let tool: Tool
+        let summary: ScanSummary
+        let findings: [Finding]
+    }
+    struct Tool: Encodable {
+        let name = "keyseal"
+        let version = KeysealVersion.current
+    }
+
+    static func render(_ result: ScanResult) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(Document(tool: Tool(), summary: result.summary, findings: result.findings))
+        data.append(0x0a)
+        return data
+    }
+}
+
+/// SARIF 2.1.0: one run, one reporting descriptor per rule, one result per finding.
+enum SARIFReport {
+    static func render(_ result: ScanResult) throws -> Data {
+        let used = Set(result.findings.map(\.rule))
+        let rules = result.rules.filter { used.contains($0.id) }
+        let ruleIndex = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($0.element.id, $0.offset) })
+        let descriptors: [[String: Any]] = rules.map { rule in
+            [
+                "id": rule.id,
+                "name": rule.id.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
+                "shortDescription": ["text": rule.description],
+                "fullDescription": ["text": "\(rule.description) (\(rule.provider))."],
+                "help": [
+                    "text": "A \(rule.provider) credential was committed. Treat it as leaked: revoke and re-issue it at \(rule.provider), update what uses it, then remove it from history and rebuild images built from affected commits.",
+                    "markdown": "A **\(rule.provider)** credential was committed. Treat it as leaked: revoke and re-issue it, update what uses it, then remove it from history (`git filter-repo --replace-text`) and rebuild images built from affected commits.",
+                ],
+                "defaultConfiguration": ["level": "error"],
+                "properties": ["tags": ["security", "secret", rule.provider], "precision": "high",
+                               "security-severity": "8.0"],
+            ]
+        }
+        let results: [[String: Any]] = result.findings.map { finding in
+            var region: [String: Any] = ["startLine": finding.line, "startColumn": finding.column]
+            region["endLine"] = finding.line
+            var properties: [String: Any] = [
+                "commit": finding.commit, "author": finding.author, "email": finding.email, "date": finding.date,
+                "provider": finding.provider, "preview": finding.preview, "blob": finding.blob,
+            ]
+            if let secret = finding.secret { properties["secret"] = secret }
+            if let paired = finding.pairedWith { properties["pairedWith"] = paired }
+            return [
+                "ruleId": finding.rule,
+                "ruleIndex": ruleIndex[finding.rule] ?? 0,
+                "level": "error",
+                "message": ["text": "\(finding.description) (\(finding.preview)) committed in \(finding.commit.prefix(10)) by \(finding.author)."],
+                "locations": [[
+                    "physicalLocation": [
+                        "artifactLocation": ["uri": uri(finding.path), "uriBaseId": "%SRCROOT%"],
+                        "region": region,
+                    ],
+                ]],
+                "partialFingerprints": ["keyseal/v1": finding.fingerprint, "commitSha": finding.commit],
+                "properties": properties,
+            ]
+        }
+        let document: [String: Any] = [
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [[
+                "tool": ["driver": [
+                    "name": "keyseal", "version": KeysealVersion.current, "semanticVersion": KeysealVersion.current,
+                    "informationUri": KeysealVersion.informationURI, "rules": descriptors,
+                ]],
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned],
+            ]],
+        ]
+        var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        data.append(0x0a)
+        return data
+    }
+
+    /// A relative URI reference: every byte outside the unreserved set and `/` is percent-encoded.
+    static func uri(_ path: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        allowed.insert(charactersIn: "-._~/")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+}
+
+extension ReportWriter {
+    /// One line for stderr when the report itself went to a file.
+    public static func render(summaryOnly result: ScanResult) -> String {
+        let s = result.summary
+        return "keyseal: \(s.commits) commits, \(s.blobsScanned) blobs scanned; \(s.secrets) secret(s) in \(s.findings) place(s)\n"
+    }
+}
+
+/// The built-in rules as reports and `keyseal rules` describe them.
+public enum RuleCatalog {
+    public static var builtIn: [RuleInfo] {
+        BuiltInRules.all.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+    }
+}

@@ -1,0 +1,39 @@
+/// Counts a report's summary gives, so nothing is skipped silently.
+public struct ScanSummary: Sendable, Codable {
+    public var commits = 0
+    public var refs = 0
+    public var blobsScanned = 0
+    public var bytesScanned = 0
+    public var blobsSkippedBinary = 0
+    public var blobsSkippedLarge = 0
+    public var gitlinksSkipped = 0
+    public var findings = 0
+    public var secrets = 0
+    public var durationSeconds = 0.0
+    /// Things the user should know about the scan itself (empty repository, shallow boundary…).
+    public var notes: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case commits, refs, findings, secrets, notes
+        case blobsScanned = "blobs_scanned"
+        case bytesScanned = "bytes_scanned"
+        case blobsSkippedBinary = "blobs_skipped_binary"
+        case blobsSkippedLarge = "blobs_skipped_large"
+        case gitlinksSkipped = "gitlinks_skipped"
+        case durationSeconds = "duration_seconds"
+    }
+}
+
+public struct ScanResult: Sendable {
+    public var summary: ScanSummary
+    /// Ordered by secret (first seen first), then by date, path and line.
+    public var findings: [Finding]
+    public var rules: [RuleInfo]
+}
+
+/// What reports say about a rule.
+public struct RuleInfo: Sendable, Codable, Hashable {
+    public let id: String
+    public let provider: String
+    public let description: String
+}

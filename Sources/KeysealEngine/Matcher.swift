@@ -1,0 +1,348 @@
+import CPCRE2
+import CVectorscan
+import Foundation
+
+/// A secret a rule found in a buffer. Offsets are bytes into the scanned buffer.
+public struct EngineMatch: Sendable {
+    public let rule: Int
+    public let secretStart: Int
+    public let secretEnd: Int
+    /// 1-based line and column (column counts Unicode code points, as SARIF's `unicodeCodePoints`).
+    public var line: Int
+    public var column: Int
+    public let secret: [UInt8]
+    /// Index (in the same result list) of the other half of a paired secret.
+    public var pairedWith: Int?
+}
+
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// All rules compiled once: one Vectorscan database, one PCRE2 (JIT) program per rule.
+/// Immutable after `init`, so one instance serves every thread; each thread brings its own `Scratch`.
+public final class Matcher: @unchecked Sendable {
+    public let rules: [Rule]
+    private let database: OpaquePointer
+    private let programs: [OpaquePointer]
+    /// The longest match each rule's Vectorscan pattern can make (nil: unbounded). A hit ending at
+    /// `to` started at or after `to - maxWidth`, which bounds where PCRE2 must look. This replaces
+    /// HS_FLAG_SOM_LEFTMOST, which made compiling the rule set 25 times slower and is refused
+    /// ("Pattern is too large") for a fifth of the rules.
+    private let maxWidth: [Int?]
+    private let pairIndex: [Int?]
+
+    static let allowMarker = Array("keyseal:allow".utf8)
+
+    public init(rules: [Rule]) throws {
+        self.rules = rules
+        var programs: [OpaquePointer] = []
+        for rule in rules {
+            programs.append(try Self.compilePCRE2(rule))
+        }
+        self.programs = programs
+        (database, maxWidth) = try Self.compileVectorscan(rules)
+        let ids = Dictionary(rules.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        pairIndex = rules.map { $0.pairsWith.flatMap { ids[$0] } }
+    }
+
+    deinit {
+        hs_free_database(database)
+        for program in programs { pcre2_code_free_8(program) }
+    }
+
+    /// Per-thread state: Vectorscan scratch, PCRE2 match data, reusable hit buffers.
+    public final class Scratch {
+        let hs: OpaquePointer
+        let matchData: OpaquePointer
+        let hits = HitBuffer()
+        init(database: OpaquePointer) throws {
+            var scratch: OpaquePointer?
+            guard hs_alloc_scratch(database, &scratch) == HS_SUCCESS, let scratch else {
+                throw EngineError("hs_alloc_scratch failed")
+            }
+            hs = scratch
+            guard let data = pcre2_match_data_create_8(32, nil) else {
+                hs_free_scratch(scratch)
+                throw EngineError("pcre2_match_data_create_8 failed")
+            }
+            matchData = data
+        }
+        deinit {
+            hs_free_scratch(hs)
+            pcre2_match_data_free_8(matchData)
+        }
+    }
+
+    public func makeScratch() throws -> Scratch { try Scratch(database: database) }
+
+    /// Finds every rule's secrets in `buffer`.
+    public func scan(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> [EngineMatch] {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return [] }
+        guard buffer.count <= Int(UInt32.max) else { throw EngineError("buffer over 4 GiB") }
+        let hits = scratch.hits
+        hits.reset(ruleCount: rules.count)
+        let status = hs_scan(database, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
+                             onHit, Unmanaged.passUnretained(hits).toOpaque())
+        guard status == HS_SUCCESS || status == HS_SCAN_TERMINATED else {
+            throw EngineError("hs_scan failed with status \(status)")
+        }
+        if hits.count == 0 { return [] }
+        return confirm(hits, in: buffer, matchData: scratch.matchData)
+    }
+
+    // MARK: - Confirmation with PCRE2
+
+    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer, matchData: OpaquePointer) -> [EngineMatch] {
+        let bytes = buffer.bindMemory(to: UInt8.self)
+        var found: [EngineMatch] = []
+        var seen = Set<Int>()  // rule * 2^40 + secret start, to drop the same secret reported twice
+        // Per rule: the end of the region already searched, so overlapping hits are not searched again.
+        var searchedTo = [Int](repeating: -1, count: rules.count)
+        for k in 0..<hits.count {
+            let ruleIndex = Int(hits.ids[k])
+            let rule = rules[ruleIndex]
+            let end = Int(hits.tos[k])
+            if end <= searchedTo[ruleIndex] { continue }
+            let lineStart = Self.lineStart(bytes, before: max(end - 1, 0))
+            var windowStart = lineStart
+            if let width = maxWidth[ruleIndex] { windowStart = max(windowStart, end - width) }
+            let blockStart = Self.lineStart(bytes, before: windowStart)
+            let subjectStart: Int, windowEnd: Int
+            switch rule.span {
+            case .line:
+                subjectStart = lineStart
+                windowEnd = Self.lineEnd(bytes, from: end - 1)
+            case .block(let maxBytes):
+                subjectStart = blockStart
+                windowEnd = min(bytes.count, blockStart + maxBytes)
+            }
+            var offset = windowStart
+            while offset < windowEnd {
+                let rc = pcre2_match_8(programs[ruleIndex], bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
+                                       offset - subjectStart, 0, matchData, nil)
+                if rc < 0 { break }
+                let vector = pcre2_get_ovector_pointer_8(matchData)!
+                let matchStart = subjectStart + vector[0], matchEnd = subjectStart + vector[1]
+                let group = rule.secretGroup
+                if Int(rc) > group, vector[2 * group] != Int(bitPattern: UInt.max) {
+                    let s = subjectStart + vector[2 * group], e = subjectStart + vector[2 * group + 1]
+                    var name: Range<Int>? = nil
+                    if let g = rule.nameGroup, Int(rc) > g, vector[2 * g] != Int(bitPattern: UInt.max) {
+                        name = (subjectStart + vector[2 * g])..<(subjectStart + vector[2 * g + 1])
+                    }
+                    if e > s, seen.insert(ruleIndex << 40 | s).inserted,
+                       accept(rule, secret: s..<e, name: name, match: matchStart..<matchEnd, bytes: bytes) {
+                        found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
+                                                 secret: Array(bytes[s..<e]), pairedWith: nil))
+                    }
+                }
+                offset = matchEnd > matchStart ? matchEnd : matchStart + 1
+            }
+            searchedTo[ruleIndex] = rule.span == .line ? windowEnd : end
+        }
+        if found.isEmpty { return found }
+        found = dropGenericOverlaps(found)
+        found.sort { $0.secretStart < $1.secretStart }
+        Self.locate(&found, in: bytes)
+        pair(&found)
+        return found
+    }
+
+    private func accept(_ rule: Rule, secret: Range<Int>, name: Range<Int>?, match: Range<Int>,
+                        bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let name, NameFilter.isNonSecretName(Array(bytes[name])) { return false }
+        let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
+        if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
+        let lineStart = Self.lineStart(bytes, before: match.lowerBound)
+        let lineEnd = Self.lineEnd(bytes, from: match.lowerBound)
+        if Self.contains(bytes, lineStart..<lineEnd, Self.allowMarker) { return false }
+        if !rule.keywords.isEmpty {
+            let window = max(0, match.lowerBound - 256)..<min(bytes.count, match.upperBound + 64)
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[window]), as: UTF8.self).lowercased()
+            if !rule.keywords.contains(where: { text.contains($0) }) { return false }
+        }
+        if rule.generic {
+            let before = secret.lowerBound > 0 ? bytes[secret.lowerBound - 1] : 0
+            let quoted = before == 0x22 || before == 0x27 || before == 0x60
+            if PlaceholderFilter.isPlaceholder(Array(bytes[secret]), quoted: quoted) { return false }
+        }
+        return true
+    }
+
+    /// Where two matches cover the same bytes, a generic rule yields to a specific one, and between
+    /// generic rules the one listed first (the more specialised: URIs before the catch-all) wins.
+    private func dropGenericOverlaps(_ found: [EngineMatch]) -> [EngineMatch] {
+        guard found.count > 1, found.contains(where: { rules[$0.rule].generic }) else { return found }
+        let sorted = found.sorted { $0.secretStart < $1.secretStart }
+        var dropped = [Bool](repeating: false, count: sorted.count)
+        func loses(_ a: EngineMatch, to b: EngineMatch) -> Bool {
+            let ga = rules[a.rule].generic, gb = rules[b.rule].generic
+            return ga && (!gb || b.rule < a.rule)
+        }
+        for i in sorted.indices {
+            var j = i + 1
+            while j < sorted.count && sorted[j].secretStart < sorted[i].secretEnd {
+                if loses(sorted[i], to: sorted[j]) { dropped[i] = true }
+                if loses(sorted[j], to: sorted[i]) { dropped[j] = true }
+                j += 1
+            }
+        }
+        return sorted.indices.filter { !dropped[$0] }.map { sorted[$0] }
+    }
+
+    /// Links each match of a paired rule to the nearest match of its partner within 10 lines.
+    private func pair(_ found: inout [EngineMatch]) {
+        for i in found.indices {
+            guard let partner = pairIndex[found[i].rule] else { continue }
+            var best: (Int, Int)? = nil
+            for j in found.indices where found[j].rule == partner {
+                let distance = abs(found[j].line - found[i].line)
+                if distance <= 10, best == nil || distance < best!.1 { best = (j, distance) }
+            }
+            found[i].pairedWith = best?.0
+        }
+    }
+
+    /// Fills in 1-based line and column for matches sorted by offset, in one pass over the buffer.
+    static func locate(_ found: inout [EngineMatch], in bytes: UnsafeBufferPointer<UInt8>) {
+        var line = 1, lineStart = 0, position = 0
+        for i in found.indices {
+            let target = found[i].secretStart
+            while position < target {
+                if bytes[position] == 0x0a { line += 1; lineStart = position + 1 }
+                position += 1
+            }
+            var column = 1
+            for byte in bytes[lineStart..<target] where byte & 0xc0 != 0x80 { column += 1 }
+            found[i].line = line
+            found[i].column = column
+        }
+    }
+
+    @inline(__always)
+    static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
+        var i = min(offset, bytes.count)
+        while i > 0 && bytes[i - 1] != 0x0a { i -= 1 }
+        return i
+    }
+
+    @inline(__always)
+    static func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from offset: Int) -> Int {
+        guard offset < bytes.count else { return bytes.count }
+        let base = bytes.baseAddress! + offset
+        if let hit = memchr(base, 0x0a, bytes.count - offset) {
+            return offset + (UnsafeRawPointer(hit) - UnsafeRawPointer(base))
+        }
+        return bytes.count
+    }
+
+    static func contains(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: [UInt8]) -> Bool {
+        guard range.count >= needle.count else { return false }
+        // memmem is a GNU extension that Glibc's Swift module does not export: memchr, then memcmp.
+        var at = range.lowerBound
+        let last = range.upperBound - needle.count
+        while at <= last {
+            guard let hit = memchr(bytes.baseAddress! + at, Int32(needle[0]), last - at + 1) else { return false }
+            at = UnsafeRawPointer(hit) - UnsafeRawPointer(bytes.baseAddress!)
+            if memcmp(bytes.baseAddress! + at, needle, needle.count) == 0 { return true }
+            at += 1
+        }
+        return false
+    }
+
+    // MARK: - Compilation
+
+    static func compilePCRE2(_ rule: Rule) throws -> OpaquePointer {
+        var errorCode: Int32 = 0
+        var errorOffset = 0
+        var options = UInt32(PCRE2_MULTILINE)
+        if rule.caseless { options |= UInt32(PCRE2_CASELESS) }
+        let utf8 = Array(rule.regex.utf8)
+        let code = utf8.withUnsafeBufferPointer {
+            pcre2_compile_8($0.baseAddress, $0.count, options, &errorCode, &errorOffset, nil)
+        }
+        guard let code else {
+            var message = [UInt8](repeating: 0, count: 256)
+            _ = pcre2_get_error_message_8(errorCode, &message, message.count)
+            let text = String(decoding: message.prefix { $0 != 0 }, as: UTF8.self)
+            throw EngineError("rule \(rule.id): regex does not compile at offset \(errorOffset): \(text)")
+        }
+        var groups: UInt32 = 0
+        pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_CAPTURECOUNT), &groups)
+        guard Int(groups) >= rule.secretGroup, rule.secretGroup >= 1 else {
+            pcre2_code_free_8(code)
+            throw EngineError("rule \(rule.id): regex needs capture group \(rule.secretGroup) for the secret")
+        }
+        // JIT is a speed-up only; the interpreter gives the same answers where JIT is unavailable.
+        _ = pcre2_jit_compile_8(code, UInt32(PCRE2_JIT_COMPLETE))
+        return code
+    }
+
+    /// One database for all rules. A pattern Vectorscan cannot take exactly is compiled in prefilter
+    /// mode (it may then report more hits; PCRE2 decides).
+    static func compileVectorscan(_ rules: [Rule]) throws -> (OpaquePointer, [Int?]) {
+        var flags = rules.map { UInt32(HS_FLAG_MULTILINE) | ($0.caseless ? UInt32(HS_FLAG_CASELESS) : 0) }
+        let patterns = rules.map { $0.prefilter ?? $0.regex }
+        let cStrings = patterns.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        for _ in 0...(rules.count + 1) {
+            var database: OpaquePointer?
+            var compileError: UnsafeMutablePointer<hs_compile_error_t>?
+            let ids = (0..<UInt32(rules.count)).map { $0 }
+            let status = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { exprs in
+                hs_compile_multi(exprs.baseAddress, flags, ids, UInt32(rules.count), UInt32(HS_MODE_BLOCK), nil,
+                                 &database, &compileError)
+            }
+            if status == HS_SUCCESS, let database {
+                return (database, zip(cStrings, flags).map { maxWidth($0.0, $0.1) })
+            }
+            let failed = Int(compileError?.pointee.expression ?? -1)
+            let message = compileError?.pointee.message.map { String(cString: $0) } ?? "status \(status)"
+            hs_free_compile_error(compileError)
+            guard failed >= 0, failed < rules.count, flags[failed] & UInt32(HS_FLAG_PREFILTER) == 0 else {
+                let which = failed >= 0 && failed < rules.count ? "rule \(rules[failed].id)" : "the rule set"
+                throw EngineError("Vectorscan cannot compile \(which): \(message)")
+            }
+            flags[failed] |= UInt32(HS_FLAG_PREFILTER)
+        }
+        throw EngineError("Vectorscan could not compile the rule set")
+    }
+
+    static func maxWidth(_ pattern: UnsafeMutablePointer<CChar>?, _ flags: UInt32) -> Int? {
+        var info: UnsafeMutablePointer<hs_expr_info_t>?
+        var error: UnsafeMutablePointer<hs_compile_error_t>?
+        guard hs_expression_info(pattern, flags, &info, &error) == HS_SUCCESS, let info else {
+            hs_free_compile_error(error)
+            return nil
+        }
+        defer { free(info) }
+        let width = info.pointee.max_width
+        return width == UInt32.max ? nil : Int(width)
+    }
+}
+
+/// Where Vectorscan reports hits during one scan. Reused across blobs by one thread.
+final class HitBuffer {
+    var ids: [UInt32] = []
+    var tos: [UInt64] = []
+    var count = 0
+    static let limit = 1 << 22
+
+    func reset(ruleCount: Int) {
+        ids.removeAll(keepingCapacity: true)
+        tos.removeAll(keepingCapacity: true)
+        count = 0
+    }
+}
+
+private func onHit(_ id: UInt32, _ from: UInt64, _ to: UInt64, _ flags: UInt32, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    // Safe: `scan` passes its HitBuffer as the context and keeps it alive for the call.
+    let hits = Unmanaged<HitBuffer>.fromOpaque(context!).takeUnretainedValue()
+    hits.ids.append(id)
+    hits.tos.append(to)
+    hits.count += 1
+    return hits.count >= HitBuffer.limit ? 1 : 0
+}

@@ -1,0 +1,39 @@
+extension BuiltInRules {
+    /// A PEM block: the header is the prefilter, the regex takes the body up to the matching footer.
+    /// `\\n` escapes are allowed in the body so a key inside a JSON string is found too.
+    static func pem(_ id: String, _ label: String, _ description: String, maxBytes: Int = 16_384) -> Rule {
+        let header = "-----BEGIN \(label)-----"
+        let footer = "-----END \(label)-----"
+        let body = "((?:[A-Za-z0-9+/=:,. -]|\\\\[rn]|\\r?\\n){64,}?)"
+        return Rule(
+            id: id, provider: "Private key", description: description,
+            regex: "\(header)(?:\\\\[rn]|\\s)*\(body)(?:\\\\[rn]|\\s)*\(footer)",
+            prefilter: header, minEntropy: 4.5, span: .block(maxBytes: maxBytes),
+            positives: [
+                "\(header)\n⟪b64:64⟫\n⟪b64:64⟫\n⟪b64:40⟫==\n\(footer)\n",
+                "{\"private_key\": \"\(header)\\n⟪b64:64⟫\\n⟪b64:64⟫\\n⟪b64:30⟫=\\n\(footer)\\n\"}",
+            ],
+            negatives: ["\(header)\n...\n\(footer)", "\(header)\n<your key here>\n\(footer)"])
+    }
+
+    static let keys: [Rule] = [
+        pem("private-key-rsa", "RSA PRIVATE KEY", "RSA private key (PKCS#1 PEM)"),
+        pem("private-key-ec", "EC PRIVATE KEY", "Elliptic-curve private key (SEC1 PEM)"),
+        pem("private-key-dsa", "DSA PRIVATE KEY", "DSA private key (PEM)"),
+        pem("private-key-openssh", "OPENSSH PRIVATE KEY", "OpenSSH private key"),
+        pem("private-key-pkcs8", "PRIVATE KEY", "Private key (PKCS#8 PEM)"),
+        pem("private-key-pkcs8-encrypted", "ENCRYPTED PRIVATE KEY", "Encrypted private key (PKCS#8 PEM); its passphrase may be nearby"),
+        pem("private-key-pgp", "PGP PRIVATE KEY BLOCK", "PGP private key block", maxBytes: 65_536),
+        pem("private-key-ssh2", "SSH2 ENCRYPTED PRIVATE KEY", "SSH2 (ssh.com) private key"),
+        Rule(id: "private-key-putty", provider: "Private key", description: "PuTTY private key file (.ppk)",
+             regex: "PuTTY-User-Key-File-[23]:[^\\n]*\\n(?:[^\\n]*\\n){0,24}?Private-Lines:[ \\t]*[0-9]+\\r?\\n((?:[A-Za-z0-9+/=]+\\r?\\n){1,64})",
+             prefilter: "PuTTY-User-Key-File-[23]:", minEntropy: 4.5, span: .block(maxBytes: 16_384),
+             positives: ["PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: k\nPublic-Lines: 2\n⟪b64:64⟫\n⟪b64:20⟫\nPrivate-Lines: 1\n⟪b64:44⟫\nPrivate-MAC: ⟪hex:64⟫\n",
+                         "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: k\r\nPublic-Lines: 1\r\n⟪b64:64⟫\r\nPrivate-Lines: 2\r\n⟪b64:64⟫\r\n⟪b64:64⟫\r\nPrivate-MAC: ⟪hex:40⟫\r\n"],
+             negatives: ["PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\nAAAA\n"]),
+        .token("jwt", "JSON Web Token", "JSON Web Token (may carry credentials or grant access until it expires)",
+               "\\b(eyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{16,})\(Piece.end)", entropy: 4.0,
+               positives: ["Authorization: Bearer eyJ⟪url:33⟫.eyJ⟪url:80⟫.⟪url:43⟫", "token = 'eyJhbGciOiJIUzI1NiJ9.eyJ⟪url:60⟫.⟪url:43⟫'"],
+               negatives: ["eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."]),
+    ]
+}

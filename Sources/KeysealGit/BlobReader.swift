@@ -1,0 +1,150 @@
+import CGit2
+import Dispatch
+import Foundation
+import Synchronization
+
+/// What the reader hands the scanning body for each blob.
+public enum BlobContent {
+    case bytes(UnsafeRawBufferPointer)
+    /// Larger than the limit: not inflated at all.
+    case tooLarge(size: Int)
+}
+
+/// Reads blobs on several threads, each with its own repository handle, in pack order so that
+/// delta bases stay in libgit2's delta-base cache.
+public enum BlobReader {
+    /// Calls `body(worker, blobIndex, content)` once for each blob in `blobs`. `makeWorker` builds the
+    /// per-thread state (engine scratch and buffers) that `body` receives.
+    public static func read<Worker>(
+        _ blobs: [ObjectID], repository: Repository, threads: Int, maxSize: Int,
+        makeWorker: @Sendable () throws -> Worker,
+        body: @Sendable (inout Worker, Int, BlobContent) throws -> Void,
+        finish: @Sendable (inout Worker) -> Void
+    ) throws {
+        let order = PackOrder(commonDirectory: repository.commonDirectory).sorted(blobs)
+        let workers = max(1, min(threads, blobs.count))
+        let batch = 32
+        let next = Atomic<Int>(0)
+        let failure = FirstError()
+        let gitDirectory = repository.gitDirectory
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            do {
+                let repo = try Repository(gitDirectory: gitDirectory)
+                let odb = try ObjectDatabase(repo)
+                var worker = try makeWorker()
+                defer { finish(&worker) }
+                while failure.error == nil {
+                    let start = next.add(batch, ordering: .relaxed).oldValue
+                    if start >= order.count { break }
+                    for slot in start..<min(start + batch, order.count) {
+                        let index = order[slot]
+                        let id = blobs[index]
+                        let size = try odb.size(of: id)
+                        if size > maxSize {
+                            try body(&worker, index, .tooLarge(size: size))
+                            continue
+                        }
+                        try odb.withBlob(id) { try body(&worker, index, .bytes($0)) }
+                    }
+                }
+            } catch {
+                failure.record(error)
+            }
+        }
+        if let error = failure.error { throw error }
+    }
+}
+
+/// The object database of one repository handle.
+final class ObjectDatabase {
+    let repo: Repository
+    let handle: OpaquePointer
+
+    init(_ repo: Repository) throws {
+        self.repo = repo
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, repo.handle), "git_repository_odb")
+        handle = odb!  // Safe: success sets the out pointer.
+    }
+    deinit { git_odb_free(handle) }
+
+    /// The inflated size, read from the object header without inflating the object.
+    func size(of id: ObjectID) throws -> Int {
+        var oid = id.gitOID
+        var length = 0
+        var type = GIT_OBJECT_ANY
+        let status = git_odb_read_header(&length, &type, handle, &oid)
+        if status < 0 { throw repo.objectError(status, "git_odb_read_header", "blob", id) }
+        return length
+    }
+
+    func withBlob<T>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        var oid = id.gitOID
+        var blob: OpaquePointer?
+        let status = git_blob_lookup(&blob, repo.handle, &oid)
+        if status < 0 { throw repo.objectError(status, "git_blob_lookup", "blob", id) }
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        return try body(UnsafeRawBufferPointer(start: git_blob_rawcontent(blob), count: size))
+    }
+}
+
+/// Pack offsets from the `.idx` (version 2) files, which libgit2 does not expose. Objects not found
+/// in any pack (loose ones) sort last. Format: git's Documentation/gitformat-pack.txt.
+struct PackOrder {
+    private var indexes: [Data] = []
+
+    init(commonDirectory: String) {
+        let folder = (commonDirectory as NSString).appendingPathComponent("objects/pack")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names.sorted() where name.hasSuffix(".idx") {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped),
+                  data.count >= 8 + 1024,
+                  data.prefix(8).elementsEqual([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2])
+            else { continue }
+            indexes.append(data)
+        }
+    }
+
+    /// Indexes of `blobs` in the order their packs store them.
+    func sorted(_ blobs: [ObjectID]) -> [Int] {
+        guard !indexes.isEmpty else { return Array(blobs.indices) }
+        var keys = [UInt64](repeating: .max, count: blobs.count)
+        for (packNumber, data) in indexes.enumerated() {
+            data.withUnsafeBytes { raw in
+                for i in blobs.indices where keys[i] == .max {
+                    if let offset = Self.offset(of: blobs[i], in: raw) {
+                        keys[i] = UInt64(packNumber) << 48 | offset
+                    }
+                }
+            }
+        }
+        return blobs.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
+    }
+
+    private static func offset(of id: ObjectID, in raw: UnsafeRawBufferPointer) -> UInt64? {
+        func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        let target = id.bytes
+        let first = Int(target[0])
+        let count = Int(u32(8 + 255 * 4))
+        var low = first == 0 ? 0 : Int(u32(8 + (first - 1) * 4))
+        var high = Int(u32(8 + first * 4))
+        let names = 8 + 1024
+        guard raw.count >= names + count * 28 else { return nil }
+        while low < high {
+            let mid = (low + high) / 2
+            let order = target.withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress! + names + mid * 20, 20) }
+            if order == 0 {
+                let offsets = names + count * 24  // after names (20 each) and CRC32s (4 each)
+                let small = u32(offsets + mid * 4)
+                if small & 0x8000_0000 == 0 { return UInt64(small) }
+                let large = offsets + count * 4 + Int(small & 0x7fff_ffff) * 8
+                guard raw.count >= large + 8 else { return nil }
+                return UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: large, as: UInt64.self))
+            }
+            if order < 0 { high = mid } else { low = mid + 1 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,188 @@
+import CGit2
+import CGitOptions
+import Foundation
+
+/// Who made a commit, and when (seconds since the epoch, with the author's UTC offset in minutes).
+public struct Signature: Sendable, Hashable {
+    public let name: String
+    public let email: String
+    public let time: Int64
+    public let offsetMinutes: Int32
+}
+
+/// What the scanner needs to know about one commit.
+public struct CommitInfo: Sendable {
+    public let id: ObjectID
+    public let tree: ObjectID
+    public let parents: [ObjectID]
+    public let time: Int64
+}
+
+/// A ref and the commit it peels to.
+public struct RefTip: Sendable, Hashable {
+    public let name: String
+    public let commit: ObjectID
+}
+
+/// One open repository. Owns its `git_repository` handle and frees it in `deinit`.
+/// Not thread-safe: each thread opens its own (libgit2 handles must not be shared across threads).
+public final class Repository {
+    let handle: OpaquePointer
+    /// The path the repository was opened from, used to open more handles for other threads.
+    public let gitDirectory: String
+    public let workDirectory: String?
+
+    /// Opens the repository at `path` or in a folder above it, as git does.
+    public init(discovering path: String) throws {
+        _ = GitRuntime.initialised
+        var repo: OpaquePointer?
+        let status = git_repository_open_ext(&repo, path, 0, nil)
+        if status == GIT_ENOTFOUND.rawValue {
+            throw GitError(function: "git_repository_open_ext", code: status,
+                           message: "not a git repository (or any parent up to /): \(path)")
+        }
+        try check(status, "git_repository_open_ext")
+        // Safe: libgit2 returned success, which guarantees the out pointer is set.
+        handle = repo!
+        gitDirectory = String(cString: git_repository_path(handle))
+        workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+    }
+
+    /// Opens exactly the git directory another handle found (no search).
+    public init(gitDirectory: String) throws {
+        _ = GitRuntime.initialised
+        var repo: OpaquePointer?
+        try check(git_repository_open_ext(&repo, gitDirectory, UInt32(GIT_REPOSITORY_OPEN_NO_SEARCH.rawValue), nil),
+                  "git_repository_open_ext")
+        handle = repo!  // Safe: success sets the out pointer.
+        self.gitDirectory = String(cString: git_repository_path(handle))
+        workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+    }
+
+    deinit { git_repository_free(handle) }
+
+    public var isBare: Bool { git_repository_is_bare(handle) == 1 }
+    public var isShallow: Bool { git_repository_is_shallow(handle) == 1 }
+    public var isHeadDetached: Bool { git_repository_head_detached(handle) == 1 }
+    public var commonDirectory: String { String(cString: git_repository_commondir(handle)) }
+
+    /// Process-wide read settings. Skipping libgit2's re-hash of every object read is most of the
+    /// read time (see shared/notes/performance.md); git itself does not re-hash on read either.
+    public static func configureReading(verifyHashes: Bool) throws {
+        _ = GitRuntime.initialised
+        try check(keyseal_git_set_strict_hash_verification(verifyHashes ? 1 : 0), "git_libgit2_opts")
+    }
+
+    /// Every ref that peels to a commit, plus HEAD when it is detached. Refs that peel to a tree or
+    /// blob are returned in `skipped`.
+    public func tips() throws -> (tips: [RefTip], skipped: [String]) {
+        var iterator: OpaquePointer?
+        try check(git_reference_iterator_new(&iterator, handle), "git_reference_iterator_new")
+        defer { git_reference_iterator_free(iterator) }
+        var tips: [RefTip] = []
+        var skipped: [String] = []
+        while true {
+            var ref: OpaquePointer?
+            let status = git_reference_next(&ref, iterator)
+            if status == GIT_ITEROVER.rawValue { break }
+            try check(status, "git_reference_next")
+            defer { git_reference_free(ref) }
+            let name = String(cString: git_reference_name(ref))
+            var object: OpaquePointer?
+            let peeled = git_reference_peel(&object, ref, GIT_OBJECT_COMMIT)
+            if peeled < 0 {
+                // A symbolic ref to nothing, or a tag of a tree or blob: not history to walk.
+                git_error_clear()
+                skipped.append(name)
+                continue
+            }
+            defer { git_object_free(object) }
+            tips.append(RefTip(name: name, commit: ObjectID(git_object_id(object))))
+        }
+        if isHeadDetached, let head = try? resolveCommit("HEAD") {
+            tips.append(RefTip(name: "HEAD", commit: head))
+        }
+        return (tips, skipped)
+    }
+
+    /// Resolves a revision expression (`v1.2`, `main~3`, an id) to a commit.
+    public func resolveCommit(_ spec: String) throws -> ObjectID {
+        var object: OpaquePointer?
+        let status = git_revparse_single(&object, handle, spec)
+        if status < 0 {
+            throw GitError(function: "git_revparse_single", code: status,
+                           message: "unknown revision '\(spec)': \(lastError(status, "git_revparse_single").message)")
+        }
+        defer { git_object_free(object) }
+        var commit: OpaquePointer?
+        try check(git_object_peel(&commit, object, GIT_OBJECT_COMMIT), "git_object_peel")
+        defer { git_object_free(commit) }
+        return ObjectID(git_object_id(commit))
+    }
+
+    /// The commit HEAD points at, or nil on an unborn branch.
+    public func headCommit() throws -> ObjectID? {
+        var ref: OpaquePointer?
+        let status = git_repository_head(&ref, handle)
+        if status == GIT_EUNBORNBRANCH.rawValue || status == GIT_ENOTFOUND.rawValue {
+            git_error_clear()
+            return nil
+        }
+        try check(status, "git_repository_head")
+        defer { git_reference_free(ref) }
+        var object: OpaquePointer?
+        try check(git_reference_peel(&object, ref, GIT_OBJECT_COMMIT), "git_reference_peel")
+        defer { git_object_free(object) }
+        return ObjectID(git_object_id(object))
+    }
+
+    /// Commits listed in `.git/shallow`: their parents are not in this clone.
+    public func shallowBoundary() -> Set<ObjectID> {
+        let path = (commonDirectory as NSString).appendingPathComponent("shallow")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return Set(text.split(whereSeparator: \.isNewline).compactMap { ObjectID(hex: String($0)) })
+    }
+
+    public func commit(_ id: ObjectID) throws -> CommitInfo {
+        var oid = id.gitOID
+        var commit: OpaquePointer?
+        let status = git_commit_lookup(&commit, handle, &oid)
+        if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
+        defer { git_commit_free(commit) }
+        let count = git_commit_parentcount(commit)
+        var parents: [ObjectID] = []
+        parents.reserveCapacity(Int(count))
+        for index in 0..<count {
+            parents.append(ObjectID(git_commit_parent_id(commit, index)))
+        }
+        return CommitInfo(id: id, tree: ObjectID(git_commit_tree_id(commit)), parents: parents,
+                          time: Int64(git_commit_time(commit)))
+    }
+
+    public func author(of id: ObjectID) throws -> Signature {
+        var oid = id.gitOID
+        var commit: OpaquePointer?
+        let status = git_commit_lookup(&commit, handle, &oid)
+        if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
+        defer { git_commit_free(commit) }
+        // Safe: libgit2 documents git_commit_author as never NULL for a parsed commit.
+        let sig = git_commit_author(commit)!.pointee
+        return Signature(name: Self.lossyString(sig.name), email: Self.lossyString(sig.email),
+                         time: Int64(sig.when.time), offsetMinutes: Int32(sig.when.offset))
+    }
+
+    /// Names the missing or unreadable object in the error, so a corrupt repository says where.
+    func objectError(_ status: Int32, _ function: StaticString, _ kind: String, _ id: ObjectID) -> GitError {
+        let base = lastError(status, function)
+        return GitError(function: base.function, code: status,
+                        message: "cannot read \(kind) \(id.hex): \(base.message)")
+    }
+
+    static func lossyString(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        let length = strlen(pointer)
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+}

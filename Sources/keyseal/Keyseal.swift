@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import KeysealCore
+
+@main
+struct Keyseal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyseal",
+        abstract: "Keep credentials out of git history, and out of the images built from it.",
+        discussion: """
+            Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
+            """,
+        version: KeysealVersion.current,
+        subcommands: [ScanCommand.self, RulesCommand.self],
+        defaultSubcommand: nil)
+
+    /// ArgumentParser exits 64 on usage errors and 1 on other errors; keyseal promises 2 for both,
+    /// keeping 1 for "secrets found".
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let status = exitCode(for: error)
+            if status == .success {
+                exit(withError: error)
+            }
+            let message = fullMessage(for: error)
+            FileHandle.standardError.write(Data(("keyseal: " + message + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Where and how to write a report; shared by every command that reports findings.
+struct ReportOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Report format: text, json or sarif.")
+    var format: Format = .text
+
+    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    var report: String?
+
+    @Flag(help: "Put the clear secret values in the report. Without it, only a redacted preview and a fingerprint.")
+    var showSecrets = false
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, sarif
+        var reportFormat: ReportFormat { ReportFormat(rawValue: rawValue)! }  // Safe: the cases mirror ReportFormat's.
+    }
+
+    func write(_ result: ScanResult) throws {
+        if let report {
+            let data = try ReportWriter.render(result, format: format.reportFormat, colour: false)
+            let url = URL(fileURLWithPath: report)
+            do {
+                try data.write(to: url, options: .atomic)
+            } catch {
+                throw ValidationError("cannot write the report to \(report): \(error.localizedDescription)")
+            }
+            if format != .text {
+                let text = ReportWriter.render(summaryOnly: result)
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+        } else {
+            let colour = format == .text && isatty(STDOUT_FILENO) == 1
+            FileHandle.standardOutput.write(try ReportWriter.render(result, format: format.reportFormat, colour: colour))
+        }
+    }
+}

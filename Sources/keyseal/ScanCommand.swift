@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import KeysealCore
+import KeysealGit
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Scan the full history of every ref (or a range) for secrets.",
+        discussion: """
+            Every blob that any commit introduces is read and scanned once, on all cores. A finding is
+            attributed to the earliest commit that brought its blob to that path.
+            Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
+            """)
+
+    @Argument(help: "The repository (or a folder inside it). Default: the current folder.")
+    var path: String = "."
+
+    @OptionGroup var output: ReportOptions
+
+    @Option(help: "Scan only commits not reachable from this revision (a tag, branch or commit id).")
+    var sinceCommit: String?
+
+    @Option(help: "Threads to read and scan with. Default: one per core.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Skip blobs larger than this many bytes; they are counted in the summary. Suffixes K, M, G.")
+    var maxBlobSize: String = "25M"
+
+    @Flag(help: "Keep libgit2's re-hash of every object it reads (slower; for repositories you suspect).")
+    var verifyHashes = false
+
+    @Flag(help: "No progress line on stderr, even on a terminal.")
+    var quiet = false
+
+    func validate() throws {
+        guard threads >= 1 && threads <= 256 else {
+            throw ValidationError("--threads must be between 1 and 256 (got \(threads)).")
+        }
+        guard let bytes = Self.parseSize(maxBlobSize), bytes > 0, bytes < Int(UInt32.max) else {
+            throw ValidationError("--max-blob-size takes a size below 4G such as 500K, 25M or 1G (got '\(maxBlobSize)').")
+        }
+        _ = bytes
+    }
+
+    func run() throws {
+        let options = ScanOptions(path: path, sinceCommit: sinceCommit, threads: threads,
+                                  maxBlobSize: Self.parseSize(maxBlobSize)!,  // Safe: validate() checked it.
+                                  showSecrets: output.showSecrets, verifyHashes: verifyHashes)
+        let progress = ScanProgress()
+        let display = (!quiet && ProgressDisplay.wanted) ? ProgressDisplay(progress: progress) : nil
+        let result: ScanResult
+        do {
+            result = try Scanner.scan(options, progress: progress)
+            display?.stop()
+        } catch {
+            display?.stop()
+            throw error
+        }
+        try output.write(result)
+        if !result.findings.isEmpty { throw ExitCode(1) }
+    }
+
+    static func parseSize(_ text: String) -> Int? {
+        let upper = text.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        if let last = upper.last, let multiplier = multipliers[last] {
+            return Int(upper.dropLast()).map { $0 * multiplier }
+        }
+        return Int(upper)
+    }
+}
+
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules", abstract: "List the built-in rules: id, provider, description.")
+
+    @Option(name: .shortAndLong, help: "text or json.")
+    var format: Format = .text
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    func run() throws {
+        let rules = RuleCatalog.builtIn
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var data = try encoder.encode(rules)
+            data.append(0x0a)
+            FileHandle.standardOutput.write(data)
+        case .text:
+            let width = rules.map(\.id.count).max() ?? 0
+            for rule in rules {
+                print(rule.id.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "\(rule.provider): \(rule.description)")
+            }
+            print("\(rules.count) rules, \(Set(rules.map(\.provider)).count) providers")
+        }
+    }
+}

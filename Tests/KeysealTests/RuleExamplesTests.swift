@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+@testable import KeysealEngine
+
+/// Walks every rule's own examples: positives must be found by the rule (and by no other rule, but a
+/// paired partner), negatives must not be found by it.
+final class RuleExamplesTests: XCTestCase {
+    static let matcher: Matcher = {
+        // Safe: the built-in rules compiling is what testBuiltInRulesCompile asserts.
+        try! Matcher(rules: BuiltInRules.all)
+    }()
+
+    func scan(_ text: String) throws -> [EngineMatch] {
+        let scratch = try Self.matcher.makeScratch()
+        return try Array(text.utf8).withUnsafeBytes { try Self.matcher.scan($0, scratch: scratch) }
+    }
+
+    func testBuiltInRulesCompile() throws {
+        let started = Date()
+        _ = try Matcher(rules: BuiltInRules.all)
+        print("compiled \(BuiltInRules.all.count) rules in \(Date().timeIntervalSince(started)) s")
+    }
+
+    func testRuleShape() {
+        var ids = Set<String>()
+        for rule in BuiltInRules.all {
+            XCTAssertTrue(ids.insert(rule.id).inserted, "duplicate rule id \(rule.id)")
+            XCTAssertNotNil(rule.id.range(of: "^[a-z0-9]+(-[a-z0-9]+)*$", options: .regularExpression), "\(rule.id) is not kebab-case")
+            XCTAssertGreaterThanOrEqual(rule.positives.count, 2, "\(rule.id) needs two positive examples")
+            XCTAssertGreaterThanOrEqual(rule.negatives.count, 1, "\(rule.id) needs a negative example")
+            XCTAssertFalse(rule.provider.isEmpty)
+            XCTAssertFalse(rule.description.isEmpty)
+        }
+        let providers = Set(BuiltInRules.all.map(\.provider))
+        XCTAssertGreaterThanOrEqual(providers.count, 60, "providers: \(providers.count)")
+    }
+
+    func testPositiveExamplesMatchTheirRuleOnly() throws {
+        let rules = BuiltInRules.all
+        for (index, rule) in rules.enumerated() {
+            for template in rule.positives {
+                let text = ExampleTemplate.expand(template)
+                let matches = try scan(text)
+                XCTAssertTrue(matches.contains { $0.rule == index }, "\(rule.id) misses its example: \(text)")
+                let others = matches.filter { $0.rule != index && rules[$0.rule].id != rule.pairsWith }
+                XCTAssertTrue(others.isEmpty, "\(rule.id)'s example also trips \(others.map { rules[$0.rule].id }): \(text)")
+            }
+        }
+    }
+
+    func testNegativeExamplesDoNotMatchTheirRule() throws {
+        for (index, rule) in BuiltInRules.all.enumerated() {
+            for template in rule.negatives {
+                let text = ExampleTemplate.expand(template)
+                XCTAssertFalse(try scan(text).contains { $0.rule == index }, "\(rule.id) matches its negative example: \(text)")
+            }
+        }
+    }
+
+    func testTemplatesExpandDeterministically() {
+        let a = ExampleTemplate.expand("k=⟪an:36⟫"), b = ExampleTemplate.expand("k=⟪an:36⟫")
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.count, 38)
+        XCTAssertFalse(a.contains("⟪"))
+    }
+
+    func testInlineAllowMarkerSuppresses() throws {
+        let token = "ghp_" + ExampleTemplate.expand("⟪an:36⟫")
+        XCTAssertFalse(try scan("GITHUB_TOKEN=\(token)").isEmpty)
+        XCTAssertTrue(try scan("GITHUB_TOKEN=\(token) # keyseal:allow").isEmpty)
+    }
+
+    func testLineAndColumnCountCodePointsAndCRLF() throws {
+        let token = "ghp_" + ExampleTemplate.expand("⟪an:36⟫")
+        let matches = try scan("first\r\n// é \(token)\r\n")
+        XCTAssertEqual(matches.count, 1)
+        XCTAssertEqual(matches[0].line, 2)
+        XCTAssertEqual(matches[0].column, 6)
+        XCTAssertEqual(String(decoding: matches[0].secret, as: UTF8.self), token)
+    }
+}

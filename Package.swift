@@ -38,6 +38,7 @@ let package = Package(
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit"]),
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "keyseal"],
+            exclude: ["Fixtures"]),
     ]
 )

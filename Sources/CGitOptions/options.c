@@ -12,3 +12,7 @@ int keyseal_git_set_cache_max_size(long long bytes) {
 int keyseal_git_set_mwindow_mapped_limit(unsigned long long bytes) {
     return git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)bytes);
 }
+
+int keyseal_git_set_mwindow_size(unsigned long long bytes) {
+    return git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)bytes);
+}

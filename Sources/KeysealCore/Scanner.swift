@@ -84,6 +84,7 @@ public enum Scanner {
                                     threads: options.threads, progress: progress)
         }
         summary.commits = history.commits.count
+        trace("walked \(history.commits.count) commits, \(history.blobs.count) unique blobs", since: started)
         summary.gitlinksSkipped = history.gitlinks
         if !history.shallowBoundary.isEmpty {
             summary.notes.append(
@@ -124,6 +125,7 @@ public enum Scanner {
                     collected.withLock { $0.append(done) }
                 })
         }
+        trace("read and scanned blobs", since: started)
         var found: [BlobMatches] = []
         for worker in collected.withLock({ $0 }) {
             summary.blobsScanned += worker.scanned
@@ -140,6 +142,13 @@ public enum Scanner {
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.durationSeconds = Date().timeIntervalSince(started)
         return ScanResult(summary: summary, findings: findings, rules: ruleInfo)
+    }
+
+    /// Phase timings on stderr when KEYSEAL_TRACE is set (for bench/ and profiling).
+    static let tracing = ProcessInfo.processInfo.environment["KEYSEAL_TRACE"] != nil
+    static func trace(_ what: String, since start: Date) {
+        guard tracing else { return }
+        FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
     }
 
     /// Turns git-layer errors into scan errors whose message names the object or function.

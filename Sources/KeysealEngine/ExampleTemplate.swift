@@ -20,9 +20,10 @@ public enum ExampleTemplate {
         "bech": Array("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".utf8),
     ]
 
-    public static func expand(_ template: String) -> String {
+    /// `salt` gives a different expansion of the same template (tests that need several secrets).
+    public static func expand(_ template: String, salt: String = "") -> String {
         var seed: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in template.utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in (salt + template).utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
         var output = ""
         var rest = Substring(template)
         while let open = rest.range(of: "⟪") {

@@ -43,8 +43,31 @@ enum PlaceholderFilter {
         if lower.hasSuffix("()") || lower.hasSuffix("(") { return true }
         if lower.hasPrefix("/") || lower.hasPrefix("./") || lower.hasPrefix("~/") { return true }
         if !quoted && isIdentifierPath(value) { return true }
+        if isSingleCaseWord(value) { return true }
+        if prefixes.contains(where: { lower.hasPrefix($0) }) { return true }
         return false
     }
+
+    /// Values that begin like a name for a password rather than one.
+    static let prefixes = ["pass", "pwd", "secret", "token", "changeme", "test", "sample", "user"]
+
+    /// `WITHSCORES`, `ARG_TYPE_TOKEN`, `lib-name`: letters of one case and no digit are words and
+    /// constants; issued secrets and chosen passwords mix cases or carry digits.
+    static func isSingleCaseWord(_ value: [UInt8]) -> Bool {
+        var upper = false, lower = false
+        for byte in value {
+            switch byte {
+            case 0x41...0x5a: upper = true
+            case 0x61...0x7a: lower = true
+            case 0x5f, 0x2d, 0x2e: continue
+            default: return false
+            }
+        }
+        return !(upper && lower)
+    }
+
+    /// Lines that document a protocol with made-up values.
+    static let lineMarkers: [[UInt8]] = ["example.com", "example.org", "example.net"].map { Array($0.utf8) }
 
     /// `config.db.password`, `settings_password`, `getPassword`: unquoted, these are variables.
     static func isIdentifierPath(_ value: [UInt8]) -> Bool {

@@ -168,6 +168,9 @@ public final class Matcher: @unchecked Sendable {
             let before = secret.lowerBound > 0 ? bytes[secret.lowerBound - 1] : 0
             let quoted = before == 0x22 || before == 0x27 || before == 0x60
             if PlaceholderFilter.isPlaceholder(Array(bytes[secret]), quoted: quoted) { return false }
+            // `password = lookupPassword(user)`: a call, not a value.
+            if secret.upperBound < bytes.count && bytes[secret.upperBound] == 0x28 { return false }
+            if PlaceholderFilter.lineMarkers.contains(where: { Self.contains(bytes, lineStart..<lineEnd, $0) }) { return false }
         }
         return true
     }

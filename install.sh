@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs keyseal's system libraries, builds a release binary and installs it.
+#   ./install.sh              libraries, release build, install to ${PREFIX:-/usr/local}/bin/keyseal
+#   ./install.sh --deps-only  libraries (and what the tests use) only
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+deps_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --deps-only) deps_only=1 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (try --deps-only or --help)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")"
+
+# Build: libgit2 (git access), Vectorscan (multi-pattern matching), PCRE2 (capture groups),
+# SQLite (the findings store), pkg-config (how SwiftPM finds them). Tests: git, and jsonschema to
+# validate SARIF output.
+packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev pkg-config git)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ! python3 -c 'import jsonschema' 2>/dev/null && ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+  missing+=(python3-jsonschema)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=sudo
+    else
+      echo "install.sh: these packages are missing and installing them needs root: ${missing[*]}" >&2
+      echo "  run: apt-get install -y ${missing[*]}   (as root), then ./install.sh again" >&2
+      exit 1
+    fi
+  else
+    sudo=
+  fi
+  echo "install.sh: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "$deps_only" -eq 1 ] && exit 0
+
+command -v swift >/dev/null 2>&1 || { echo "install.sh: swift is not on the PATH (keyseal needs Swift 6)" >&2; exit 1; }
+swift build -c release --product keyseal
+prefix="${PREFIX:-/usr/local}"
+mkdir -p "$prefix/bin"
+install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"
+echo "install.sh: installed $prefix/bin/keyseal ($("$prefix/bin/keyseal" --version))"

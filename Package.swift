@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config; install.sh installs the apt packages named here.
@@ -32,7 +33,7 @@ let package = Package(
             name: "KeysealEngine",
             dependencies: ["CVectorscan", "CPCRE2", .product(name: "Crypto", package: "swift-crypto")]),
         // Joins sources and engine into findings; report writers.
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine"]),
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "TOMLKit"]),
         .executableTarget(
             name: "keyseal",
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

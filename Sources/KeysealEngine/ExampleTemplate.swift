@@ -1,10 +1,12 @@
+import Foundation
+
 /// Rule examples are written as templates so that no real-looking secret is ever a literal in this
 /// repository: `⟪kind:N⟫` expands at run time to N pseudo-random characters of that kind, the same
 /// ones on every run (seeded by the template text and position).
 ///
 /// Kinds: `an` letters and digits, `lo` lower-case letters and digits, `up` upper-case letters and
 /// digits, `hex` lower-case hex, `HEX` upper-case hex, `dig` digits, `b64` base64 body characters,
-/// `url` URL-safe base64, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32.
+/// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32.
 public enum ExampleTemplate {
     static let alphabets: [String: [UInt8]] = [
         "an": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8),
@@ -30,7 +32,16 @@ public enum ExampleTemplate {
             output += rest[..<open.lowerBound]
             guard let close = rest.range(of: "⟫", range: open.upperBound..<rest.endIndex) else { break }
             let spec = rest[open.upperBound..<close.lowerBound].split(separator: ":")
-            if spec.count == 2, let alphabet = alphabets[String(spec[0])], let count = Int(spec[1]) {
+            if spec.count == 2, spec[0] == "b64dig", let count = Int(spec[1]) {
+                // Unpadded base64 of `count` random decimal digits (a numeric id, as Discord encodes one).
+                var digits: [UInt8] = []
+                for _ in 0..<count {
+                    seed = seed &+ 0x9e37_79b9_7f4a_7c15
+                    digits.append(0x30 + UInt8(truncatingIfNeeded: (seed >> 33) % 10))
+                }
+                digits[0] = max(digits[0], 0x31)
+                output += Data(digits).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            } else if spec.count == 2, let alphabet = alphabets[String(spec[0])], let count = Int(spec[1]) {
                 var bytes: [UInt8] = []
                 for _ in 0..<count {
                     seed = seed &+ 0x9e37_79b9_7f4a_7c15  // SplitMix64

@@ -26,7 +26,6 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
 public final class Matcher: @unchecked Sendable {
     public let rules: [Rule]
     private let database: OpaquePointer
-    private let programs: [OpaquePointer]
     /// The longest match each rule's Vectorscan pattern can make (nil: unbounded). A hit ending at
     /// `to` started at or after `to - maxWidth`, which bounds where PCRE2 must look. This replaces
     /// HS_FLAG_SOM_LEFTMOST, which made compiling the rule set 25 times slower and is refused
@@ -36,29 +35,60 @@ public final class Matcher: @unchecked Sendable {
 
     static let allowMarker = Array("keyseal:allow".utf8)
 
-    public init(rules: [Rule]) throws {
+    /// Whether the Vectorscan database came from the on-disk cache (for tests and traces).
+    public let loadedFromCache: Bool
+
+    /// Compiles `rules`, or loads them from `cacheDirectory` when a database compiled from exactly
+    /// these rules is there (and stores it there otherwise). PCRE2 programs are compiled lazily, per
+    /// thread, for the rules that get a hit: a hook that scans a few files pays for a few.
+    public init(rules: [Rule], cacheDirectory: URL? = nil) throws {
         self.rules = rules
-        var programs: [OpaquePointer] = []
-        for rule in rules {
-            programs.append(try Self.compilePCRE2(rule))
+        if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: rules, from: cacheDirectory) {
+            (database, maxWidth) = cached
+            loadedFromCache = true
+        } else {
+            (database, maxWidth) = try Self.compileVectorscan(rules)
+            loadedFromCache = false
+            if let cacheDirectory {
+                RuleDatabaseCache.store(database, maxWidth: maxWidth, rules: rules, in: cacheDirectory)
+            }
         }
-        self.programs = programs
-        (database, maxWidth) = try Self.compileVectorscan(rules)
         let ids = Dictionary(rules.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         pairIndex = rules.map { $0.pairsWith.flatMap { ids[$0] } }
     }
 
     deinit {
         hs_free_database(database)
-        for program in programs { pcre2_code_free_8(program) }
     }
 
-    /// Per-thread state: Vectorscan scratch, PCRE2 match data, reusable hit buffers.
+    /// Compiles every rule's PCRE2 regex once, so a bad regex is reported before any scan.
+    public static func validate(_ rules: [Rule]) throws {
+        for rule in rules { pcre2_code_free_8(try compilePCRE2(rule)) }
+    }
+
+    /// Per-thread state: Vectorscan scratch, PCRE2 match data and programs, reusable hit buffers.
     public final class Scratch {
         let hs: OpaquePointer
         let matchData: OpaquePointer
         let hits = HitBuffer()
-        init(database: OpaquePointer) throws {
+        private var programs: [OpaquePointer?]
+        private var failed: [Bool]
+        private let rules: [Rule]
+
+        /// The rule's PCRE2 program, compiled on first use; nil when the regex does not compile
+        /// (built-in regexes are tested, custom ones are validated when the config loads).
+        func program(_ index: Int) -> OpaquePointer? {
+            if let program = programs[index] { return program }
+            if failed[index] { return nil }
+            programs[index] = try? Matcher.compilePCRE2(rules[index])
+            failed[index] = programs[index] == nil
+            return programs[index]
+        }
+
+        init(database: OpaquePointer, rules: [Rule]) throws {
+            self.rules = rules
+            programs = [OpaquePointer?](repeating: nil, count: rules.count)
+            failed = [Bool](repeating: false, count: rules.count)
             var scratch: OpaquePointer?
             guard hs_alloc_scratch(database, &scratch) == HS_SUCCESS, let scratch else {
                 throw EngineError("hs_alloc_scratch failed")
@@ -73,10 +103,11 @@ public final class Matcher: @unchecked Sendable {
         deinit {
             hs_free_scratch(hs)
             pcre2_match_data_free_8(matchData)
+            for program in programs { pcre2_code_free_8(program) }
         }
     }
 
-    public func makeScratch() throws -> Scratch { try Scratch(database: database) }
+    public func makeScratch() throws -> Scratch { try Scratch(database: database, rules: rules) }
 
     /// Finds every rule's secrets in `buffer`.
     public func scan(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> [EngineMatch] {
@@ -90,12 +121,13 @@ public final class Matcher: @unchecked Sendable {
             throw EngineError("hs_scan failed with status \(status)")
         }
         if hits.count == 0 { return [] }
-        return confirm(hits, in: buffer, matchData: scratch.matchData)
+        return confirm(hits, in: buffer, scratch: scratch)
     }
 
     // MARK: - Confirmation with PCRE2
 
-    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer, matchData: OpaquePointer) -> [EngineMatch] {
+    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer, scratch: Scratch) -> [EngineMatch] {
+        let matchData = scratch.matchData
         let bytes = buffer.bindMemory(to: UInt8.self)
         var found: [EngineMatch] = []
         var seen = Set<Int>()  // rule * 2^40 + secret start, to drop the same secret reported twice
@@ -106,6 +138,7 @@ public final class Matcher: @unchecked Sendable {
             let rule = rules[ruleIndex]
             let end = Int(hits.tos[k])
             if end <= searchedTo[ruleIndex] { continue }
+            guard let program = scratch.program(ruleIndex) else { continue }
             let lineStart = Self.lineStart(bytes, before: max(end - 1, 0))
             var windowStart = lineStart
             if let width = maxWidth[ruleIndex] { windowStart = max(windowStart, end - width) }
@@ -121,7 +154,7 @@ public final class Matcher: @unchecked Sendable {
             }
             var offset = windowStart
             while offset < windowEnd {
-                let rc = pcre2_match_8(programs[ruleIndex], bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
+                let rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
                                        offset - subjectStart, 0, matchData, nil)
                 if rc < 0 { break }
                 let vector = pcre2_get_ovector_pointer_8(matchData)!

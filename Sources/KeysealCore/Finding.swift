@@ -42,6 +42,11 @@ public enum SecretText {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
+    /// One fingerprint per match, in order.
+    static func fingerprints(_ matches: [EngineMatch], rules: [Rule]) -> [String] {
+        matches.map { fingerprint(rule: rules[$0.rule].id, secret: canonical($0.secret, rule: rules[$0.rule])) }
+    }
+
     /// Keeps at most 4 characters, and never more than a quarter of the secret.
     public static func preview(_ secret: [UInt8]) -> String {
         let text = String(decoding: secret, as: UTF8.self)

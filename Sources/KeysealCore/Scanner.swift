@@ -8,22 +8,27 @@ public struct ScanOptions: Sendable {
     /// Scan only commits not reachable from this revision.
     public var sinceCommit: String?
     public var threads: Int
-    public var maxBlobSize: Int
+    /// Nil: the config's `max_blob_size`, else 25 MiB.
+    public var maxBlobSize: Int?
     public var showSecrets: Bool
     /// Keep libgit2's re-hash of every object read (slower; for suspect repositories).
     public var verifyHashes: Bool
-    public var rules: [Rule]
+    /// Nil: `.keyseal.toml` at the work tree's root, when there is one.
+    public var configFile: String?
+    /// Where the compiled rules are cached; nil compiles every time.
+    public var cacheDirectory: URL?
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                maxBlobSize: Int = 25 << 20, showSecrets: Bool = false, verifyHashes: Bool = false,
-                rules: [Rule] = BuiltInRules.all) {
+                maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
+                configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory) {
         self.path = path
         self.sinceCommit = sinceCommit
         self.threads = threads
         self.maxBlobSize = maxBlobSize
         self.showSecrets = showSecrets
         self.verifyHashes = verifyHashes
-        self.rules = rules
+        self.configFile = configFile
+        self.cacheDirectory = cacheDirectory
     }
 }
 
@@ -62,8 +67,11 @@ public enum Scanner {
         } catch let error as GitError {
             throw ScanError(error.message)
         }
+        let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
+                                         maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
-        let ruleInfo = options.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+        summary.notes += settings.config.warnings
+        let ruleInfo = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
 
         let (tips, _) = try wrap { try repository.tips() }
         summary.refs = tips.count
@@ -91,16 +99,11 @@ public enum Scanner {
                 "shallow clone: history before \(history.shallowBoundary.count) boundary commit(s) is not in this clone and was not scanned (\(history.shallowBoundary.prefix(3).map { String($0.hex.prefix(12)) }.joined(separator: ", ")))")
         }
 
-        let matcher: Matcher
-        do {
-            matcher = try Matcher(rules: options.rules)
-        } catch let error as EngineError {
-            throw ScanError(error.message)
-        }
+        let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
         let collected = Mutex<[ScanWorker]>([])
         try wrap {
             try BlobReader.read(
-                history.blobs, repository: repository, threads: options.threads, maxSize: options.maxBlobSize,
+                history.blobs, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
                 makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
                 body: { worker, index, content in
                     switch content {
@@ -135,7 +138,7 @@ public enum Scanner {
             found += worker.found
         }
         let findings = try wrap {
-            try FindingBuilder(repository: repository, history: history, rules: options.rules,
+            try FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                showSecrets: options.showSecrets).findings(from: found)
         }
         summary.findings = findings.count
@@ -168,15 +171,14 @@ struct FindingBuilder {
     let repository: Repository
     let history: HistoryIndex
     let rules: [Rule]
+    let settings: Settings
     let showSecrets: Bool
 
     func findings(from found: [BlobMatches]) throws -> [Finding] {
         var authors: [Int32: Signature] = [:]
         var out: [Finding] = []
         for entry in found.sorted(by: { $0.blob < $1.blob }) {
-            let fingerprints = entry.matches.map {
-                SecretText.fingerprint(rule: rules[$0.rule].id, secret: SecretText.canonical($0.secret, rule: rules[$0.rule]))
-            }
+            let fingerprints = SecretText.fingerprints(entry.matches, rules: rules)
             for placement in history.placements[entry.blob] {
                 let commit = history.commits[Int(placement.commit)]
                 let author: Signature
@@ -187,15 +189,12 @@ struct FindingBuilder {
                     authors[placement.commit] = author
                 }
                 let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                for (k, match) in entry.matches.enumerated() {
-                    let rule = rules[match.rule]
-                    out.append(Finding(
-                        rule: rule.id, provider: rule.provider, description: rule.description,
-                        fingerprint: fingerprints[k], preview: SecretText.preview(match.secret),
-                        secret: showSecrets ? String(decoding: match.secret, as: UTF8.self) : nil,
-                        commit: commit.id.hex, author: author.name, email: author.email,
-                        date: Self.iso8601(author), path: path, line: match.line, column: match.column,
-                        blob: history.blobs[entry.blob].hex, pairedWith: match.pairedWith.map { fingerprints[$0] }))
+                for (k, match) in entry.matches.enumerated()
+                where !settings.allows(path: path, commit: commit.id.hex, secret: match.secret) {
+                    out.append(Finding(rule: rules[match.rule], match: match, fingerprint: fingerprints[k],
+                                       pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: commit.id.hex,
+                                       author: author, path: path, blob: history.blobs[entry.blob].hex,
+                                       showSecret: showSecrets))
                 }
             }
         }

@@ -11,7 +11,7 @@ struct Keyseal: ParsableCommand {
             Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
             """,
         version: KeysealVersion.current,
-        subcommands: [ScanCommand.self, RulesCommand.self],
+        subcommands: [ScanCommand.self, StagedCommand.self, PrePushCommand.self, HooksCommand.self, ConfigCommand.self, RulesCommand.self],
         defaultSubcommand: nil)
 
     /// ArgumentParser exits 64 on usage errors and 1 on other errors; keyseal promises 2 for both,
@@ -30,6 +30,18 @@ struct Keyseal: ParsableCommand {
             let message = fullMessage(for: error)
             FileHandle.standardError.write(Data(("keyseal: " + message + "\n").utf8))
             Foundation.exit(2)
+        }
+    }
+}
+
+/// Which config file to use; shared by every command that scans.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "Config file (default: .keyseal.toml at the repository root, when present).")
+    var config: String?
+
+    func validate() throws {
+        if let config, !FileManager.default.fileExists(atPath: config) {
+            throw ValidationError("--config: no file at \(config).")
         }
     }
 }

@@ -17,6 +17,7 @@ struct ScanCommand: ParsableCommand {
     var path: String = "."
 
     @OptionGroup var output: ReportOptions
+    @OptionGroup var configuration: ConfigOptions
 
     @Option(help: "Scan only commits not reachable from this revision (a tag, branch or commit id).")
     var sinceCommit: String?
@@ -24,8 +25,8 @@ struct ScanCommand: ParsableCommand {
     @Option(help: "Threads to read and scan with. Default: one per core.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "Skip blobs larger than this many bytes; they are counted in the summary. Suffixes K, M, G.")
-    var maxBlobSize: String = "25M"
+    @Option(help: "Skip blobs larger than this (default 25M, or the config's max_blob_size); they are counted. Suffixes K, M, G.")
+    var maxBlobSize: String?
 
     @Flag(help: "Keep libgit2's re-hash of every object it reads (slower; for repositories you suspect).")
     var verifyHashes = false
@@ -37,16 +38,17 @@ struct ScanCommand: ParsableCommand {
         guard threads >= 1 && threads <= 256 else {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads)).")
         }
-        guard let bytes = Self.parseSize(maxBlobSize), bytes > 0, bytes < Int(UInt32.max) else {
-            throw ValidationError("--max-blob-size takes a size below 4G such as 500K, 25M or 1G (got '\(maxBlobSize)').")
+        if let maxBlobSize {
+            guard let bytes = SizeText.parse(maxBlobSize), bytes > 0, bytes < Int(UInt32.max) else {
+                throw ValidationError("--max-blob-size takes a size below 4G such as 500K, 25M or 1G (got '\(maxBlobSize)').")
+            }
         }
-        _ = bytes
     }
 
     func run() throws {
         let options = ScanOptions(path: path, sinceCommit: sinceCommit, threads: threads,
-                                  maxBlobSize: Self.parseSize(maxBlobSize)!,  // Safe: validate() checked it.
-                                  showSecrets: output.showSecrets, verifyHashes: verifyHashes)
+                                  maxBlobSize: maxBlobSize.flatMap(SizeText.parse), showSecrets: output.showSecrets,
+                                  verifyHashes: verifyHashes, configFile: configuration.config)
         let progress = ScanProgress()
         let display = (!quiet && ProgressDisplay.wanted) ? ProgressDisplay(progress: progress) : nil
         let result: ScanResult
@@ -59,15 +61,6 @@ struct ScanCommand: ParsableCommand {
         }
         try output.write(result)
         if !result.findings.isEmpty { throw ExitCode(1) }
-    }
-
-    static func parseSize(_ text: String) -> Int? {
-        let upper = text.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
-        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        if let last = upper.last, let multiplier = multipliers[last] {
-            return Int(upper.dropLast()).map { $0 * multiplier }
-        }
-        return Int(upper)
     }
 }
 

@@ -1,0 +1,270 @@
+import Foundation
+import KeysealEngine
+import TOMLKit
+
+/// A problem in a config file, located: the message says file, line and key.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let line: Int?
+    public let key: String?
+    public let message: String
+
+    public var description: String {
+        var place = file
+        if let line { place += ":\(line)" }
+        if let key { place += " [\(key)]" }
+        return "\(place): \(message)"
+    }
+}
+
+/// `.keyseal.toml`: what to allow, which rules to add or turn off, and scan limits.
+///
+///     max_blob_size = "10M"
+///     disabled_rules = ["jwt"]
+///     [allowlist]
+///     paths = ["test/fixtures/**", "*.md"]      # globs on the path
+///     regexes = ["^AKIA.*EXAMPLE$"]               # on the secret
+///     stopwords = ["dummy"]                       # the secret contains one
+///     commits = ["0a1b2c3"]                       # commit id prefixes
+///     [[rules]]
+///     id = "acme-token"
+///     provider = "Acme"
+///     description = "Acme API token"
+///     regex = '\b(acme_[a-z0-9]{32})\b'
+///     entropy = 3.0
+///     keywords = []
+///     positives = ["token = acme_⟪lo:32⟫", "ACME=acme_⟪lo:32⟫"]
+///     negatives = ["acme_short"]
+public struct KeysealConfig: Sendable {
+    public var file: String?
+    public var allowPaths: [String] = []
+    public var allowRegexes: [String] = []
+    public var stopwords: [String] = []
+    public var allowCommits: [String] = []
+    public var customRules: [Rule] = []
+    public var disabledRules: [String] = []
+    public var maxBlobSize: Int?
+    /// Unknown keys and other things worth a look; loading went on.
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public static let fileName = ".keyseal.toml"
+
+    static let topKeys: Set<String> = ["allowlist", "rules", "disabled_rules", "max_blob_size"]
+    static let allowKeys: Set<String> = ["paths", "regexes", "stopwords", "commits", "description"]
+    static let ruleKeys: Set<String> = ["id", "provider", "description", "regex", "prefilter", "secret_group", "caseless",
+                                        "entropy", "keywords", "generic", "positives", "negatives"]
+
+    /// Loads `file`; throws a located `ConfigError` for anything it cannot use.
+    public static func load(file: String) throws -> KeysealConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: nil, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: file)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> KeysealConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(file: file, line: error.source.begin.line, key: nil, message: "not valid TOML: \(error.description)")
+        }
+        var config = KeysealConfig()
+        config.file = file
+        let locate = { (key: String) in Self.line(of: key, in: text) }
+        func fail(_ key: String, _ message: String) -> ConfigError {
+            ConfigError(file: file, line: locate(key.split(separator: ".").last.map(String.init) ?? key), key: key, message: message)
+        }
+        func strings(_ value: TOMLValueConvertible?, _ key: String) throws -> [String] {
+            guard let value else { return [] }
+            guard let array = value.array else { throw fail(key, "must be an array of strings") }
+            return try array.map {
+                guard let string = $0.string else { throw fail(key, "must be an array of strings") }
+                return string
+            }
+        }
+        for key in table.keys where !topKeys.contains(key) {
+            config.warnings.append("\(file):\(locate(key).map(String.init) ?? "?"): unknown key '\(key)' ignored")
+        }
+        if let value = table["max_blob_size"] {
+            if let bytes = value.int {
+                config.maxBlobSize = bytes
+            } else if let text = value.string, let bytes = SizeText.parse(text) {
+                config.maxBlobSize = bytes
+            } else {
+                throw fail("max_blob_size", "must be a size such as 25M or a number of bytes")
+            }
+            if let size = config.maxBlobSize, size <= 0 || size >= Int(UInt32.max) {
+                throw fail("max_blob_size", "must be above 0 and below 4G")
+            }
+        }
+        config.disabledRules = try strings(table["disabled_rules"], "disabled_rules")
+        if let allow = table["allowlist"] {
+            guard let allowTable = allow.table else { throw fail("allowlist", "must be a table: [allowlist]") }
+            for key in allowTable.keys where !allowKeys.contains(key) {
+                config.warnings.append("\(file):\(locate(key).map(String.init) ?? "?"): unknown key 'allowlist.\(key)' ignored")
+            }
+            config.allowPaths = try strings(allowTable["paths"], "allowlist.paths")
+            config.allowRegexes = try strings(allowTable["regexes"], "allowlist.regexes")
+            for pattern in config.allowRegexes where (try? NSRegularExpression(pattern: pattern)) == nil {
+                throw fail("allowlist.regexes", "'\(pattern)' is not a valid regular expression")
+            }
+            config.stopwords = try strings(allowTable["stopwords"], "allowlist.stopwords")
+            config.allowCommits = try strings(allowTable["commits"], "allowlist.commits").map { $0.lowercased() }
+        }
+        if let rules = table["rules"] {
+            guard let array = rules.array else { throw fail("rules", "must be an array of tables: [[rules]]") }
+            for (index, item) in array.enumerated() {
+                guard let rule = item.table else { throw fail("rules", "entry \(index + 1) must be a table") }
+                config.customRules.append(try Self.rule(rule, index: index, strings: strings, fail: fail, warnings: &config.warnings, file: file, locate: locate))
+            }
+        }
+        let known = Set(BuiltInRules.all.map(\.id) + config.customRules.map(\.id))
+        for id in config.disabledRules where !known.contains(id) {
+            config.warnings.append("\(file):\(locate("disabled_rules").map(String.init) ?? "?"): disabled rule '\(id)' does not exist")
+        }
+        return config
+    }
+
+    private static func rule(_ table: TOMLTable, index: Int, strings: (TOMLValueConvertible?, String) throws -> [String],
+                             fail: (String, String) -> ConfigError, warnings: inout [String], file: String,
+                             locate: (String) -> Int?) throws -> Rule {
+        for key in table.keys where !ruleKeys.contains(key) {
+            warnings.append("\(file):\(locate(key).map(String.init) ?? "?"): unknown key 'rules.\(key)' ignored")
+        }
+        func required(_ key: String) throws -> String {
+            guard let value = table[key]?.string, !value.isEmpty else {
+                throw fail("rules.\(key)", "rule \(index + 1) needs a non-empty string '\(key)'")
+            }
+            return value
+        }
+        let id = try required("id")
+        guard id.range(of: "^[a-z0-9]+(-[a-z0-9]+)*$", options: .regularExpression) != nil else {
+            throw fail("rules.id", "rule id '\(id)' must be kebab-case (a-z, 0-9, -)")
+        }
+        guard !BuiltInRules.all.contains(where: { $0.id == id }) else {
+            throw fail("rules.id", "rule id '\(id)' is a built-in rule's id; choose another, or disable the built-in")
+        }
+        var rule = Rule(id: id, provider: try required("provider"), description: table["description"]?.string ?? id,
+                        regex: try required("regex"), prefilter: table["prefilter"]?.string,
+                        secretGroup: table["secret_group"]?.int ?? 1, caseless: table["caseless"]?.bool ?? false,
+                        minEntropy: table["entropy"]?.double ?? table["entropy"]?.int.map(Double.init),
+                        keywords: try strings(table["keywords"], "rules.keywords").map { $0.lowercased() },
+                        generic: table["generic"]?.bool ?? false,
+                        positives: try strings(table["positives"], "rules.positives"),
+                        negatives: try strings(table["negatives"], "rules.negatives"))
+        do {
+            try Matcher.validate([rule])
+        } catch {
+            throw fail("rules.regex", "\(error)")
+        }
+        rule.description = rule.description.isEmpty ? id : rule.description
+        return rule
+    }
+
+    /// The first line that assigns `key` (or opens its table), for messages.
+    static func line(of key: String, in text: String) -> Int? {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix(key + " ") || trimmed.hasPrefix(key + "=") || trimmed == "[\(key)]" || trimmed == "[[\(key)]]" {
+                return number + 1
+            }
+        }
+        return nil
+    }
+
+    /// The rules a scan uses: built-ins and custom ones, less the disabled.
+    public func rules() -> [Rule] {
+        let off = Set(disabledRules)
+        return (BuiltInRules.all + customRules).filter { !off.contains($0.id) }
+    }
+
+    /// Compiled allowlist, built once per scan.
+    public func allowlist() -> Allowlist {
+        Allowlist(paths: allowPaths.compactMap(Glob.init), regexes: allowRegexes.compactMap { try? NSRegularExpression(pattern: $0) },
+                  stopwords: stopwords.map { $0.lowercased() }, commits: allowCommits)
+    }
+
+    /// The config at the root of a work tree, when there is one.
+    public static func discover(root: String?) -> String? {
+        guard let root else { return nil }
+        let path = (root as NSString).appendingPathComponent(fileName)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+}
+
+/// What the allowlist lets through. `@unchecked`: NSRegularExpression is immutable once built.
+public struct Allowlist: @unchecked Sendable {
+    let paths: [Glob]
+    let regexes: [NSRegularExpression]
+    let stopwords: [String]
+    let commits: [String]
+
+    public static let empty = Allowlist(paths: [], regexes: [], stopwords: [], commits: [])
+
+    public func allowsPath(_ path: String) -> Bool { paths.contains { $0.matches(path) } }
+
+    public func allowsSecret(_ secret: String) -> Bool {
+        let range = NSRange(secret.startIndex..., in: secret)
+        if regexes.contains(where: { $0.firstMatch(in: secret, range: range) != nil }) { return true }
+        let lower = secret.lowercased()
+        return stopwords.contains { lower.contains($0) }
+    }
+
+    public func allowsCommit(_ commit: String) -> Bool { commits.contains { commit.hasPrefix($0) } }
+}
+
+/// A path glob: `*` and `?` stay within a folder, `**` crosses folders; a pattern without `/`
+/// matches the file name at any depth.
+struct Glob: @unchecked Sendable {
+    let regex: NSRegularExpression
+    let nameOnly: Bool
+
+    init?(_ pattern: String) {
+        nameOnly = !pattern.contains("/")
+        var out = "^"
+        var chars = Array(pattern.hasPrefix("/") ? String(pattern.dropFirst()) : pattern)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "*" {
+                if i + 1 < chars.count && chars[i + 1] == "*" {
+                    if i + 2 < chars.count && chars[i + 2] == "/" { out += "(?:.*/)?"; i += 3; continue }
+                    out += ".*"; i += 2; continue
+                }
+                out += "[^/]*"
+            } else if c == "?" {
+                out += "[^/]"
+            } else {
+                out += NSRegularExpression.escapedPattern(for: String(c))
+            }
+            i += 1
+        }
+        chars.removeAll()
+        guard let regex = try? NSRegularExpression(pattern: out + "$") else { return nil }
+        self.regex = regex
+    }
+
+    func matches(_ path: String) -> Bool {
+        let subject = nameOnly ? String(path.split(separator: "/").last ?? Substring(path)) : path
+        return regex.firstMatch(in: subject, range: NSRange(subject.startIndex..., in: subject)) != nil
+    }
+}
+
+/// Sizes as people write them: `25M`, `500K`, `1G`, or bytes.
+public enum SizeText {
+    public static func parse(_ text: String) -> Int? {
+        let upper = text.trimmingCharacters(in: .whitespaces).uppercased()
+            .replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        if let last = upper.last, let multiplier = multipliers[last] {
+            return Int(upper.dropLast()).map { $0 * multiplier }
+        }
+        return Int(upper)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import KeysealEngine
+import KeysealGit
+
+/// One line of git's pre-push input: `<local ref> <local oid> <remote ref> <remote oid>`.
+public struct PushUpdate: Sendable, Equatable {
+    public let localRef: String
+    public let localOID: String
+    public let remoteRef: String
+    public let remoteOID: String
+
+    static let zero = String(repeating: "0", count: 40)
+    public var isDeletion: Bool { localOID == Self.zero }
+    public var remoteIsNew: Bool { remoteOID == Self.zero }
+
+    public init(localRef: String, localOID: String, remoteRef: String, remoteOID: String) {
+        self.localRef = localRef
+        self.localOID = localOID
+        self.remoteRef = remoteRef
+        self.remoteOID = remoteOID
+    }
+
+    /// Parses git's pre-push standard input; a malformed line is an error that quotes it.
+    public static func parse(_ text: String) throws -> [PushUpdate] {
+        try text.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: " ").map(String.init)
+            if fields.isEmpty { return nil }
+            guard fields.count == 4, ObjectID(hex: fields[1]) != nil, ObjectID(hex: fields[3]) != nil else {
+                throw ScanError("pre-push: expected '<local ref> <local oid> <remote ref> <remote oid>' on standard input, got '\(line)'")
+            }
+            return PushUpdate(localRef: fields[0], localOID: fields[1], remoteRef: fields[2], remoteOID: fields[3])
+        }
+    }
+}
+
+/// What a hook found.
+public struct GuardResult: Sendable {
+    public var findings: [Finding]
+    public var blobsScanned = 0
+    public var commitsScanned = 0
+    public var notes: [String] = []
+    /// Commit id → subject line, for the messages of a blocked push.
+    public var subjects: [String: String] = [:]
+    /// The commit HEAD points at, for advice (`git commit --amend` fixes only that one).
+    public var head: String?
+    /// Commits with no parent in the push, for advice (`git rebase -i --root`).
+    public var roots: Set<String> = []
+    /// Rules the findings may name, for SARIF descriptors.
+    public var rules: [RuleInfo] = []
+
+    /// The same findings in a scan's shape, for the JSON and SARIF writers.
+    public func asScanResult() -> ScanResult {
+        var summary = ScanSummary()
+        summary.commits = commitsScanned
+        summary.blobsScanned = blobsScanned
+        summary.findings = findings.count
+        summary.secrets = Set(findings.map(\.fingerprint)).count
+        summary.notes = notes
+        return ScanResult(summary: summary, findings: findings, rules: rules)
+    }
+}
+
+/// The guard behind `keyseal staged` and `keyseal pre-push`: scans only what a change adds, and of
+/// it only the added lines.
+public enum GuardScanner {
+    public static func staged(path: String, configFile: String?, showSecrets: Bool,
+                              cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
+        let repository = try open(path)
+        let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
+        let added = try Scanner.wrap { try repository.stagedContent() }
+        var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
+                              cacheDirectory: cacheDirectory)
+        result.notes += settings.config.warnings
+        return result
+    }
+
+    public static func prePush(path: String, remote: String, updates: [PushUpdate], configFile: String?,
+                               showSecrets: Bool, cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
+        let repository = try open(path)
+        let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
+        let shallow = repository.shallowBoundary()
+        // A remote given by name: everything its remote-tracking refs hold is already there.
+        let isName = !remote.isEmpty && !remote.contains("/") && !remote.contains(":")
+        let globs = isName ? ["refs/remotes/\(remote)/*"] : []
+        var commits: [ObjectID] = []
+        var seen = Set<ObjectID>()
+        for update in updates where !update.isDeletion {
+            guard let tip = ObjectID(hex: update.localOID) else { continue }
+            let hidden = update.remoteIsNew ? [] : [ObjectID(hex: update.remoteOID)].compactMap { $0 }
+            for commit in try Scanner.wrap({ try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs) })
+            where seen.insert(commit).inserted {
+                commits.append(commit)
+            }
+        }
+        var added: [AddedContent] = []
+        var authors: [ObjectID: Signature] = [:]
+        var subjects: [String: String] = [:]
+        var roots: Set<String> = []
+        for commit in commits {
+            let boundary = shallow.contains(commit)
+            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary) }
+            authors[commit] = try Scanner.wrap { try repository.author(of: commit) }
+            subjects[commit.hex] = try Scanner.wrap { try repository.subject(of: commit) }
+            let isRoot = try Scanner.wrap { try repository.commit(commit).parents.isEmpty }
+            if boundary || isRoot { roots.insert(commit.hex) }
+        }
+        var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
+                              authors: authors, cacheDirectory: cacheDirectory)
+        result.commitsScanned = commits.count
+        result.subjects = subjects
+        result.roots = roots
+        result.head = try? repository.headCommit()?.hex
+        result.notes += settings.config.warnings
+        return result
+    }
+
+    static func open(_ path: String) throws -> Repository {
+        do {
+            try Repository.configureReading(verifyHashes: false)
+            return try Repository(discovering: path)
+        } catch let error as GitError {
+            throw ScanError(error.message)
+        }
+    }
+
+    /// Scans each distinct blob once, then keeps the matches on lines the change added.
+    static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
+                     authors: [ObjectID: Signature] = [:], cacheDirectory: URL?) throws -> GuardResult {
+        var result = GuardResult(findings: [])
+        result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+        if added.isEmpty { return result }
+        let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
+        let scratch = try Scanner.wrap { try matcher.makeScratch() }
+        var byBlob: [ObjectID: [EngineMatch]] = [:]
+        for content in added {
+            let path = String(decoding: content.path, as: UTF8.self)
+            if settings.allowlist.allowsPath(path) { continue }
+            if let commit = content.commit, settings.allowlist.allowsCommit(commit.hex) { continue }
+            let matches: [EngineMatch]
+            if let known = byBlob[content.blob] {
+                matches = known
+            } else {
+                matches = try Scanner.wrap {
+                    if try repository.blobSize(content.blob) > settings.maxBlobSize {
+                        result.notes.append("\(path): larger than the blob size limit; not scanned")
+                        return []
+                    }
+                    return try repository.withBlob(content.blob) { bytes -> [EngineMatch] in
+                        let probe = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, Scanner.binaryProbe)])
+                        if !probe.isEmpty, memchr(probe.baseAddress!, 0, probe.count) != nil { return [] }
+                        return try matcher.scan(bytes, scratch: scratch)
+                    }
+                }
+                byBlob[content.blob] = matches
+                result.blobsScanned += 1
+            }
+            let fingerprints = SecretText.fingerprints(matches, rules: matcher.rules)
+            for (k, match) in matches.enumerated() {
+                guard content.addedLines.contains(where: { $0.overlaps(match.line...match.endLine) }) else { continue }
+                if settings.allowlist.allowsSecret(String(decoding: match.secret, as: UTF8.self)) { continue }
+                result.findings.append(Finding(
+                    rule: matcher.rules[match.rule], match: match, fingerprint: fingerprints[k],
+                    pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: content.commit?.hex ?? "",
+                    author: content.commit.flatMap { authors[$0] }, path: path, blob: content.blob.hex,
+                    showSecret: showSecrets))
+            }
+        }
+        return result
+    }
+}

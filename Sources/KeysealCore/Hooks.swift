@@ -1,0 +1,162 @@
+import Foundation
+import KeysealGit
+
+/// The hook scripts `keyseal hooks install` writes. The same text is in the repository's `hooks/`
+/// folder (a test keeps them identical), for teams that install hooks their own way.
+public enum HookScript: String, CaseIterable, Sendable {
+    case preCommit = "pre-commit"
+    case prePush = "pre-push"
+
+    /// Marks a hook file as keyseal's, so install and uninstall recognise their own work.
+    static let marker = "# keyseal-hook v1"
+
+    public var text: String {
+        switch self {
+        case .preCommit:
+            return """
+                #!/bin/sh
+                \(Self.marker): pre-commit
+                # Blocks a commit whose staged changes add a secret. Installed by `keyseal hooks install`;
+                # `keyseal hooks uninstall` removes it and restores any hook it replaced.
+                keyseal="${KEYSEAL:-keyseal}"
+                if ! command -v "$keyseal" >/dev/null 2>&1; then
+                  echo "keyseal: the keyseal binary was not found, so this commit cannot be checked for secrets." >&2
+                  echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
+                  echo "  To commit without the check, once: git commit --no-verify" >&2
+                  exit 1
+                fi
+                "$keyseal" staged || exit $?
+                chained="$(dirname "$0")/pre-commit.keyseal-chained"
+                if [ -x "$chained" ]; then
+                  exec "$chained" "$@"
+                fi
+                exit 0
+
+                """
+        case .prePush:
+            return """
+                #!/bin/sh
+                \(Self.marker): pre-push
+                # Blocks a push whose new commits add a secret. Installed by `keyseal hooks install`;
+                # `keyseal hooks uninstall` removes it and restores any hook it replaced.
+                keyseal="${KEYSEAL:-keyseal}"
+                if ! command -v "$keyseal" >/dev/null 2>&1; then
+                  echo "keyseal: the keyseal binary was not found, so this push cannot be checked for secrets." >&2
+                  echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
+                  echo "  To push without the check, once: git push --no-verify" >&2
+                  exit 1
+                fi
+                # git writes the refs being pushed on standard input; both keyseal and a chained hook read them.
+                updates="$(cat)"
+                printf '%s\\n' "$updates" | "$keyseal" pre-push "$@" || exit $?
+                chained="$(dirname "$0")/pre-push.keyseal-chained"
+                if [ -x "$chained" ]; then
+                  printf '%s\\n' "$updates" | "$chained" "$@"
+                  exit $?
+                fi
+                exit 0
+
+                """
+        }
+    }
+}
+
+/// Installs and removes keyseal's hooks without ever losing a hook that was there before.
+public enum HookInstaller {
+    public struct Outcome: Sendable {
+        public var messages: [String] = []
+    }
+
+    static func isOurs(_ path: String) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        return text.contains(HookScript.marker)
+    }
+
+    public static func hooksDirectory(repository path: String) throws -> String {
+        do {
+            return try Repository(discovering: path).hooksDirectory()
+        } catch let error as GitError {
+            throw ScanError(error.message)
+        }
+    }
+
+    public static func install(repository path: String, hooks: [HookScript]) throws -> Outcome {
+        let folder = try hooksDirectory(repository: path)
+        var outcome = Outcome()
+        let files = FileManager.default
+        do {
+            try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ScanError("cannot create the hooks folder \(folder): \(error.localizedDescription)")
+        }
+        for hook in hooks {
+            let target = (folder as NSString).appendingPathComponent(hook.rawValue)
+            let chained = target + ".keyseal-chained"
+            if files.fileExists(atPath: target) && !isOurs(target) {
+                // Keep the user's hook: it runs after ours.
+                if files.fileExists(atPath: chained) {
+                    throw ScanError("\(target) is not keyseal's, and \(chained) already exists; move one of them away, then install again (nothing was changed)")
+                }
+                do {
+                    try files.moveItem(atPath: target, toPath: chained)
+                } catch {
+                    throw ScanError("cannot move \(target) aside: \(error.localizedDescription)")
+                }
+                outcome.messages.append("kept your \(hook.rawValue) hook as \(chained); it runs after keyseal")
+            }
+            let already = (try? String(contentsOfFile: target, encoding: .utf8)) == hook.text
+            if already {
+                outcome.messages.append("\(hook.rawValue): already installed in \(folder)")
+                continue
+            }
+            do {
+                try write(hook.text, to: target)
+            } catch {
+                throw ScanError("cannot write \(target): \(error.localizedDescription)")
+            }
+            outcome.messages.append("\(hook.rawValue): installed in \(folder)")
+        }
+        return outcome
+    }
+
+    public static func uninstall(repository path: String, hooks: [HookScript]) throws -> Outcome {
+        let folder = try hooksDirectory(repository: path)
+        var outcome = Outcome()
+        let files = FileManager.default
+        for hook in hooks {
+            let target = (folder as NSString).appendingPathComponent(hook.rawValue)
+            let chained = target + ".keyseal-chained"
+            guard files.fileExists(atPath: target) else {
+                outcome.messages.append("\(hook.rawValue): not installed")
+                continue
+            }
+            guard isOurs(target) else {
+                outcome.messages.append("\(hook.rawValue): not keyseal's hook; left as it is")
+                continue
+            }
+            do {
+                try files.removeItem(atPath: target)
+                if files.fileExists(atPath: chained) {
+                    try files.moveItem(atPath: chained, toPath: target)
+                    outcome.messages.append("\(hook.rawValue): removed; your previous hook is back in place")
+                } else {
+                    outcome.messages.append("\(hook.rawValue): removed")
+                }
+            } catch {
+                throw ScanError("cannot restore \(target): \(error.localizedDescription)")
+            }
+        }
+        return outcome
+    }
+
+    /// Written to a temporary file and renamed, so a hook is never half-written.
+    static func write(_ text: String, to path: String) throws {
+        let temporary = path + ".keyseal-tmp"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: temporary)
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw ScanError("rename to \(path) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import CGit2
+import Foundation
+
+/// A blob that a change adds at a path, with the line ranges (1-based, inclusive) the change added to
+/// it. Only findings on those lines count for hooks: a secret already in the parent is not the
+/// change's doing.
+public struct AddedContent: Sendable {
+    public let blob: ObjectID
+    public let path: [UInt8]
+    public let addedLines: [ClosedRange<Int>]
+    /// The commit that adds it; nil for staged content.
+    public let commit: ObjectID?
+
+    public func isAdded(line: Int) -> Bool { addedLines.contains { $0.contains(line) } }
+}
+
+/// A diff handle owned for as long as this value lives.
+final class Diff {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { git_diff_free(handle) }
+
+    /// Pairs renamed files with their old content, so a rename adds only the lines it changed.
+    func findRenames() throws {
+        var options = git_diff_find_options()
+        try check(git_diff_find_options_init(&options, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init")
+        options.flags = GIT_DIFF_FIND_RENAMES.rawValue
+        try check(git_diff_find_similar(handle, &options), "git_diff_find_similar")
+    }
+
+    /// Added or modified files with the line ranges added (zero context lines, so each hunk's new
+    /// side is one contiguous run of added lines).
+    func addedContent(commit: ObjectID?) throws -> [AddedContent] {
+        var result: [AddedContent] = []
+        let count = git_diff_num_deltas(handle)
+        for index in 0..<count {
+            // Safe: the index is below git_diff_num_deltas.
+            let delta = git_diff_get_delta(handle, index)!.pointee
+            guard [GIT_DELTA_ADDED, GIT_DELTA_MODIFIED, GIT_DELTA_RENAMED, GIT_DELTA_COPIED, GIT_DELTA_TYPECHANGE]
+                .contains(delta.status) else { continue }
+            let mode = UInt32(delta.new_file.mode)
+            guard TreeDiffer.fileModes.contains(mode) else { continue }
+            var patch: OpaquePointer?
+            try check(git_patch_from_diff(&patch, handle, index), "git_patch_from_diff")
+            defer { git_patch_free(patch) }
+            var ranges: [ClosedRange<Int>] = []
+            if let patch {
+                for hunkIndex in 0..<git_patch_num_hunks(patch) {
+                    var hunk: UnsafePointer<git_diff_hunk>?
+                    var lines = 0
+                    try check(git_patch_get_hunk(&hunk, &lines, patch, hunkIndex), "git_patch_get_hunk")
+                    guard let hunk, hunk.pointee.new_lines > 0 else { continue }
+                    let start = Int(hunk.pointee.new_start)
+                    ranges.append(start...(start + Int(hunk.pointee.new_lines) - 1))
+                }
+            } else if delta.status == GIT_DELTA_ADDED {
+                // libgit2 makes no patch for content it takes as binary: all of it is new.
+                ranges = [1...Int.max]
+            }
+            guard !ranges.isEmpty else { continue }
+            let path = Array(String(cString: delta.new_file.path).utf8)
+            result.append(AddedContent(blob: ObjectID(delta.new_file.id), path: path, addedLines: ranges, commit: commit))
+        }
+        return result
+    }
+
+    static func options() throws -> git_diff_options {
+        var options = git_diff_options()
+        try check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init")
+        options.context_lines = 0
+        options.interhunk_lines = 0
+        // Submodules are gitlinks here: never look into their work trees.
+        options.ignore_submodules = GIT_SUBMODULE_IGNORE_ALL
+        return options
+    }
+}
+
+extension Repository {
+    /// What `git commit` would record: the index against HEAD (the empty tree on an unborn branch).
+    /// `git commit -a` and `git commit PATHS` stage into a temporary index named by GIT_INDEX_FILE
+    /// while hooks run; that one is read when it is set.
+    public func stagedContent() throws -> [AddedContent] {
+        var index: OpaquePointer?
+        if let file = ProcessInfo.processInfo.environment["GIT_INDEX_FILE"], !file.isEmpty {
+            let path = file.hasPrefix("/") ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
+            try check(git_index_open(&index, path), "git_index_open")
+            try check(git_index_read(index, 1), "git_index_read")
+        } else {
+            try check(git_repository_index(&index, handle), "git_repository_index")
+        }
+        defer { git_index_free(index) }
+        let head = try headCommit().map { try Tree(self, commit($0).tree) }
+        var options = try Diff.options()
+        var raw: OpaquePointer?
+        try check(git_diff_tree_to_index(&raw, handle, head?.handle, index, &options), "git_diff_tree_to_index")
+        let diff = Diff(raw!)  // Safe: success sets the out pointer.
+        try diff.findRenames()
+        return try diff.addedContent(commit: nil)
+    }
+
+    /// What a commit adds relative to its parents. For a merge, a line counts only if it is new
+    /// relative to every parent (a conflict resolution or an evil merge), not what a side branch brought.
+    public func addedContent(of commitID: ObjectID, treatAsRoot: Bool = false) throws -> [AddedContent] {
+        let info = try commit(commitID)
+        let new = try Tree(self, info.tree)
+        let parents = treatAsRoot ? [] : info.parents
+        var perParent: [[AddedContent]] = []
+        for parent in parents.isEmpty ? [nil] : parents.map(Optional.some) {
+            let old = try parent.map { try Tree(self, commit($0).tree) }
+            var options = try Diff.options()
+            var raw: OpaquePointer?
+            try check(git_diff_tree_to_tree(&raw, handle, old?.handle, new.handle, &options), "git_diff_tree_to_tree")
+            let diff = Diff(raw!)  // Safe: success sets the out pointer.
+            try diff.findRenames()
+            perParent.append(try diff.addedContent(commit: commitID))
+        }
+        guard perParent.count > 1 else { return perParent.first ?? [] }
+        // Intersect: keep, per path, the lines added relative to every parent.
+        var result: [AddedContent] = []
+        for candidate in perParent[0] {
+            var ranges = candidate.addedLines
+            for other in perParent.dropFirst() {
+                guard let match = other.first(where: { $0.path == candidate.path }) else { ranges = []; break }
+                ranges = Self.intersect(ranges, match.addedLines)
+                if ranges.isEmpty { break }
+            }
+            if !ranges.isEmpty {
+                result.append(AddedContent(blob: candidate.blob, path: candidate.path, addedLines: ranges, commit: commitID))
+            }
+        }
+        return result
+    }
+
+    static func intersect(_ a: [ClosedRange<Int>], _ b: [ClosedRange<Int>]) -> [ClosedRange<Int>] {
+        var out: [ClosedRange<Int>] = []
+        for x in a {
+            for y in b where x.overlaps(y) {
+                out.append(max(x.lowerBound, y.lowerBound)...min(x.upperBound, y.upperBound))
+            }
+        }
+        return out
+    }
+
+    /// Commits reachable from `tip` and from none of `hidden` nor of the refs matching `hiddenGlobs`,
+    /// oldest first. libgit2's revision walk stops once the hidden side is settled, so a push of a
+    /// few commits costs a few commits, not the whole history.
+    public func commits(from tip: ObjectID, hiding hidden: [ObjectID], hidingGlobs: [String]) throws -> [ObjectID] {
+        var walk: OpaquePointer?
+        try check(git_revwalk_new(&walk, handle), "git_revwalk_new")
+        defer { git_revwalk_free(walk) }
+        try check(git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL.rawValue | GIT_SORT_REVERSE.rawValue), "git_revwalk_sorting")
+        var oid = tip.gitOID
+        let status = git_revwalk_push(walk, &oid)
+        if status < 0 { throw objectError(status, "git_revwalk_push", "commit", tip) }
+        for id in hidden {
+            var hide = id.gitOID
+            // A remote id this clone has never seen cannot be hidden, and needs not be.
+            if git_revwalk_hide(walk, &hide) < 0 { git_error_clear() }
+        }
+        for glob in hidingGlobs where git_revwalk_hide_glob(walk, glob) < 0 { git_error_clear() }
+        var result: [ObjectID] = []
+        var next = git_oid()
+        while true {
+            let step = git_revwalk_next(&next, walk)
+            if step == GIT_ITEROVER.rawValue { break }
+            try check(step, "git_revwalk_next")
+            result.append(ObjectID(next))
+        }
+        return result
+    }
+
+    /// The folder git runs hooks from: `core.hooksPath` when set (relative to the work tree), else
+    /// `hooks` in the git directory.
+    public func hooksDirectory() throws -> String {
+        var config: OpaquePointer?
+        try check(git_repository_config_snapshot(&config, handle), "git_repository_config_snapshot")
+        defer { git_config_free(config) }
+        var value: UnsafePointer<CChar>?
+        if git_config_get_string(&value, config, "core.hooksPath") == 0, let value {
+            let path = (String(cString: value) as NSString).expandingTildeInPath
+            if path.hasPrefix("/") { return path }
+            return ((workDirectory ?? gitDirectory) as NSString).appendingPathComponent(path)
+        }
+        git_error_clear()
+        return (commonDirectory as NSString).appendingPathComponent("hooks")
+    }
+
+    /// The blob's bytes, for a caller that reads a handful (hooks).
+    public func withBlob<T>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        try ObjectDatabase(self).withBlob(id, body)
+    }
+
+    public func blobSize(_ id: ObjectID) throws -> Int { try ObjectDatabase(self).size(of: id) }
+}
+
+extension Repository {
+    /// The first line of a commit's message.
+    public func subject(of id: ObjectID) throws -> String {
+        var oid = id.gitOID
+        var commit: OpaquePointer?
+        let status = git_commit_lookup(&commit, handle, &oid)
+        if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
+        defer { git_commit_free(commit) }
+        return git_commit_summary(commit).map { String(cString: $0) } ?? ""
+    }
+}

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import KeysealCore
+import KeysealEngine
+
+struct StagedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "staged",
+        abstract: "Scan what `git commit` would record (the index against HEAD); only added lines count.",
+        discussion: "Exit codes: 0 nothing found, 1 secrets found (the commit should stop), 2 error.")
+
+    @Argument(help: "The repository (default: the current folder).")
+    var path: String = "."
+
+    @OptionGroup var configuration: ConfigOptions
+
+    @Option(name: .shortAndLong, help: "Also write the findings as json or sarif to this file.")
+    var report: String?
+
+    @Flag(help: "Show clear secret values in the report file.")
+    var showSecrets = false
+
+    func run() throws {
+        let result = try GuardScanner.staged(path: path, configFile: configuration.config, showSecrets: showSecrets)
+        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
+        try writeGuardReport(result, to: report)
+        guard !result.findings.isEmpty else { return }
+        FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct PrePushCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pre-push",
+        abstract: "git's pre-push hook: scan the commits a push would send; only added lines count.",
+        discussion: """
+            Reads `<local ref> <local oid> <remote ref> <remote oid>` lines on standard input, as git's
+            pre-push hook receives them. New commits are those reachable from the local id and not from
+            the remote id or any refs/remotes/REMOTE/*. Deletions pass. Under the pre-commit framework
+            (no standard input), PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF / PRE_COMMIT_REMOTE_NAME are used.
+            Exit codes: 0 nothing found, 1 secrets found (the push should stop), 2 error.
+            """)
+
+    @Argument(help: "The remote's name (or URL when pushing to a URL).")
+    var remote: String?
+
+    @Argument(help: "The remote's URL (as git passes it; not used to connect).")
+    var url: String?
+
+    @Option(help: "The repository (default: the current folder).")
+    var repo: String = "."
+
+    @OptionGroup var configuration: ConfigOptions
+
+    @Option(name: .shortAndLong, help: "Also write the findings as json or sarif to this file.")
+    var report: String?
+
+    @Flag(help: "Show clear secret values in the report file.")
+    var showSecrets = false
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let input = isatty(STDIN_FILENO) == 1 ? "" : String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        var updates = try PushUpdate.parse(input)
+        if updates.isEmpty, let to = environment["PRE_COMMIT_TO_REF"] {
+            let from = environment["PRE_COMMIT_FROM_REF"] ?? String(repeating: "0", count: 40)
+            updates = [PushUpdate(localRef: environment["PRE_COMMIT_LOCAL_BRANCH"] ?? "HEAD", localOID: to,
+                                  remoteRef: environment["PRE_COMMIT_REMOTE_BRANCH"] ?? "", remoteOID: from)]
+        }
+        let remoteName = remote ?? environment["PRE_COMMIT_REMOTE_NAME"] ?? ""
+        let result = try GuardScanner.prePush(path: repo, remote: remoteName, updates: updates,
+                                              configFile: configuration.config, showSecrets: showSecrets)
+        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
+        try writeGuardReport(result, to: report)
+        guard !result.findings.isEmpty else { return }
+        FileHandle.standardError.write(Data(GuardReport.prePush(result, remote: remoteName).utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// A hook's findings as JSON (or SARIF when the file name ends in .sarif).
+func writeGuardReport(_ result: GuardResult, to path: String?) throws {
+    guard let path else { return }
+    let scan = result.asScanResult()
+    let format: ReportFormat = path.hasSuffix(".sarif") ? .sarif : .json
+    do {
+        try ReportWriter.render(scan, format: format).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ValidationError("cannot write the report to \(path): \(error.localizedDescription)")
+    }
+}
+
+struct HooksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hooks", abstract: "Install or remove keyseal's git hooks.",
+        subcommands: [Install.self, Uninstall.self, Show.self])
+
+    struct Selection: ParsableArguments {
+        @Flag(help: "The pre-commit hook (keyseal staged).")
+        var preCommit = false
+        @Flag(help: "The pre-push hook (keyseal pre-push).")
+        var prePush = false
+        @Option(help: "The repository (default: the current folder).")
+        var repo: String = "."
+
+        /// Both when neither is named.
+        var hooks: [HookScript] {
+            if preCommit == prePush { return HookScript.allCases }
+            return preCommit ? [.preCommit] : [.prePush]
+        }
+    }
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the hooks into the folder git runs hooks from (core.hooksPath respected).",
+            discussion: "An existing hook is kept as NAME.keyseal-chained and runs after keyseal's. Installing twice changes nothing.")
+        @OptionGroup var selection: Selection
+        func run() throws {
+            let outcome = try HookInstaller.install(repository: selection.repo, hooks: selection.hooks)
+            outcome.messages.forEach { print($0) }
+        }
+    }
+
+    struct Uninstall: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove keyseal's hooks and restore those they replaced.")
+        @OptionGroup var selection: Selection
+        func run() throws {
+            let outcome = try HookInstaller.uninstall(repository: selection.repo, hooks: selection.hooks)
+            outcome.messages.forEach { print($0) }
+        }
+    }
+}
+
+extension HookScript: ExpressibleByArgument {}
+
+extension HooksCommand {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a hook script (to install it your own way).")
+        @Argument(help: "pre-commit or pre-push.")
+        var hook: HookScript
+        func run() throws { FileHandle.standardOutput.write(Data(hook.text.utf8)) }
+    }
+}
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Work with .keyseal.toml.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a config file and run its custom rules' examples.",
+            discussion: "Exit codes: 0 valid, 1 a custom rule fails its examples, 2 the file is invalid.")
+
+        @Argument(help: "The config file (default: .keyseal.toml).")
+        var file: String = KeysealConfig.fileName
+
+        func run() throws {
+            let config: KeysealConfig
+            do {
+                config = try KeysealConfig.load(file: file)
+            } catch let error as ConfigError {
+                throw ValidationError(error.description)
+            }
+            config.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+            let failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+            failures.forEach { print("✗ \($0)") }
+            print("\(file): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
+                  + "\(config.allowPaths.count + config.allowRegexes.count + config.stopwords.count + config.allowCommits.count) allowlist entries")
+            if !failures.isEmpty { throw ExitCode(1) }
+            print("ok")
+        }
+    }
+}

@@ -23,6 +23,9 @@ let package = Package(
         .systemLibrary(
             name: "CPCRE2", pkgConfig: "libpcre2-8",
             providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
         // git_libgit2_opts is variadic, which Swift cannot call: one C function per option we set.
         .target(name: "CGitOptions", dependencies: ["CGit2"]),
 
@@ -32,14 +35,16 @@ let package = Package(
         .target(
             name: "KeysealEngine",
             dependencies: ["CVectorscan", "CPCRE2", .product(name: "Crypto", package: "swift-crypto")]),
+        // The findings store (SQLite); knows neither git nor rules.
+        .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "TOMLKit"]),
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "TOMLKit"]),
         .executableTarget(
             name: "keyseal",
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "keyseal"],
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal"],
             exclude: ["Fixtures"]),
     ]
 )

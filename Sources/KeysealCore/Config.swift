@@ -190,6 +190,15 @@ public struct KeysealConfig: Sendable {
                   stopwords: stopwords.map { $0.lowercased() }, commits: allowCommits)
     }
 
+    /// Identifies the allowlist entries that act on secret values (see StoreSession).
+    public var secretAllowlistHash: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (allowRegexes + ["\u{0}"] + stopwords).joined(separator: "\u{1}").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
     /// The config at the root of a work tree, when there is one.
     public static func discover(root: String?) -> String? {
         guard let root else { return nil }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KeysealEngine
+import KeysealStore
 
 /// One occurrence of a secret: a rule's match in a blob, at one path, attributed to the earliest commit
 /// that introduced that blob there.
@@ -25,10 +26,42 @@ public struct Finding: Sendable, Codable, Hashable {
     public let blob: String
     /// The fingerprint of the other half of a paired secret (an AWS key id for its secret key).
     public let pairedWith: String?
+    /// Triage status from the store or baseline: open, rotated, false-positive, accepted.
+    public var status: String?
+
+    public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
+                commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
+                blob: String, pairedWith: String?, status: String? = nil) {
+        self.rule = rule
+        self.provider = provider
+        self.description = description
+        self.fingerprint = fingerprint
+        self.preview = preview
+        self.secret = secret
+        self.commit = commit
+        self.author = author
+        self.email = email
+        self.date = date
+        self.path = path
+        self.line = line
+        self.column = column
+        self.blob = blob
+        self.pairedWith = pairedWith
+        self.status = status
+    }
+
+    public func with(status: String) -> Finding {
+        var copy = self
+        copy.status = status
+        return copy
+    }
+
+    /// False positives and accepted secrets no longer fail a scan or a hook.
+    public var blocks: Bool { status.flatMap(SecretStatus.init(rawValue:))?.blocks ?? true }
 
     enum CodingKeys: String, CodingKey {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
-             blob
+             blob, status
         case pairedWith = "paired_with"
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KeysealEngine
 import KeysealGit
+import KeysealStore
 
 /// One line of git's pre-push input: `<local ref> <local oid> <remote ref> <remote oid>`.
 public struct PushUpdate: Sendable, Equatable {
@@ -127,6 +128,7 @@ public enum GuardScanner {
     static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
                      authors: [ObjectID: Signature] = [:], cacheDirectory: URL?) throws -> GuardResult {
         var result = GuardResult(findings: [])
+        let decisions = try Decisions.forHooks(repository: repository)
         result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
@@ -158,6 +160,8 @@ public enum GuardScanner {
             for (k, match) in matches.enumerated() {
                 guard content.addedLines.contains(where: { $0.overlaps(match.line...match.endLine) }) else { continue }
                 if settings.allowlist.allowsSecret(String(decoding: match.secret, as: UTF8.self)) { continue }
+                // Triaged as a false positive or accepted (in the store or the committed baseline): let it pass.
+                if let status = decisions[fingerprints[k]], SecretStatus(rawValue: status)?.blocks == false { continue }
                 result.findings.append(Finding(
                     rule: matcher.rules[match.rule], match: match, fingerprint: fingerprints[k],
                     pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: content.commit?.hex ?? "",

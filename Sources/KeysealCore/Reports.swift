@@ -34,8 +34,9 @@ enum TextReport {
         for (fingerprint, occurrences) in groups {
             let first = occurrences[0]
             let shown = first.secret.map { " secret \($0)" } ?? ""
-            out += paint("● \(first.rule)", "1;31") + " (\(first.provider))  \(first.preview)\(shown)  "
-                + paint("fingerprint \(fingerprint.prefix(12))", "2") + "\n"
+            let status = first.status.map { $0 == "open" ? "" : "  [\($0)]" } ?? ""
+            out += paint("● \(first.rule)", first.blocks ? "1;31" : "1;33") + " (\(first.provider))  \(first.preview)\(shown)  "
+                + paint("fingerprint \(fingerprint.prefix(12))", "2") + status + "\n"
             out += "  \(first.description)\n"
             if let paired = first.pairedWith { out += "  paired with secret \(paired.prefix(12))\n" }
             for finding in occurrences {
@@ -49,11 +50,15 @@ enum TextReport {
         out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
         out += "skipped \(s.blobsSkippedBinary) binary, \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
         for note in s.notes { out += "Note: \(note)\n" }
+        let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count
         if s.findings == 0 {
             out += paint("No secrets found.", "32") + "\n"
+        } else if blocking == 0 {
+            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s), all triaged as false positives or accepted.", "33") + "\n"
         } else {
-            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s).", "1;31")
-            out += " Treat each as leaked: rotate it, then remove it from history.\n"
+            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s)", "1;31")
+            if blocking < s.secrets { out += paint(" (\(s.secrets - blocking) triaged as false positive or accepted)", "33") }
+            out += ". Treat each open one as leaked: rotate it, then remove it from history.\n"
         }
         return out
     }

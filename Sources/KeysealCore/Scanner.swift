@@ -1,6 +1,7 @@
 import Foundation
 import KeysealEngine
 import KeysealGit
+import KeysealStore
 import Synchronization
 
 public struct ScanOptions: Sendable {
@@ -17,10 +18,17 @@ public struct ScanOptions: Sendable {
     public var configFile: String?
     /// Where the compiled rules are cached; nil compiles every time.
     public var cacheDirectory: URL?
+    /// Where findings are recorded.
+    public var store: StoreChoice
+    /// Walk and scan everything again, whatever the store has.
+    public var full: Bool
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
-                configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory) {
+                configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
+                store: StoreChoice = .none, full: Bool = false) {
+        self.store = store
+        self.full = full
         self.path = path
         self.sinceCommit = sinceCommit
         self.threads = threads
@@ -57,6 +65,11 @@ final class ScanWorker: @unchecked Sendable {
 public enum Scanner {
     /// NUL within the first 8 KiB marks a binary blob, as git itself decides.
     static let binaryProbe = 8000
+    /// Blobs per store transaction: work survives a kill in steps of this size.
+    static let chunkSize = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_CHUNK_SIZE"] ?? "") ?? 4096
+    /// Test hook: the process kills itself (SIGKILL) after recording this many chunks, so the
+    /// recovery of an interrupted scan can be tested without timing games.
+    static let killAfterChunks = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_KILL_AFTER_CHUNKS"] ?? "")
 
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
@@ -87,64 +100,143 @@ public enum Scanner {
                 throw ScanError("--since-commit: \(error.message)")
             }
         }
+        let store = try StoreSession.open(options.store, repository: repository, rules: settings.rules,
+                                          allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs")
+        do {
+            let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
+                                  store: store, summary: summary, ruleInfo: ruleInfo, started: started, progress: progress)
+            return result
+        } catch {
+            store?.fail()
+            throw error
+        }
+    }
+
+    private static func scan(_ options: ScanOptions, repository: Repository, settings: Settings, tips: [RefTip],
+                             hide: [ObjectID], store: StoreSession?, summary initial: ScanSummary, ruleInfo: [RuleInfo],
+                             started: Date, progress: ScanProgress?) throws -> ScanResult {
+        var summary = initial
+        // With a store, a full-history scan walks only commits it has not walked under these rules.
+        let incremental = store != nil && options.sinceCommit == nil && !options.full
+        let known = incremental ? try store!.knownCommits(in: repository) : []
         let history = try wrap {
-            try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide),
+            try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
                                     threads: options.threads, progress: progress)
         }
         summary.commits = history.commits.count
-        trace("walked \(history.commits.count) commits, \(history.blobs.count) unique blobs", since: started)
         summary.gitlinksSkipped = history.gitlinks
+        if !known.isEmpty {
+            summary.notes.append("incremental: \(known.count) commit(s) scanned before were not walked again (--full rescans everything)")
+        }
+        trace("walked \(history.commits.count) commits, \(history.blobs.count) unique blobs", since: started)
         if !history.shallowBoundary.isEmpty {
             summary.notes.append(
                 "shallow clone: history before \(history.shallowBoundary.count) boundary commit(s) is not in this clone and was not scanned (\(history.shallowBoundary.prefix(3).map { String($0.hex.prefix(12)) }.joined(separator: ", ")))")
         }
 
+        // Blobs the store has scanned under these rules are not read again (unless their secrets
+        // must be shown, which needs the bytes).
+        let cachedIDs = options.full ? [] : try store?.scannedBlobs() ?? []
+        var cachedMatches: [String: [StoredMatch]] = [:]
+        var toRead: [Int] = []
+        if cachedIDs.isEmpty {
+            toRead = Array(history.blobs.indices)
+        } else {
+            var cachedHere = Set<String>()
+            for (index, blob) in history.blobs.enumerated() {
+                if cachedIDs.contains(blob.hex) { cachedHere.insert(blob.hex) } else { toRead.append(index) }
+            }
+            cachedMatches = try store!.matches(of: cachedHere)
+            if options.showSecrets {
+                for (index, blob) in history.blobs.enumerated() where cachedMatches[blob.hex] != nil {
+                    toRead.append(index)
+                    cachedMatches[blob.hex] = nil
+                }
+            }
+        }
+
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
-        let collected = Mutex<[ScanWorker]>([])
-        try wrap {
-            try BlobReader.read(
-                history.blobs, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
-                makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
-                body: { worker, index, content in
-                    switch content {
-                    case .tooLarge:
-                        worker.large += 1
-                    case .bytes(let bytes):
-                        let probe = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, binaryProbe)])
-                        if !probe.isEmpty, memchr(probe.baseAddress!, 0, probe.count) != nil {
-                            worker.binary += 1
-                        } else {
-                            worker.scanned += 1
-                            worker.bytes += bytes.count
-                            let matches = try matcher.scan(bytes, scratch: worker.scratch)
-                            if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }
-                        }
-                        progress?.bytesDone.add(bytes.count, ordering: .relaxed)
-                    }
-                    progress?.blobsDone.add(1, ordering: .relaxed)
-                },
-                finish: { worker in
-                    let done = worker
-                    collected.withLock { $0.append(done) }
-                })
-        }
-        trace("read and scanned blobs", since: started)
+        let subset = Set(toRead)
+        let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         var found: [BlobMatches] = []
-        for worker in collected.withLock({ $0 }) {
-            summary.blobsScanned += worker.scanned
-            summary.bytesScanned += worker.bytes
-            summary.blobsSkippedBinary += worker.binary
-            summary.blobsSkippedLarge += worker.large
-            found += worker.found
+        var start = 0
+        var chunksRecorded = 0
+        while start < order.count {
+            let chunk = Array(order[start..<min(start + chunkSize, order.count)])
+            start += chunk.count
+            let collected = Mutex<[ScanWorker]>([])
+            try wrap {
+                try BlobReader.read(
+                    history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
+                    makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
+                    body: { worker, index, content in
+                        try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
+                    },
+                    finish: { worker in
+                        let done = worker
+                        collected.withLock { $0.append(done) }
+                    })
+            }
+            var chunkFound: [BlobMatches] = []
+            for worker in collected.withLock({ $0 }) {
+                summary.blobsScanned += worker.scanned
+                summary.bytesScanned += worker.bytes
+                summary.blobsSkippedBinary += worker.binary
+                summary.blobsSkippedLarge += worker.large
+                chunkFound += worker.found
+            }
+            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules)
+            found += chunkFound
+            chunksRecorded += 1
+            if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
         }
-        let findings = try wrap {
-            try FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
-                               showSecrets: options.showSecrets).findings(from: found)
+        trace("read and scanned \(order.count) blobs", since: started)
+
+        let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
+                                     showSecrets: options.showSecrets)
+        var findings = try wrap { try builder.findings(from: found) }
+        findings += try wrap { try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:]) }
+        if let store {
+            try store.finish(findings: findings, history: history, counts: summary,
+                             completeWalk: options.sinceCommit == nil && known.isEmpty)
+            if options.sinceCommit == nil {
+                // The report covers all history: what earlier scans recorded as well as what this one found.
+                let clear = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
+                findings = try store.allFindings(settings: settings, clearSecrets: options.showSecrets ? clear : [:])
+            }
         }
+        let statuses = Decisions.merge(store: try store?.statuses() ?? [:],
+                                       baseline: try Baseline.statuses(workDirectory: repository.workDirectory))
+        if store != nil || !statuses.isEmpty {
+            findings = findings.map { $0.with(status: statuses[$0.fingerprint] ?? "open") }
+        }
+        findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.durationSeconds = Date().timeIntervalSince(started)
         return ScanResult(summary: summary, findings: findings, rules: ruleInfo)
+    }
+
+    private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
+                                 allowlist: Allowlist, progress: ScanProgress?) throws {
+        switch content {
+        case .tooLarge:
+            worker.large += 1
+        case .bytes(let bytes):
+            let probe = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, binaryProbe)])
+            if !probe.isEmpty, memchr(probe.baseAddress!, 0, probe.count) != nil {
+                worker.binary += 1
+            } else {
+                worker.scanned += 1
+                worker.bytes += bytes.count
+                // Secrets the allowlist names are dropped here, before anything records them.
+                let matches = try matcher.scan(bytes, scratch: worker.scratch)
+                    .filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
+                if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }
+            }
+            progress?.bytesDone.add(bytes.count, ordering: .relaxed)
+        }
+        progress?.blobsDone.add(1, ordering: .relaxed)
     }
 
     /// Phase timings on stderr when KEYSEAL_TRACE is set (for bench/ and profiling).
@@ -154,13 +246,16 @@ public enum Scanner {
         FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
     }
 
-    /// Turns git-layer errors into scan errors whose message names the object or function.
+    /// Turns git-layer, engine and store errors into scan errors whose message names the object,
+    /// function or file.
     static func wrap<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as GitError {
             throw ScanError(error.description)
         } catch let error as EngineError {
+            throw ScanError(error.message)
+        } catch let error as StoreError {
             throw ScanError(error.message)
         }
     }
@@ -198,7 +293,37 @@ struct FindingBuilder {
                 }
             }
         }
-        // Group by secret, the secret first seen first; inside a group, oldest first.
+        return out
+    }
+
+    /// Findings for blobs an earlier scan recorded, placed where this walk found those blobs.
+    func findings(fromCached cached: [String: [StoredMatch]], secrets: [String: SecretRecord]) throws -> [Finding] {
+        guard !cached.isEmpty else { return [] }
+        var out: [Finding] = []
+        var authors: [Int32: Signature] = [:]
+        for (index, blob) in history.blobs.enumerated() {
+            guard let matches = cached[blob.hex] else { continue }
+            for placement in history.placements[index] {
+                let commit = history.commits[Int(placement.commit)]
+                let author = try authors[placement.commit] ?? repository.author(of: commit.id)
+                authors[placement.commit] = author
+                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
+                if settings.allowlist.allowsPath(path) || settings.allowlist.allowsCommit(commit.id.hex) { continue }
+                for match in matches {
+                    guard let secret = secrets[match.fingerprint] else { continue }
+                    out.append(Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
+                                       fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
+                                       commit: commit.id.hex, author: author.name, email: author.email,
+                                       date: Self.iso8601(author), path: path, line: match.line, column: match.column,
+                                       blob: blob.hex, pairedWith: match.pairedWith))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Grouped by secret, the secret first seen first; inside a group, oldest first.
+    static func ordered(_ out: [Finding]) -> [Finding] {
         var firstSeen: [String: String] = [:]
         for finding in out where (firstSeen[finding.fingerprint] ?? "\u{10FFFF}") > finding.date {
             firstSeen[finding.fingerprint] = finding.date

@@ -82,3 +82,27 @@ extension Matcher {
     /// Where compiled rule databases are cached by default.
     public static var defaultCacheDirectory: URL { RuleDatabaseCache.defaultDirectory }
 }
+
+/// Identifies what a rule set finds: every field that changes results, and the engine's filter
+/// version. Stores key their scanned-blob records by it, so changing rules rescans.
+public enum RuleSetHash {
+    /// Bump when filters or confirmation change what the same rules report.
+    static let engineVersion = "engine-1"
+
+    public static func of(_ rules: [Rule]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(engineVersion.utf8))
+        for rule in rules {
+            let span: String
+            switch rule.span {
+            case .line: span = "line"
+            case .block(let bytes): span = "block\(bytes)"
+            }
+            let parts = [rule.id, rule.provider, rule.description, rule.regex, rule.prefilter ?? "", String(rule.secretGroup),
+                         rule.nameGroup.map(String.init) ?? "", rule.caseless ? "i" : "", rule.minEntropy.map { "\($0)" } ?? "",
+                         rule.keywords.joined(separator: ","), rule.generic ? "g" : "", span, rule.pairsWith ?? ""]
+            for part in parts { hasher.update(data: Array(part.utf8) + [0]) }
+        }
+        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}

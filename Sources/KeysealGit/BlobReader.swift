@@ -15,14 +15,16 @@ public enum BlobContent {
 public enum BlobReader {
     /// Calls `body(worker, blobIndex, content)` once for each blob in `blobs`. `makeWorker` builds the
     /// per-thread state (engine scratch and buffers) that `body` receives.
+    /// `order` lists the indexes of `blobs` to read, in the order to read them (default: all, in pack order).
     public static func read<Worker>(
-        _ blobs: [ObjectID], repository: Repository, threads: Int, maxSize: Int,
+        _ blobs: [ObjectID], order: [Int]? = nil, repository: Repository, threads: Int, maxSize: Int,
         makeWorker: @Sendable () throws -> Worker,
         body: @Sendable (inout Worker, Int, BlobContent) throws -> Void,
         finish: @Sendable (inout Worker) -> Void
     ) throws {
-        let order = PackOrder(commonDirectory: repository.commonDirectory).sorted(blobs)
-        let workers = max(1, min(threads, blobs.count))
+        let order = order ?? packOrder(blobs, repository: repository)
+        guard !order.isEmpty else { return }
+        let workers = max(1, min(threads, order.count))
         let batch = 32
         let next = Atomic<Int>(0)
         let failure = FirstError()
@@ -52,6 +54,13 @@ public enum BlobReader {
             }
         }
         if let error = failure.error { throw error }
+    }
+}
+
+extension BlobReader {
+    /// Indexes of `blobs` in the order their packs store them (loose objects last).
+    public static func packOrder(_ blobs: [ObjectID], repository: Repository) -> [Int] {
+        PackOrder(commonDirectory: repository.commonDirectory).sorted(blobs)
     }
 }
 

@@ -6,9 +6,13 @@ import Synchronization
 public struct HistoryRange: Sendable {
     public var tips: [RefTip]
     public var hide: [ObjectID]
-    public init(tips: [RefTip], hide: [ObjectID] = []) {
+    /// Commits already walked (by an earlier scan): not walked again, though their trees still serve
+    /// as the parents of new commits. Their ancestors are taken as walked too.
+    public var known: Set<ObjectID>
+    public init(tips: [RefTip], hide: [ObjectID] = [], known: Set<ObjectID> = []) {
         self.tips = tips
         self.hide = hide
+        self.known = known
     }
 }
 
@@ -52,7 +56,7 @@ public enum HistoryWalker {
     public static func index(repository: Repository, range: HistoryRange, threads: Int,
                              progress: ScanProgress? = nil) throws -> HistoryIndex {
         let shallow = repository.shallowBoundary()
-        let hidden = try ancestors(of: range.hide, repository: repository, shallow: shallow)
+        let hidden = try ancestors(of: range.hide, repository: repository, shallow: shallow).union(range.known)
         let (commits, boundary) = try collect(range.tips.map(\.commit), hidden: hidden, repository: repository,
                                               shallow: shallow)
         let position: [ObjectID: Int32] = Dictionary(

@@ -73,6 +73,8 @@ final class TestRepository {
         var env = ProcessInfo.processInfo.environment
         env["GIT_CONFIG_NOSYSTEM"] = "1"
         env["HOME"] = directory.path
+        // One compiled-rules cache for the whole test run, instead of compiling in every temp HOME.
+        env["XDG_CACHE_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-test-cache").path
         for (key, value) in environment { env[key] = value }
         process.environment = env
         // stderr goes to a file so a chatty child cannot block on a full pipe while we read stdout.

@@ -1,0 +1,121 @@
+import Foundation
+import KeysealEngine
+import KeysealGit
+import KeysealStore
+
+/// Where a scan records its findings.
+public enum StoreChoice: Sendable, Equatable {
+    /// `keyseal/store.sqlite` inside the repository's git directory (never the work tree).
+    case inRepository
+    case path(String)
+    case none
+}
+
+/// One scan's use of the store: what it may skip, and what it records.
+final class StoreSession {
+    let store: FindingStore
+    let rulesHash: String
+    let scanID: Int64
+
+    static func defaultPath(for repository: Repository) -> String {
+        (repository.commonDirectory as NSString).appendingPathComponent("keyseal/store.sqlite")
+    }
+
+    /// `allowlistHash`: the secret allowlist (regexes, stopwords) filters matches before they are
+    /// recorded, so a change to it must rescan like a change of rules.
+    static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
+                     range: String) throws -> StoreSession? {
+        let path: String
+        switch choice {
+        case .none: return nil
+        case .inRepository: path = defaultPath(for: repository)
+        case .path(let given): path = given
+        }
+        return try Scanner.wrap {
+            let store = try FindingStore(path: path)
+            let hash = RuleSetHash.of(rules) + "-" + allowlistHash
+            let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
+            return StoreSession(store: store, rulesHash: hash, scanID: id)
+        }
+    }
+
+    init(store: FindingStore, rulesHash: String, scanID: Int64) {
+        self.store = store
+        self.rulesHash = rulesHash
+        self.scanID = scanID
+    }
+
+    func knownCommits(in repository: Repository) throws -> Set<ObjectID> {
+        Set(try Scanner.wrap { try store.scannedCommits(rulesHash: rulesHash) }.compactMap(ObjectID.init(hex:)))
+    }
+
+    func scannedBlobs() throws -> Set<String> { try Scanner.wrap { try store.scannedBlobs(rulesHash: rulesHash) } }
+
+    func matches(of blobs: Set<String>) throws -> [String: [StoredMatch]] {
+        try Scanner.wrap { try store.matches(of: blobs, rulesHash: rulesHash) }
+    }
+
+    func secretsByFingerprint() throws -> [String: SecretRecord] {
+        Dictionary(try Scanner.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func statuses() throws -> [String: String] { try Scanner.wrap { try store.statuses() } }
+
+    /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
+    /// secret values, in one transaction.
+    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule]) throws {
+        let matchesByBlob = Dictionary(found.map { ($0.blob, $0.matches) }, uniquingKeysWith: { a, _ in a })
+        var secrets: [String: SecretRecord] = [:]
+        let rows: [(blob: String, matches: [StoredMatch])] = chunk.map { index in
+            let matches = matchesByBlob[index] ?? []
+            let fingerprints = SecretText.fingerprints(matches, rules: rules)
+            let stored = matches.enumerated().map { k, match in
+                StoredMatch(fingerprint: fingerprints[k], line: match.line, column: match.column,
+                            pairedWith: match.pairedWith.map { fingerprints[$0] })
+            }
+            for (k, match) in matches.enumerated() where secrets[fingerprints[k]] == nil {
+                let rule = rules[match.rule]
+                // first_seen is settled by finish(), from the occurrences' dates.
+                secrets[fingerprints[k]] = SecretRecord(fingerprint: fingerprints[k], rule: rule.id, provider: rule.provider,
+                                                        description: rule.description, preview: SecretText.preview(match.secret),
+                                                        firstSeen: "9999")
+            }
+            return (history.blobs[index].hex, stored)
+        }
+        try Scanner.wrap { try store.recordBlobs(rows, secrets: Array(secrets.values), rulesHash: rulesHash) }
+    }
+
+    /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the
+    /// walk covered all history under these rules, so records of other rule sets can go.
+    func finish(findings: [Finding], history: HistoryIndex, counts: ScanSummary, completeWalk: Bool) throws {
+        let time = Dictionary(history.commits.map { ($0.id.hex, $0.time) }, uniquingKeysWith: { a, _ in a })
+        let occurrences = findings.map {
+            StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit,
+                             commitTime: time[$0.commit] ?? 0, line: $0.line, column: $0.column, author: $0.author,
+                             email: $0.email, date: $0.date, pairedWith: $0.pairedWith)
+        }
+        let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
+        try Scanner.wrap {
+            try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
+                                 rulesHash: rulesHash,
+                                 counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
+                                               findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),
+                                 dropOtherRuleSets: completeWalk)
+        }
+    }
+
+    func fail() { store.failScan(scanID) }
+
+    /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
+    func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
+        try Scanner.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
+            if settings.allowlist.allowsPath(occurrence.path) || settings.allowlist.allowsCommit(occurrence.commit) { return nil }
+            return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
+                           fingerprint: occurrence.fingerprint, preview: secret.preview,
+                           secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,
+                           email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
+                           column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
+                           status: secret.status)
+        }
+    }
+}

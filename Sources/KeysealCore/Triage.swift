@@ -1,0 +1,133 @@
+import Foundation
+import KeysealGit
+import KeysealStore
+
+/// Reading and deciding about recorded secrets.
+public enum Triage {
+    static func openStore(repository path: String, store choice: StoreChoice, create: Bool = false) throws -> FindingStore {
+        let location: String
+        switch choice {
+        case .none: throw ScanError("this command needs the store; drop --no-store")
+        case .path(let given): location = given
+        case .inRepository:
+            let repository: Repository
+            do {
+                repository = try Repository(discovering: path)
+            } catch let error as GitError {
+                throw ScanError(error.message)
+            }
+            location = StoreSession.defaultPath(for: repository)
+        }
+        if !create && !FileManager.default.fileExists(atPath: location) {
+            throw ScanError("no findings store at \(location) yet: run `keyseal scan` first")
+        }
+        return try Scanner.wrap { try FindingStore(path: location, create: create) }
+    }
+
+    public static func secrets(repository: String, store: StoreChoice, statuses: Set<String>?) throws -> [SecretRecord] {
+        let store = try openStore(repository: repository, store: store)
+        return try Scanner.wrap { try store.secrets(statuses: statuses) }
+    }
+
+    public static func set(repository: String, store: StoreChoice, prefix: String, status: SecretStatus,
+                           note: String?) throws -> SecretRecord {
+        let store = try openStore(repository: repository, store: store)
+        return try Scanner.wrap { try store.triage(prefix: prefix, status: status, note: note) }
+    }
+}
+
+/// `.keyseal-baseline.json`: the fingerprints of secrets a team has accepted or marked false
+/// positive. No values and no line numbers, so it does not churn when code moves.
+public enum Baseline {
+    public static let fileName = ".keyseal-baseline.json"
+
+    struct Document: Codable {
+        var version = 1
+        var secrets: [Entry]
+    }
+
+    struct Entry: Codable {
+        let fingerprint: String
+        let rule: String
+        let provider: String
+        let status: String
+        let note: String?
+    }
+
+    public static func export(repository: String, store choice: StoreChoice, to path: String) throws -> Int {
+        let store = try Triage.openStore(repository: repository, store: choice)
+        let secrets = try Scanner.wrap { try store.secrets(statuses: [SecretStatus.falsePositive.rawValue, SecretStatus.accepted.rawValue]) }
+        let document = Document(secrets: secrets.map {
+            Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
+        })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(document)
+        data.append(0x0a)
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ScanError("cannot write \(path): \(error.localizedDescription)")
+        }
+        return secrets.count
+    }
+
+    static func load(_ path: String) throws -> [Entry] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ScanError("cannot read the baseline \(path): \(error.localizedDescription)")
+        }
+        do {
+            let document = try JSONDecoder().decode(Document.self, from: data)
+            for entry in document.secrets where SecretStatus(rawValue: entry.status) == nil {
+                throw ScanError("\(path): status '\(entry.status)' of \(entry.fingerprint.prefix(12)) is not one of open, rotated, false-positive, accepted")
+            }
+            return document.secrets
+        } catch let error as ScanError {
+            throw error
+        } catch {
+            throw ScanError("\(path) is not a keyseal baseline: \(error)")
+        }
+    }
+
+    public static func importFile(_ path: String, repository: String, store choice: StoreChoice) throws -> Int {
+        let entries = try load(path)
+        let store = try Triage.openStore(repository: repository, store: choice, create: true)
+        return try Scanner.wrap {
+            try store.importBaseline(entries.map {
+                SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
+                             preview: "…", firstSeen: "9999", status: $0.status, note: $0.note)
+            })
+        }
+    }
+
+    /// Statuses from a committed baseline at the work tree's root (empty when there is none).
+    public static func statuses(workDirectory: String?) throws -> [String: String] {
+        guard let root = workDirectory else { return [:] }
+        let path = (root as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        return Dictionary(try load(path).map { ($0.fingerprint, $0.status) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// The triage decisions that apply to a repository: the store's, and a committed baseline's where
+/// the store has none (or only "open").
+enum Decisions {
+    static func merge(store: [String: String], baseline: [String: String]) -> [String: String] {
+        var out = store
+        for (fingerprint, status) in baseline where (out[fingerprint] ?? "open") == "open" { out[fingerprint] = status }
+        return out
+    }
+
+    /// For hooks: read the store if there is one (never create it) and the baseline.
+    static func forHooks(repository: Repository) throws -> [String: String] {
+        var stored: [String: String] = [:]
+        let path = StoreSession.defaultPath(for: repository)
+        if FileManager.default.fileExists(atPath: path) {
+            stored = (try? FindingStore(path: path, create: false, readOnly: true).statuses()) ?? [:]
+        }
+        return merge(store: stored, baseline: try Baseline.statuses(workDirectory: repository.workDirectory))
+    }
+}

@@ -1,0 +1,417 @@
+import CSQLite
+import Foundation
+
+/// A match recorded for a blob, without the secret: enough to rebuild an occurrence at a new path
+/// or commit without reading the blob again.
+public struct StoredMatch: Sendable, Hashable {
+    public let fingerprint: String
+    public let line: Int
+    public let column: Int
+    public let pairedWith: String?
+    public init(fingerprint: String, line: Int, column: Int, pairedWith: String?) {
+        self.fingerprint = fingerprint
+        self.line = line
+        self.column = column
+        self.pairedWith = pairedWith
+    }
+}
+
+/// What the store knows about a secret: never its value.
+public struct SecretRecord: Sendable, Hashable, Codable {
+    public let fingerprint: String
+    public let rule: String
+    public let provider: String
+    public let description: String
+    public let preview: String
+    public var firstSeen: String
+    public var status: String
+    public var note: String?
+    public var occurrences: Int
+
+    public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
+                firstSeen: String, status: String = "open", note: String? = nil, occurrences: Int = 0) {
+        self.fingerprint = fingerprint
+        self.rule = rule
+        self.provider = provider
+        self.description = description
+        self.preview = preview
+        self.firstSeen = firstSeen
+        self.status = status
+        self.note = note
+        self.occurrences = occurrences
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case fingerprint, rule, provider, description, preview, status, note, occurrences
+        case firstSeen = "first_seen"
+    }
+}
+
+/// One place a secret stands: a blob at a path, brought there first by a commit.
+public struct StoredOccurrence: Sendable, Hashable {
+    public let fingerprint: String
+    public let blob: String
+    public let path: String
+    public let commit: String
+    public let commitTime: Int64
+    public let line: Int
+    public let column: Int
+    public let author: String
+    public let email: String
+    public let date: String
+    public let pairedWith: String?
+
+    public init(fingerprint: String, blob: String, path: String, commit: String, commitTime: Int64, line: Int,
+                column: Int, author: String, email: String, date: String, pairedWith: String?) {
+        self.fingerprint = fingerprint
+        self.blob = blob
+        self.path = path
+        self.commit = commit
+        self.commitTime = commitTime
+        self.line = line
+        self.column = column
+        self.author = author
+        self.email = email
+        self.date = date
+        self.pairedWith = pairedWith
+    }
+}
+
+/// Triage states. `falsePositive` and `accepted` no longer fail a scan or a hook.
+public enum SecretStatus: String, CaseIterable, Sendable, Codable {
+    case open, rotated
+    case falsePositive = "false-positive"
+    case accepted
+
+    public var blocks: Bool { self == .open || self == .rotated }
+}
+
+/// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
+public final class FindingStore {
+    public static let schemaVersion = 1
+    let connection: Connection
+    public let path: String
+
+    /// Opens (or, when `create`, creates) the store. A file that is not SQLite, or whose schema is
+    /// newer than this binary knows, is an error and is left untouched.
+    public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
+        self.path = path
+        let files = FileManager.default
+        if files.fileExists(atPath: path) {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StoreError("cannot read the store \(path); check its permissions, or pass --no-store")
+            }
+            let header = handle.readData(ofLength: 16)
+            try? handle.close()
+            if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
+                throw StoreError("\(path) is not a keyseal store (not an SQLite database); it was left untouched. Move it away, or pass --store PATH elsewhere")
+            }
+        } else if !create || readOnly {
+            throw StoreError("no store at \(path)")
+        } else {
+            let folder = (path as NSString).deletingLastPathComponent
+            do {
+                try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError("cannot create the store folder \(folder): \(error.localizedDescription); pass --store PATH somewhere writable, or --no-store")
+            }
+            guard files.isWritableFile(atPath: folder) else {
+                throw StoreError("cannot create the store in \(folder): the folder is read-only; pass --store PATH somewhere writable, or --no-store")
+            }
+        }
+        do {
+            connection = try Connection(path: path, readOnly: readOnly)
+        } catch let error as StoreError {
+            throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store")
+        }
+        try migrate(readOnly: readOnly)
+    }
+
+    // MARK: - Schema
+
+    /// Forward migrations, one per version; each runs in its own transaction.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, finished_at TEXT,
+            status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),
+            range TEXT NOT NULL, rules_hash TEXT NOT NULL, tool_version TEXT NOT NULL, pid INTEGER NOT NULL,
+            commits INTEGER NOT NULL DEFAULT 0, blobs_scanned INTEGER NOT NULL DEFAULT 0,
+            findings INTEGER NOT NULL DEFAULT 0, secrets INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE secrets (
+            fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, provider TEXT NOT NULL, description TEXT NOT NULL,
+            preview TEXT NOT NULL, first_seen TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'rotated', 'false-positive', 'accepted')),
+            note TEXT, updated_at TEXT);
+        CREATE TABLE scanned_blobs (blob TEXT NOT NULL, rules_hash TEXT NOT NULL, PRIMARY KEY (blob, rules_hash)) WITHOUT ROWID;
+        CREATE TABLE blob_matches (
+            blob TEXT NOT NULL, rules_hash TEXT NOT NULL, fingerprint TEXT NOT NULL, line INTEGER NOT NULL,
+            col INTEGER NOT NULL, paired_with TEXT, PRIMARY KEY (blob, rules_hash, fingerprint, line, col)) WITHOUT ROWID;
+        CREATE TABLE scanned_commits (commit_id TEXT NOT NULL, rules_hash TEXT NOT NULL, PRIMARY KEY (commit_id, rules_hash)) WITHOUT ROWID;
+        CREATE TABLE occurrences (
+            fingerprint TEXT NOT NULL, blob TEXT NOT NULL, path TEXT NOT NULL, commit_id TEXT NOT NULL,
+            commit_time INTEGER NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, author TEXT NOT NULL,
+            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, blob, path, line, col));
+        CREATE INDEX occurrences_by_commit ON occurrences (commit_id);
+        """,
+    ]
+
+    private func migrate(readOnly: Bool) throws {
+        var version = 0
+        if try tableExists("meta") {
+            try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { version = Int($0.string(0)) ?? 0 }
+        } else if try tableExists("scans") || tableExists("secrets") {
+            throw StoreError("\(path) is an SQLite database but not a keyseal store; it was left untouched. Pass --store PATH elsewhere")
+        }
+        if version > Self.schemaVersion {
+            throw StoreError("\(path) has schema version \(version), newer than this keyseal knows (\(Self.schemaVersion)); upgrade keyseal. The store was left untouched")
+        }
+        if readOnly { return }
+        try connection.execute("PRAGMA journal_mode = WAL")
+        try connection.execute("PRAGMA synchronous = NORMAL")
+        try connection.execute("PRAGMA foreign_keys = ON")
+        while version < Self.schemaVersion {
+            let next = version + 1
+            try connection.transaction {
+                // Another process may have migrated while we waited for the lock.
+                var current = 0
+                if try tableExists("meta") {
+                    try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { current = Int($0.string(0)) ?? 0 }
+                }
+                guard current < next else { return }
+                try connection.execute(Self.migrations[next - 1])
+                try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run([.text(String(next))])
+            }
+            version = next
+        }
+    }
+
+    private func tableExists(_ name: String) throws -> Bool {
+        var found = false
+        try connection.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").query([.text(name)]) { _ in found = true }
+        return found
+    }
+
+    // MARK: - Scans
+
+    /// Records a scan as running; scans left running by a process that is gone are marked interrupted.
+    public func beginScan(range: String, rulesHash: String, toolVersion: String) throws -> Int64 {
+        try connection.transaction {
+            var stale: [Int64] = []
+            try connection.prepare("SELECT id, pid FROM scans WHERE status = 'running'").query { row in
+                let pid = pid_t(row.int(1))
+                if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(Int64(row.int(0))) }
+            }
+            for id in stale {
+                try connection.prepare("UPDATE scans SET status = 'interrupted', finished_at = ? WHERE id = ?").run([.text(Self.now()), .int(id)])
+            }
+            try connection.prepare("""
+                INSERT INTO scans (started_at, status, range, rules_hash, tool_version, pid) VALUES (?, 'running', ?, ?, ?, ?)
+                """).run([.text(Self.now()), .text(range), .text(rulesHash), .text(toolVersion), .int(Int64(getpid()))])
+            return sqlite3_last_insert_rowid(connection.handle)
+        }
+    }
+
+    public struct ScanCounts: Sendable {
+        public var commits = 0, blobsScanned = 0, findings = 0, secrets = 0
+        public init(commits: Int = 0, blobsScanned: Int = 0, findings: Int = 0, secrets: Int = 0) {
+            self.commits = commits
+            self.blobsScanned = blobsScanned
+            self.findings = findings
+            self.secrets = secrets
+        }
+    }
+
+    public func failScan(_ id: Int64) {
+        try? connection.prepare("UPDATE scans SET status = 'failed', finished_at = ? WHERE id = ?").run([.text(Self.now()), .int(id)])
+    }
+
+    /// Scans by status, for tests and for `keyseal findings`' summary.
+    public func scanStatuses() throws -> [String] {
+        var statuses: [String] = []
+        try connection.prepare("SELECT status FROM scans ORDER BY id").query { statuses.append($0.string(0)) }
+        return statuses
+    }
+
+    // MARK: - What has been scanned
+
+    public func scannedCommits(rulesHash: String) throws -> Set<String> {
+        var ids = Set<String>()
+        try connection.prepare("SELECT commit_id FROM scanned_commits WHERE rules_hash = ?").query([.text(rulesHash)]) { ids.insert($0.string(0)) }
+        return ids
+    }
+
+    public func scannedBlobs(rulesHash: String) throws -> Set<String> {
+        var ids = Set<String>()
+        try connection.prepare("SELECT blob FROM scanned_blobs WHERE rules_hash = ?").query([.text(rulesHash)]) { ids.insert($0.string(0)) }
+        return ids
+    }
+
+    /// The recorded matches of the given blobs.
+    public func matches(of blobs: Set<String>, rulesHash: String) throws -> [String: [StoredMatch]] {
+        var out: [String: [StoredMatch]] = [:]
+        try connection.prepare("SELECT blob, fingerprint, line, col, paired_with FROM blob_matches WHERE rules_hash = ?")
+            .query([.text(rulesHash)]) { row in
+                let blob = row.string(0)
+                guard blobs.contains(blob) else { return }
+                out[blob, default: []].append(StoredMatch(fingerprint: row.string(1), line: row.int(2), column: row.int(3),
+                                                          pairedWith: row.text(4)))
+            }
+        return out
+    }
+
+    /// Records scanned blobs, their matches and the secrets they hold, in one transaction.
+    public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String) throws {
+        try connection.transaction {
+            let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
+            let match = try connection.prepare("""
+                INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for entry in blobs {
+                try scanned.run([.text(entry.blob), .text(rulesHash)])
+                for m in entry.matches {
+                    try match.run([.text(entry.blob), .text(rulesHash), .text(m.fingerprint), .int(Int64(m.line)),
+                                   .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null])
+                }
+            }
+            try upsertSecrets(secrets)
+        }
+    }
+
+    private func upsertSecrets(_ secrets: [SecretRecord]) throws {
+        let statement = try connection.prepare("""
+            INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (fingerprint) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)
+            """)
+        for secret in secrets {
+            try statement.run([.text(secret.fingerprint), .text(secret.rule), .text(secret.provider), .text(secret.description),
+                               .text(secret.preview), .text(secret.firstSeen)])
+        }
+    }
+
+    /// Records where secrets stand and which commits were walked, and closes the scan, atomically.
+    /// An occurrence already known keeps the earliest commit (by commit time, then id).
+    public func finishScan(_ id: Int64, occurrences: [StoredOccurrence], commits: [String], firstSeen: [String: String],
+                           rulesHash: String, counts: ScanCounts, dropOtherRuleSets: Bool) throws {
+        try connection.transaction {
+            let seen = try connection.prepare("UPDATE secrets SET first_seen = min(first_seen, ?) WHERE fingerprint = ?")
+            for (fingerprint, date) in firstSeen { try seen.run([.text(date), .text(fingerprint)]) }
+            let upsert = try connection.prepare("""
+                INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with, rules_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (fingerprint, blob, path, line, col) DO UPDATE SET
+                    commit_id = excluded.commit_id, commit_time = excluded.commit_time, author = excluded.author,
+                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash
+                WHERE excluded.commit_time < occurrences.commit_time
+                   OR (excluded.commit_time = occurrences.commit_time AND excluded.commit_id < occurrences.commit_id)
+                   OR occurrences.rules_hash <> excluded.rules_hash
+                """)
+            for o in occurrences {
+                try upsert.run([.text(o.fingerprint), .text(o.blob), .text(o.path), .text(o.commit), .int(o.commitTime),
+                                .int(Int64(o.line)), .int(Int64(o.column)), .text(o.author), .text(o.email), .text(o.date),
+                                o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash)])
+            }
+            let commit = try connection.prepare("INSERT OR IGNORE INTO scanned_commits (commit_id, rules_hash) VALUES (?, ?)")
+            for id in commits { try commit.run([.text(id), .text(rulesHash)]) }
+            if dropOtherRuleSets {
+                // A complete walk under these rules supersedes what older rule sets recorded.
+                for table in ["occurrences", "scanned_blobs", "blob_matches", "scanned_commits"] {
+                    try connection.prepare("DELETE FROM \(table) WHERE rules_hash <> ?").run([.text(rulesHash)])
+                }
+            }
+            try connection.prepare("""
+                UPDATE scans SET status = 'finished', finished_at = ?, commits = ?, blobs_scanned = ?, findings = ?, secrets = ?
+                WHERE id = ?
+                """).run([.text(Self.now()), .int(Int64(counts.commits)), .int(Int64(counts.blobsScanned)),
+                          .int(Int64(counts.findings)), .int(Int64(counts.secrets)), .int(id)])
+        }
+    }
+
+    // MARK: - Reading findings
+
+    /// Every occurrence recorded under these rules, with its secret.
+    public func occurrences(rulesHash: String) throws -> [(StoredOccurrence, SecretRecord)] {
+        var out: [(StoredOccurrence, SecretRecord)] = []
+        try connection.prepare("""
+            SELECT o.fingerprint, o.blob, o.path, o.commit_id, o.commit_time, o.line, o.col, o.author, o.email, o.date,
+                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note
+            FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
+            WHERE o.rules_hash = ?
+            """).query([.text(rulesHash)]) { row in
+            let occurrence = StoredOccurrence(
+                fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
+                commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
+                email: row.string(8), date: row.string(9), pairedWith: row.text(10))
+            let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
+                                      description: row.string(13), preview: row.string(14), firstSeen: row.string(15),
+                                      status: row.string(16), note: row.text(17))
+            out.append((occurrence, secret))
+        }
+        return out
+    }
+
+    /// Secrets with their occurrence counts, most recently first seen last.
+    public func secrets(statuses: Set<String>? = nil) throws -> [SecretRecord] {
+        var out: [SecretRecord] = []
+        try connection.prepare("""
+            SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
+                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint)
+            FROM secrets s ORDER BY s.first_seen, s.fingerprint
+            """).query { row in
+            let record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
+                                      description: row.string(3), preview: row.string(4), firstSeen: row.string(5),
+                                      status: row.string(6), note: row.text(7), occurrences: row.int(8))
+            if statuses == nil || statuses!.contains(record.status) { out.append(record) }
+        }
+        return out
+    }
+
+    /// Triage status by fingerprint, for hooks and scans to decide what blocks.
+    public func statuses() throws -> [String: String] {
+        var out: [String: String] = [:]
+        try connection.prepare("SELECT fingerprint, status FROM secrets").query { out[$0.string(0)] = $0.string(1) }
+        return out
+    }
+
+    /// Sets the status (and note) of the one secret whose fingerprint starts with `prefix`.
+    public func triage(prefix: String, status: SecretStatus, note: String?) throws -> SecretRecord {
+        let lower = prefix.lowercased()
+        guard lower.count >= 4, lower.allSatisfy(\.isHexDigit) else {
+            throw StoreError("'\(prefix)' is not a fingerprint prefix: give at least 4 hex digits (see keyseal findings)")
+        }
+        return try connection.transaction {
+            let candidates = try secrets().filter { $0.fingerprint.hasPrefix(lower) }
+            guard !candidates.isEmpty else { throw StoreError("no secret's fingerprint starts with \(lower) (see keyseal findings)") }
+            guard candidates.count == 1 else {
+                let list = candidates.map { "  \($0.fingerprint.prefix(16))  \($0.rule)  \($0.preview)" }.joined(separator: "\n")
+                throw StoreError("\(lower) matches \(candidates.count) secrets; give more digits:\n\(list)")
+            }
+            var secret = candidates[0]
+            try connection.prepare("UPDATE secrets SET status = ?, note = coalesce(?, note), updated_at = ? WHERE fingerprint = ?")
+                .run([.text(status.rawValue), note.map { .text($0) } ?? .null, .text(Self.now()), .text(secret.fingerprint)])
+            secret.status = status.rawValue
+            if let note { secret.note = note }
+            return secret
+        }
+    }
+
+    /// Applies a baseline: the status of each listed fingerprint (the secret must be known, or is
+    /// recorded with the baseline's rule and preview).
+    public func importBaseline(_ entries: [SecretRecord]) throws -> Int {
+        try connection.transaction {
+            try upsertSecrets(entries)
+            let update = try connection.prepare("UPDATE secrets SET status = ?, note = coalesce(?, note), updated_at = ? WHERE fingerprint = ?")
+            for entry in entries {
+                try update.run([.text(entry.status), entry.note.map { .text($0) } ?? .null, .text(Self.now()), .text(entry.fingerprint)])
+            }
+            return entries.count
+        }
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date())
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import KeysealCore
+import KeysealStore
+
+/// Where findings are recorded; shared by every command that reads or writes the store.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The findings store (default: .git/keyseal/store.sqlite in the repository).")
+    var store: String?
+
+    @Flag(help: "Record nothing.")
+    var noStore = false
+
+    func validate() throws {
+        if noStore && store != nil { throw ValidationError("--store and --no-store contradict each other; give one.") }
+    }
+
+    var choice: StoreChoice {
+        if noStore { return .none }
+        return store.map { .path($0) } ?? .inRepository
+    }
+}
+
+struct FindingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "findings", abstract: "List the secrets the store has recorded, with their occurrence counts.")
+
+    @Argument(help: "The repository (default: the current folder).")
+    var path: String = "."
+    @OptionGroup var storage: StoreOptions
+    @Option(help: "Only secrets with these statuses (comma-separated): open, rotated, false-positive, accepted.")
+    var status: String?
+    @Option(name: .shortAndLong, help: "text or json.")
+    var format: Format = .text
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    func validate() throws {
+        for value in statuses ?? [] where SecretStatus(rawValue: value) == nil {
+            throw ValidationError("--status: '\(value)' is not one of open, rotated, false-positive, accepted.")
+        }
+    }
+
+    var statuses: Set<String>? { status.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) } }
+
+    func run() throws {
+        let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: statuses)
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var data = try encoder.encode(secrets)
+            data.append(0x0a)
+            FileHandle.standardOutput.write(data)
+        case .text:
+            for secret in secrets {
+                print("\(secret.fingerprint.prefix(12))  \(secret.status.padding(toLength: 14, withPad: " ", startingAt: 0)) \(secret.rule) (\(secret.provider))  \(secret.preview)  \(secret.occurrences) occurrence(s), first seen \(secret.firstSeen.prefix(10))\(secret.note.map { "  — \($0)" } ?? "")")
+            }
+            print("\(secrets.count) secret(s)")
+        }
+    }
+}
+
+struct TriageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "triage", abstract: "Record a decision about a secret: rotated, false-positive, accepted or open.",
+        discussion: "A unique prefix of the fingerprint is enough (see `keyseal findings`). False positives and accepted secrets no longer fail scan, staged or pre-push.")
+
+    @Argument(help: "A unique prefix of the secret's fingerprint (at least 4 hex digits).")
+    var fingerprint: String
+    @Option(help: "open, rotated, false-positive or accepted.")
+    var status: String
+    @Option(help: "Why (kept with the decision).")
+    var note: String?
+    @Option(help: "The repository (default: the current folder).")
+    var repo: String = "."
+    @OptionGroup var storage: StoreOptions
+
+    func validate() throws {
+        guard SecretStatus(rawValue: status) != nil else {
+            throw ValidationError("--status must be one of open, rotated, false-positive, accepted (got '\(status)').")
+        }
+    }
+
+    func run() throws {
+        // Safe: validate() checked the status.
+        let secret = try Triage.set(repository: repo, store: storage.choice, prefix: fingerprint,
+                                    status: SecretStatus(rawValue: status)!, note: note)
+        print("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status)")
+    }
+}
+
+struct BaselineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baseline", abstract: "Share triage decisions through a committed .keyseal-baseline.json.",
+        subcommands: [Export.self, Import.self])
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the fingerprints of accepted and false-positive secrets (no values, no line numbers).")
+        @Option(help: "The file to write.")
+        var out: String = Baseline.fileName
+        @Option(help: "The repository (default: the current folder).")
+        var repo: String = "."
+        @OptionGroup var storage: StoreOptions
+        func run() throws {
+            let count = try Baseline.export(repository: repo, store: storage.choice, to: out)
+            print("wrote \(count) secret(s) to \(out)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load a baseline's decisions into the store.")
+        @Argument(help: "The baseline file.")
+        var file: String
+        @Option(help: "The repository (default: the current folder).")
+        var repo: String = "."
+        @OptionGroup var storage: StoreOptions
+        func run() throws {
+            let count = try Baseline.importFile(file, repository: repo, store: storage.choice)
+            print("imported \(count) decision(s) from \(file)")
+        }
+    }
+}

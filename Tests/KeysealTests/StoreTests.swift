@@ -1,0 +1,250 @@
+import Foundation
+import KeysealCore
+import KeysealStore
+import XCTest
+
+/// The findings store through the CLI, on real repositories.
+final class StoreTests: XCTestCase {
+    func scanJSON(_ repo: TestRepository, _ extra: [String] = [], environment: [String: String] = [:]) throws -> (Int32, [String: Any]) {
+        let out = try KeysealBinary.run(["scan", "--quiet", "--format", "json"] + extra, in: repo.url, environment: environment)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], out.stderr)
+        return (out.status, json)
+    }
+
+    func summary(_ json: [String: Any]) -> [String: Any] { json["summary"] as? [String: Any] ?? [:] }
+    func fingerprints(_ json: [String: Any]) -> [String] {
+        ((json["findings"] as? [[String: Any]]) ?? []).compactMap { $0["fingerprint"] as? String }.sorted()
+    }
+
+    func leakyRepo() throws -> (TestRepository, String) {
+        let repo = try TestRepository()
+        let token = FakeSecret.github("store")
+        try repo.write("app.env", "TOKEN=\(token)\n")
+        try repo.commit("leak")
+        try repo.write("other.txt", "x\n")
+        try repo.commit("more")
+        return (repo, token)
+    }
+
+    var storePath: (TestRepository) -> URL { { $0.url.appendingPathComponent(".git/keyseal/store.sqlite") } }
+
+    func testStoreIsInsideTheGitDirectoryAndNeverHoldsTheSecret() throws {
+        let (repo, token) = try leakyRepo()
+        let (status, _) = try scanJSON(repo)
+        XCTAssertEqual(status, 1)
+        let bytes = try Data(contentsOf: storePath(repo))
+        XCTAssertNil(bytes.range(of: Data(token.utf8)), "the clear secret must not be in the store")
+        XCTAssertNil(bytes.range(of: Data(token.dropFirst(4).utf8)))
+        XCTAssertFalse(try repo.git(["status", "--porcelain"]).contains("keyseal"), "nothing in the work tree")
+    }
+
+    func testSecondScanReadsNothingAndNewCommitsReadOnlyNewBlobs() throws {
+        let (repo, _) = try leakyRepo()
+        let (_, first) = try scanJSON(repo)
+        XCTAssertEqual(summary(first)["blobs_scanned"] as? Int, 2)
+        let (status, second) = try scanJSON(repo)
+        XCTAssertEqual(status, 1, "the same findings still fail the scan")
+        XCTAssertEqual(summary(second)["blobs_scanned"] as? Int, 0)
+        XCTAssertEqual(summary(second)["commits"] as? Int, 0)
+        XCTAssertEqual(fingerprints(second), fingerprints(first))
+        XCTAssertEqual((second["findings"] as? [[String: Any]])?.first?["commit"] as? String,
+                       (first["findings"] as? [[String: Any]])?.first?["commit"] as? String)
+
+        try repo.write("new.env", "STRIPE=\(FakeSecret.stripe("later"))\n")
+        try repo.write("other.txt", "y\n")
+        try repo.commit("two new blobs")
+        let (_, third) = try scanJSON(repo)
+        XCTAssertEqual(summary(third)["blobs_scanned"] as? Int, 2)
+        XCTAssertEqual(summary(third)["commits"] as? Int, 1)
+        XCTAssertEqual(fingerprints(third).count, 2)
+
+        let (_, full) = try scanJSON(repo, ["--full"])
+        XCTAssertEqual(summary(full)["blobs_scanned"] as? Int, 4)
+        XCTAssertEqual(fingerprints(full), fingerprints(third))
+    }
+
+    func testChangedRulesRescan() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
+        try Data("disabled_rules = [\"jwt\"]\n".utf8).write(to: repo.url.appendingPathComponent(".keyseal.toml"))
+        let (_, rescanned) = try scanJSON(repo)
+        XCTAssertEqual(summary(rescanned)["blobs_scanned"] as? Int, 2, "a different rule set reads every blob again")
+        XCTAssertEqual(fingerprints(rescanned).count, 1)
+    }
+
+    func testNoStoreRecordsNothing() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo, ["--no-store"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: storePath(repo).path))
+    }
+
+    func testTriageStopsFalsePositivesFailingScanStagedAndPush() throws {
+        let (repo, token) = try leakyRepo()
+        _ = try scanJSON(repo)
+        let list = try KeysealBinary.run(["findings", "--format", "json"], in: repo.url)
+        let secrets = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(secrets.count, 1)
+        let fingerprint = try XCTUnwrap(secrets.first?["fingerprint"] as? String)
+        XCTAssertEqual(secrets.first?["status"] as? String, "open")
+        XCTAssertEqual(secrets.first?["occurrences"] as? Int, 1)
+
+        let triage = try KeysealBinary.run(["triage", String(fingerprint.prefix(8)), "--status", "false-positive",
+                                            "--note", "test fixture"], in: repo.url)
+        XCTAssertEqual(triage.status, 0, triage.stderr)
+        let (status, json) = try scanJSON(repo)
+        XCTAssertEqual(status, 0, "a false positive no longer fails the scan")
+        XCTAssertEqual((json["findings"] as? [[String: Any]])?.first?["status"] as? String, "false-positive")
+        let open = try KeysealBinary.run(["findings", "--status", "open"], in: repo.url)
+        XCTAssertTrue(open.stdout.contains("0 secret(s)"), open.stdout)
+
+        // The same secret staged again elsewhere does not block a commit.
+        try repo.write("copy.env", "TOKEN=\(token)\n")
+        XCTAssertEqual(try KeysealBinary.run(["staged"], in: repo.url).status, 0)
+        try repo.write("fresh.env", "TOKEN=\(FakeSecret.github("fresh"))\n")
+        XCTAssertEqual(try KeysealBinary.run(["staged"], in: repo.url).status, 1, "another secret still blocks")
+    }
+
+    func testTriageErrors() throws {
+        let repo = try TestRepository()
+        for i in 0..<12 {
+            try repo.write("f\(i).env", "TOKEN=\(FakeSecret.github("many\(i)"))\n")
+        }
+        try repo.commit("many")
+        _ = try scanJSON(repo)
+        let secrets = try Triage.secrets(repository: repo.path, store: .inRepository, statuses: nil)
+        // Twelve fingerprints share some first hex digit (pigeonhole over 16 digits, 12 secrets: find one that repeats, or use all).
+        let firsts = Dictionary(grouping: secrets.map(\.fingerprint), by: { String($0.prefix(1)) })
+        if let shared = firsts.first(where: { $0.value.count > 1 })?.key {
+            let ambiguous = try KeysealBinary.run(["triage", shared + "000", "--status", "accepted"], in: repo.url)
+            // "x000" may match nothing or several; either way it is an error, never a guess.
+            XCTAssertEqual(ambiguous.status, 2)
+        }
+        let tooShort = try KeysealBinary.run(["triage", "ab", "--status", "accepted"], in: repo.url)
+        XCTAssertEqual(tooShort.status, 2)
+        XCTAssertTrue(tooShort.stderr.contains("at least 4"), tooShort.stderr)
+        let badStatus = try KeysealBinary.run(["triage", "abcd", "--status", "ignored"], in: repo.url)
+        XCTAssertEqual(badStatus.status, 2)
+        XCTAssertThrowsError(try FindingStore(path: storePath(repo).path).triage(prefix: "", status: .accepted, note: nil))
+    }
+
+    func testAmbiguousPrefixListsTheCandidates() throws {
+        let store = try FindingStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("amb-\(UUID()).sqlite").path)
+        let a = "abcd" + String(repeating: "1", count: 60), b = "abcd" + String(repeating: "2", count: 60)
+        _ = try store.importBaseline([
+            SecretRecord(fingerprint: a, rule: "r", provider: "p", description: "d", preview: "x…", firstSeen: "2024", status: "open"),
+            SecretRecord(fingerprint: b, rule: "r", provider: "p", description: "d", preview: "y…", firstSeen: "2024", status: "open"),
+        ])
+        XCTAssertThrowsError(try store.triage(prefix: "abcd", status: .accepted, note: nil)) { error in
+            XCTAssertTrue("\(error)".contains("abcd1111"), "\(error)")
+            XCTAssertTrue("\(error)".contains("abcd2222"), "\(error)")
+        }
+        XCTAssertEqual(try store.triage(prefix: "abcd1", status: .accepted, note: nil).status, "accepted")
+    }
+
+    func testBaselineExportImportAndCommittedBaseline() throws {
+        let (repo, token) = try leakyRepo()
+        _ = try scanJSON(repo)
+        let fingerprint = try XCTUnwrap(Triage.secrets(repository: repo.path, store: .inRepository, statuses: nil).first?.fingerprint)
+        _ = try KeysealBinary.run(["triage", String(fingerprint.prefix(10)), "--status", "accepted"], in: repo.url)
+        let export = try KeysealBinary.run(["baseline", "export"], in: repo.url)
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let baseline = try String(contentsOf: repo.url.appendingPathComponent(".keyseal-baseline.json"), encoding: .utf8)
+        XCTAssertTrue(baseline.contains(fingerprint))
+        XCTAssertFalse(baseline.contains(token))
+        XCTAssertFalse(baseline.contains("\"line\""), "no line numbers, so it does not churn")
+
+        // A colleague's clone: no store, but the committed baseline.
+        try repo.git(["add", ".keyseal-baseline.json"])
+        try repo.commit("baseline")
+        let fresh = repo.url.appendingPathComponent("other-store.sqlite").path
+        let (status, _) = try scanJSON(repo, ["--store", fresh])
+        XCTAssertEqual(status, 0, "the committed baseline is honoured")
+        let imported = try KeysealBinary.run(["baseline", "import", ".keyseal-baseline.json", "--store", fresh], in: repo.url)
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        XCTAssertEqual(try FindingStore(path: fresh).statuses()[fingerprint], "accepted")
+    }
+
+    func testTwoScansAtOnceBothFinishAndAgree() throws {
+        let repo = try TestRepository()
+        for i in 0..<40 {
+            try repo.write("d\(i)/f.env", "TOKEN=\(FakeSecret.github("c\(i)"))\nfiller \(i)\n")
+            if i % 4 == 3 { try repo.commit("batch \(i)") }
+        }
+        let binary = KeysealBinary.path
+        let folder = repo.url
+        let group = DispatchGroup()
+        let statuses = StatusBox()
+        for _ in 0..<2 {
+            group.enter()
+            DispatchQueue.global().async {
+                let out = try? TestRepository.capture(binary, ["scan", "--quiet", "--format", "json"], in: folder)
+                statuses.append(out?.status ?? -1)
+                group.leave()
+            }
+        }
+        group.wait()
+        XCTAssertEqual(statuses.values.sorted(), [1, 1])
+        let (_, after) = try scanJSON(repo)
+        XCTAssertEqual(fingerprints(after).count, 40)
+        XCTAssertEqual((after["findings"] as? [[String: Any]])?.count, 40, "no occurrence doubled")
+        let store = try FindingStore(path: storePath(repo).path)
+        XCTAssertEqual(try store.scanStatuses(), ["finished", "finished", "finished"])
+    }
+
+    func testScanKilledPartWayIsRepairedAndCompleted() throws {
+        let repo = try TestRepository()
+        for i in 0..<30 {
+            try repo.write("k\(i).env", "TOKEN=\(FakeSecret.github("kill\(i)"))\n")
+        }
+        try repo.commit("thirty")
+        let killed = try KeysealBinary.run(["scan", "--quiet"], in: repo.url,
+                                           environment: ["KEYSEAL_TEST_CHUNK_SIZE": "8", "KEYSEAL_TEST_KILL_AFTER_CHUNKS": "2"])
+        XCTAssertNotEqual(killed.status, 0)
+        XCTAssertNotEqual(killed.status, 1, "killed, not finished")
+        let (status, json) = try scanJSON(repo, [], environment: ["KEYSEAL_TEST_CHUNK_SIZE": "8"])
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(summary(json)["blobs_scanned"] as? Int, 14, "16 blobs were recorded before the kill; the rest is scanned now")
+        XCTAssertEqual((json["findings"] as? [[String: Any]])?.count, 30, "no occurrence lost or doubled")
+        XCTAssertEqual(try FindingStore(path: storePath(repo).path).scanStatuses(), ["interrupted", "finished"])
+    }
+
+    func testStoreThatIsNotSQLiteIsAnErrorAndUntouched() throws {
+        let (repo, _) = try leakyRepo()
+        let path = storePath(repo)
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let junk = Data("this is my notes file, not a database\n".utf8)
+        try junk.write(to: path)
+        let out = try KeysealBinary.run(["scan", "--quiet"], in: repo.url)
+        XCTAssertEqual(out.status, 2)
+        XCTAssertTrue(out.stderr.contains("not a keyseal store"), out.stderr)
+        XCTAssertEqual(try Data(contentsOf: path), junk)
+    }
+
+    func testNewerSchemaIsAnErrorAndUntouched() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
+        let path = storePath(repo).path
+        let python = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update meta set value='99' where key='schema_version'\"); c.commit()"
+        try TestRepository.run("/usr/bin/env", ["python3", "-c", python, path], in: repo.url)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let out = try KeysealBinary.run(["scan", "--quiet"], in: repo.url)
+        XCTAssertEqual(out.status, 2)
+        XCTAssertTrue(out.stderr.contains("newer"), out.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+    }
+
+    func testUnwritableStoreLocationSuggestsNoStore() throws {
+        let (repo, _) = try leakyRepo()
+        let out = try KeysealBinary.run(["scan", "--quiet", "--store", "/proc/keyseal-test/store.sqlite"], in: repo.url)
+        XCTAssertEqual(out.status, 2)
+        XCTAssertTrue(out.stderr.contains("--no-store"), out.stderr)
+    }
+}
+
+/// Exit statuses gathered from several threads.
+final class StatusBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Int32] = []
+    func append(_ value: Int32) { lock.lock(); storage.append(value); lock.unlock() }
+    var values: [Int32] { lock.lock(); defer { lock.unlock() }; return storage }
+}

@@ -201,8 +201,12 @@ public enum Scanner {
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
             if options.sinceCommit == nil {
                 // The report covers all history: what earlier scans recorded as well as what this one found.
-                let clear = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
-                findings = try store.allFindings(settings: settings, clearSecrets: options.showSecrets ? clear : [:])
+                var clear = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
+                findings = try store.allFindings(settings: settings, clearSecrets: [:])
+                if options.showSecrets {
+                    clear.merge(try clearValues(of: findings, known: clear, repository: repository, matcher: matcher), uniquingKeysWith: { a, _ in a })
+                    findings = try store.allFindings(settings: settings, clearSecrets: clear)
+                }
             }
         }
         let statuses = Decisions.merge(store: try store?.statuses() ?? [:],
@@ -215,6 +219,23 @@ public enum Scanner {
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.durationSeconds = Date().timeIntervalSince(started)
         return ScanResult(summary: summary, findings: findings, rules: ruleInfo)
+    }
+
+    /// `--show-secrets` over recorded findings: the store keeps no values, so the blobs that hold
+    /// them are read again (only those).
+    private static func clearValues(of findings: [Finding], known: [String: String], repository: Repository,
+                                    matcher: Matcher) throws -> [String: String] {
+        var clear: [String: String] = [:]
+        let scratch = try wrap { try matcher.makeScratch() }
+        let blobs = Set(findings.filter { known[$0.fingerprint] == nil }.map(\.blob))
+        for hex in blobs {
+            guard let id = ObjectID(hex: hex) else { continue }
+            let matches = try wrap { try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) } }
+            for (k, fingerprint) in SecretText.fingerprints(matches, rules: matcher.rules).enumerated() {
+                clear[fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
+            }
+        }
+        return clear
     }
 
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,

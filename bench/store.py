@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Store speed on a clone of ../shared/corpora/redis.git: first-scan overhead of the store against
+--no-store, an unchanged second scan, and a rescan after 10 new commits.
+
+    python3 bench/store.py            # 3 runs each, medians
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as fullrun  # noqa: E402
+
+
+def timed(cmd, cwd):
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keyseal")
+    args = parser.parse_args()
+    work = os.environ.get("BENCH_WORK", "/tmp/keyseal-bench")
+    os.makedirs(work, exist_ok=True)
+    keyseal = os.path.abspath(fullrun.keyseal_binary(args.keyseal))
+    repo = fullrun.clone("redis", work)
+    scratch = tempfile.mkdtemp(prefix="keyseal-store-bench-")
+    store = os.path.join(scratch, "store.sqlite")
+    scan = [keyseal, "scan", repo, "--quiet", "--format", "json", "--report", os.path.join(scratch, "out.json")]
+    subprocess.run(scan + ["--no-store"], capture_output=True)  # warm the page cache and the rule cache
+
+    no_store, with_store, unchanged, after_ten = [], [], [], []
+    for run in range(args.runs):
+        no_store.append(timed(scan + ["--no-store"], repo))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(store + suffix):
+                os.remove(store + suffix)
+        with_store.append(timed(scan + ["--store", store], repo))
+        unchanged.append(timed(scan + ["--store", store], repo))
+        branch = f"bench-store-{os.getpid()}-{run}"
+        subprocess.run(["git", "-C", repo, "checkout", "-q", "-b", branch], check=True)
+        for i in range(10):
+            path = os.path.join(repo, "src", f"bench_store_{i}.c")
+            with open(path, "a") as handle:
+                handle.write(f"int bench_store_{run}_{i} = {i};\n")
+            subprocess.run(["git", "-C", repo, "add", path], check=True)
+            subprocess.run(["git", "-C", repo, "-c", "user.name=B", "-c", "user.email=b@example.test", "commit", "-q",
+                            "--no-verify", "-m", f"bench {i}"], check=True)
+        after_ten.append(timed(scan + ["--store", store], repo))
+        subprocess.run(["git", "-C", repo, "checkout", "-q", "-"], check=True)
+        subprocess.run(["git", "-C", repo, "branch", "-q", "-D", branch], check=True)
+    median = statistics.median
+    print(f"redis clone, {args.runs} runs, medians\n")
+    print("| scan | wall s |")
+    print("|---|---|")
+    print(f"| first scan, --no-store | {median(no_store):.2f} |")
+    print(f"| first scan, recording into a new store | {median(with_store):.2f} |")
+    print(f"| second scan, nothing changed | {median(unchanged):.2f} |")
+    print(f"| after 10 new commits | {median(after_ten):.2f} |")
+    print(f"\nstore overhead on the first scan: {100 * (median(with_store) / median(no_store) - 1):+.1f}%")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

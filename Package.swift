@@ -44,7 +44,8 @@ let package = Package(
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal"],
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal",
+                           .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]),
     ]
 )

@@ -88,7 +88,7 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     let connection: Connection
     public let path: String
 
@@ -155,6 +155,11 @@ public final class FindingStore {
             email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL,
             PRIMARY KEY (fingerprint, blob, path, line, col));
         CREATE INDEX occurrences_by_commit ON occurrences (commit_id);
+        """,
+        """
+        CREATE TABLE rebuild_requests (
+            tag TEXT NOT NULL, commit_id TEXT NOT NULL, reasons_hash TEXT NOT NULL, target TEXT NOT NULL,
+            requested_at TEXT NOT NULL, PRIMARY KEY (tag, reasons_hash, target));
         """,
     ]
 
@@ -407,6 +412,24 @@ public final class FindingStore {
                 try update.run([.text(entry.status), entry.note.map { .text($0) } ?? .null, .text(Self.now()), .text(entry.fingerprint)])
             }
             return entries.count
+        }
+    }
+
+    // MARK: - Rebuild requests
+
+    /// Whether a request for this tag with exactly these reasons already succeeded for this target.
+    public func rebuildRequested(tag: String, reasonsHash: String, target: String) throws -> Bool {
+        var found = false
+        try connection.prepare("SELECT 1 FROM rebuild_requests WHERE tag = ? AND reasons_hash = ? AND target = ?")
+            .query([.text(tag), .text(reasonsHash), .text(target)]) { _ in found = true }
+        return found
+    }
+
+    public func recordRebuild(tag: String, commit: String, reasonsHash: String, target: String) throws {
+        try connection.transaction {
+            try connection.prepare("""
+                INSERT OR REPLACE INTO rebuild_requests (tag, commit_id, reasons_hash, target, requested_at) VALUES (?, ?, ?, ?, ?)
+                """).run([.text(tag), .text(commit), .text(reasonsHash), .text(target), .text(Self.now())])
         }
     }
 

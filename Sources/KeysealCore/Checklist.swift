@@ -1,0 +1,160 @@
+import Foundation
+import KeysealGit
+import KeysealStore
+
+/// The rotation checklist: one entry per distinct secret, most urgent first.
+public struct Checklist: Sendable, Codable {
+    public var version = 1
+    public let repository: String
+    public let generatedAt: String
+    public let summary: Summary
+    public let entries: [Entry]
+
+    public struct Summary: Sendable, Codable {
+        public let secrets: Int
+        public let open: Int
+        public let rotated: Int
+        public let pushed: Int
+        public let inHead: Int
+        enum CodingKeys: String, CodingKey {
+            case secrets, open, rotated, pushed
+            case inHead = "in_head"
+        }
+    }
+
+    public struct Commit: Sendable, Codable {
+        public let id: String
+        public let author: String
+        public let email: String
+        public let date: String
+    }
+
+    public struct Occurrence: Sendable, Codable {
+        public let path: String
+        public let line: Int
+        public let column: Int
+        public let commit: String
+        public let date: String
+        public let author: String
+    }
+
+    public struct Entry: Sendable, Codable {
+        public let fingerprint: String
+        public let provider: String
+        public let rule: String
+        public let description: String
+        public let preview: String
+        public let status: String
+        public let note: String?
+        public let pushed: Bool
+        public let inHead: Bool
+        public let branches: [String]
+        public let tags: [String]
+        public let remoteRefs: [String]
+        public let firstCommit: Commit
+        public let occurrences: [Occurrence]
+        /// Exposure window: introduced, and removed from HEAD's first-parent line (nil: still there or never on it).
+        public let introduced: String
+        public let removed: String?
+        public let rotation: RotationGuide
+        public let afterRotation: [String]
+        public let followUps: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case fingerprint, provider, rule, description, preview, status, note, pushed, branches, tags, occurrences,
+                 introduced, removed, rotation
+            case inHead = "in_head"
+            case remoteRefs = "remote_refs"
+            case firstCommit = "first_commit"
+            case afterRotation = "after_rotation"
+            case followUps = "follow_ups"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, repository, summary, entries
+        case generatedAt = "generated_at"
+    }
+}
+
+public enum ChecklistBuilder {
+    /// Scans (incrementally, through the store), then builds the checklist for secrets whose status
+    /// is in `statuses` (nil: all).
+    public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<String>?,
+                             progress: ScanProgress? = nil) throws -> Checklist {
+        let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
+        let repository = try GuardScanner.open(path)
+        var notes: [String: String] = [:]
+        if case .none = store {} else {
+            for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }
+        }
+        var groups: [String: [Finding]] = [:]
+        for finding in result.findings where statuses == nil || statuses!.contains(finding.status ?? "open") {
+            groups[finding.fingerprint, default: []].append(finding)
+        }
+        let targets = Set(groups.values.flatMap { $0.map(\.commit) }).compactMap(ObjectID.init(hex:))
+        let exposure = try Scanner.wrap { try repository.exposure(of: targets) }
+        var entries: [Checklist.Entry] = []
+        for (fingerprint, findings) in groups {
+            let ordered = findings.sorted { ($0.date, $0.path, $0.line) < ($1.date, $1.path, $1.line) }
+            let first = ordered[0]
+            var refs = Set<String>()
+            for finding in ordered {
+                if let id = ObjectID(hex: finding.commit) { refs.formUnion(exposure.containing[id] ?? []) }
+            }
+            let branches = refs.filter { $0.hasPrefix("refs/heads/") }.map { String($0.dropFirst(11)) }.sorted()
+            let tags = refs.filter { $0.hasPrefix("refs/tags/") }.map { String($0.dropFirst(10)) }.sorted()
+            let remotes = refs.filter { $0.hasPrefix("refs/remotes/") }.map { String($0.dropFirst(13)) }.sorted()
+            let placements = Set(ordered.map { "\($0.blob)\u{0}\($0.path)" }).compactMap { key -> (blob: ObjectID, path: String)? in
+                let parts = key.split(separator: "\u{0}", maxSplits: 1)
+                guard parts.count == 2, let blob = ObjectID(hex: String(parts[0])) else { return nil }
+                return (blob, String(parts[1]))
+            }
+            let inHead = try Scanner.wrap { try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) } }
+            let removed = inHead ? nil : try Scanner.wrap { try repository.removalTime(of: placements) }
+            let guide = RotationGuide.forProvider(first.provider)
+            entries.append(Checklist.Entry(
+                fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,
+                preview: first.preview, status: first.status ?? "open", note: notes[fingerprint], pushed: !remotes.isEmpty,
+                inHead: inHead, branches: branches, tags: tags, remoteRefs: remotes,
+                firstCommit: Checklist.Commit(id: first.commit, author: first.author, email: first.email, date: first.date),
+                occurrences: ordered.map {
+                    Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: $0.date, author: $0.author)
+                },
+                introduced: first.date, removed: removed.map(Self.iso8601),
+                rotation: guide, afterRotation: RotationGuide.afterwards,
+                followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead)))
+        }
+        // Pushed before local, in a tag before not, still in HEAD before history-only, then oldest first.
+        entries.sort {
+            if $0.pushed != $1.pushed { return $0.pushed }
+            if $0.tags.isEmpty != $1.tags.isEmpty { return !$0.tags.isEmpty }
+            if $0.inHead != $1.inHead { return $0.inHead }
+            return ($0.introduced, $0.fingerprint) < ($1.introduced, $1.fingerprint)
+        }
+        let summary = Checklist.Summary(secrets: entries.count, open: entries.filter { $0.status == "open" }.count,
+                                        rotated: entries.filter { $0.status == "rotated" }.count,
+                                        pushed: entries.filter(\.pushed).count, inHead: entries.filter(\.inHead).count)
+        let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
+        return Checklist(repository: name, generatedAt: iso8601(Int64(Date().timeIntervalSince1970)), summary: summary,
+                         entries: entries)
+    }
+
+    static func followUps(paths: [String], tags: [String], inHead: Bool) -> [String] {
+        var steps: [String] = []
+        if inHead {
+            steps.append("Remove the secret from the current code (\(paths.joined(separator: ", "))) and load it at run time instead.")
+        }
+        steps.append("Purge it from history once rotated: list the old value in a file as `VALUE==>REMOVED` and run `git filter-repo --replace-text FILE`, force-push every branch and tag, and have everyone re-clone (old clones, forks and caches keep it).")
+        if !tags.isEmpty {
+            steps.append("Rebuild and redeploy the images built from \(tags.count == 1 ? "tag" : "tags") \(tags.joined(separator: ", ")) (`keyseal rebuild` makes the requests), and delete the old images from registries.")
+        }
+        steps.append("Inject secrets at run time, never at build time: a secrets manager, Docker/Kubernetes secrets, or `RUN --mount=type=secret` in Dockerfiles (never ENV or ARG).")
+        return steps
+    }
+
+    static func iso8601(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}

@@ -1,0 +1,229 @@
+import Crypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import KeysealGit
+import KeysealStore
+
+/// A request to rebuild the images of one tag, because commits it contains hold secrets.
+public struct RebuildRequest: Sendable, Codable, Equatable {
+    public struct Reason: Sendable, Codable, Hashable {
+        public let fingerprint: String
+        public let rule: String
+        public let provider: String
+    }
+
+    public let repository: String
+    public let tag: String
+    public let commit: String
+    public let reasons: [Reason]
+    public let requestedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case repository, tag, commit, reasons
+        case requestedAt = "requested_at"
+    }
+
+    /// Identifies the set of secrets behind the request: a new secret makes a new request.
+    var reasonsHash: String {
+        var hasher = SHA256()
+        for fingerprint in reasons.map(\.fingerprint).sorted() { hasher.update(data: Array(fingerprint.utf8)) }
+        return hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The request body, byte for byte what is signed and sent.
+    public func body() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}
+
+public enum RebuildPlanner {
+    /// One request per tag that contains a commit holding an open or rotated secret. Scans first
+    /// (incrementally, through the store).
+    public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
+        let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store))
+        let repository = try GuardScanner.open(path)
+        let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
+        let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
+        let exposure = try Scanner.wrap { try repository.exposure(of: commits) }
+        var reasons: [String: Set<RebuildRequest.Reason>] = [:]
+        for finding in affected {
+            guard let id = ObjectID(hex: finding.commit) else { continue }
+            for ref in exposure.containing[id] ?? [] where ref.hasPrefix("refs/tags/") {
+                reasons[ref, default: []].insert(.init(fingerprint: finding.fingerprint, rule: finding.rule, provider: finding.provider))
+            }
+        }
+        let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
+        let now = ChecklistBuilder.iso8601(Int64(Date().timeIntervalSince1970))
+        return reasons.keys.sorted().map { ref in
+            RebuildRequest(repository: name, tag: String(ref.dropFirst(10)), commit: exposure.tagCommits[ref]?.hex ?? "",
+                           reasons: reasons[ref]!.sorted { $0.fingerprint < $1.fingerprint },  // Safe: iterating its keys.
+                           requestedAt: now)
+        }
+    }
+}
+
+/// Sends rebuild requests: to a webhook (signed), to a command, or nowhere (dry run).
+public struct RebuildDispatcher {
+    public var webhook: URL?
+    public var signingKey: Data?
+    public var command: [String]?
+    public var timeout: TimeInterval = 10
+    public var retries = 3
+    public var backoff: TimeInterval = 0.5
+    public var force = false
+
+    public init() {}
+
+    public struct Outcome: Sendable {
+        public var sent: [String] = []
+        public var skipped: [String] = []
+        public var failed: [String] = []
+    }
+
+    /// Sends each request to each target; a request that already succeeded for a tag and the same
+    /// secrets is skipped unless `force`. Successes are recorded in the store.
+    public func dispatch(_ requests: [RebuildRequest], store choice: StoreChoice, repository: String,
+                         log: (String) -> Void) throws -> Outcome {
+        var outcome = Outcome()
+        let store: FindingStore? = (choice == .none) ? nil : try Triage.openStore(repository: repository, store: choice, create: true)
+        var targets: [(String, (RebuildRequest) -> Result<String, RebuildFailure>)] = []
+        if let webhook { targets.append(("webhook \(webhook.absoluteString)", { post($0, to: webhook) })) }
+        if let command { targets.append(("exec \(command.first ?? "")", { run(command, for: $0) })) }
+        for request in requests {
+            for (target, send) in targets {
+                if !force, let store, try Scanner.wrap({ try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: target) }) {
+                    outcome.skipped.append(request.tag)
+                    log("\(request.tag): already requested for the same secrets (\(target)); --force to send again")
+                    continue
+                }
+                switch send(request) {
+                case .success(let detail):
+                    outcome.sent.append(request.tag)
+                    log("\(request.tag): \(detail)")
+                    try store.map { store in
+                        try Scanner.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: target) }
+                    }
+                case .failure(let failure):
+                    outcome.failed.append(request.tag)
+                    log("\(request.tag): FAILED: \(failure.message)")
+                }
+            }
+        }
+        return outcome
+    }
+
+    public struct RebuildFailure: Error {
+        let message: String
+    }
+
+    /// `X-Keyseal-Signature: sha256=<hex HMAC-SHA256 of the body>` when a signing key is set.
+    public static func signature(of body: Data, key: Data) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: key))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// POSTs with retries: connection errors and 5xx are retried with exponential backoff; a 4xx is final.
+    func post(_ request: RebuildRequest, to url: URL) -> Result<String, RebuildFailure> {
+        guard let body = try? request.body() else { return .failure(.init(message: "cannot encode the request")) }
+        var attempt = 0
+        while true {
+            var http = URLRequest(url: url, timeoutInterval: timeout)
+            http.httpMethod = "POST"
+            http.httpBody = body
+            http.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            http.setValue("keyseal/\(KeysealVersion.current)", forHTTPHeaderField: "User-Agent")
+            if let signingKey { http.setValue(Self.signature(of: body, key: signingKey), forHTTPHeaderField: "X-Keyseal-Signature") }
+            let (status, error) = HTTPClient.send(http, timeout: timeout)
+            let retryable: Bool
+            let message: String
+            if let status {
+                if (200..<300).contains(status) { return .success("sent (HTTP \(status)) after \(attempt + 1) attempt(s)") }
+                retryable = status >= 500
+                message = "HTTP \(status)"
+            } else {
+                retryable = true
+                message = error ?? "no response"
+            }
+            if !retryable || attempt >= retries {
+                return .failure(.init(message: "\(message) after \(attempt + 1) attempt(s)"))
+            }
+            Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt)))
+            attempt += 1
+        }
+    }
+
+    /// Runs the command once for the tag: each word of the template is one argument, `{tag}`,
+    /// `{commit}` and `{repository}` are substituted inside words, and no shell sees the result.
+    func run(_ template: [String], for request: RebuildRequest) -> Result<String, RebuildFailure> {
+        let arguments = template.map {
+            $0.replacingOccurrences(of: "{tag}", with: request.tag).replacingOccurrences(of: "{commit}", with: request.commit)
+                .replacingOccurrences(of: "{repository}", with: request.repository)
+        }
+        guard let first = arguments.first else { return .failure(.init(message: "empty --exec command")) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--"] + [first] + arguments.dropFirst()
+        do {
+            try process.run()
+        } catch {
+            return .failure(.init(message: "cannot run \(first): \(error.localizedDescription)"))
+        }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+            ? .success("ran \(first)") : .failure(.init(message: "\(first) exited \(process.terminationStatus)"))
+    }
+
+    /// Splits an `--exec` template into words, honouring single and double quotes (no other shell syntax).
+    public static func words(_ template: String) throws -> [String] {
+        var words: [String] = []
+        var current = ""
+        var quote: Character? = nil
+        var inWord = false
+        for character in template {
+            if let open = quote {
+                if character == open { quote = nil } else { current.append(character) }
+            } else if character == "'" || character == "\"" {
+                quote = character
+                inWord = true
+            } else if character == " " || character == "\t" {
+                if inWord { words.append(current); current = ""; inWord = false }
+            } else {
+                current.append(character)
+                inWord = true
+            }
+        }
+        if quote != nil { throw ScanError("--exec: unbalanced quote in '\(template)'") }
+        if inWord { words.append(current) }
+        guard !words.isEmpty else { throw ScanError("--exec: the command is empty") }
+        return words
+    }
+}
+
+/// A blocking HTTP call on URLSession (the CLI has nothing else to do meanwhile).
+enum HTTPClient {
+    final class Box: @unchecked Sendable {
+        var status: Int?
+        var error: String?
+    }
+
+    static func send(_ request: URLRequest, timeout: TimeInterval) -> (Int?, String?) {
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        let session = URLSession(configuration: configuration)
+        session.dataTask(with: request) { _, response, error in
+            box.status = (response as? HTTPURLResponse)?.statusCode
+            box.error = error?.localizedDescription
+            done.signal()
+        }.resume()
+        if done.wait(timeout: .now() + timeout + 5) == .timedOut { return (nil, "timed out after \(Int(timeout)) s") }
+        session.finishTasksAndInvalidate()
+        return (box.status, box.error)
+    }
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import KeysealCore
+import KeysealStore
+
+struct ChecklistCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checklist",
+        abstract: "Write the rotation checklist: each distinct secret, how to rotate it, and where it is exposed.",
+        discussion: "Scans first (incrementally, through the store). Most urgent first: pushed, in a tag, still in HEAD, then oldest.")
+
+    @Argument(help: "The repository (default: the current folder).")
+    var path: String = "."
+    @Option(name: .shortAndLong, help: "markdown, json or html.")
+    var format: Format = .markdown
+    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
+    var out: String?
+    @Option(help: "Only secrets with these statuses (comma-separated): open, rotated, false-positive, accepted.")
+    var status: String?
+    @OptionGroup var configuration: ConfigOptions
+    @OptionGroup var storage: StoreOptions
+
+    enum Format: String, ExpressibleByArgument {
+        case markdown, json, html
+        var checklistFormat: ChecklistFormat { ChecklistFormat(rawValue: rawValue)! }  // Safe: same cases.
+    }
+
+    var statuses: Set<String>? { status.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } }
+
+    func validate() throws {
+        for value in statuses ?? [] where SecretStatus(rawValue: value) == nil {
+            throw ValidationError("--status: '\(value)' is not one of open, rotated, false-positive, accepted.")
+        }
+    }
+
+    func run() throws {
+        let checklist = try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
+                                                   statuses: statuses)
+        let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
+        if let out {
+            do {
+                try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+            } catch {
+                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+            }
+            FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+    }
+}
+
+struct RebuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Request image rebuilds for every tag whose commits hold an open or rotated secret.",
+        discussion: """
+            Without --apply this is a dry run: the requests are printed (and written with --out) and nothing
+            is sent. With --apply, each request goes to --webhook (POST, JSON, signed with HMAC-SHA256 when
+            --signing-key-env names a variable holding the key) and/or to --exec (run once per tag, {tag},
+            {commit} and {repository} substituted, no shell). A request that succeeded is recorded and not
+            sent again for the same tag and secrets unless --force. Exit 1 when any request failed.
+            """)
+
+    @Argument(help: "The repository (default: the current folder).")
+    var path: String = "."
+    @Option(help: "POST each request to this URL.")
+    var webhook: String?
+    @Option(help: "The name of the environment variable that holds the HMAC signing key (never the key itself).")
+    var signingKeyEnv: String?
+    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --tag {tag} --commit {commit}'.")
+    var command: String?
+    @Option(name: .shortAndLong, help: "Write the requests as JSON to this file.")
+    var out: String?
+    @Flag(help: "Send the requests (default: dry run).")
+    var apply = false
+    @Flag(help: "Send again requests that already succeeded.")
+    var force = false
+    @Option(help: "Seconds to wait for a webhook response.")
+    var timeout: Double = 10
+    @Option(help: "Retries after a connection error or an HTTP 5xx.")
+    var retries: Int = 3
+    @Option(help: "Seconds before the first retry (doubling each time).")
+    var backoff: Double = 0.5
+    @OptionGroup var configuration: ConfigOptions
+    @OptionGroup var storage: StoreOptions
+
+    func validate() throws {
+        if let webhook {
+            guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? "") else {
+                throw ValidationError("--webhook needs an http or https URL (got '\(webhook)').")
+            }
+        }
+        if let name = signingKeyEnv, ProcessInfo.processInfo.environment[name]?.isEmpty ?? true {
+            throw ValidationError("--signing-key-env \(name): that environment variable is not set or empty.")
+        }
+        if signingKeyEnv != nil && webhook == nil { throw ValidationError("--signing-key-env signs webhook requests; give --webhook too.") }
+        if let command { _ = try RebuildDispatcher.words(command) }
+        if apply && webhook == nil && command == nil { throw ValidationError("--apply needs somewhere to send: --webhook URL and/or --exec COMMAND.") }
+        guard timeout > 0, retries >= 0, backoff >= 0 else { throw ValidationError("--timeout must be above 0, --retries and --backoff not negative.") }
+    }
+
+    func run() throws {
+        let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var json = try encoder.encode(requests)
+        json.append(0x0a)
+        if let out {
+            do {
+                try json.write(to: URL(fileURLWithPath: out), options: .atomic)
+            } catch {
+                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+            }
+        }
+        guard apply else {
+            if out == nil { FileHandle.standardOutput.write(json) }
+            FileHandle.standardError.write(Data("keyseal: dry run: \(requests.count) rebuild request(s); nothing sent (--apply sends)\n".utf8))
+            return
+        }
+        var dispatcher = RebuildDispatcher()
+        dispatcher.webhook = webhook.flatMap(URL.init(string:))
+        dispatcher.signingKey = signingKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }.map { Data($0.utf8) }
+        dispatcher.command = try command.map(RebuildDispatcher.words)
+        dispatcher.timeout = timeout
+        dispatcher.retries = retries
+        dispatcher.backoff = backoff
+        dispatcher.force = force
+        let outcome = try dispatcher.dispatch(requests, store: storage.choice, repository: path) { print($0) }
+        print("\(outcome.sent.count) sent, \(outcome.skipped.count) already requested, \(outcome.failed.count) failed")
+        if !outcome.failed.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -3,15 +3,21 @@ import Foundation
 /// What a blocked commit or push says on stderr: each finding, then every way out. Never a clear secret.
 public enum GuardReport {
     public static func staged(_ result: GuardResult) -> String {
-        var out = "keyseal: commit blocked: \(count(result.findings)) in the staged changes\n\n"
+        var what: [String] = []
+        if !result.findings.isEmpty { what.append(count(result.findings)) }
+        if !result.audit.isEmpty { what.append("\(result.audit.count) risky file(s)") }
+        var out = "keyseal: commit blocked: \(what.joined(separator: " and ")) in the staged changes\n\n"
         for finding in result.findings {
             out += "  \(finding.rule) (\(finding.provider))  \(finding.preview)  \(finding.path):\(finding.line)\n"
         }
-        let paths = Array(Set(result.findings.map(\.path))).sorted()
+        for finding in result.audit {
+            out += "  \(finding.rule)  \(finding.path):\(finding.line)  \(finding.detail)\n      why: \(finding.why)\n      fix: \(finding.fix)\n"
+        }
+        let paths = Array(Set(result.findings.map(\.path) + result.audit.map(\.path))).sorted()
         out += """
 
             How to go on:
-              1. Remove the secret from the file and stage the file again:
+              1. Remove the secret from the file (or unstage the file: git restore --staged FILE) and stage again:
                    git add \(paths.map(quote).joined(separator: " "))
                  Load it at run time instead (an environment variable, a secrets manager, a mounted secret).
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:

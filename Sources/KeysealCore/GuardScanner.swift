@@ -48,6 +48,10 @@ public struct GuardResult: Sendable {
     public var roots: Set<String> = []
     /// Rules the findings may name, for SARIF descriptors.
     public var rules: [RuleInfo] = []
+    /// Routes the staged change opens (a staged .env, a Dockerfile ENV secret): they block too.
+    public var audit: [AuditFinding] = []
+
+    public var blocks: Bool { !findings.isEmpty || !audit.isEmpty }
 
     /// The same findings in a scan's shape, for the JSON and SARIF writers.
     public func asScanResult() -> ScanResult {
@@ -57,7 +61,9 @@ public struct GuardResult: Sendable {
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.notes = notes
-        return ScanResult(summary: summary, findings: findings, rules: rules)
+        var auditResult: AuditResult? = nil
+        if !audit.isEmpty { auditResult = AuditResult(findings: audit, warnings: [], filesChecked: 0) }
+        return ScanResult(summary: summary, findings: findings, rules: rules, audit: auditResult)
     }
 }
 
@@ -71,8 +77,28 @@ public enum GuardScanner {
         let added = try Scanner.wrap { try repository.stagedContent() }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
                               cacheDirectory: cacheDirectory)
+        result.audit = try stagedAudit(added, repository: repository, settings: settings)
         result.notes += settings.config.warnings
         return result
+    }
+
+    /// The tracked-file and Dockerfile checks, on what is staged. Dockerfile findings count only
+    /// on lines the change adds.
+    static func stagedAudit(_ added: [AddedContent], repository: Repository, settings: Settings) throws -> [AuditFinding] {
+        var out: [AuditFinding] = []
+        for content in added {
+            let path = String(decoding: content.path, as: UTF8.self)
+            if settings.allowlist.allowsPath(path) { continue }
+            let text = { (try? repository.text(of: content.blob)) ?? nil }
+            if let finding = TrackedFileAudit.check(path: path, content: text) { out.append(finding) }
+            if DockerfileAudit.isDockerfile(path), let body = text() {
+                let folder = ((repository.workDirectory ?? "") as NSString).appendingPathComponent((path as NSString).deletingLastPathComponent)
+                let ignore = try? String(contentsOfFile: (folder as NSString).appendingPathComponent(".dockerignore"), encoding: .utf8)
+                let patterns = ignore.map { $0.split(separator: "\n").map(String.init) }
+                out += DockerfileAudit.check(path: path, text: body, dockerignore: patterns).findings.filter { content.isAdded(line: $0.line) }
+            }
+        }
+        return out
     }
 
     public static func prePush(path: String, remote: String, updates: [PushUpdate], configFile: String?,

@@ -45,6 +45,7 @@ enum TextReport {
             }
             out += "\n"
         }
+        if let audit = result.audit { out += AuditText.render(audit, colour: colour) }
         let s = result.summary
         let mib = String(format: "%.1f", Double(s.bytesScanned) / 1_048_576)
         out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
@@ -71,6 +72,7 @@ enum JSONReport {
         let tool: Tool
         let summary: ScanSummary
         let findings: [Finding]
+        let audit: AuditResult?
     }
     struct Tool: Encodable {
         let name = "keyseal"
@@ -80,7 +82,7 @@ enum JSONReport {
     static func render(_ result: ScanResult) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(Document(tool: Tool(), summary: result.summary, findings: result.findings))
+        var data = try encoder.encode(Document(tool: Tool(), summary: result.summary, findings: result.findings, audit: result.audit))
         data.append(0x0a)
         return data
     }
@@ -91,8 +93,11 @@ enum SARIFReport {
     static func render(_ result: ScanResult) throws -> Data {
         let used = Set(result.findings.map(\.rule))
         let rules = result.rules.filter { used.contains($0.id) }
-        let ruleIndex = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($0.element.id, $0.offset) })
-        let descriptors: [[String: Any]] = rules.map { rule in
+        let auditFindings = result.audit?.findings ?? []
+        let auditRules = AuditRules.all.filter { rule in auditFindings.contains { $0.rule == rule.id } }
+        var ruleIndex = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($0.element.id, $0.offset) })
+        for (offset, rule) in auditRules.enumerated() { ruleIndex[rule.id] = rules.count + offset }
+        var descriptors: [[String: Any]] = rules.map { rule in
             [
                 "id": rule.id,
                 "name": rule.id.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
@@ -107,7 +112,19 @@ enum SARIFReport {
                                "security-severity": "8.0"],
             ]
         }
-        let results: [[String: Any]] = result.findings.map { finding in
+        descriptors += auditRules.map { rule in
+            [
+                "id": rule.id,
+                "name": rule.id.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
+                "shortDescription": ["text": rule.title],
+                "fullDescription": ["text": rule.why],
+                "help": ["text": "Fix: \(rule.fix)", "markdown": "**Why:** \(rule.why)\n\n**Fix:** \(rule.fix)"],
+                "defaultConfiguration": ["level": rule.severity == .low ? "note" : (rule.severity == .medium ? "warning" : "error")],
+                "properties": ["tags": ["security", "secret", "audit"], "precision": "high",
+                               "security-severity": rule.severity == .high ? "7.5" : (rule.severity == .medium ? "5.0" : "2.0")],
+            ] as [String: Any]
+        }
+        var results: [[String: Any]] = result.findings.map { finding in
             var region: [String: Any] = ["startLine": finding.line, "startColumn": finding.column]
             region["endLine"] = finding.line
             var properties: [String: Any] = [
@@ -130,6 +147,24 @@ enum SARIFReport {
                 "partialFingerprints": ["keyseal/v1": finding.fingerprint, "commitSha": finding.commit],
                 "properties": properties,
             ]
+        }
+        results += auditFindings.map { finding in
+            var properties: [String: Any] = ["severity": finding.severity.rawValue, "detail": finding.detail]
+            if let provider = finding.provider { properties["provider"] = provider }
+            if let content = finding.contentRule { properties["contentRule"] = content }
+            return [
+                "ruleId": finding.rule,
+                "ruleIndex": ruleIndex[finding.rule] ?? 0,
+                "level": finding.severity == .low ? "note" : (finding.severity == .medium ? "warning" : "error"),
+                "message": ["text": "\(finding.detail). \(finding.why) Fix: \(finding.fix)"],
+                "locations": [[
+                    "physicalLocation": [
+                        "artifactLocation": ["uri": uri(finding.path), "uriBaseId": "%SRCROOT%"],
+                        "region": ["startLine": max(1, finding.line)],
+                    ],
+                ]],
+                "properties": properties,
+            ] as [String: Any]
         }
         let document: [String: Any] = [
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -169,5 +204,39 @@ extension ReportWriter {
 public enum RuleCatalog {
     public static var builtIn: [RuleInfo] {
         BuiltInRules.all.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+    }
+}
+
+/// The audit as text: one block per finding, the why and the fix under it.
+enum AuditText {
+    static func render(_ audit: AuditResult, colour: Bool) -> String {
+        func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        var out = ""
+        for finding in audit.findings {
+            let provider = finding.provider.map { "  (\($0): \(finding.contentRule ?? ""))" } ?? ""
+            out += paint("▲ \(finding.rule)", finding.severity == .high ? "1;31" : "1;33") + " [\(finding.severity.rawValue)]  "
+                + paint("\(finding.path):\(finding.line)", "1") + "  \(finding.detail)\(provider)\n"
+            out += "    why: \(finding.why)\n    fix: \(finding.fix)\n\n"
+        }
+        for warning in audit.warnings { out += "Warning: \(warning)\n" }
+        out += "Audit: \(audit.filesChecked) tracked files checked, \(audit.findings.count) route(s) found.\n"
+        return out
+    }
+}
+
+extension ReportWriter {
+    /// The audit alone (`keyseal audit`), in any report format.
+    public static func render(audit: AuditResult, format: ReportFormat, colour: Bool) throws -> Data {
+        let result = ScanResult(summary: ScanSummary(), findings: [], rules: [], audit: audit)
+        switch format {
+        case .text: return Data(AuditText.render(audit, colour: colour).utf8)
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var data = try encoder.encode(audit)
+            data.append(0x0a)
+            return data
+        case .sarif: return try SARIFReport.render(result)
+        }
     }
 }

@@ -29,6 +29,18 @@ public struct ScanResult: Sendable {
     /// Ordered by secret (first seen first), then by date, path and line.
     public var findings: [Finding]
     public var rules: [RuleInfo]
+    /// The audit of HEAD (routes into history and images), when it ran.
+    public var audit: AuditResult?
+
+    public init(summary: ScanSummary, findings: [Finding], rules: [RuleInfo], audit: AuditResult? = nil) {
+        self.summary = summary
+        self.findings = findings
+        self.rules = rules
+        self.audit = audit
+    }
+
+    /// Whether anything found should fail the command.
+    public var fails: Bool { findings.contains(where: \.blocks) || !(audit?.findings.isEmpty ?? true) }
 }
 
 /// What reports say about a rule.

@@ -22,11 +22,14 @@ public struct ScanOptions: Sendable {
     public var store: StoreChoice
     /// Walk and scan everything again, whatever the store has.
     public var full: Bool
+    /// Also audit HEAD (routes into history and images).
+    public var audit: Bool
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
                 configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
-                store: StoreChoice = .none, full: Bool = false) {
+                store: StoreChoice = .none, full: Bool = false, audit: Bool = false) {
+        self.audit = audit
         self.store = store
         self.full = full
         self.path = path
@@ -217,8 +220,12 @@ public enum Scanner {
         findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
+        var audit: AuditResult? = nil
+        if options.audit && options.sinceCommit == nil {
+            audit = try Auditor.audit(path: options.path, revision: nil, configFile: options.configFile)
+        }
         summary.durationSeconds = Date().timeIntervalSince(started)
-        return ScanResult(summary: summary, findings: findings, rules: ruleInfo)
+        return ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
     }
 
     /// `--show-secrets` over recorded findings: the store keeps no values, so the blobs that hold

@@ -24,7 +24,7 @@ struct StagedCommand: ParsableCommand {
         let result = try GuardScanner.staged(path: path, configFile: configuration.config, showSecrets: showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
         try writeGuardReport(result, to: report)
-        guard !result.findings.isEmpty else { return }
+        guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
         throw ExitCode(1)
     }

@@ -70,6 +70,9 @@ public final class Matcher: @unchecked Sendable {
     public final class Scratch {
         let hs: OpaquePointer
         let matchData: OpaquePointer
+        /// A JIT stack larger than PCRE2's 32 KiB default, so long matches (PEM blocks) fit.
+        let jitStack: OpaquePointer?
+        let matchContext: OpaquePointer?
         let hits = HitBuffer()
         private var programs: [OpaquePointer?]
         private var failed: [Bool]
@@ -99,10 +102,15 @@ public final class Matcher: @unchecked Sendable {
                 throw EngineError("pcre2_match_data_create_8 failed")
             }
             matchData = data
+            jitStack = pcre2_jit_stack_create_8(32 * 1024, 1024 * 1024, nil)
+            matchContext = pcre2_match_context_create_8(nil)
+            if let matchContext, let jitStack { pcre2_jit_stack_assign_8(matchContext, nil, UnsafeMutableRawPointer(jitStack)) }
         }
         deinit {
             hs_free_scratch(hs)
             pcre2_match_data_free_8(matchData)
+            pcre2_match_context_free_8(matchContext)
+            pcre2_jit_stack_free_8(jitStack)
             for program in programs { pcre2_code_free_8(program) }
         }
     }
@@ -154,8 +162,13 @@ public final class Matcher: @unchecked Sendable {
             }
             var offset = windowStart
             while offset < windowEnd {
-                let rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
-                                       offset - subjectStart, 0, matchData, nil)
+                var rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
+                                       offset - subjectStart, 0, matchData, scratch.matchContext)
+                if rc < 0 && rc != PCRE2_ERROR_NOMATCH {
+                    // A JIT resource limit is not a verdict: ask the interpreter, which backtracks on the heap.
+                    rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
+                                       offset - subjectStart, UInt32(PCRE2_NO_JIT), matchData, scratch.matchContext)
+                }
                 if rc < 0 { break }
                 let vector = pcre2_get_ovector_pointer_8(matchData)!
                 let matchStart = subjectStart + vector[0], matchEnd = subjectStart + vector[1]

@@ -58,6 +58,17 @@ final class RuleExamplesTests: XCTestCase {
         }
     }
 
+    /// Real keys are 1.5-3 KB: a regex that only handles the short examples must not pass.
+    func testFullSizePrivateKeysAreFound() throws {
+        for label in ["PRIVATE KEY", "RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY"] {
+            let body = (0..<40).map { ExampleTemplate.expand("⟪b64:64⟫", salt: "\(label)\($0)") }.joined(separator: "\n")
+            let pem = "-----BEGIN \(label)-----\n\(body)\n⟪b64:20⟫==\n-----END \(label)-----\n"
+            let matches = try scan(ExampleTemplate.expand(pem))
+            XCTAssertEqual(matches.count, 1, label)
+            XCTAssertGreaterThan(matches.first?.secret.count ?? 0, 2500, label)
+        }
+    }
+
     func testTemplatesExpandDeterministically() {
         let a = ExampleTemplate.expand("k=⟪an:36⟫"), b = ExampleTemplate.expand("k=⟪an:36⟫")
         XCTAssertEqual(a, b)

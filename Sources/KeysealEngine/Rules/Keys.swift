@@ -4,7 +4,9 @@ extension BuiltInRules {
     static func pem(_ id: String, _ label: String, _ description: String, maxBytes: Int = 16_384) -> Rule {
         let header = "-----BEGIN \(label)-----"
         let footer = "-----END \(label)-----"
-        let body = "((?:[A-Za-z0-9+/=:,. -]|\\\\[rn]|\\r?\\n){64,}?)"
+        // One character class, not an alternation: a lazy repeat of a group pushes a backtracking
+        // frame per character and overflowed PCRE2's JIT stack on real 2 KB keys.
+        let body = "([A-Za-z0-9+/=:,.\\s\\\\-]{64,}?)"
         return Rule(
             id: id, provider: "Private key", description: description,
             regex: "\(header)(?:\\\\[rn]|\\s)*\(body)(?:\\\\[rn]|\\s)*\(footer)",

@@ -8,11 +8,7 @@ public enum ChecklistRenderer {
     public static func render(_ checklist: Checklist, as format: ChecklistFormat) throws -> Data {
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var data = try encoder.encode(checklist)
-            data.append(0x0a)
-            return data
+            return try JSONOutput.encode(checklist)
         case .markdown: return Data(markdown(checklist).utf8)
         case .html: return Data(html(checklist).utf8)
         }

@@ -10,6 +10,17 @@ public enum KeysealVersion {
     public static let informationURI = "https://github.com/keyseal/keyseal"
 }
 
+/// Every JSON keyseal writes: pretty, keys sorted (stable diffs), slashes unescaped, newline-terminated.
+public enum JSONOutput {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0a)
+        return data
+    }
+}
+
 public enum ReportWriter {
     public static func render(_ result: ScanResult, format: ReportFormat, colour: Bool = false) throws -> Data {
         switch format {
@@ -80,11 +91,7 @@ enum JSONReport {
     }
 
     static func render(_ result: ScanResult) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(Document(tool: Tool(), summary: result.summary, findings: result.findings, audit: result.audit))
-        data.append(0x0a)
-        return data
+        return try JSONOutput.encode(Document(tool: Tool(), summary: result.summary, findings: result.findings, audit: result.audit))
     }
 }
 
@@ -231,11 +238,7 @@ extension ReportWriter {
         switch format {
         case .text: return Data(AuditText.render(audit, colour: colour).utf8)
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var data = try encoder.encode(audit)
-            data.append(0x0a)
-            return data
+            return try JSONOutput.encode(audit)
         case .sarif: return try SARIFReport.render(result)
         }
     }

@@ -60,10 +60,7 @@ public enum Baseline {
         let document = Document(secrets: secrets.map {
             Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
         })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(document)
-        data.append(0x0a)
+        let data = try JSONOutput.encode(document)
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

@@ -196,11 +196,6 @@ extension Repository {
 extension Repository {
     /// The first line of a commit's message.
     public func subject(of id: ObjectID) throws -> String {
-        var oid = id.gitOID
-        var commit: OpaquePointer?
-        let status = git_commit_lookup(&commit, handle, &oid)
-        if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
-        defer { git_commit_free(commit) }
-        return git_commit_summary(commit).map { String(cString: $0) } ?? ""
+        try withCommit(id) { git_commit_summary($0).map { String(cString: $0) } ?? "" }
     }
 }

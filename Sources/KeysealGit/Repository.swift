@@ -148,32 +148,36 @@ public final class Repository {
         return Set(text.split(whereSeparator: \.isNewline).compactMap { ObjectID(hex: String($0)) })
     }
 
-    public func commit(_ id: ObjectID) throws -> CommitInfo {
+    /// Runs `body` with the commit's handle, freed right after.
+    func withCommit<T>(_ id: ObjectID, _ body: (OpaquePointer) throws -> T) throws -> T {
         var oid = id.gitOID
         var commit: OpaquePointer?
         let status = git_commit_lookup(&commit, handle, &oid)
         if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
         defer { git_commit_free(commit) }
-        let count = git_commit_parentcount(commit)
-        var parents: [ObjectID] = []
-        parents.reserveCapacity(Int(count))
-        for index in 0..<count {
-            parents.append(ObjectID(git_commit_parent_id(commit, index)))
+        return try body(commit!)  // Safe: success sets the out pointer.
+    }
+
+    public func commit(_ id: ObjectID) throws -> CommitInfo {
+        try withCommit(id) { commit in
+            let count = git_commit_parentcount(commit)
+            var parents: [ObjectID] = []
+            parents.reserveCapacity(Int(count))
+            for index in 0..<count {
+                parents.append(ObjectID(git_commit_parent_id(commit, index)))
+            }
+            return CommitInfo(id: id, tree: ObjectID(git_commit_tree_id(commit)), parents: parents,
+                              time: Int64(git_commit_time(commit)))
         }
-        return CommitInfo(id: id, tree: ObjectID(git_commit_tree_id(commit)), parents: parents,
-                          time: Int64(git_commit_time(commit)))
     }
 
     public func author(of id: ObjectID) throws -> Signature {
-        var oid = id.gitOID
-        var commit: OpaquePointer?
-        let status = git_commit_lookup(&commit, handle, &oid)
-        if status < 0 { throw objectError(status, "git_commit_lookup", "commit", id) }
-        defer { git_commit_free(commit) }
-        // Safe: libgit2 documents git_commit_author as never NULL for a parsed commit.
-        let sig = git_commit_author(commit)!.pointee
-        return Signature(name: Self.lossyString(sig.name), email: Self.lossyString(sig.email),
-                         time: Int64(sig.when.time), offsetMinutes: Int32(sig.when.offset))
+        try withCommit(id) { commit in
+            // Safe: libgit2 documents git_commit_author as never NULL for a parsed commit.
+            let sig = git_commit_author(commit)!.pointee
+            return Signature(name: Self.lossyString(sig.name), email: Self.lossyString(sig.email),
+                             time: Int64(sig.when.time), offsetMinutes: Int32(sig.when.offset))
+        }
     }
 
     /// Names the missing or unreadable object in the error, so a corrupt repository says where.

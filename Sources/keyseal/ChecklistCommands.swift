@@ -102,10 +102,7 @@ struct RebuildCommand: ParsableCommand {
 
     func run() throws {
         let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var json = try encoder.encode(requests)
-        json.append(0x0a)
+        let json = try JSONOutput.encode(requests)
         if let out {
             do {
                 try json.write(to: URL(fileURLWithPath: out), options: .atomic)

@@ -12,18 +12,12 @@ struct StagedCommand: ParsableCommand {
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."
 
-    @OptionGroup var configuration: ConfigOptions
-
-    @Option(name: .shortAndLong, help: "Also write the findings as json or sarif to this file.")
-    var report: String?
-
-    @Flag(help: "Show clear secret values in the report file.")
-    var showSecrets = false
+    @OptionGroup var options: HookOptions
 
     func run() throws {
-        let result = try GuardScanner.staged(path: path, configFile: configuration.config, showSecrets: showSecrets)
+        let result = try GuardScanner.staged(path: path, configFile: options.configuration.config, showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
-        try writeGuardReport(result, to: report)
+        try writeGuardReport(result, to: options.report)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
         throw ExitCode(1)
@@ -51,13 +45,7 @@ struct PrePushCommand: ParsableCommand {
     @Option(help: "The repository (default: the current folder).")
     var repo: String = "."
 
-    @OptionGroup var configuration: ConfigOptions
-
-    @Option(name: .shortAndLong, help: "Also write the findings as json or sarif to this file.")
-    var report: String?
-
-    @Flag(help: "Show clear secret values in the report file.")
-    var showSecrets = false
+    @OptionGroup var options: HookOptions
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -70,13 +58,24 @@ struct PrePushCommand: ParsableCommand {
         }
         let remoteName = remote ?? environment["PRE_COMMIT_REMOTE_NAME"] ?? ""
         let result = try GuardScanner.prePush(path: repo, remote: remoteName, updates: updates,
-                                              configFile: configuration.config, showSecrets: showSecrets)
+                                              configFile: options.configuration.config, showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
-        try writeGuardReport(result, to: report)
+        try writeGuardReport(result, to: options.report)
         guard !result.findings.isEmpty else { return }
         FileHandle.standardError.write(Data(GuardReport.prePush(result, remote: remoteName).utf8))
         throw ExitCode(1)
     }
+}
+
+/// What `staged` and `pre-push` share: the config, and an optional report file.
+struct HookOptions: ParsableArguments {
+    @OptionGroup var configuration: ConfigOptions
+
+    @Option(name: .shortAndLong, help: "Also write the findings as json (or sarif, for a *.sarif file) to this file.")
+    var report: String?
+
+    @Flag(help: "Show clear secret values in the report file.")
+    var showSecrets = false
 }
 
 /// A hook's findings as JSON (or SARIF when the file name ends in .sarif).

@@ -87,10 +87,7 @@ struct RulesCommand: ParsableCommand {
         let rules = RuleCatalog.builtIn
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var data = try encoder.encode(rules)
-            data.append(0x0a)
+            let data = try JSONOutput.encode(rules)
             FileHandle.standardOutput.write(data)
         case .text:
             let width = rules.map(\.id.count).max() ?? 0

@@ -47,10 +47,7 @@ struct FindingsCommand: ParsableCommand {
         let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: statuses)
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            var data = try encoder.encode(secrets)
-            data.append(0x0a)
+            let data = try JSONOutput.encode(secrets)
             FileHandle.standardOutput.write(data)
         case .text:
             for secret in secrets {

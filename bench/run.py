@@ -68,7 +68,8 @@ def clone(name, work):
 
 def command(tool, binaries, repo, out):
     if tool == "keyseal":
-        return [binaries["keyseal"], "scan", repo, "--quiet", "--format", "json", "--report", out]
+        # --no-store: every round is a full-history scan, as the peers' are (bench/store.py measures the store).
+        return [binaries["keyseal"], "scan", repo, "--quiet", "--no-store", "--format", "json", "--report", out]
     if tool == "kingfisher":
         return [binaries["kingfisher"], "scan", repo, "--git-history", "full", "--no-validate", "--format", "json",
                 "-o", out]

@@ -28,10 +28,13 @@ public struct Finding: Sendable, Codable, Hashable {
     public let pairedWith: String?
     /// Triage status from the store or baseline: open, rotated, false-positive, accepted.
     public var status: String?
+    /// From the provider's built-in checksum: "high" when it verifies, "low" when it fails (still
+    /// reported: it may be a test value); absent when the format has none.
+    public var confidence: String?
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
-                blob: String, pairedWith: String?, status: String? = nil) {
+                blob: String, pairedWith: String?, status: String? = nil, confidence: String? = nil) {
         self.rule = rule
         self.provider = provider
         self.description = description
@@ -48,7 +51,11 @@ public struct Finding: Sendable, Codable, Hashable {
         self.blob = blob
         self.pairedWith = pairedWith
         self.status = status
+        self.confidence = confidence
     }
+
+    /// The confidence a checksum verdict gives.
+    public static func confidence(checksumValid: Bool?) -> String? { checksumValid.map { $0 ? "high" : "low" } }
 
     public func with(status: String) -> Finding {
         var copy = self
@@ -61,7 +68,7 @@ public struct Finding: Sendable, Codable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
-             blob, status
+             blob, status, confidence
         case pairedWith = "paired_with"
     }
 }

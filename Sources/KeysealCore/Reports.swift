@@ -50,6 +50,11 @@ enum TextReport {
                 + paint("fingerprint \(fingerprint.prefix(12))", "2") + status + "\n"
             out += "  \(first.description)\n"
             if let paired = first.pairedWith { out += "  paired with secret \(paired.prefix(12))\n" }
+            switch first.confidence {
+            case "high": out += "  the provider's checksum verifies: almost surely a real token\n"
+            case "low": out += "  the provider's checksum fails: probably a test value or a typo, but check it\n"
+            default: break
+            }
             for finding in occurrences {
                 let date = String(finding.date.prefix(10))
                 out += "    \(paint("\(finding.path):\(finding.line):\(finding.column)", "1"))  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
@@ -140,6 +145,7 @@ enum SARIFReport {
             ]
             if let secret = finding.secret { properties["secret"] = secret }
             if let paired = finding.pairedWith { properties["pairedWith"] = paired }
+            if let confidence = finding.confidence { properties["confidence"] = confidence }
             return [
                 "ruleId": finding.rule,
                 "ruleIndex": ruleIndex[finding.rule] ?? 0,

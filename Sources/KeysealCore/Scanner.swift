@@ -343,7 +343,7 @@ struct FindingBuilder {
                                        fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
                                        commit: commit.id.hex, author: author.name, email: author.email,
                                        date: Self.iso8601(author), path: path, line: match.line, column: match.column,
-                                       blob: blob.hex, pairedWith: match.pairedWith))
+                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence))
                 }
             }
         }

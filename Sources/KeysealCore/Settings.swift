@@ -50,7 +50,7 @@ extension Finding {
                   secret: showSecret ? String(decoding: match.secret, as: UTF8.self) : nil,
                   commit: commit, author: author?.name ?? "", email: author?.email ?? "",
                   date: author.map(FindingBuilder.iso8601) ?? "", path: path, line: match.line, column: match.column,
-                  blob: blob, pairedWith: pairedWith)
+                  blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid))
     }
 }
 

@@ -78,7 +78,8 @@ final class StoreSession {
                 // first_seen is settled by finish(), from the occurrences' dates.
                 secrets[fingerprints[k]] = SecretRecord(fingerprint: fingerprints[k], rule: rule.id, provider: rule.provider,
                                                         description: rule.description, preview: SecretText.preview(match.secret),
-                                                        firstSeen: "9999")
+                                                        firstSeen: "9999",
+                                                        confidence: Finding.confidence(checksumValid: match.checksumValid))
             }
             return (history.blobs[index].hex, stored)
         }
@@ -115,7 +116,7 @@ final class StoreSession {
                            secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,
                            email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
                            column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
-                           status: secret.status)
+                           status: secret.status, confidence: secret.confidence)
         }
     }
 }

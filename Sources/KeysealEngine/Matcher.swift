@@ -13,6 +13,8 @@ public struct EngineMatch: Sendable {
     public let secret: [UInt8]
     /// Index (in the same result list) of the other half of a paired secret.
     public var pairedWith: Int?
+    /// The provider's built-in checksum: true verified, false failed, nil when the format has none.
+    public var checksumValid: Bool? = nil
 }
 
 public struct EngineError: Error, CustomStringConvertible, Sendable {
@@ -181,8 +183,10 @@ public final class Matcher: @unchecked Sendable {
                     }
                     if e > s, seen.insert(ruleIndex << 40 | s).inserted,
                        accept(rule, secret: s..<e, name: name, match: matchStart..<matchEnd, bytes: bytes) {
+                        let secret = Array(bytes[s..<e])
                         found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
-                                                 secret: Array(bytes[s..<e]), pairedWith: nil))
+                                                 secret: secret, pairedWith: nil,
+                                                 checksumValid: rule.checksum?.verify(secret)))
                     }
                 }
                 offset = matchEnd > matchStart ? matchEnd : matchStart + 1

@@ -31,13 +31,15 @@ public struct Rule: Sendable, Hashable {
     public var span: Span
     /// Another rule's id whose match in the same blob is this secret's other half (AWS key id and secret).
     public var pairsWith: String?
+    /// A checksum the provider builds into its tokens, verified offline.
+    public var checksum: TokenChecksum?
     /// Example templates (see `ExampleTemplate`) that must match, and that must not.
     public var positives: [String]
     public var negatives: [String]
 
     public init(id: String, provider: String, description: String, regex: String, prefilter: String? = nil,
                 secretGroup: Int = 1, nameGroup: Int? = nil, caseless: Bool = false, minEntropy: Double? = nil, keywords: [String] = [],
-                generic: Bool = false, span: Span = .line, pairsWith: String? = nil,
+                generic: Bool = false, span: Span = .line, pairsWith: String? = nil, checksum: TokenChecksum? = nil,
                 positives: [String], negatives: [String]) {
         self.id = id
         self.provider = provider
@@ -52,6 +54,7 @@ public struct Rule: Sendable, Hashable {
         self.generic = generic
         self.span = span
         self.pairsWith = pairsWith
+        self.checksum = checksum
         self.positives = positives
         self.negatives = negatives
     }

@@ -27,9 +27,13 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     public var status: String
     public var note: String?
     public var occurrences: Int
+    /// From the provider's checksum: "high", "low", or nil when the format has none.
+    public var confidence: String?
 
     public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
-                firstSeen: String, status: String = "open", note: String? = nil, occurrences: Int = 0) {
+                firstSeen: String, status: String = "open", note: String? = nil, occurrences: Int = 0,
+                confidence: String? = nil) {
+        self.confidence = confidence
         self.fingerprint = fingerprint
         self.rule = rule
         self.provider = provider
@@ -42,7 +46,7 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case fingerprint, rule, provider, description, preview, status, note, occurrences
+        case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence
         case firstSeen = "first_seen"
     }
 }
@@ -88,7 +92,7 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     let connection: Connection
     public let path: String
 
@@ -161,6 +165,7 @@ public final class FindingStore {
             tag TEXT NOT NULL, commit_id TEXT NOT NULL, reasons_hash TEXT NOT NULL, target TEXT NOT NULL,
             requested_at TEXT NOT NULL, PRIMARY KEY (tag, reasons_hash, target));
         """,
+        "ALTER TABLE secrets ADD COLUMN confidence TEXT;",
     ]
 
     private func migrate(readOnly: Bool) throws {
@@ -287,12 +292,13 @@ public final class FindingStore {
 
     private func upsertSecrets(_ secrets: [SecretRecord]) throws {
         let statement = try connection.prepare("""
-            INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (fingerprint) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)
+            INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, confidence) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (fingerprint) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+                confidence = coalesce(excluded.confidence, confidence)
             """)
         for secret in secrets {
             try statement.run([.text(secret.fingerprint), .text(secret.rule), .text(secret.provider), .text(secret.description),
-                               .text(secret.preview), .text(secret.firstSeen)])
+                               .text(secret.preview), .text(secret.firstSeen), secret.confidence.map { .text($0) } ?? .null])
         }
     }
 
@@ -341,7 +347,7 @@ public final class FindingStore {
         var out: [(StoredOccurrence, SecretRecord)] = []
         try connection.prepare("""
             SELECT o.fingerprint, o.blob, o.path, o.commit_id, o.commit_time, o.line, o.col, o.author, o.email, o.date,
-                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note
+                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence
             FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
             WHERE o.rules_hash = ?
             """).query([.text(rulesHash)]) { row in
@@ -351,7 +357,7 @@ public final class FindingStore {
                 email: row.string(8), date: row.string(9), pairedWith: row.text(10))
             let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
                                       description: row.string(13), preview: row.string(14), firstSeen: row.string(15),
-                                      status: row.string(16), note: row.text(17))
+                                      status: row.string(16), note: row.text(17), confidence: row.text(18))
             out.append((occurrence, secret))
         }
         return out
@@ -362,12 +368,12 @@ public final class FindingStore {
         var out: [SecretRecord] = []
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
-                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint)
+                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence
             FROM secrets s ORDER BY s.first_seen, s.fingerprint
             """).query { row in
             let record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.string(5),
-                                      status: row.string(6), note: row.text(7), occurrences: row.int(8))
+                                      status: row.string(6), note: row.text(7), occurrences: row.int(8), confidence: row.text(9))
             if statuses == nil || statuses!.contains(record.status) { out.append(record) }
         }
         return out

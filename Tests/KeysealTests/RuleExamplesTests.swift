@@ -69,6 +69,17 @@ final class RuleExamplesTests: XCTestCase {
         }
     }
 
+    func testProviderChecksumsRaiseOrLowerConfidence() throws {
+        XCTAssertEqual(TokenChecksum.crc32(Array("123456789".utf8)), 0xCBF4_3926, "the standard CRC-32 check value")
+        for prefix in ["ghp_", "gho_", "npm_"] {
+            let valid = TokenChecksum.withValidChecksum(prefix + ExampleTemplate.expand("⟪an:30⟫", salt: prefix))
+            let broken = String(valid.dropLast()) + (valid.last == "A" ? "B" : "A")
+            XCTAssertEqual(try scan("TOKEN=\(valid)").first?.checksumValid, true, prefix)
+            XCTAssertEqual(try scan("TOKEN=\(broken)").first?.checksumValid, false, "\(prefix): still reported, flagged")
+        }
+        XCTAssertNil(try scan("STRIPE=sk_live_" + ExampleTemplate.expand("⟪an:24⟫")).first?.checksumValid)
+    }
+
     func testTemplatesExpandDeterministically() {
         let a = ExampleTemplate.expand("k=⟪an:36⟫"), b = ExampleTemplate.expand("k=⟪an:36⟫")
         XCTAssertEqual(a, b)

@@ -1,5 +1,6 @@
 import Foundation
 import KeysealCore
+import KeysealEngine
 import KeysealStore
 import XCTest
 
@@ -61,6 +62,18 @@ final class StoreTests: XCTestCase {
         let (_, full) = try scanJSON(repo, ["--full"])
         XCTAssertEqual(summary(full)["blobs_scanned"] as? Int, 4)
         XCTAssertEqual(fingerprints(full), fingerprints(third))
+    }
+
+    func testConfidenceSurvivesTheStore() throws {
+        let repo = try TestRepository()
+        let valid = TokenChecksum.withValidChecksum("ghp_" + ExampleTemplate.expand("⟪an:30⟫", salt: "store-checksum"))
+        try repo.write("a.env", "TOKEN=\(valid)\nOTHER=\(FakeSecret.github("no-checksum"))\n")
+        try repo.commit("two tokens")
+        for run in 1...2 {
+            let (_, json) = try scanJSON(repo)
+            let confidences = ((json["findings"] as? [[String: Any]]) ?? []).compactMap { $0["confidence"] as? String }.sorted()
+            XCTAssertEqual(confidences, ["high", "low"], "run \(run)")
+        }
     }
 
     func testChangedRulesRescan() throws {

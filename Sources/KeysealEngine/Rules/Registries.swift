@@ -1,6 +1,6 @@
 extension BuiltInRules {
     static let registries: [Rule] = [
-        .token("npm-token", "npm", "npm access token", "\\b(npm_[A-Za-z0-9]{36})\\b",
+        .token("npm-token", "npm", "npm access token", "\\b(npm_[A-Za-z0-9]{36})\\b", checksum: .base62CRC32,
                positives: ["//registry.npmjs.org/:_authToken=npm_⟪an:36⟫", "NPM_TOKEN=npm_⟪an:36⟫"],
                negatives: ["npm_⟪an:12⟫", "npm_install_dependencies_for_the_project_x"]),
         .token("pypi-token", "PyPI", "PyPI API token (macaroon)", "\\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})\(Piece.end)",

@@ -18,9 +18,9 @@ extension Rule {
     /// A token with a distinctive prefix: the common shape of modern provider tokens.
     static func token(_ id: String, _ provider: String, _ description: String, _ regex: String,
                       entropy: Double? = 3.0, keywords: [String] = [], caseless: Bool = false,
-                      positives: [String], negatives: [String]) -> Rule {
+                      checksum: TokenChecksum? = nil, positives: [String], negatives: [String]) -> Rule {
         Rule(id: id, provider: provider, description: description, regex: regex, caseless: caseless,
-             minEntropy: entropy, keywords: keywords, positives: positives, negatives: negatives)
+             minEntropy: entropy, keywords: keywords, checksum: checksum, positives: positives, negatives: negatives)
     }
 
     /// A value recognisable only by the name it is assigned to (`datadog_api_key = <32 hex>`).

@@ -4,10 +4,17 @@ extension BuiltInRules {
         "password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credentials?"
 
     static let generic: [Rule] = [
+        Rule(id: "generic-secret-xml-element", provider: "Generic",
+             description: "A high-entropy literal inside an XML element named like a secret (<password>…</password>)",
+             regex: "<([A-Za-z0-9_.:-]{0,40}(?:\(secretWords))[A-Za-z0-9_.:-]{0,40})>([^<\\s]{8,128})</\\1>",
+             prefilter: "<[A-Za-z0-9_.:-]{0,40}(?:\(secretWords))[A-Za-z0-9_.:-]{0,40}>[^<\\s]{8}",
+             secretGroup: 2, nameGroup: 1, caseless: true, minEntropy: 3.0, generic: true,
+             positives: ["<password>⟪an:16⟫</password>", "<db:apiKey>⟪an:32⟫</db:apiKey>"],
+             negatives: ["<password>${DB_PASSWORD}</password>", "<password>changeme</password>", "<passwordPolicy>⟪an:16⟫</passwordPolicy>"]),
         Rule(id: "generic-secret-assignment", provider: "Generic",
              description: "A high-entropy literal assigned to a secret-looking name (.env, YAML, JSON, shell, code)",
-             regex: "([A-Za-z0-9_.-]{0,40}(?:\(secretWords))[A-Za-z0-9_.-]{0,40})\(Piece.assign)([^\\s\"'`;,<>()\\[\\]{}]{8,128})",
-             prefilter: "(?:\(secretWords))[A-Za-z0-9_.-]{0,40}[\"']?[ \\t]*(?::=|=>|=|:)[ \\t]*[\"'`]?[^\\s\"'`;,<>()\\[\\]{}]{8}",
+             regex: "([A-Za-z0-9_.-]{0,40}(?:\(secretWords))[A-Za-z0-9_.-]{0,40})(?:[ \\t]*:[ \\t]*[A-Za-z][A-Za-z0-9<>?.]*[ \\t]*(?==))?\(Piece.assign)([^\\s\"'`;,<>()\\[\\]{}]{8,128})",
+             prefilter: "(?:\(secretWords))[A-Za-z0-9_.-]{0,40}(?:[ \\t]*:[ \\t]*[A-Za-z][A-Za-z0-9<>?.]*)?[\"']?[ \\t]*(?::=|=>|=|:)[ \\t]*[\"'`]?[^\\s\"'`;,<>()\\[\\]{}]{8}",
              secretGroup: 2, nameGroup: 1, caseless: true, minEntropy: 3.0, generic: true,
              positives: ["DB_PASSWORD='⟪an:16⟫'", "password: ⟪an:12⟫!", "\"client_secret\": \"⟪url:32⟫\"",
                          "export API_KEY=⟪an:32⟫", "ENV SERVICE_TOKEN=⟪an:24⟫", "db.password=⟪an:14⟫",

@@ -65,6 +65,22 @@ enum RuleDatabaseCache {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
         }
+        prune(directory, keeping: 4)
+    }
+
+    /// Each rule-set change writes a new file: keep the most recently used few (several repositories
+    /// with different configs share the folder), remove the rest.
+    static func prune(_ directory: URL, keeping count: Int) {
+        let files = FileManager.default
+        guard let names = try? files.contentsOfDirectory(atPath: directory.path) else { return }
+        let databases = names.filter { $0.hasPrefix("rules-") && $0.hasSuffix(".hsdb") }.map { directory.appendingPathComponent($0) }
+        guard databases.count > count else { return }
+        let byAge = databases.sorted {
+            let a = (try? files.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date) ?? .distantPast
+            let b = (try? files.attributesOfItem(atPath: $1.path)[.modificationDate] as? Date) ?? .distantPast
+            return a > b
+        }
+        for stale in byAge.dropFirst(count) { try? files.removeItem(at: stale) }
     }
 
     /// `$XDG_CACHE_HOME/keyseal`, else `~/.cache/keyseal`.

@@ -87,6 +87,23 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertFalse(a.contains("⟪"))
     }
 
+    func testCompiledRulesAreCachedReusedAndRefreshed() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let rules = Array(BuiltInRules.all.prefix(20))
+        XCTAssertFalse(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache)
+        XCTAssertTrue(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache)
+        // A corrupt cache file is ignored and replaced.
+        let file = try XCTUnwrap(FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil).first)
+        try Data("garbage".utf8).write(to: file)
+        let recovered = try Matcher(rules: rules, cacheDirectory: folder)
+        XCTAssertFalse(recovered.loadedFromCache)
+        XCTAssertTrue(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache)
+        // Other rule sets get files of their own; only the newest few are kept.
+        for n in 1...6 { _ = try Matcher(rules: Array(BuiltInRules.all.prefix(20 + n)), cacheDirectory: folder) }
+        XCTAssertLessThanOrEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).count, 4)
+    }
+
     func testInlineAllowMarkerSuppresses() throws {
         let token = "ghp_" + ExampleTemplate.expand("⟪an:36⟫")
         XCTAssertFalse(try scan("GITHUB_TOKEN=\(token)").isEmpty)

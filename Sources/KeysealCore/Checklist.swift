@@ -111,7 +111,9 @@ public enum ChecklistBuilder {
                 return (blob, String(parts[1]))
             }
             let inHead = try Scanner.wrap { try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) } }
-            let removed = inHead ? nil : try Scanner.wrap { try repository.removalTime(of: placements) }
+            let introducedAt = ordered.compactMap { ObjectID(hex: $0.commit) }
+                .compactMap { try? repository.commit($0).time }.min() ?? 0
+            let removed = inHead ? nil : try Scanner.wrap { try repository.removalTime(of: placements, introducedAt: introducedAt) }
             let guide = RotationGuide.forProvider(first.provider)
             entries.append(Checklist.Entry(
                 fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,

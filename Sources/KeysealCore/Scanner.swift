@@ -363,13 +363,21 @@ struct FindingBuilder {
         }
     }
 
+    /// One formatter per UTC offset (building a DateFormatter costs more than formatting with one).
+    private static let formatters = Mutex<[Int32: DateFormatter]>([:])
+
     static func iso8601(_ signature: Signature) -> String {
-        let offset = Int(signature.offsetMinutes)
         let date = Date(timeIntervalSince1970: TimeInterval(signature.time))
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(secondsFromGMT: offset * 60)
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
-        return formatter.string(from: date)
+        return formatters.withLock { cache in
+            let formatter = cache[signature.offsetMinutes] ?? {
+                let made = DateFormatter()
+                made.locale = Locale(identifier: "en_US_POSIX")
+                made.timeZone = TimeZone(secondsFromGMT: Int(signature.offsetMinutes) * 60)
+                made.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
+                cache[signature.offsetMinutes] = made
+                return made
+            }()
+            return formatter.string(from: date)
+        }
     }
 }

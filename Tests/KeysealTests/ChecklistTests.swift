@@ -49,7 +49,9 @@ final class ChecklistTests: XCTestCase {
         XCTAssertEqual(stripe["in_head"] as? Bool, false)
         XCTAssertEqual(stripe["branches"] as? [String], ["main"])
         XCTAssertEqual((stripe["first_commit"] as? [String: Any])?["id"] as? String, leak)
-        XCTAssertNotNil(stripe["removed"] as? String, "the exposure window closes when it left HEAD")
+        let removedAt = try repo.git(["log", "-1", "--format=%at", "HEAD~1"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(removedAt)!))
+        XCTAssertEqual(stripe["removed"] as? String, expected, "the exposure window closes at the commit that removed it")
         XCTAssertTrue(((stripe["rotation"] as? [String: Any])?["revoke"] as? String ?? "").contains("Stripe dashboard"))
         XCTAssertEqual((stripe["occurrences"] as? [[String: Any]])?.first?["path"] as? String, "config/prod.env")
         let github = entries[1]

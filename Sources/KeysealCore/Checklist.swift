@@ -59,10 +59,19 @@ public struct Checklist: Sendable, Codable {
         public let rotation: RotationGuide
         public let afterRotation: [String]
         public let followUps: [String]
+        /// The other half of a multi-part secret (the AWS key id for a secret access key), merged
+        /// into this entry: rotating one rotates both.
+        public var paired: Paired?
+
+        public struct Paired: Sendable, Codable {
+            public let fingerprint: String
+            public let rule: String
+            public let preview: String
+        }
 
         enum CodingKeys: String, CodingKey {
             case fingerprint, provider, rule, description, preview, status, note, pushed, branches, tags, occurrences,
-                 introduced, removed, rotation
+                 introduced, removed, rotation, paired
             case inHead = "in_head"
             case remoteRefs = "remote_refs"
             case firstCommit = "first_commit"
@@ -127,6 +136,16 @@ public enum ChecklistBuilder {
                 rotation: guide, afterRotation: RotationGuide.afterwards,
                 followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead)))
         }
+        // Multi-part secrets are one secret: the partner's entry is merged into the entry that names it.
+        let byFingerprint = Dictionary(entries.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        var absorbed = Set<String>()
+        for index in entries.indices {
+            guard let partner = groups[entries[index].fingerprint]?.compactMap(\.pairedWith).first,
+                  let other = byFingerprint[partner], !absorbed.contains(entries[index].fingerprint) else { continue }
+            entries[index].paired = .init(fingerprint: other.fingerprint, rule: other.rule, preview: other.preview)
+            absorbed.insert(partner)
+        }
+        entries.removeAll { absorbed.contains($0.fingerprint) }
         // Pushed before local, in a tag before not, still in HEAD before history-only, then oldest first.
         entries.sort {
             if $0.pushed != $1.pushed { return $0.pushed }

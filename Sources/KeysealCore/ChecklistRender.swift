@@ -28,6 +28,7 @@ public enum ChecklistRenderer {
             out += "## \(n + 1). \(e.provider): \(e.description)\n\n"
             out += "\(box) **\(e.status)** · rule `\(e.rule)` · `\(e.preview)` · fingerprint `\(e.fingerprint.prefix(12))`"
             if let note = e.note { out += " · note: \(note)" }
+            if let paired = e.paired { out += "\n\nOne secret in two parts: with `\(paired.rule)` `\(paired.preview)` (fingerprint `\(paired.fingerprint.prefix(12))`); rotating one rotates both." }
             out += "\n\n**Exposure:** \(exposureLine(e))\n\n"
             out += "- First commit: `\(e.firstCommit.id.prefix(12))` by \(e.firstCommit.author) <\(e.firstCommit.email)> on \(e.firstCommit.date)\n"
             out += "- Exposed from \(e.introduced) until \(e.removed ?? (e.inHead ? "now (still in HEAD)" : "now"))\n"

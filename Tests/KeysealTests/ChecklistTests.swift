@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import KeysealCore
+import KeysealEngine
 import XCTest
 
 /// Checklist and rebuild requests on repositories with tags before and after a leak.
@@ -89,6 +90,17 @@ final class ChecklistTests: XCTestCase {
         for external in ["http://", "https://", "src=", "<script", "<link", "@import", "url("] {
             XCTAssertFalse(html.contains(external), "the HTML must load nothing: found \(external)")
         }
+    }
+
+    func testPairedAWSKeyIsOneChecklistEntry() throws {
+        let repo = try TestRepository()
+        let secretKey = ExampleTemplate.expand("⟪b64:40⟫", salt: "pair")
+        try repo.write("aws.cfg", "[default]\naws_access_key_id = \(FakeSecret.awsKeyID("pair"))\naws_secret_access_key = \(secretKey)\n")
+        try repo.commit("aws credentials")
+        let entries = try XCTUnwrap(checklistJSON(repo)["entries"] as? [[String: Any]])
+        XCTAssertEqual(entries.count, 1, "key id and secret key are one secret")
+        XCTAssertEqual(entries.first?["rule"] as? String, "aws-secret-access-key")
+        XCTAssertEqual((entries.first?["paired"] as? [String: Any])?["rule"] as? String, "aws-access-key-id")
     }
 
     func testEveryBuiltInProviderHasARotationGuide() {

@@ -169,17 +169,26 @@ public final class FindingStore {
     ]
 
     private func migrate(readOnly: Bool) throws {
+        // One statement, so one snapshot: checking `meta` and then `scans` separately let a second
+        // process see the first one's migration half-way ("scans but no meta") and refuse the store.
+        var tables = Set<String>()
+        try Self.retryingBusy {
+            tables = []
+            try connection.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'scans', 'secrets')")
+                .query { tables.insert($0.string(0)) }
+        }
         var version = 0
-        if try tableExists("meta") {
+        if tables.contains("meta") {
             try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { version = Int($0.string(0)) ?? 0 }
-        } else if try tableExists("scans") || tableExists("secrets") {
+        } else if !tables.isEmpty {
             throw StoreError("\(path) is an SQLite database but not a keyseal store; it was left untouched. Pass --store PATH elsewhere")
         }
         if version > Self.schemaVersion {
             throw StoreError("\(path) has schema version \(version), newer than this keyseal knows (\(Self.schemaVersion)); upgrade keyseal. The store was left untouched")
         }
         if readOnly { return }
-        try connection.execute("PRAGMA journal_mode = WAL")
+        // Switching to WAL takes an exclusive lock and may answer "busy" without the busy handler.
+        try Self.retryingBusy { try connection.execute("PRAGMA journal_mode = WAL") }
         try connection.execute("PRAGMA synchronous = NORMAL")
         try connection.execute("PRAGMA foreign_keys = ON")
         while version < Self.schemaVersion {
@@ -195,6 +204,19 @@ public final class FindingStore {
                 try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run([.text(String(next))])
             }
             version = next
+        }
+    }
+
+    /// Retries a step that SQLite answered with "database is locked" or "busy", for up to 30 s.
+    static func retryingBusy(_ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                return try body()
+            } catch let error as StoreError where Date() < deadline
+                && (error.message.contains("locked") || error.message.contains("busy")) {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
         }
     }
 

@@ -192,11 +192,12 @@ final class StoreTests: XCTestCase {
             DispatchQueue.global().async {
                 let out = try? TestRepository.capture(binary, ["scan", "--quiet", "--format", "json"], in: folder)
                 statuses.append(out?.status ?? -1)
+                if out?.status != 1 { statuses.note(out?.stderr ?? "no output") }
                 group.leave()
             }
         }
         group.wait()
-        XCTAssertEqual(statuses.values.sorted(), [1, 1])
+        XCTAssertEqual(statuses.values.sorted(), [1, 1], statuses.notes.joined(separator: "\n"))
         let (_, after) = try scanJSON(repo)
         XCTAssertEqual(fingerprints(after).count, 40)
         XCTAssertEqual((after["findings"] as? [[String: Any]])?.count, 40, "no occurrence doubled")
@@ -258,6 +259,9 @@ final class StoreTests: XCTestCase {
 final class StatusBox: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: [Int32] = []
+    private var messages: [String] = []
     func append(_ value: Int32) { lock.lock(); storage.append(value); lock.unlock() }
+    func note(_ message: String) { lock.lock(); messages.append(message); lock.unlock() }
     var values: [Int32] { lock.lock(); defer { lock.unlock() }; return storage }
+    var notes: [String] { lock.lock(); defer { lock.unlock() }; return messages }
 }

@@ -226,6 +226,10 @@ public struct Allowlist: @unchecked Sendable {
     }
 
     public func allowsCommit(_ commit: String) -> Bool { commits.contains { commit.hasPrefix($0) } }
+
+    /// An occurrence's place: its path or its commit is allowed. (Secret values are checked once,
+    /// when the blob is scanned, before anything is recorded.)
+    public func allowsPlace(path: String, commit: String) -> Bool { allowsPath(path) || allowsCommit(commit) }
 }
 
 /// A path glob: `*` and `?` stay within a folder, `**` crosses folders; a pattern without `/`

@@ -141,9 +141,10 @@ public enum GuardScanner {
         return result
     }
 
-    static func open(_ path: String) throws -> Repository {
+    /// Opens the repository at (or above) `path` with keyseal's read settings; errors become ScanErrors.
+    static func open(_ path: String, verifyHashes: Bool = false) throws -> Repository {
         do {
-            try Repository.configureReading(verifyHashes: false)
+            try Repository.configureReading(verifyHashes: verifyHashes)
             return try Repository(discovering: path)
         } catch let error as GitError {
             throw ScanError(error.message)

@@ -76,13 +76,7 @@ public enum Scanner {
 
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
-        let repository: Repository
-        do {
-            try Repository.configureReading(verifyHashes: options.verifyHashes)
-            repository = try Repository(discovering: options.path)
-        } catch let error as GitError {
-            throw ScanError(error.message)
-        }
+        let repository = try GuardScanner.open(options.path, verifyHashes: options.verifyHashes)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
                                          maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
@@ -312,8 +306,8 @@ struct FindingBuilder {
                     authors[placement.commit] = author
                 }
                 let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                for (k, match) in entry.matches.enumerated()
-                where !settings.allows(path: path, commit: commit.id.hex, secret: match.secret) {
+                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
+                for (k, match) in entry.matches.enumerated() {
                     out.append(Finding(rule: rules[match.rule], match: match, fingerprint: fingerprints[k],
                                        pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: commit.id.hex,
                                        author: author, path: path, blob: history.blobs[entry.blob].hex,
@@ -336,7 +330,7 @@ struct FindingBuilder {
                 let author = try authors[placement.commit] ?? repository.author(of: commit.id)
                 authors[placement.commit] = author
                 let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                if settings.allowlist.allowsPath(path) || settings.allowlist.allowsCommit(commit.id.hex) { continue }
+                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
                 for match in matches {
                     guard let secret = secrets[match.fingerprint] else { continue }
                     out.append(Finding(rule: secret.rule, provider: secret.provider, description: secret.description,

@@ -34,11 +34,6 @@ public struct Settings: Sendable {
         }
     }
 
-    /// Whether the allowlist or a triage decision lets this occurrence through.
-    func allows(path: String, commit: String, secret: [UInt8]) -> Bool {
-        allowlist.allowsPath(path) || allowlist.allowsCommit(commit)
-            || allowlist.allowsSecret(String(decoding: secret, as: UTF8.self))
-    }
 }
 
 extension Finding {

@@ -110,7 +110,7 @@ final class StoreSession {
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
     func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
         try Scanner.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
-            if settings.allowlist.allowsPath(occurrence.path) || settings.allowlist.allowsCommit(occurrence.commit) { return nil }
+            if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
             return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
                            fingerprint: occurrence.fingerprint, preview: secret.preview,
                            secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,

@@ -32,7 +32,9 @@ public struct RotationGuide: Sendable, Codable, Hashable {
     static let urlCredentials = RotationGuide(
         "Change the password (or revoke the token) of the account in the URL on the host it names; remove credentials from URLs and use a credential helper or secret store")
 
-    public static let byProvider: [String: RotationGuide] = [
+    public static let byProvider: [String: RotationGuide] = firstSet.merging(services) { first, _ in first }
+
+    static let firstSet: [String: RotationGuide] = [
         "AWS": RotationGuide("IAM console > Users > Security credentials: deactivate, then delete the access key; create a new one (for temporary credentials, revoke the role's active sessions)",
                              cli: ["aws iam create-access-key --user-name USER", "aws iam update-access-key --user-name USER --access-key-id OLD_KEY_ID --status Inactive", "aws iam delete-access-key --user-name USER --access-key-id OLD_KEY_ID"],
                              notes: "Review CloudTrail for calls made with the old key id."),

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Kinds: `an` letters and digits, `lo` lower-case letters and digits, `up` upper-case letters and
 /// digits, `hex` lower-case hex, `HEX` upper-case hex, `dig` digits, `b64` base64 body characters,
-/// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32.
+/// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32, `b58` base58.
 public enum ExampleTemplate {
     static let alphabets: [String: [UInt8]] = [
         "an": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8),
@@ -20,6 +20,7 @@ public enum ExampleTemplate {
         "b32": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8),
         "al": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8),
         "bech": Array("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".utf8),
+        "b58": Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8),
     ]
 
     /// `salt` gives a different expansion of the same template (tests that need several secrets).

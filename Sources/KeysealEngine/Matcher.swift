@@ -194,7 +194,7 @@ public final class Matcher: @unchecked Sendable {
             searchedTo[ruleIndex] = rule.span == .line ? windowEnd : end
         }
         if found.isEmpty { return found }
-        found = dropGenericOverlaps(found)
+        found = resolveOverlaps(found)
         found.sort { $0.secretStart < $1.secretStart }
         Self.locate(&found, in: bytes)
         pair(&found)
@@ -227,23 +227,35 @@ public final class Matcher: @unchecked Sendable {
 
     /// Where two matches cover the same bytes, a generic rule yields to a specific one, and between
     /// generic rules the one listed first (the more specialised: URIs before the catch-all) wins.
-    private func dropGenericOverlaps(_ found: [EngineMatch]) -> [EngineMatch] {
-        guard found.count > 1, found.contains(where: { rules[$0.rule].generic }) else { return found }
+    /// Between specific rules, a secret inside another's (the API key inside a webhook URL, the JWT
+    /// inside a connection string) yields to the whole; on exactly the same bytes, the higher
+    /// precedence (then the rule listed first) names the secret.
+    private func resolveOverlaps(_ found: [EngineMatch]) -> [EngineMatch] {
+        guard found.count > 1 else { return found }
         let sorted = found.sorted { $0.secretStart < $1.secretStart }
         var dropped = [Bool](repeating: false, count: sorted.count)
         func loses(_ a: EngineMatch, to b: EngineMatch) -> Bool {
-            let ga = rules[a.rule].generic, gb = rules[b.rule].generic
-            return ga && (!gb || b.rule < a.rule)
+            let ra = rules[a.rule], rb = rules[b.rule]
+            if ra.generic || rb.generic { return ra.generic && (!rb.generic || b.rule < a.rule) }
+            let aInB = a.secretStart >= b.secretStart && a.secretEnd <= b.secretEnd
+            let bInA = b.secretStart >= a.secretStart && b.secretEnd <= a.secretEnd
+            if aInB && bInA {
+                return rb.precedence > ra.precedence || (rb.precedence == ra.precedence && b.rule < a.rule)
+            }
+            return aInB
         }
+        var any = false
         for i in sorted.indices {
             var j = i + 1
             while j < sorted.count && sorted[j].secretStart < sorted[i].secretEnd {
-                if loses(sorted[i], to: sorted[j]) { dropped[i] = true }
-                if loses(sorted[j], to: sorted[i]) { dropped[j] = true }
+                if sorted[j].rule != sorted[i].rule {
+                    if loses(sorted[i], to: sorted[j]) { dropped[i] = true; any = true }
+                    if loses(sorted[j], to: sorted[i]) { dropped[j] = true; any = true }
+                }
                 j += 1
             }
         }
-        return sorted.indices.filter { !dropped[$0] }.map { sorted[$0] }
+        return any ? sorted.indices.filter { !dropped[$0] }.map { sorted[$0] } : sorted
     }
 
     /// Links each match of a paired rule to the nearest match of its partner within 10 lines.

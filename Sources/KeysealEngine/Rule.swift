@@ -33,6 +33,10 @@ public struct Rule: Sendable, Hashable {
     public var pairsWith: String?
     /// A checksum the provider builds into its tokens, verified offline.
     public var checksum: TokenChecksum?
+    /// Where two specific rules find exactly the same bytes, the higher precedence names the secret
+    /// (ties: the rule listed first). Catch-all shapes (JWT) are below 0; a provider whose keys look
+    /// like another's but whose name says otherwise is above.
+    public var precedence: Int = 0
     /// Example templates (see `ExampleTemplate`) that must match, and that must not.
     public var positives: [String]
     public var negatives: [String]

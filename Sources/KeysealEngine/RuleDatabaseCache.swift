@@ -103,7 +103,7 @@ extension Matcher {
 /// version. Stores key their scanned-blob records by it, so changing rules rescans.
 public enum RuleSetHash {
     /// Bump when filters or confirmation change what the same rules report.
-    static let engineVersion = "engine-1"
+    static let engineVersion = "engine-2"
 
     public static func of(_ rules: [Rule]) -> String {
         var hasher = SHA256()
@@ -116,7 +116,8 @@ public enum RuleSetHash {
             }
             let parts = [rule.id, rule.provider, rule.description, rule.regex, rule.prefilter ?? "", String(rule.secretGroup),
                          rule.nameGroup.map(String.init) ?? "", rule.caseless ? "i" : "", rule.minEntropy.map { "\($0)" } ?? "",
-                         rule.keywords.joined(separator: ","), rule.generic ? "g" : "", span, rule.pairsWith ?? ""]
+                         rule.keywords.joined(separator: ","), rule.generic ? "g" : "", span, rule.pairsWith ?? "",
+                         String(rule.precedence), rule.checksum?.rawValue ?? ""]
             for part in parts { hasher.update(data: Array(part.utf8) + [0]) }
         }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()

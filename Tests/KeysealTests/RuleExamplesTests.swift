@@ -33,7 +33,7 @@ final class RuleExamplesTests: XCTestCase {
             XCTAssertFalse(rule.description.isEmpty)
         }
         let providers = Set(BuiltInRules.all.map(\.provider))
-        XCTAssertGreaterThanOrEqual(providers.count, 60, "providers: \(providers.count)")
+        XCTAssertGreaterThanOrEqual(providers.count, 300, "providers: \(providers.count)")
     }
 
     func testPositiveExamplesMatchTheirRuleOnly() throws {
@@ -78,6 +78,49 @@ final class RuleExamplesTests: XCTestCase {
             XCTAssertEqual(try scan("TOKEN=\(broken)").first?.checksumValid, false, "\(prefix): still reported, flagged")
         }
         XCTAssertNil(try scan("STRIPE=sk_live_" + ExampleTemplate.expand("⟪an:24⟫")).first?.checksumValid)
+    }
+
+    /// Grafana, Matrix, PyPI and base58check keys: a token built with the provider's structure
+    /// verifies; the same token with one character changed is still reported, flagged.
+    func testMoreProviderChecksums() throws {
+        func flipLast(_ token: String) -> String { String(token.dropLast()) + (token.last == "A" ? "B" : "A") }
+        func check(_ token: String, _ label: String) throws {
+            XCTAssertEqual(try scan("SECRET=\(token)").first?.checksumValid, true, label)
+            XCTAssertEqual(try scan("SECRET=\(flipLast(token))").first?.checksumValid, false, "\(label): still reported, flagged")
+        }
+        let grafanaBody = "glsa_" + ExampleTemplate.expand("⟪an:32⟫", salt: "grafana")
+        let crc = TokenChecksum.crc32(Array(grafanaBody.utf8))
+        try check(grafanaBody + "_" + (0..<4).map { String(format: "%02x", (crc >> (8 * UInt32($0))) & 0xff) }.joined(), "grafana")
+
+        let matrixBody = "syt_" + ExampleTemplate.expand("⟪an:8⟫_⟪an:20⟫", salt: "matrix")
+        let matrixCheck = String(decoding: TokenChecksum.encodeBase62(TokenChecksum.crc32(Array(matrixBody.utf8)), width: 6), as: UTF8.self)
+        try check(matrixBody + "_" + matrixCheck, "matrix")
+
+        // A version-2 macaroon: location, identifier, one caveat section, the empty section, a signature.
+        let random = Array(ExampleTemplate.expand("⟪an:64⟫", salt: "macaroon").utf8)
+        var macaroon: [UInt8] = [2, 1, 8] + Array("pypi.org".utf8) + [2, 32] + random.prefix(32) + [0]
+        macaroon += [2, 16] + random.suffix(16) + [0, 0, 6, 32] + random.suffix(32)
+        let encoded = Data(macaroon).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        XCTAssertTrue(encoded.hasPrefix("AgEIcHlwaS5vcmc"))
+        let pypi = "pypi-" + encoded
+        XCTAssertEqual(try scan("TWINE_PASSWORD=\(pypi)").first?.checksumValid, true, "pypi")
+        XCTAssertEqual(try scan("TWINE_PASSWORD=\(pypi.dropLast(6))").first?.checksumValid, false, "pypi: truncated, still reported")
+
+        let version: [UInt8] = [0x04, 0x88, 0xAD, 0xE4]  // BIP32 mainnet private
+        let xprv = TokenChecksum.base58CheckEncode(version + Array(random.prefix(41)) + [0] + Array(random.suffix(32)))
+        XCTAssertTrue(xprv.hasPrefix("xprv"), xprv)
+        try check(xprv, "xprv")
+    }
+
+    /// A secret inside a longer secret is one finding: the webhook URL, not also the API key in it.
+    func testSecretInsideALongerSecretIsReportedOnce() throws {
+        let key = "AIza" + ExampleTemplate.expand("⟪url:35⟫", salt: "chat")
+        let url = "https://chat.googleapis.com/v1/spaces/AAAA" + ExampleTemplate.expand("⟪url:7⟫/messages?key=", salt: "chat")
+            + key + "&token=" + ExampleTemplate.expand("⟪url:43⟫", salt: "chat")
+        let found = try scan("WEBHOOK=\(url)")
+        XCTAssertEqual(found.map { Self.matcher.rules[$0.rule].id }, ["google-chat-webhook"])
+        XCTAssertEqual(try scan("GOOGLE_API_KEY=\(key)").map { Self.matcher.rules[$0.rule].id }, ["gcp-api-key"])
     }
 
     func testTemplatesExpandDeterministically() {

@@ -41,7 +41,7 @@ extension BuiltInRules {
                "\\b(glc_[A-Za-z0-9+/]{32,400}={0,2})", entropy: 4.0,
                positives: ["GRAFANA_CLOUD_TOKEN=glc_⟪b64:120⟫==", "token: glc_⟪an:80⟫"], negatives: ["glc_⟪an:10⟫"]),
         .token("grafana-service-account-token", "Grafana", "Grafana service account token",
-               "\\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})\\b",
+               "\\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})\\b", checksum: .grafanaCRC32,
                positives: ["GRAFANA_TOKEN=glsa_⟪an:32⟫_⟪hex:8⟫", "Authorization: Bearer glsa_⟪an:32⟫_⟪hex:8⟫"],
                negatives: ["glsa_⟪an:10⟫"]),
         .token("dynatrace-api-token", "Dynatrace", "Dynatrace API token", "\\b(dt0c01\\.[A-Z0-9]{24}\\.[A-Z0-9]{64})\\b",

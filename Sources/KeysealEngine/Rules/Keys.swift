@@ -18,6 +18,16 @@ extension BuiltInRules {
             negatives: ["\(header)\n...\n\(footer)", "\(header)\n<your key here>\n\(footer)"])
     }
 
+    /// Any JWT: a catch-all shape, so a provider rule that finds the same token names it instead.
+    static let jwt: Rule = {
+        var rule = Rule.token("jwt", "JSON Web Token", "JSON Web Token (may carry credentials or grant access until it expires)",
+                              "\\b(eyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{16,})\(Piece.end)", entropy: 4.0,
+                              positives: ["Authorization: Bearer eyJ⟪url:33⟫.eyJ⟪url:80⟫.⟪url:43⟫", "token = 'eyJhbGciOiJIUzI1NiJ9.eyJ⟪url:60⟫.⟪url:43⟫'"],
+                              negatives: ["eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."])
+        rule.precedence = -1
+        return rule
+    }()
+
     static let keys: [Rule] = [
         pem("private-key-rsa", "RSA PRIVATE KEY", "RSA private key (PKCS#1 PEM)"),
         pem("private-key-ec", "EC PRIVATE KEY", "Elliptic-curve private key (SEC1 PEM)"),
@@ -33,9 +43,6 @@ extension BuiltInRules {
              positives: ["PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: k\nPublic-Lines: 2\n⟪b64:64⟫\n⟪b64:20⟫\nPrivate-Lines: 1\n⟪b64:44⟫\nPrivate-MAC: ⟪hex:64⟫\n",
                          "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: k\r\nPublic-Lines: 1\r\n⟪b64:64⟫\r\nPrivate-Lines: 2\r\n⟪b64:64⟫\r\n⟪b64:64⟫\r\nPrivate-MAC: ⟪hex:40⟫\r\n"],
              negatives: ["PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\nAAAA\n"]),
-        .token("jwt", "JSON Web Token", "JSON Web Token (may carry credentials or grant access until it expires)",
-               "\\b(eyJ[A-Za-z0-9_-]{10,}\\.eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{16,})\(Piece.end)", entropy: 4.0,
-               positives: ["Authorization: Bearer eyJ⟪url:33⟫.eyJ⟪url:80⟫.⟪url:43⟫", "token = 'eyJhbGciOiJIUzI1NiJ9.eyJ⟪url:60⟫.⟪url:43⟫'"],
-               negatives: ["eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."]),
+        jwt,
     ]
 }

@@ -3,7 +3,7 @@ extension BuiltInRules {
         .token("npm-token", "npm", "npm access token", "\\b(npm_[A-Za-z0-9]{36})\\b", checksum: .base62CRC32,
                positives: ["//registry.npmjs.org/:_authToken=npm_⟪an:36⟫", "NPM_TOKEN=npm_⟪an:36⟫"],
                negatives: ["npm_⟪an:12⟫", "npm_install_dependencies_for_the_project_x"]),
-        .token("pypi-token", "PyPI", "PyPI API token (macaroon)", "\\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})\(Piece.end)",
+        .token("pypi-token", "PyPI", "PyPI API token (macaroon)", "\\b(pypi-Ag(?:EIcHlwaS5vcmc|ENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,})\(Piece.end)", checksum: .pypiMacaroon,
                positives: ["password = pypi-AgEIcHlwaS5vcmc⟪url:150⟫", "TWINE_PASSWORD=pypi-AgEIcHlwaS5vcmc⟪url:60⟫"],
                negatives: ["pypi-AgEIcHlwaS5vcmc⟪url:10⟫"]),
         .token("rubygems-api-key", "RubyGems", "RubyGems API key", "\\b(rubygems_[a-f0-9]{48})\\b",

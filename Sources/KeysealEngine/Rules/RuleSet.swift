@@ -1,7 +1,7 @@
 /// The built-in rules, gathered from one file per provider family.
 public enum BuiltInRules {
     public static let all: [Rule] =
-        cloud + sourceControl + registries + communication + payments + ai + devTools + moreProviders + namedKeys + prefixedLater + keys + databases + generic
+        cloud + sourceControl + registries + communication + payments + ai + devTools + moreProviders + namedKeys + prefixedLater + prefixedTokens + walletKeys + namedServiceKeys + keys + databases + generic
 }
 
 /// Pieces shared by many rules' regexes.

@@ -26,6 +26,10 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        // Inflates gzip and zip members found inside repositories (libgit2 links it too).
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         // git_libgit2_opts is variadic, which Swift cannot call: one C function per option we set.
         .target(name: "CGitOptions", dependencies: ["CGit2"]),
 
@@ -34,7 +38,7 @@ let package = Package(
         // Bytes and rules; knows nothing about git.
         .target(
             name: "KeysealEngine",
-            dependencies: ["CVectorscan", "CPCRE2", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CVectorscan", "CPCRE2", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // The findings store (SQLite); knows neither git nor rules.
         .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
@@ -44,7 +48,7 @@ let package = Package(
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal",
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal", "CZlib",
                            .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]),
     ]

@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 # Build: libgit2 (git access), Vectorscan (multi-pattern matching), PCRE2 (capture groups),
 # SQLite (the findings store), pkg-config (how SwiftPM finds them). Tests: git, and jsonschema to
 # validate SARIF output.
-packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev pkg-config git)
+packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev pkg-config git)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

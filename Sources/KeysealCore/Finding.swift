@@ -31,10 +31,16 @@ public struct Finding: Sendable, Codable, Hashable {
     /// From the provider's built-in checksum: "high" when it verifies, "low" when it fails (still
     /// reported: it may be a test value); absent when the format has none.
     public var confidence: String?
+    /// Found in a binary's printable text: the byte offset in the file (line and column are 0).
+    public var byteOffset: Int?
+    /// Found inside an encoded span (`base64`, `percent`, `json-escape`, `gzip`, chained with `+`):
+    /// line and column are the encoded span's.
+    public var encoding: String?
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
-                blob: String, pairedWith: String?, status: String? = nil, confidence: String? = nil) {
+                blob: String, pairedWith: String?, status: String? = nil, confidence: String? = nil,
+                detail: MatchDetail? = nil) {
         self.rule = rule
         self.provider = provider
         self.description = description
@@ -45,13 +51,21 @@ public struct Finding: Sendable, Codable, Hashable {
         self.author = author
         self.email = email
         self.date = date
-        self.path = path
+        self.path = path + (detail?.innerPath.map { "!" + $0 } ?? "")
+        self.byteOffset = detail?.byteOffset
+        self.encoding = detail?.encoding
         self.line = line
         self.column = column
         self.blob = blob
         self.pairedWith = pairedWith
         self.status = status
         self.confidence = confidence
+    }
+
+    /// `path:line:column`, `path@offset N` in a binary, with the encoding the secret was hidden in.
+    public var place: String {
+        let at = byteOffset.map { "\(path)@offset \($0)" } ?? "\(path):\(line):\(column)"
+        return at + (encoding.map { " (\($0)-encoded)" } ?? "")
     }
 
     /// The confidence a checksum verdict gives.
@@ -68,8 +82,9 @@ public struct Finding: Sendable, Codable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
-             blob, status, confidence
+             blob, status, confidence, encoding
         case pairedWith = "paired_with"
+        case byteOffset = "byte_offset"
     }
 }
 

@@ -174,18 +174,15 @@ public enum GuardScanner {
                         result.notes.append("\(path): larger than the blob size limit; not scanned")
                         return []
                     }
-                    return try repository.withBlob(content.blob) { bytes -> [EngineMatch] in
-                        let probe = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, Scanner.binaryProbe)])
-                        if !probe.isEmpty, memchr(probe.baseAddress!, 0, probe.count) != nil { return [] }
-                        return try matcher.scan(bytes, scratch: scratch)
-                    }
+                    return try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch).matches }
                 }
                 byBlob[content.blob] = matches
                 result.blobsScanned += 1
             }
             let fingerprints = SecretText.fingerprints(matches, rules: matcher.rules)
             for (k, match) in matches.enumerated() {
-                guard content.addedLines.contains(where: { $0.overlaps(match.line...match.endLine) }) else { continue }
+                guard match.outsideBlobLines || content.addedLines.contains(where: { $0.overlaps(match.line...match.endLine) })
+                else { continue }
                 if settings.allowlist.allowsSecret(String(decoding: match.secret, as: UTF8.self)) { continue }
                 // Triaged as a false positive or accepted (in the store or the committed baseline): let it pass.
                 if let status = decisions[fingerprints[k]], SecretStatus(rawValue: status)?.blocks == false { continue }

@@ -57,7 +57,7 @@ enum TextReport {
             }
             for finding in occurrences {
                 let date = String(finding.date.prefix(10))
-                out += "    \(paint("\(finding.path):\(finding.line):\(finding.column)", "1"))  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
+                out += "    \(paint(finding.place, "1"))  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
             }
             out += "\n"
         }
@@ -65,7 +65,9 @@ enum TextReport {
         let s = result.summary
         let mib = String(format: "%.1f", Double(s.bytesScanned) / 1_048_576)
         out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
-        out += "skipped \(s.blobsSkippedBinary) binary, \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
+        out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
+        out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
+        out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
         for note in s.notes { out += "Note: \(note)\n" }
         let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count
         if s.findings == 0 {
@@ -137,8 +139,9 @@ enum SARIFReport {
             ] as [String: Any]
         }
         var results: [[String: Any]] = result.findings.map { finding in
-            var region: [String: Any] = ["startLine": finding.line, "startColumn": finding.column]
-            region["endLine"] = finding.line
+            // A binary has no lines: SARIF's byte region instead.
+            let region: [String: Any] = finding.byteOffset.map { ["byteOffset": $0, "byteLength": 1] }
+                ?? ["startLine": finding.line, "startColumn": finding.column, "endLine": finding.line]
             var properties: [String: Any] = [
                 "commit": finding.commit, "author": finding.author, "email": finding.email, "date": finding.date,
                 "provider": finding.provider, "preview": finding.preview, "blob": finding.blob,
@@ -146,6 +149,7 @@ enum SARIFReport {
             if let secret = finding.secret { properties["secret"] = secret }
             if let paired = finding.pairedWith { properties["pairedWith"] = paired }
             if let confidence = finding.confidence { properties["confidence"] = confidence }
+            if let encoding = finding.encoding { properties["encoding"] = encoding }
             return [
                 "ruleId": finding.rule,
                 "ruleIndex": ruleIndex[finding.rule] ?? 0,

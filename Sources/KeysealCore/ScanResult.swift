@@ -4,7 +4,12 @@ public struct ScanSummary: Sendable, Codable {
     public var refs = 0
     public var blobsScanned = 0
     public var bytesScanned = 0
-    public var blobsSkippedBinary = 0
+    /// Binary blobs: scanned through their printable runs (of 8 bytes or more).
+    public var blobsBinary = 0
+    /// Zip, tar and gzip blobs: scanned through their members.
+    public var archives = 0
+    /// Archives only partly opened: a bound on depth, size or member count stopped them.
+    public var archivesTruncated = 0
     public var blobsSkippedLarge = 0
     public var gitlinksSkipped = 0
     public var findings = 0
@@ -17,7 +22,9 @@ public struct ScanSummary: Sendable, Codable {
         case commits, refs, findings, secrets, notes
         case blobsScanned = "blobs_scanned"
         case bytesScanned = "bytes_scanned"
-        case blobsSkippedBinary = "blobs_skipped_binary"
+        case blobsBinary = "blobs_binary"
+        case archivesTruncated = "archives_truncated"
+        case archives
         case blobsSkippedLarge = "blobs_skipped_large"
         case gitlinksSkipped = "gitlinks_skipped"
         case durationSeconds = "duration_seconds"

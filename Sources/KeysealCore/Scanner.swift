@@ -61,13 +61,11 @@ struct BlobMatches {
 final class ScanWorker: @unchecked Sendable {
     let scratch: Matcher.Scratch
     var found: [BlobMatches] = []
-    var scanned = 0, bytes = 0, binary = 0, large = 0
+    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
 }
 
 public enum Scanner {
-    /// NUL within the first 8 KiB marks a binary blob, as git itself decides.
-    static let binaryProbe = 8000
     /// Blobs per store transaction: work survives a kill in steps of this size.
     static let chunkSize = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_CHUNK_SIZE"] ?? "") ?? 4096
     /// Test hook: the process kills itself (SIGKILL) after recording this many chunks, so the
@@ -178,7 +176,9 @@ public enum Scanner {
             for worker in collected.withLock({ $0 }) {
                 summary.blobsScanned += worker.scanned
                 summary.bytesScanned += worker.bytes
-                summary.blobsSkippedBinary += worker.binary
+                summary.blobsBinary += worker.binary
+                summary.archives += worker.archives
+                summary.archivesTruncated += worker.truncated
                 summary.blobsSkippedLarge += worker.large
                 chunkFound += worker.found
             }
@@ -245,17 +245,18 @@ public enum Scanner {
         case .tooLarge:
             worker.large += 1
         case .bytes(let bytes):
-            let probe = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, binaryProbe)])
-            if !probe.isEmpty, memchr(probe.baseAddress!, 0, probe.count) != nil {
-                worker.binary += 1
-            } else {
-                worker.scanned += 1
-                worker.bytes += bytes.count
-                // Secrets the allowlist names are dropped here, before anything records them.
-                let matches = try matcher.scan(bytes, scratch: worker.scratch)
-                    .filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
-                if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }
+            worker.scanned += 1
+            worker.bytes += bytes.count
+            let scan = try matcher.scanBlob(bytes, scratch: worker.scratch)
+            switch scan.kind {
+            case .text: break
+            case .binary: worker.binary += 1
+            case .archive: worker.archives += 1
             }
+            if scan.truncated { worker.truncated += 1 }
+            // Secrets the allowlist names are dropped here, before anything records them.
+            let matches = scan.matches.filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
+            if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }
             progress?.bytesDone.add(bytes.count, ordering: .relaxed)
         }
         progress?.blobsDone.add(1, ordering: .relaxed)
@@ -337,7 +338,8 @@ struct FindingBuilder {
                                        fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
                                        commit: commit.id.hex, author: author.name, email: author.email,
                                        date: Self.iso8601(author), path: path, line: match.line, column: match.column,
-                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence))
+                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence,
+                                       detail: match.detail))
                 }
             }
         }

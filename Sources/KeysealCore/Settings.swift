@@ -1,5 +1,6 @@
 import Foundation
 import KeysealEngine
+import KeysealStore
 import KeysealGit
 
 /// What every command derives from the repository and its config: rules, allowlist, limits.
@@ -45,11 +46,18 @@ extension Finding {
                   secret: showSecret ? String(decoding: match.secret, as: UTF8.self) : nil,
                   commit: commit, author: author?.name ?? "", email: author?.email ?? "",
                   date: author.map(FindingBuilder.iso8601) ?? "", path: path, line: match.line, column: match.column,
-                  blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid))
+                  blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid),
+                  detail: match.detail)
     }
 }
 
 extension EngineMatch {
+    /// Archive member, byte offset and encoding, as the store keeps them.
+    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding) }
+    /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
+    /// hook reports it whenever the blob is part of the change.
+    var outsideBlobLines: Bool { innerPath != nil || byteOffset != nil || encoding?.hasPrefix("gzip") == true }
+
     /// The last line the secret spans (PEM bodies run over many).
     var endLine: Int { line + secret.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) } }
 }

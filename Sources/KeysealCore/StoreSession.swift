@@ -71,7 +71,7 @@ final class StoreSession {
             let fingerprints = SecretText.fingerprints(matches, rules: rules)
             let stored = matches.enumerated().map { k, match in
                 StoredMatch(fingerprint: fingerprints[k], line: match.line, column: match.column,
-                            pairedWith: match.pairedWith.map { fingerprints[$0] })
+                            pairedWith: match.pairedWith.map { fingerprints[$0] }, detail: match.detail)
             }
             for (k, match) in matches.enumerated() where secrets[fingerprints[k]] == nil {
                 let rule = rules[match.rule]
@@ -93,7 +93,8 @@ final class StoreSession {
         let occurrences = findings.map {
             StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit,
                              commitTime: time[$0.commit] ?? 0, line: $0.line, column: $0.column, author: $0.author,
-                             email: $0.email, date: $0.date, pairedWith: $0.pairedWith)
+                             email: $0.email, date: $0.date, pairedWith: $0.pairedWith,
+                             detail: MatchDetail(innerPath: nil, byteOffset: $0.byteOffset, encoding: $0.encoding))
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
         try Scanner.wrap {
@@ -116,7 +117,8 @@ final class StoreSession {
                            secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,
                            email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
                            column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
-                           status: secret.status, confidence: secret.confidence)
+                           status: secret.status, confidence: secret.confidence,
+                           detail: occurrence.detail.flatMap { MatchDetail(innerPath: nil, byteOffset: $0.byteOffset, encoding: $0.encoding) })
         }
     }
 }

@@ -15,6 +15,22 @@ public struct EngineMatch: Sendable {
     public var pairedWith: Int?
     /// The provider's built-in checksum: true verified, false failed, nil when the format has none.
     public var checksumValid: Bool? = nil
+    /// How the secret was hidden when found inside an encoded span (`base64`, `percent`,
+    /// `json-escape`, `gzip`, chained with `+`); line and column are then the span's.
+    public var encoding: String? = nil
+    /// The member path when found inside an archive (`inner/dir/file`, nested with `!`).
+    public var innerPath: String? = nil
+    /// The byte offset in the blob (or archive member) when found in a binary's printable run;
+    /// line and column are then 0.
+    public var byteOffset: Int? = nil
+}
+
+/// What scanning one blob found, and what the blob was.
+public struct BlobScan: Sendable {
+    public let matches: [EngineMatch]
+    public let kind: BlobKind
+    /// An archive whose opening stopped at a bound (depth, size or member count).
+    public let truncated: Bool
 }
 
 public struct EngineError: Error, CustomStringConvertible, Sendable {
@@ -45,14 +61,15 @@ public final class Matcher: @unchecked Sendable {
     /// thread, for the rules that get a hit: a hook that scans a few files pays for a few.
     public init(rules: [Rule], cacheDirectory: URL? = nil) throws {
         self.rules = rules
-        if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: rules, from: cacheDirectory) {
+        let compiled = rules + SpanLocator.rules
+        if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: compiled, from: cacheDirectory) {
             (database, maxWidth) = cached
             loadedFromCache = true
         } else {
-            (database, maxWidth) = try Self.compileVectorscan(rules)
+            (database, maxWidth) = try Self.compileVectorscan(compiled)
             loadedFromCache = false
             if let cacheDirectory {
-                RuleDatabaseCache.store(database, maxWidth: maxWidth, rules: rules, in: cacheDirectory)
+                RuleDatabaseCache.store(database, maxWidth: maxWidth, rules: compiled, in: cacheDirectory)
             }
         }
         let ids = Dictionary(rules.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
@@ -119,8 +136,59 @@ public final class Matcher: @unchecked Sendable {
 
     public func makeScratch() throws -> Scratch { try Scratch(database: database, rules: rules) }
 
-    /// Finds every rule's secrets in `buffer`.
+    /// Finds every rule's secrets in a blob: text directly and through its encoded spans, a binary
+    /// through its printable runs, an archive through its members.
+    public func scanBlob(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> BlobScan {
+        var budget = ArchiveBudget()
+        let (matches, kind) = try scanBlob(buffer.bindMemory(to: UInt8.self), scratch: scratch, depth: 0, budget: &budget)
+        return BlobScan(matches: matches, kind: kind, truncated: budget.truncated)
+    }
+
+    private func scanBlob(_ bytes: UnsafeBufferPointer<UInt8>, scratch: Scratch, depth: Int,
+                          budget: inout ArchiveBudget) throws -> ([EngineMatch], BlobKind) {
+        if let format = Containers.format(bytes) {
+            guard depth < ArchiveBudget.maxDepth else {
+                budget.truncated = true
+                return ([], .archive)
+            }
+            var found: [EngineMatch] = []
+            for member in Containers.members(bytes, format: format, budget: &budget) {
+                let (inner, _) = try member.bytes.withUnsafeBufferPointer {
+                    try scanBlob($0, scratch: scratch, depth: depth + 1, budget: &budget)
+                }
+                for var match in inner {
+                    if format == .gzip {
+                        match.encoding = "gzip" + (match.encoding.map { "+" + $0 } ?? "")
+                    } else {
+                        match.innerPath = member.path + (match.innerPath.map { "!" + $0 } ?? "")
+                    }
+                    found.append(match)
+                }
+            }
+            return (found, .archive)
+        }
+        if Containers.isBinary(bytes) {
+            let (text, starts) = Containers.printableRuns(bytes)
+            let found = try text.withUnsafeBytes { try scan($0, scratch: scratch) }.map { match -> EngineMatch in
+                var located = match
+                located.byteOffset = Containers.blobOffset(match.secretStart, in: starts)
+                located.line = 0
+                located.column = 0
+                return located
+            }
+            return (found, .binary)
+        }
+        return (try scan(UnsafeRawBufferPointer(bytes), scratch: scratch), .text)
+    }
+
+    /// Finds every rule's secrets in a text `buffer`, and in the text its encoded spans decode to.
     public func scan(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> [EngineMatch] {
+        var budget = DecodeBudget()
+        return try scan(buffer, scratch: scratch, depth: 0, budget: &budget)
+    }
+
+    private func scan(_ buffer: UnsafeRawBufferPointer, scratch: Scratch, depth: Int,
+                      budget: inout DecodeBudget) throws -> [EngineMatch] {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return [] }
         guard buffer.count <= Int(UInt32.max) else { throw EngineError("buffer over 4 GiB") }
         let hits = scratch.hits
@@ -131,13 +199,50 @@ public final class Matcher: @unchecked Sendable {
             throw EngineError("hs_scan failed with status \(status)")
         }
         if hits.count == 0 { return [] }
-        return confirm(hits, in: buffer, scratch: scratch)
+        let bytes = buffer.bindMemory(to: UInt8.self)
+        var (found, locators) = confirm(hits, in: buffer, scratch: scratch)
+        found = resolveOverlaps(found)
+        if !locators.isEmpty && depth < DecodeBudget.maxDepth {
+            let known = Set(found.map { SecretKey(rule: $0.rule, secret: $0.secret) })
+            var decoded: [EngineMatch] = []
+            for span in EncodedSpans.find(locators, in: bytes, budget: &budget) {
+                let inner = try span.decoded.withUnsafeBytes { try scan($0, scratch: scratch, depth: depth + 1, budget: &budget) }
+                for match in inner where !known.contains(SecretKey(rule: match.rule, secret: match.secret)) {
+                    var outer = EngineMatch(rule: match.rule, secretStart: span.range.lowerBound, secretEnd: span.range.upperBound,
+                                            line: 0, column: 0, secret: match.secret, pairedWith: nil,
+                                            checksumValid: match.checksumValid)
+                    outer.encoding = span.encoding + (match.encoding.map { "+" + $0 } ?? "")
+                    decoded.append(outer)
+                }
+            }
+            if !decoded.isEmpty {
+                // The encoded text itself, caught by a generic rule, is the same secret seen worse.
+                found.removeAll { raw in
+                    rules[raw.rule].generic && decoded.contains { $0.secretStart < raw.secretEnd && raw.secretStart < $0.secretEnd }
+                }
+                var unique = Set<SecretKey>()
+                found += decoded.filter { unique.insert(SecretKey(rule: $0.rule, secret: $0.secret)).inserted }
+            }
+        }
+        if found.isEmpty { return found }
+        found.sort { $0.secretStart < $1.secretStart }
+        Self.locate(&found, in: bytes)
+        pair(&found)
+        return found
+    }
+
+    private struct SecretKey: Hashable {
+        let rule: Int
+        let secret: [UInt8]
     }
 
     // MARK: - Confirmation with PCRE2
 
-    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer, scratch: Scratch) -> [EngineMatch] {
+    /// PCRE2 over each rule hit's neighbourhood; locator hits are handed back as they are.
+    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer,
+                         scratch: Scratch) -> ([EngineMatch], [(SpanLocator, Int)]) {
         let matchData = scratch.matchData
+        var locators: [(SpanLocator, Int)] = []
         let bytes = buffer.bindMemory(to: UInt8.self)
         var found: [EngineMatch] = []
         var seen = Set<Int>()  // rule * 2^40 + secret start, to drop the same secret reported twice
@@ -145,8 +250,13 @@ public final class Matcher: @unchecked Sendable {
         var searchedTo = [Int](repeating: -1, count: rules.count)
         for k in 0..<hits.count {
             let ruleIndex = Int(hits.ids[k])
-            let rule = rules[ruleIndex]
             let end = Int(hits.tos[k])
+            if ruleIndex >= rules.count {
+                // Safe: ids past the rules' are the locators', compiled in `SpanLocator` order.
+                locators.append((SpanLocator(rawValue: ruleIndex - rules.count)!, end))
+                continue
+            }
+            let rule = rules[ruleIndex]
             if end <= searchedTo[ruleIndex] { continue }
             guard let program = scratch.program(ruleIndex) else { continue }
             let lineStart = Self.lineStart(bytes, before: max(end - 1, 0))
@@ -193,12 +303,7 @@ public final class Matcher: @unchecked Sendable {
             }
             searchedTo[ruleIndex] = rule.span == .line ? windowEnd : end
         }
-        if found.isEmpty { return found }
-        found = resolveOverlaps(found)
-        found.sort { $0.secretStart < $1.secretStart }
-        Self.locate(&found, in: bytes)
-        pair(&found)
-        return found
+        return (found, locators)
     }
 
     private func accept(_ rule: Rule, secret: Range<Int>, name: Range<Int>?, match: Range<Int>,

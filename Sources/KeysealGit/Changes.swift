@@ -57,6 +57,11 @@ final class Diff {
                 // libgit2 makes no patch for content it takes as binary: all of it is new.
                 ranges = [1...Int.max]
             }
+            if ranges.isEmpty, let patch, let patched = git_patch_get_delta(patch),
+               patched.pointee.flags & UInt32(GIT_DIFF_FLAG_BINARY.rawValue) != 0 {
+                // A binary patch has no hunks: the whole file is part of the change.
+                ranges = [1...Int.max]
+            }
             guard !ranges.isEmpty else { continue }
             let path = Array(String(cString: delta.new_file.path).utf8)
             result.append(AddedContent(blob: ObjectID(delta.new_file.id), path: path, addedLines: ranges, commit: commit))

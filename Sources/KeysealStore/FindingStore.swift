@@ -8,11 +8,34 @@ public struct StoredMatch: Sendable, Hashable {
     public let line: Int
     public let column: Int
     public let pairedWith: String?
-    public init(fingerprint: String, line: Int, column: Int, pairedWith: String?) {
+    public let detail: MatchDetail?
+    public init(fingerprint: String, line: Int, column: Int, pairedWith: String?, detail: MatchDetail? = nil) {
         self.fingerprint = fingerprint
         self.line = line
         self.column = column
         self.pairedWith = pairedWith
+        self.detail = detail
+    }
+}
+
+/// Where inside a blob a match stands beyond line and column: the archive member, the byte offset in
+/// a binary, the encoding it was hidden in. Stored as one JSON column (nil for plain text).
+public struct MatchDetail: Sendable, Hashable, Codable {
+    public let innerPath: String?
+    public let byteOffset: Int?
+    public let encoding: String?
+
+    public init?(innerPath: String?, byteOffset: Int?, encoding: String?) {
+        if innerPath == nil && byteOffset == nil && encoding == nil { return nil }
+        self.innerPath = innerPath
+        self.byteOffset = byteOffset
+        self.encoding = encoding
+    }
+
+    var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }
+
+    static func from(_ json: String?) -> MatchDetail? {
+        json.flatMap { try? JSONDecoder().decode(MatchDetail.self, from: Data($0.utf8)) }
     }
 }
 
@@ -64,9 +87,11 @@ public struct StoredOccurrence: Sendable, Hashable {
     public let email: String
     public let date: String
     public let pairedWith: String?
+    public let detail: MatchDetail?
 
     public init(fingerprint: String, blob: String, path: String, commit: String, commitTime: Int64, line: Int,
-                column: Int, author: String, email: String, date: String, pairedWith: String?) {
+                column: Int, author: String, email: String, date: String, pairedWith: String?, detail: MatchDetail? = nil) {
+        self.detail = detail
         self.fingerprint = fingerprint
         self.blob = blob
         self.path = path
@@ -92,7 +117,7 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     let connection: Connection
     public let path: String
 
@@ -166,6 +191,7 @@ public final class FindingStore {
             requested_at TEXT NOT NULL, PRIMARY KEY (tag, reasons_hash, target));
         """,
         "ALTER TABLE secrets ADD COLUMN confidence TEXT;",
+        "ALTER TABLE blob_matches ADD COLUMN detail TEXT; ALTER TABLE occurrences ADD COLUMN detail TEXT;",
     ]
 
     private func migrate(readOnly: Bool) throws {
@@ -284,12 +310,12 @@ public final class FindingStore {
     /// The recorded matches of the given blobs.
     public func matches(of blobs: Set<String>, rulesHash: String) throws -> [String: [StoredMatch]] {
         var out: [String: [StoredMatch]] = [:]
-        try connection.prepare("SELECT blob, fingerprint, line, col, paired_with FROM blob_matches WHERE rules_hash = ?")
+        try connection.prepare("SELECT blob, fingerprint, line, col, paired_with, detail FROM blob_matches WHERE rules_hash = ?")
             .query([.text(rulesHash)]) { row in
                 let blob = row.string(0)
                 guard blobs.contains(blob) else { return }
                 out[blob, default: []].append(StoredMatch(fingerprint: row.string(1), line: row.int(2), column: row.int(3),
-                                                          pairedWith: row.text(4)))
+                                                          pairedWith: row.text(4), detail: MatchDetail.from(row.text(5))))
             }
         return out
     }
@@ -299,13 +325,15 @@ public final class FindingStore {
         try connection.transaction {
             let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
             let match = try connection.prepare("""
-                INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             for entry in blobs {
                 try scanned.run([.text(entry.blob), .text(rulesHash)])
                 for m in entry.matches {
                     try match.run([.text(entry.blob), .text(rulesHash), .text(m.fingerprint), .int(Int64(m.line)),
-                                   .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null])
+                                   .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null,
+                                   m.detail.map { .text($0.json) } ?? .null])
                 }
             }
             try upsertSecrets(secrets)
@@ -332,11 +360,12 @@ public final class FindingStore {
             let seen = try connection.prepare("UPDATE secrets SET first_seen = min(first_seen, ?) WHERE fingerprint = ?")
             for (fingerprint, date) in firstSeen { try seen.run([.text(date), .text(fingerprint)]) }
             let upsert = try connection.prepare("""
-                INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with, rules_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with,
+                                         rules_hash, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (fingerprint, blob, path, line, col) DO UPDATE SET
                     commit_id = excluded.commit_id, commit_time = excluded.commit_time, author = excluded.author,
-                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash
+                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash, detail = excluded.detail
                 WHERE excluded.commit_time < occurrences.commit_time
                    OR (excluded.commit_time = occurrences.commit_time AND excluded.commit_id < occurrences.commit_id)
                    OR occurrences.rules_hash <> excluded.rules_hash
@@ -344,7 +373,7 @@ public final class FindingStore {
             for o in occurrences {
                 try upsert.run([.text(o.fingerprint), .text(o.blob), .text(o.path), .text(o.commit), .int(o.commitTime),
                                 .int(Int64(o.line)), .int(Int64(o.column)), .text(o.author), .text(o.email), .text(o.date),
-                                o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash)])
+                                o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash), o.detail.map { .text($0.json) } ?? .null])
             }
             let commit = try connection.prepare("INSERT OR IGNORE INTO scanned_commits (commit_id, rules_hash) VALUES (?, ?)")
             for id in commits { try commit.run([.text(id), .text(rulesHash)]) }
@@ -369,14 +398,15 @@ public final class FindingStore {
         var out: [(StoredOccurrence, SecretRecord)] = []
         try connection.prepare("""
             SELECT o.fingerprint, o.blob, o.path, o.commit_id, o.commit_time, o.line, o.col, o.author, o.email, o.date,
-                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence
+                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence,
+                   o.detail
             FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
             WHERE o.rules_hash = ?
             """).query([.text(rulesHash)]) { row in
             let occurrence = StoredOccurrence(
                 fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
                 commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
-                email: row.string(8), date: row.string(9), pairedWith: row.text(10))
+                email: row.string(8), date: row.string(9), pairedWith: row.text(10), detail: MatchDetail.from(row.text(19)))
             let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
                                       description: row.string(13), preview: row.string(14), firstSeen: row.string(15),
                                       status: row.string(16), note: row.text(17), confidence: row.text(18))

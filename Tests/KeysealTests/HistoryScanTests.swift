@@ -127,18 +127,22 @@ final class HistoryScanTests: XCTestCase {
         XCTAssertEqual(result.summary.gitlinksSkipped, 1)
     }
 
-    func testBinaryAndLargeBlobsAreSkippedAndCounted() throws {
+    func testBinaryBlobsAreScannedByPrintableRunsAndLargeBlobsSkipped() throws {
         let repo = try TestRepository()
-        var binary = Data("TOKEN=\(FakeSecret.github("bin"))\n".utf8)
+        var binary = Data([0, 1, 2, 0, 7])
+        let token = FakeSecret.github("bin")
+        binary.append(contentsOf: Array("TOKEN=\(token)".utf8))
         binary.append(contentsOf: [0, 1, 2, 0])
         try repo.write("blob.bin", binary)
         try repo.write("big.txt", String(repeating: "x", count: 3000) + "\nT=\(FakeSecret.github("big"))\n")
         try repo.commit("add")
         let result = try scan(repo, maxBlobSize: 2048)
-        XCTAssertTrue(result.findings.isEmpty)
-        XCTAssertEqual(result.summary.blobsSkippedBinary, 1)
+        XCTAssertEqual(result.findings.map(\.path), ["blob.bin"])
+        XCTAssertEqual(result.findings.first?.byteOffset, 11, "5 bytes of header, then TOKEN=")
+        XCTAssertEqual(result.findings.first?.line, 0)
+        XCTAssertEqual(result.summary.blobsBinary, 1)
         XCTAssertEqual(result.summary.blobsSkippedLarge, 1)
-        XCTAssertEqual(result.summary.blobsScanned, 0)
+        XCTAssertEqual(result.summary.blobsScanned, 1)
     }
 
     func testSinceCommitScansOnlyNewerCommits() throws {

@@ -25,7 +25,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(document["version"] as? Int, 1)
         XCTAssertEqual((document["tool"] as? [String: Any])?["name"] as? String, "keyseal")
         let summary = try XCTUnwrap(document["summary"] as? [String: Any])
-        for key in ["commits", "blobs_scanned", "bytes_scanned", "blobs_skipped_binary", "blobs_skipped_large", "findings", "secrets"] {
+        for key in ["commits", "blobs_scanned", "bytes_scanned", "blobs_binary", "archives", "blobs_skipped_large", "findings", "secrets"] {
             XCTAssertNotNil(summary[key] as? Int, "summary.\(key)")
         }
         let findings = try XCTUnwrap(document["findings"] as? [[String: Any]])

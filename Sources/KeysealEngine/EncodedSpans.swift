@@ -1,0 +1,210 @@
+import Foundation
+
+/// Where a text may hold other text in an encoding: extra Vectorscan patterns compiled into the
+/// rules' database (ids after the rules'), so finding them costs no extra pass over the bytes.
+/// Each has a literal to anchor on: an unanchored "any long base64 run" locator made every scan 2.5
+/// times slower.
+enum SpanLocator: Int, CaseIterable {
+    /// `kind: Secret`: the values under `data:` are base64.
+    case kubernetesSecret
+    /// A name that says its value is base64 (`TOKEN_B64=`, `base64_key:`).
+    case base64Assigned
+    /// The base64 of a PEM header or of a service-account JSON file.
+    case base64Header
+    /// Two percent escapes close together.
+    case percent
+    /// A JSON string escape that hides a token's characters (`\/`, `\u002f`).
+    case jsonEscape
+
+    var pattern: String {
+        switch self {
+        case .kubernetesSecret: return "^[ \\t]*kind:[ \\t]*[\"']?Secret[\"']?[ \\t]*\\r?$"
+        case .base64Assigned: return "(?:b64|base64)[A-Za-z0-9_.-]{0,20}[\"']?[ \\t]*(?::=|=>|=|:)[ \\t]*[\"']?[A-Za-z0-9+/_-]{16}"
+        case .base64Header:
+            // "-----BEGIN ", and `{"type": "service_account"` in the spacings JSON writers use.
+            return "LS0tLS1CRUdJTi|ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudC|eyJ0eXBlIjoic2VydmljZV9hY2NvdW50|eyJ0eXBlIjogInNlcnZpY2VfYWNjb3VudC|eyAidHlwZSI6ICJzZXJ2aWNlX2FjY291bnQi"
+        case .percent: return "%[2-7][0-9A-Fa-f][^%\\s]{0,64}%[2-7][0-9A-Fa-f]"
+        case .jsonEscape: return "\\\\/|\\\\u00[0-9A-Fa-f]{2}"
+        }
+    }
+
+    /// Compiled after the rules, so a hit's id tells rule from locator.
+    static let rules: [Rule] = allCases.map {
+        Rule(id: "locator-\($0.rawValue)", provider: "", description: "", regex: $0.pattern,
+             caseless: $0 == .base64Assigned, positives: [], negatives: [])
+    }
+}
+
+/// Text decoded from a span of the scanned buffer.
+struct EncodedSpan {
+    let range: Range<Int>
+    let decoded: [UInt8]
+    let encoding: String
+}
+
+/// Bounds on what one blob's decoding may cost.
+struct DecodeBudget {
+    static let maxDepth = 3
+    static let maxSpanBytes = 1 << 20
+    var bytesLeft = 8 << 20
+    var spansLeft = 2_000
+}
+
+enum EncodedSpans {
+    static func find(_ locators: [(SpanLocator, Int)], in bytes: UnsafeBufferPointer<UInt8>,
+                     budget: inout DecodeBudget) -> [EncodedSpan] {
+        var spans: [EncodedSpan] = []
+        var seenRanges = Set<Int>()
+        func add(_ range: Range<Int>, _ decoded: [UInt8]?, _ encoding: String) {
+            guard let decoded, !decoded.isEmpty, budget.spansLeft > 0, budget.bytesLeft >= decoded.count,
+                  seenRanges.insert(range.lowerBound << 8 | range.count & 0xff).inserted else { return }
+            budget.spansLeft -= 1
+            budget.bytesLeft -= decoded.count
+            spans.append(EncodedSpan(range: range, decoded: decoded, encoding: encoding))
+        }
+        var kubernetesDone = false
+        var linesDone = Set<Int>()
+        for (kind, end) in locators {
+            switch kind {
+            case .kubernetesSecret:
+                if kubernetesDone { continue }
+                kubernetesDone = true
+                for value in kubernetesDataValues(bytes) { add(value, decodeBase64Text(bytes, value), "base64") }
+            case .base64Assigned:
+                let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
+                // The value starts where the locator's 16 base64 characters do.
+                var start = end - 16
+                while start > lineStart && isBase64(bytes[start - 1]) && bytes[start - 1] != 0x3d { start -= 1 }
+                var stop = end
+                while stop < lineEnd && isBase64(bytes[stop]) { stop += 1 }
+                add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
+            case .base64Header:
+                var start = end - 1, stop = end
+                while start > 0 && isBase64(bytes[start - 1]) && bytes[start - 1] != 0x3d { start -= 1 }
+                while stop < bytes.count && isBase64OrWrap(bytes[stop]) { stop += 1 }
+                add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
+            case .percent, .jsonEscape:
+                let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
+                guard lineEnd - lineStart <= DecodeBudget.maxSpanBytes,
+                      linesDone.insert(lineStart << 1 | (kind == .percent ? 1 : 0)).inserted else { continue }
+                let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
+                let decoded = kind == .percent ? percentDecode(line) : jsonUnescape(line)
+                if let decoded { add(lineStart..<lineEnd, decoded, kind == .percent ? "percent" : "json-escape") }
+            }
+        }
+        return spans
+    }
+
+    @inline(__always) static func isBase64(_ byte: UInt8) -> Bool {
+        let value = Base64Bytes.values[Int(byte)]
+        return value != 255
+    }
+
+    /// Base64 wrapped at 64 or 76 columns continues on the next line.
+    @inline(__always) static func isBase64OrWrap(_ byte: UInt8) -> Bool {
+        isBase64(byte) || byte == 0x0a || byte == 0x0d
+    }
+
+    /// Decodes `range` when it is base64 of text (at least 6 bytes, at least 90% printable, no NUL):
+    /// a random token that happens to be valid base64 decodes to noise and is left alone.
+    static func decodeBase64Text(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> [UInt8]? {
+        guard range.count >= 8, range.count <= DecodeBudget.maxSpanBytes * 4 / 3 else { return nil }
+        let compact = bytes[range].filter { $0 != 0x0a && $0 != 0x0d }
+        guard let decoded = Base64Bytes.decode(compact), decoded.count >= 6 else { return nil }
+        var printable = 0
+        for byte in decoded {
+            if byte == 0 { return nil }
+            if (byte >= 0x20 && byte < 0x7f) || byte == 0x09 || byte == 0x0a || byte == 0x0d || byte >= 0x80 { printable += 1 }
+        }
+        return printable * 10 >= decoded.count * 9 ? decoded : nil
+    }
+
+    /// The `data:` values of a Kubernetes Secret: `  key: <base64>` lines indented under `data:`.
+    static func kubernetesDataValues(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var values: [Range<Int>] = []
+        var dataIndent: Int? = nil
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = Matcher.lineEnd(bytes, from: lineStart)
+            var indent = 0
+            while lineStart + indent < lineEnd && bytes[lineStart + indent] == 0x20 { indent += 1 }
+            let content = lineStart + indent
+            let text = bytes[content..<lineEnd]
+            if text.starts(with: "data:".utf8) && text.dropFirst(5).allSatisfy({ $0 == 0x20 || $0 == 0x0d }) {
+                dataIndent = indent
+            } else if let parent = dataIndent, !text.isEmpty, text.first != 0x23 {
+                if indent <= parent {
+                    dataIndent = nil
+                } else if let colon = text.firstIndex(of: 0x3a) {
+                    var start = colon + 1
+                    while start < lineEnd && (bytes[start] == 0x20 || bytes[start] == 0x22 || bytes[start] == 0x27) { start += 1 }
+                    var stop = start
+                    while stop < lineEnd && isBase64(bytes[stop]) { stop += 1 }
+                    if stop > start { values.append(start..<stop) }
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        return values
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    /// Nil when nothing changes.
+    static func percentDecode(_ line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(line.count)
+        var i = 0, changed = false
+        while i < line.count {
+            if line[i] == 0x25, i + 2 < line.count, let high = hexValue(line[i + 1]), let low = hexValue(line[i + 2]) {
+                out.append(high << 4 | low)
+                i += 3
+                changed = true
+            } else {
+                out.append(line[i])
+                i += 1
+            }
+        }
+        return changed ? out : nil
+    }
+
+    /// `\/`, `\"`, `\\` and `\uXXXX` (as UTF-8); `\n` stays as it is, which the key rules read.
+    static func jsonUnescape(_ line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(line.count)
+        var i = 0, changed = false
+        while i < line.count {
+            guard line[i] == 0x5c, i + 1 < line.count else {
+                out.append(line[i])
+                i += 1
+                continue
+            }
+            let next = line[i + 1]
+            if next == 0x2f || next == 0x22 || next == 0x5c {
+                out.append(next)
+                i += 2
+                changed = true
+            } else if next == 0x75, i + 5 < line.count,
+                      let a = hexValue(line[i + 2]), let b = hexValue(line[i + 3]), let c = hexValue(line[i + 4]), let d = hexValue(line[i + 5]) {
+                let scalar = UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d)
+                if let unicode = Unicode.Scalar(scalar) {
+                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                    changed = true
+                }
+                i += 6
+            } else {
+                out.append(line[i])
+                out.append(next)
+                i += 2
+            }
+        }
+        return changed ? out : nil
+    }
+}

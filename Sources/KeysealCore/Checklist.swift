@@ -62,6 +62,8 @@ public struct Checklist: Sendable, Codable {
         /// The other half of a multi-part secret (the AWS key id for a secret access key), merged
         /// into this entry: rotating one rotates both.
         public var paired: Paired?
+        /// The identity the secret is used with (a username, a client id): name and preview.
+        public var identity: String?
 
         public struct Paired: Sendable, Codable {
             public let fingerprint: String
@@ -71,7 +73,7 @@ public struct Checklist: Sendable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case fingerprint, provider, rule, description, preview, status, note, pushed, branches, tags, occurrences,
-                 introduced, removed, rotation, paired
+                 introduced, removed, rotation, paired, identity
             case inHead = "in_head"
             case remoteRefs = "remote_refs"
             case firstCommit = "first_commit"
@@ -134,7 +136,8 @@ public enum ChecklistBuilder {
                 },
                 introduced: first.date, removed: removed.map(Self.iso8601),
                 rotation: guide, afterRotation: RotationGuide.afterwards,
-                followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead)))
+                followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead),
+                identity: ordered.compactMap(\.identity).first))
         }
         // Multi-part secrets are one secret: the partner's entry is merged into the entry that names it.
         let byFingerprint = Dictionary(entries.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })

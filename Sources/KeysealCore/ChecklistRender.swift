@@ -29,6 +29,7 @@ public enum ChecklistRenderer {
             out += "\(box) **\(e.status)** · rule `\(e.rule)` · `\(e.preview)` · fingerprint `\(e.fingerprint.prefix(12))`"
             if let note = e.note { out += " · note: \(note)" }
             if let paired = e.paired { out += "\n\nOne secret in two parts: with `\(paired.rule)` `\(paired.preview)` (fingerprint `\(paired.fingerprint.prefix(12))`); rotating one rotates both." }
+            if let identity = e.identity { out += "\n\nUsed with `\(identity)` from the same block: rotate the credential for that identity." }
             out += "\n\n**Exposure:** \(exposureLine(e))\n\n"
             out += "- First commit: `\(e.firstCommit.id.prefix(12))` by \(e.firstCommit.author) <\(e.firstCommit.email)> on \(e.firstCommit.date)\n"
             out += "- Exposed from \(e.introduced) until \(e.removed ?? (e.inHead ? "now (still in HEAD)" : "now"))\n"
@@ -100,7 +101,7 @@ public enum ChecklistRenderer {
         out += "</table>\n<h2>Exposure timeline</h2>\n\(svg)\n"
         for (i, e) in c.entries.enumerated() {
             out += "<div class=\"entry\"><h2>\(i + 1). \(escape(e.provider)): \(escape(e.description))</h2>"
-            out += "<p><input type=\"checkbox\" disabled\(e.status == "open" ? "" : " checked")> <b>\(escape(e.status))</b> · rule <code>\(escape(e.rule))</code> · <code>\(escape(e.preview))</code> · fingerprint <code>\(escape(String(e.fingerprint.prefix(12))))</code>\(e.note.map { " · note: " + escape($0) } ?? "")</p>"
+            out += "<p><input type=\"checkbox\" disabled\(e.status == "open" ? "" : " checked")> <b>\(escape(e.status))</b> · rule <code>\(escape(e.rule))</code> · <code>\(escape(e.preview))</code> · fingerprint <code>\(escape(String(e.fingerprint.prefix(12))))</code>\(e.note.map { " · note: " + escape($0) } ?? "")\(e.identity.map { " · used with <code>" + escape($0) + "</code>" } ?? "")</p>"
             out += "<p>First commit <code>\(escape(String(e.firstCommit.id.prefix(12))))</code> by \(escape(e.firstCommit.author)) &lt;\(escape(e.firstCommit.email))&gt; on \(escape(e.firstCommit.date)). Branches: \(escape(e.branches.joined(separator: ", "))). Tags: \(escape(e.tags.joined(separator: ", "))).</p><ul>"
             for o in e.occurrences { out += "<li><code>\(escape(o.path)):\(o.line)</code> in <code>\(escape(String(o.commit.prefix(10))))</code> (\(escape(o.author)))</li>" }
             out += "</ul><p><b>Rotate:</b> \(escape(e.rotation.revoke)).</p>"

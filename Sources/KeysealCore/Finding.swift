@@ -36,6 +36,9 @@ public struct Finding: Sendable, Codable, Hashable {
     /// Found inside an encoded span (`base64`, `percent`, `json-escape`, `gzip`, chained with `+`):
     /// line and column are the encoded span's.
     public var encoding: String?
+    /// The identity used with the secret, from the same block (`DB_USER (admi…)` beside a password,
+    /// `CLIENT_ID (3f2a…)` beside a client secret): rotate the pair together.
+    public var identity: String?
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
@@ -54,6 +57,7 @@ public struct Finding: Sendable, Codable, Hashable {
         self.path = path + (detail?.innerPath.map { "!" + $0 } ?? "")
         self.byteOffset = detail?.byteOffset
         self.encoding = detail?.encoding
+        self.identity = detail?.identity
         self.line = line
         self.column = column
         self.blob = blob
@@ -82,7 +86,7 @@ public struct Finding: Sendable, Codable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
-             blob, status, confidence, encoding
+             blob, status, confidence, encoding, identity
         case pairedWith = "paired_with"
         case byteOffset = "byte_offset"
     }

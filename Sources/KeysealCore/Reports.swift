@@ -57,7 +57,7 @@ enum TextReport {
             }
             for finding in occurrences {
                 let date = String(finding.date.prefix(10))
-                out += "    \(paint(finding.place, "1"))  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
+                out += "    \(paint(finding.place, "1"))\(finding.identity.map { "  with \($0)" } ?? "")  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
             }
             out += "\n"
         }

@@ -2,6 +2,11 @@
 /// where the provider has no CLI worth naming, the console step. Merged into `RotationGuide.byProvider`.
 extension RotationGuide {
     static let services: [String: RotationGuide] = [
+        "Kubernetes": RotationGuide("Delete the token's Secret or the service account (kubectl delete secret NAME / kubectl delete serviceaccount NAME) and issue a new short-lived token; for OIDC tokens, revoke the user's session at the identity provider",
+                                    cli: ["kubectl create token SERVICE_ACCOUNT --duration=1h", "kubectl delete secret OLD_TOKEN_SECRET"],
+                                    notes: "Review the API server audit log for requests made with the token."),
+        "Java KeyStore / PKCS#12": RotationGuide("Treat the keys in the store as exposed: issue new keys and certificates, build a new store with a new password, revoke the old certificates at their CA",
+                                                 cli: ["keytool -genkeypair -keystore new.p12 -storetype PKCS12", "openssl pkcs12 -export -out new.p12 -inkey new.key -in new.crt"]),
         "AI21 Labs": RotationGuide("AI21 Labs console or account settings > API keys / access tokens: revoke the AI21 Labs API key and issue a new one with the least scope it needs"),
         "Adafruit IO": RotationGuide("Adafruit IO console or account settings > API keys / access tokens: revoke the Adafruit IO key and issue a new one with the least scope it needs"),
         "Airbrake": RotationGuide("Airbrake console or account settings > API keys / access tokens: revoke the Airbrake project or user key and issue a new one with the least scope it needs"),

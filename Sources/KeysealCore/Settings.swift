@@ -53,7 +53,7 @@ extension Finding {
 
 extension EngineMatch {
     /// Archive member, byte offset and encoding, as the store keeps them.
-    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding) }
+    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity) }
     /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
     /// hook reports it whenever the blob is part of the change.
     var outsideBlobLines: Bool { innerPath != nil || byteOffset != nil || encoding?.hasPrefix("gzip") == true }

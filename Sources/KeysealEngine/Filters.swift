@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Shannon entropy in bits per byte.
@@ -109,5 +110,38 @@ enum NameFilter {
             .lowercased()
             .split(whereSeparator: { $0 == "_" || $0 == "-" || $0 == "." })
         return parts.contains { part in words.contains { part == $0 || (part.hasPrefix($0) && $0.count >= 5) } }
+    }
+}
+
+/// Credentials published as examples in RFCs and provider documentation (OAuth 1.0 and 2.0 RFC
+/// examples, AWS's documented example keys): never live, yet copied into code and docstrings
+/// everywhere. Kept as SHA-256 digests so that no such value is a literal in this repository.
+enum PublishedExamples {
+    static let digests: Set<String> = [
+        "6c96130f130ab0d6d158397e24d2bcc1c9a5e73ae081f6e983f1c7b545d24a4c",  // RFC 6749 access token
+        "00cf4c781dc37003f7c7dd7d4c9a6ef1e0f4c62d9a291aa8bc398774e3fefd32",  // RFC 6749 refresh token
+        "a35b81a7d7927b70ec99270dd2362b88580a28574af812f2c02f56469579186f",  // RFC 6749 authorization code
+        "e9974c507d2a802143f614c878fcbb622a3800e05e6e0d329fee2c5b6b243329",  // RFC 6749 client secret
+        "a71b359a87afde133e6d9731de69f8823d62b012072d43749f5dc976505403f5",  // RFC 6750 bearer token
+        "b8e148545b13c78bc74da2f1a7275dd71e56ddece129d7d2f7b3ecc06f7994da",  // RFC 6750 bearer token
+        "2ff8b0fb93aca981c78f1e94355c298c23435461f1072ef4674848e620371787",  // RFC 5849 token
+        "9d03b692e941d5ace207a9f8048834439f6de98e5c6c1590c22c4f4577c88a42",  // RFC 5849 token
+        "cb87c87e4a138d9a72259d2a01bab15623c9846e568c1509b287721645a6ea53",  // RFC 5849 client secret
+        "4c20e6f5cc11b93731e74cbe20739821d61c3563c9f50ecb884a27cd369f01fb",  // RFC 5849 temporary token
+        "6aa14267d94944e6b6483c81f5ad37f87bbc7e88aa368d4aba1e71e0b79cd8c4",  // RFC 5849 temporary secret
+        "bb9b1163338b2a51495834ad5c65420443d6327381cf0f94ebf92b117f209d72",  // RFC 5849 token
+        "649e1f5c769e718ba10d1a702a36499a731441d960b06da91c4c97786bf84595",  // RFC 5849 token secret
+        "293257ab6495ebb11cf9e4aee0686ca30df8de2ab8d251f2cbbcf177bdfcae91",  // RFC 5849 client key
+        "5586407997f5e8492fa0d6d310460386c80cc3542de6c876f75582bc219d4b82",  // RFC 5849 verifier
+        "80f8b7c904d4a43f3b7036db73247daafe15b3f647b337d19031ff67b7c1a177",  // RFC 5849 client key
+        "c20fbc2b96183894fb46187909d02afbef5b1b56398ece2a653745dbfb407553",  // RFC 5849 client secret
+        "b87dad10a32a2d81aa2e36e31e258b36ac0c3b07d1c1d5837185e206e17e3a06",  // RFC 5849 token secret
+        "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",  // AWS documentation key id
+        "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",  // AWS documentation secret key
+    ]
+
+    static func contains(_ secret: UnsafeBufferPointer<UInt8>) -> Bool {
+        let digest = SHA256.hash(data: UnsafeRawBufferPointer(secret))
+        return digests.contains(digest.map { String(format: "%02x", $0) }.joined())
     }
 }

@@ -23,6 +23,9 @@ public struct EngineMatch: Sendable {
     /// The byte offset in the blob (or archive member) when found in a binary's printable run;
     /// line and column are then 0.
     public var byteOffset: Int? = nil
+    /// The identity the secret is used with, from the same block (`DB_USER (admi…)` beside a
+    /// password, `CLIENT_ID (3f2a…)` beside a client secret): name and preview only.
+    public var identity: String? = nil
 }
 
 /// What scanning one blob found, and what the blob was.
@@ -228,6 +231,9 @@ public final class Matcher: @unchecked Sendable {
         found.sort { $0.secretStart < $1.secretStart }
         Self.locate(&found, in: bytes)
         pair(&found)
+        for i in found.indices where found[i].encoding == nil && found[i].pairedWith == nil {
+            found[i].identity = Identities.identity(for: found[i], in: bytes)
+        }
         return found
     }
 
@@ -311,6 +317,7 @@ public final class Matcher: @unchecked Sendable {
         if let name, NameFilter.isNonSecretName(Array(bytes[name])) { return false }
         let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
         if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
+        if PublishedExamples.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
         let lineStart = Self.lineStart(bytes, before: match.lowerBound)
         let lineEnd = Self.lineEnd(bytes, from: match.lowerBound)
         if Self.contains(bytes, lineStart..<lineEnd, Self.allowMarker) { return false }

@@ -19,17 +19,20 @@ public struct StoredMatch: Sendable, Hashable {
 }
 
 /// Where inside a blob a match stands beyond line and column: the archive member, the byte offset in
-/// a binary, the encoding it was hidden in. Stored as one JSON column (nil for plain text).
+/// a binary, the encoding it was hidden in; and the identity used with it. Stored as one JSON column (nil for plain text).
 public struct MatchDetail: Sendable, Hashable, Codable {
     public let innerPath: String?
     public let byteOffset: Int?
     public let encoding: String?
+    /// The identity used with the secret (`DB_USER (admi…)`): name and preview only.
+    public let identity: String?
 
-    public init?(innerPath: String?, byteOffset: Int?, encoding: String?) {
-        if innerPath == nil && byteOffset == nil && encoding == nil { return nil }
+    public init?(innerPath: String?, byteOffset: Int?, encoding: String?, identity: String? = nil) {
+        if innerPath == nil && byteOffset == nil && encoding == nil && identity == nil { return nil }
         self.innerPath = innerPath
         self.byteOffset = byteOffset
         self.encoding = encoding
+        self.identity = identity
     }
 
     var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }

@@ -37,6 +37,23 @@ final class ChecklistTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
     }
 
+    /// A password and a client secret are listed with the identity beside them in the same block;
+    /// a name past a blank line is another block.
+    func testChecklistNamesTheIdentityUsedWithASecret() throws {
+        let repo = try TestRepository()
+        let password = FakeSecret.password("identity")
+        let clientSecret = ExampleTemplate.expand("⟪an:12⟫-⟪an:20⟫", salt: "identity")
+        try repo.write("deploy/db.env", "DB_HOST=db.internal\nDB_USER=billing\nDB_PASSWORD=\(password)\n\nOTHER_USER=alice\n")
+        try repo.write("deploy/oauth.yaml", "oauth:\n  client_id: 3f2a9c7e11\n  client_secret: \(clientSecret)\n")
+        try repo.commit("config")
+        let json = try checklistJSON(repo)
+        let entries = try XCTUnwrap(json["entries"] as? [[String: Any]])
+        let identities = Set(entries.compactMap { $0["identity"] as? String })
+        XCTAssertEqual(identities, ["DB_USER (bill…)", "client_id (3f2a…)"], "\(entries.map { $0["rule"] ?? "" })")
+        let markdown = try KeysealBinary.run(["checklist"], in: repo.url)
+        XCTAssertTrue(markdown.stdout.contains("Used with `DB_USER (bill…)`"), markdown.stdout)
+    }
+
     func testChecklistExposureTagsPushedAndHead() throws {
         let (repo, leak, _) = try taggedRepo()
         let json = try checklistJSON(repo)

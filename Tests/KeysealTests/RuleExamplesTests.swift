@@ -123,6 +123,16 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertEqual(try scan("GOOGLE_API_KEY=\(key)").map { Self.matcher.rules[$0.rule].id }, ["gcp-api-key"])
     }
 
+    /// RFC and documentation example credentials (kept as digests in the engine) are not findings;
+    /// the values are assembled here from pieces.
+    func testPublishedExampleCredentialsAreNotReported() throws {
+        let rfcAccessToken = "2Yotn" + "FZFEjr1zCsicMWpAA"
+        let awsKeyID = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+        XCTAssertEqual(try scan("access_token = \"\(rfcAccessToken)\"\n").count, 0)
+        XCTAssertEqual(try scan("AWS_ACCESS_KEY_ID=\(awsKeyID)\n").count, 0)
+        XCTAssertEqual(try scan("access_token = \"\(ExampleTemplate.expand("⟪an:22⟫"))\"\n").count, 1, "a value of the same shape is")
+    }
+
     func testTemplatesExpandDeterministically() {
         let a = ExampleTemplate.expand("k=⟪an:36⟫"), b = ExampleTemplate.expand("k=⟪an:36⟫")
         XCTAssertEqual(a, b)

@@ -44,5 +44,18 @@ extension BuiltInRules {
                          "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: k\r\nPublic-Lines: 1\r\n⟪b64:64⟫\r\nPrivate-Lines: 2\r\n⟪b64:64⟫\r\n⟪b64:64⟫\r\nPrivate-MAC: ⟪hex:40⟫\r\n"],
              negatives: ["PuTTY-User-Key-File-3: ssh-ed25519\nPrivate-Lines: 1\nAAAA\n"]),
         jwt,
+        // A service-account or OIDC token in a kubeconfig's `users:` entry (often a JWT: this rule
+        // names it, the catch-all JWT rule yields).
+        Rule(id: "kubeconfig-user-token", provider: "Kubernetes", description: "Kubernetes user or service-account token in a kubeconfig",
+             regex: "^[ \\t]+(?:token|id-token|refresh-token):[ \\t]*[\"']?([A-Za-z0-9._~+/=-]{20,})[\"']?[ \\t]*\\r?$",
+             minEntropy: 3.5, keywords: ["user:", "users:", "auth-provider"],
+             positives: ["users:\n- name: ci\n  user:\n    token: eyJ⟪url:36⟫.eyJ⟪url:120⟫.⟪url:86⟫\n",
+                         "- name: admin\n  user:\n    token: ⟪lo:6⟫.⟪lo:16⟫⟪an:10⟫\n"],
+             negatives: ["users:\n- name: ci\n  user:\n    token: ${KUBE_TOKEN}\n", "steps:\n  - token: ⟪an:40⟫\n"]),
+        .named("keystore-password", "Java KeyStore / PKCS#12", "Password of a PKCS#12, JKS or trust store file (the key file alone is locked; with this it is open)",
+               name: "(?:p12|pfx|pkcs12|keystore|key[_-]?store|truststore|trust[_-]?store)[A-Za-z0-9_.-]{0,20}(?:pass(?:word)?|pwd|secret)",
+               value: "[^\\s\"'`;,${}()<>]{6,128}", entropy: 2.5,
+               positives: ["KEYSTORE_PASSWORD=⟪an:16⟫", "server.ssl.key-store-password: \"⟪an:12⟫\""],
+               negatives: ["KEYSTORE_PASSWORD=${KEYSTORE_PASSWORD}", "KEYSTORE_PASSWORD=short"]),
     ]
 }

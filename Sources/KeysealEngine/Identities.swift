@@ -1,0 +1,82 @@
+/// The identity a secret is used with, from the same block of assignments: the username beside a
+/// password, the client id beside a client secret. The identity is not secret, but only its name and
+/// a short preview are kept, as for secrets.
+enum Identities {
+    enum Kind {
+        case password, clientSecret
+
+        /// Lower-case name parts that make an assignment this kind's identity.
+        var partnerNames: [String] {
+            switch self {
+            case .password: return ["username", "user_name", "user", "login", "usr", "uid", "account", "email"]
+            case .clientSecret: return ["client_id", "clientid", "client-id", "app_id", "appid", "application_id",
+                                        "key_id", "keyid", "access_key_id", "consumer_key", "api_key_id", "client_key"]
+            }
+        }
+    }
+
+    /// The kind of secret from the name it is assigned to (the text between line start and secret).
+    static func kind(ofName name: [UInt8]) -> Kind? {
+        let lower = String(decoding: name, as: UTF8.self).lowercased()
+        if lower.contains("pass") || lower.contains("pwd") { return .password }
+        if lower.contains("secret") { return .clientSecret }
+        return nil
+    }
+
+    /// Lines up to 6 away, not across a blank line: `NAME = value` where NAME names the identity.
+    static func identity(for match: EngineMatch, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let lineStart = Matcher.lineStart(bytes, before: match.secretStart)
+        guard let kind = kind(ofName: Array(bytes[lineStart..<match.secretStart])) else { return nil }
+        var best: (distance: Int, text: String)? = nil
+        func consider(_ start: Int, _ distance: Int) -> Bool {
+            let end = Matcher.lineEnd(bytes, from: start)
+            let line = String(decoding: bytes[start..<end], as: UTF8.self)
+            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return false }
+            if best == nil, let found = assignment(line, kind: kind) { best = (distance, found) }
+            return true
+        }
+        // Below, then above, nearest first on each side; the nearest of the two wins.
+        var start = Matcher.lineEnd(bytes, from: match.secretStart) + 1
+        var below: (Int, String)? = nil
+        for distance in 1...6 where start < bytes.count {
+            if !consider(start, distance) { break }
+            if let found = best { below = found; break }
+            start = Matcher.lineEnd(bytes, from: start) + 1
+        }
+        best = nil
+        var above: (Int, String)? = nil
+        var end = lineStart
+        for distance in 1...6 where end > 0 {
+            let previous = Matcher.lineStart(bytes, before: end - 1)
+            if !consider(previous, distance) { break }
+            if let found = best { above = found; break }
+            end = previous
+        }
+        switch (above, below) {
+        case let (a?, b?): return a.0 <= b.0 ? a.1 : b.1
+        case let (a?, nil): return a.1
+        case let (nil, b?): return b.1
+        default: return nil
+        }
+    }
+
+    /// `NAME=value`, `name: value`, `"name": "value"`: the name and a 4-character preview when the
+    /// name is an identity of `kind` (and not itself a secret's name).
+    static func assignment(_ line: String, kind: Kind) -> String? {
+        var text = Substring(line).drop { $0 == " " || $0 == "\t" }
+        if text.hasPrefix("export ") { text = text.dropFirst(7) }
+        text = text.drop { $0 == "\"" || $0 == "'" }
+        let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }
+        guard !name.isEmpty else { return nil }
+        var rest = text.dropFirst(name.count).drop { $0 == "\"" || $0 == "'" || $0 == " " || $0 == "\t" }
+        guard let op = rest.first, op == "=" || op == ":" else { return nil }
+        rest = rest.dropFirst().drop { $0 == "=" || $0 == ">" || $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "'" }
+        let value = rest.prefix { $0 != "\"" && $0 != "'" && $0 != "," && $0 != "\r" && $0 != " " && $0 != ";" }
+        let lower = name.lowercased()
+        guard !value.isEmpty, !lower.contains("pass"), !lower.contains("secret"), !lower.contains("token"),
+              kind.partnerNames.contains(where: { lower == $0 || lower.hasSuffix("_" + $0) || lower.hasSuffix("." + $0)
+                  || lower.hasSuffix("-" + $0) || lower.hasSuffix($0) && $0.count > 5 })
+        else { return nil }
+        return "\(name) (\(value.prefix(4))…)"
+    }
+}

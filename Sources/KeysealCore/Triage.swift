@@ -62,7 +62,7 @@ public enum Baseline {
         })
         let data = try JSONOutput.encode(document)
         do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            try OutputFile.write(data, to: path)
         } catch {
             throw ScanError("cannot write \(path): \(error.localizedDescription)")
         }

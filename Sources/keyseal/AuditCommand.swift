@@ -32,7 +32,7 @@ struct AuditCommand: ParsableCommand {
         let data = try ReportWriter.render(audit: result, format: format.reportFormat, colour: colour)
         if let report {
             do {
-                try data.write(to: URL(fileURLWithPath: report), options: .atomic)
+                try OutputFile.write(data, to: report)
             } catch {
                 throw ValidationError("cannot write the report to \(report): \(error.localizedDescription)")
             }

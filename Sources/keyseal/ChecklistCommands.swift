@@ -39,7 +39,7 @@ struct ChecklistCommand: ParsableCommand {
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
         if let out {
             do {
-                try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+                try OutputFile.write(data, to: out)
             } catch {
                 throw ValidationError("cannot write \(out): \(error.localizedDescription)")
             }
@@ -105,7 +105,7 @@ struct RebuildCommand: ParsableCommand {
         let json = try JSONOutput.encode(requests)
         if let out {
             do {
-                try json.write(to: URL(fileURLWithPath: out), options: .atomic)
+                try OutputFile.write(json, to: out)
             } catch {
                 throw ValidationError("cannot write \(out): \(error.localizedDescription)")
             }

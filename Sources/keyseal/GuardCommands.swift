@@ -84,7 +84,7 @@ func writeGuardReport(_ result: GuardResult, to path: String?) throws {
     let scan = result.asScanResult()
     let format: ReportFormat = path.hasSuffix(".sarif") ? .sarif : .json
     do {
-        try ReportWriter.render(scan, format: format).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try OutputFile.write(ReportWriter.render(scan, format: format), to: path)
     } catch {
         throw ValidationError("cannot write the report to \(path): \(error.localizedDescription)")
     }

@@ -65,9 +65,8 @@ struct ReportOptions: ParsableArguments {
     func write(_ result: ScanResult) throws {
         if let report {
             let data = try ReportWriter.render(result, format: format.reportFormat, colour: false)
-            let url = URL(fileURLWithPath: report)
             do {
-                try data.write(to: url, options: .atomic)
+                try OutputFile.write(data, to: report)
             } catch {
                 throw ValidationError("cannot write the report to \(report): \(error.localizedDescription)")
             }

@@ -64,6 +64,26 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(unwritable.status, 2)
     }
 
+    /// A report sent to something that is not a regular file (a FIFO here; /dev/null in real use) is
+    /// written into it, not renamed over it: an atomic rename once replaced /dev/null with a file.
+    func testReportIntoAFIFOIsWrittenInPlace() throws {
+        let fifo = repo.url.appendingPathComponent("report.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let received = ReceivedData()
+        let reader = Thread {
+            received.data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile() ?? Data()
+            received.done.signal()
+        }
+        reader.start()
+        let out = try run(["scan", "--format", "json", "--report", fifo])
+        XCTAssertEqual(out.status, 1, out.stderr)
+        XCTAssertEqual(received.done.wait(timeout: .now() + 30), .success)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: received.data))
+        var status = stat()
+        XCTAssertEqual(stat(fifo, &status), 0)
+        XCTAssertEqual(status.st_mode & S_IFMT, S_IFIFO, "still a FIFO, not a file")
+    }
+
     func testTextReportGroupsBySecretWithoutColourWhenPiped() throws {
         let out = try run(["scan"])
         XCTAssertEqual(out.status, 1)
@@ -128,4 +148,10 @@ final class ReportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rules.count, 60)
         XCTAssertTrue(rules.allSatisfy { $0["id"] != nil && $0["provider"] != nil && $0["description"] != nil })
     }
+}
+
+/// What the FIFO reader thread received.
+final class ReceivedData: @unchecked Sendable {
+    var data = Data()
+    let done = DispatchSemaphore(value: 0)
 }

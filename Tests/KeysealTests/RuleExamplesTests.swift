@@ -58,6 +58,19 @@ final class RuleExamplesTests: XCTestCase {
         }
     }
 
+    /// The example corpus: every rule's negative examples together trip no rule at all.
+    func testNegativeExamplesTripNoRule() throws {
+        let rules = BuiltInRules.all
+        var tripped: [String] = []
+        for rule in rules {
+            for template in rule.negatives {
+                let text = ExampleTemplate.expand(template)
+                for match in try scan(text) { tripped.append("\(rule.id)'s negative \(text) trips \(rules[match.rule].id)") }
+            }
+        }
+        XCTAssertEqual(tripped, [])
+    }
+
     /// Real keys are 1.5-3 KB: a regex that only handles the short examples must not pass.
     func testFullSizePrivateKeysAreFound() throws {
         for label in ["PRIVATE KEY", "RSA PRIVATE KEY", "OPENSSH PRIVATE KEY", "EC PRIVATE KEY"] {

@@ -10,7 +10,7 @@ extension BuiltInRules {
              positives: ["aws_secret_access_key = ⟪b64:40⟫",
                          "export AWS_SECRET_ACCESS_KEY=\"⟪an:40⟫\"",
                          "AWS_ACCESS_KEY_ID=AKIA⟪b32:16⟫\nAWS_SECRET_ACCESS_KEY=⟪b64:40⟫"],
-             negatives: ["aws_secret_access_key = ${AWS_SECRET}", "aws_secret_access_key = ⟪b64:30⟫"]),
+             negatives: ["aws_secret_access_key = ${AWS_SECRET}", "aws_secret_access_key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]),
         .token("aws-session-token", "AWS", "AWS temporary session token",
                "(?:aws_session_token|aws_security_token|SessionToken)\(Piece.assign)((?:IQoJb3JpZ2lu|FwoGZXIvYXdz)[A-Za-z0-9/+=]{100,})",
                entropy: 4.0, caseless: true,

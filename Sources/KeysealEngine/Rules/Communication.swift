@@ -46,7 +46,7 @@ extension BuiltInRules {
                positives: ["TWILIO_API_KEY=SK⟪hex:32⟫", "twilio:\n  key: SK⟪hex:32⟫"], negatives: ["SK⟪hex:32⟫ plain"]),
         .named("twilio-auth-token", "Twilio", "Twilio account auth token", name: "twilio[A-Za-z0-9_.-]{0,20}(?:auth|token|secret)",
                value: "[a-f0-9]{32}", positives: ["TWILIO_AUTH_TOKEN=⟪hex:32⟫", "twilio_auth_token: '⟪hex:32⟫'"],
-               negatives: ["TWILIO_AUTH_TOKEN=⟪hex:16⟫"]),
+               negatives: ["TWILIO_AUTH_TOKEN=0000000000000000"]),
         .token("sendgrid-api-key", "SendGrid", "SendGrid API key", "\\b(SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43})\(Piece.end)",
                positives: ["SENDGRID_API_KEY=SG.⟪url:22⟫.⟪url:43⟫", "apiKey: 'SG.⟪an:22⟫.⟪an:43⟫'"],
                negatives: ["SG.⟪an:10⟫.⟪an:10⟫"]),
@@ -69,6 +69,6 @@ extension BuiltInRules {
                negatives: ["request_id=⟪hex:8⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:12⟫"]),
         .named("vonage-api-secret", "Vonage", "Vonage (Nexmo) API secret", name: "(?:vonage|nexmo)[A-Za-z0-9_.-]{0,20}secret",
                value: "[A-Za-z0-9]{16}", positives: ["VONAGE_API_SECRET=⟪an:16⟫", "nexmo_secret: \"⟪an:16⟫\""],
-               negatives: ["VONAGE_API_SECRET=⟪an:8⟫"]),
+               negatives: ["VONAGE_API_SECRET=xxxxxxxx"]),
     ]
 }

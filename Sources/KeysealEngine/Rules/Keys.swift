@@ -51,7 +51,7 @@ extension BuiltInRules {
              minEntropy: 3.5, keywords: ["user:", "users:", "auth-provider"],
              positives: ["users:\n- name: ci\n  user:\n    token: eyJ⟪url:36⟫.eyJ⟪url:120⟫.⟪url:86⟫\n",
                          "- name: admin\n  user:\n    token: ⟪lo:6⟫.⟪lo:16⟫⟪an:10⟫\n"],
-             negatives: ["users:\n- name: ci\n  user:\n    token: ${KUBE_TOKEN}\n", "steps:\n  - token: ⟪an:40⟫\n"]),
+             negatives: ["users:\n- name: ci\n  user:\n    token: ${KUBE_TOKEN}\n", "steps:\n  - token: ${{ secrets.DEPLOY_TOKEN }}\n"]),
         .named("keystore-password", "Java KeyStore / PKCS#12", "Password of a PKCS#12, JKS or trust store file (the key file alone is locked; with this it is open)",
                name: "(?:p12|pfx|pkcs12|keystore|key[_-]?store|truststore|trust[_-]?store)[A-Za-z0-9_.-]{0,20}(?:pass(?:word)?|pwd|secret)",
                value: "[^\\s\"'`;,${}()<>]{6,128}", entropy: 2.5,

@@ -48,6 +48,6 @@ extension BuiltInRules {
         .named("ghost-admin-api-key", "Ghost", "Ghost Admin API key (id:secret)", name: "ghost[A-Za-z0-9_.-]{0,20}key",
                value: "[a-f0-9]{24}:[a-f0-9]{64}",
                positives: ["GHOST_ADMIN_API_KEY=⟪hex:24⟫:⟪hex:64⟫", "ghost_admin_key: '⟪hex:24⟫:⟪hex:64⟫'"],
-               negatives: ["GHOST_ADMIN_API_KEY=⟪hex:24⟫"]),
+               negatives: ["GHOST_ADMIN_API_KEY=000000000000000000000000"]),
     ]
 }

@@ -81,7 +81,7 @@ extension BuiltInRules {
                                   name: "(?:^|[^A-Za-z0-9])(?:wif|btc|bitcoin|wallet)[A-Za-z0-9_.-]{0,20}(?:key|wif|secret)",
                                   value: "[5KLc9][1-9A-HJ-NP-Za-km-z]{50,51}", entropy: 4.0,
                                   positives: ["BTC_PRIVATE_KEY=5⟪b58:50⟫", "wallet_wif: 'K⟪b58:51⟫'"],
-                                  negatives: ["BTC_PRIVATE_KEY=5⟪b58:20⟫", "image_digest=5⟪b58:50⟫"])
+                                  negatives: ["BTC_PRIVATE_KEY=5xxxxxxxxxxxxxxxxxxxx", "image_digest=5⟪b58:50⟫"])
             rule.checksum = .base58Check
             return rule
         }(),
@@ -89,6 +89,6 @@ extension BuiltInRules {
                name: "(?:eth|ethereum|evm|wallet|deployer|signer|mnemonic)[A-Za-z0-9_.-]{0,20}(?:private[_-]?key|priv[_-]?key|pk)",
                value: "(?:0x)?[a-f0-9]{64}", entropy: 3.5,
                positives: ["DEPLOYER_PRIVATE_KEY=0x⟪hex:64⟫", "wallet_private_key: \"⟪hex:64⟫\""],
-               negatives: ["DEPLOYER_PRIVATE_KEY=0x⟪hex:40⟫", "WALLET_PRIVATE_KEY=${WALLET_PRIVATE_KEY}"]),
+               negatives: ["DEPLOYER_PRIVATE_KEY=0x0000000000000000000000000000000000000000", "WALLET_PRIVATE_KEY=${WALLET_PRIVATE_KEY}"]),
     ]
 }

@@ -53,3 +53,5 @@ prefix="${PREFIX:-/usr/local}"
 mkdir -p "$prefix/bin"
 install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"
 echo "install.sh: installed $prefix/bin/keyseal ($("$prefix/bin/keyseal" --version))"
+# Compile the rules now, so the first commit hook does not wait for it.
+"$prefix/bin/keyseal" rules --compile || true

@@ -222,6 +222,12 @@ public enum RuleCatalog {
     public static var builtIn: [RuleInfo] {
         BuiltInRules.all.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
     }
+
+    /// Compiles the built-in rules into the on-disk rule cache (a no-op when they are there).
+    /// Returns whether they were already cached.
+    public static func compileIntoCache() throws -> Bool {
+        try Scanner.wrap { try Matcher(rules: BuiltInRules.all, cacheDirectory: Matcher.defaultCacheDirectory).loadedFromCache }
+    }
 }
 
 /// The audit as text: one block per finding, the why and the fix under it.

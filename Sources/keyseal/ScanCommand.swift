@@ -81,9 +81,17 @@ struct RulesCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "text or json.")
     var format: Format = .text
 
+    @Flag(help: "Compile the rules into the rule cache now and print nothing else, so that the first hook run after an install or upgrade does not pay for compiling them (about a second).")
+    var compile = false
+
     enum Format: String, ExpressibleByArgument { case text, json }
 
     func run() throws {
+        if compile {
+            let cached = try RuleCatalog.compileIntoCache()
+            print(cached ? "keyseal: the rules were already compiled in the cache" : "keyseal: rules compiled into the cache")
+            return
+        }
         let rules = RuleCatalog.builtIn
         switch format {
         case .json:

@@ -146,6 +146,18 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertEqual(try scan("access_token = \"\(ExampleTemplate.expand("⟪an:22⟫"))\"\n").count, 1, "a value of the same shape is")
     }
 
+    /// install.sh runs `keyseal rules --compile` so the first hook finds the rules compiled.
+    func testRulesCompileFillsTheCacheOnce() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let env = ["XDG_CACHE_HOME": cache.path]
+        let first = try KeysealBinary.run(["rules", "--compile"], in: FileManager.default.temporaryDirectory, environment: env)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("rules compiled into the cache"), first.stdout)
+        let again = try KeysealBinary.run(["rules", "--compile"], in: FileManager.default.temporaryDirectory, environment: env)
+        XCTAssertTrue(again.stdout.contains("already compiled"), again.stdout)
+    }
+
     func testTemplatesExpandDeterministically() {
         let a = ExampleTemplate.expand("k=⟪an:36⟫"), b = ExampleTemplate.expand("k=⟪an:36⟫")
         XCTAssertEqual(a, b)

@@ -2,6 +2,7 @@
 /// where the provider has no CLI worth naming, the console step. Merged into `RotationGuide.byProvider`.
 extension RotationGuide {
     static let services: [String: RotationGuide] = [
+        "Azure DevOps": RotationGuide("Azure DevOps > User settings > Personal access tokens: revoke the token and create a new one with the fewest scopes and the shortest expiry; organisation admins can revoke any user's PAT (Organization settings > Microsoft Entra > revoke PATs)"),
         "Kubernetes": RotationGuide("Delete the token's Secret or the service account (kubectl delete secret NAME / kubectl delete serviceaccount NAME) and issue a new short-lived token; for OIDC tokens, revoke the user's session at the identity provider",
                                     cli: ["kubectl create token SERVICE_ACCOUNT --duration=1h", "kubectl delete secret OLD_TOKEN_SECRET"],
                                     notes: "Review the API server audit log for requests made with the token."),

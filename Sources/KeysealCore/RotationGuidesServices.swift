@@ -2,6 +2,9 @@
 /// where the provider has no CLI worth naming, the console step. Merged into `RotationGuide.byProvider`.
 extension RotationGuide {
     static let services: [String: RotationGuide] = [
+        "HTTP Basic credentials": RotationGuide("Decode the value (base64 of user:password) to see the account, change that account's password on the service it was sent to, and move the credential to a secret store"),
+        "Container registry": RotationGuide("Revoke the registry credential (Docker Hub: Account settings > Personal access tokens; GitHub Container Registry: the PAT; cloud registries: the service principal or access key) and log in again with a new one",
+                                            cli: ["docker logout REGISTRY", "docker login REGISTRY"]),
         "Azure DevOps": RotationGuide("Azure DevOps > User settings > Personal access tokens: revoke the token and create a new one with the fewest scopes and the shortest expiry; organisation admins can revoke any user's PAT (Organization settings > Microsoft Entra > revoke PATs)"),
         "Kubernetes": RotationGuide("Delete the token's Secret or the service account (kubectl delete secret NAME / kubectl delete serviceaccount NAME) and issue a new short-lived token; for OIDC tokens, revoke the user's session at the identity provider",
                                     cli: ["kubectl create token SERVICE_ACCOUNT --duration=1h", "kubectl delete secret OLD_TOKEN_SECRET"],

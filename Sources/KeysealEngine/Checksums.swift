@@ -18,6 +18,9 @@ public enum TokenChecksum: String, Sendable, Hashable {
     case pypiMacaroon
     /// Base58 with a 4-byte double-SHA-256 suffix (Bitcoin WIF and BIP32 extended keys).
     case base58Check
+    /// Base64 of `user:password` (HTTP Basic credentials, Docker `auths` entries): it must decode to
+    /// printable text with a colon and a non-empty password.
+    case basicCredentials
 
     static let base62 = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
@@ -42,6 +45,10 @@ public enum TokenChecksum: String, Sendable, Hashable {
             guard let dash = secret.firstIndex(of: 0x2d) else { return nil }
             guard let raw = Base64Bytes.decode(secret[(dash + 1)...]) else { return false }
             return Self.isMacaroonV2(raw)
+        case .basicCredentials:
+            guard let raw = Base64Bytes.decode(secret), let colon = raw.firstIndex(of: 0x3a), colon > 0,
+                  colon < raw.count - 1 else { return false }
+            return raw.allSatisfy { $0 >= 0x20 && $0 < 0x7f }
         case .base58Check:
             guard let raw = Self.decodeBase58(secret), raw.count > 4 else { return false }
             let payload = raw.dropLast(4)

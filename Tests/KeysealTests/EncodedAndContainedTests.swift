@@ -40,6 +40,28 @@ final class EncodedAndContainedTests: XCTestCase {
         XCTAssertEqual(result.findings.count, 1)
     }
 
+    /// An image-pull Secret: base64 of a Docker config whose `auth` is base64 of user:password.
+    func testDockerConfigInsideAKubernetesSecretIsFoundAndVerified() throws {
+        let repo = try TestRepository()
+        let auth = base64("deploy-bot:" + FakeSecret.password("registry"))
+        let dockerConfig = "{\"auths\":{\"registry.example.test\":{\"auth\":\"\(auth)\"}}}"
+        try repo.write("k8s/pull-secret.yaml", """
+            apiVersion: v1
+            kind: Secret
+            type: kubernetes.io/dockerconfigjson
+            data:
+              .dockerconfigjson: \(base64(dockerConfig))
+            """)
+        try repo.commit("pull secret")
+        let result = try scan(repo)
+        let finding = try XCTUnwrap(result.findings.first)
+        XCTAssertEqual(finding.rule, "docker-config-auth")
+        XCTAssertEqual(finding.encoding, "base64")
+        XCTAssertEqual(finding.confidence, "high", "decodes to user:password")
+        XCTAssertEqual(finding.line, 5)
+        XCTAssertEqual(result.findings.count, 1)
+    }
+
     func testBase64NamedValueAndNestedEncodingsAreDecoded() throws {
         let repo = try TestRepository()
         let key = FakeSecret.stripe("b64")

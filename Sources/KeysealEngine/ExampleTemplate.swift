@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Kinds: `an` letters and digits, `lo` lower-case letters and digits, `up` upper-case letters and
 /// digits, `hex` lower-case hex, `HEX` upper-case hex, `dig` digits, `b64` base64 body characters,
-/// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32, `b58` base58.
+/// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32, `b58` base58, `basic` the base64 of
+/// `user:` and that many letters and digits.
 public enum ExampleTemplate {
     static let alphabets: [String: [UInt8]] = [
         "an": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8),
@@ -33,7 +34,11 @@ public enum ExampleTemplate {
             output += rest[..<open.lowerBound]
             guard let close = rest.range(of: "⟫", range: open.upperBound..<rest.endIndex) else { break }
             let spec = rest[open.upperBound..<close.lowerBound].split(separator: ":")
-            if spec.count == 2, spec[0] == "b64dig", let count = Int(spec[1]) {
+            if spec.count == 2, spec[0] == "basic", let count = Int(spec[1]) {
+                // Base64 of `user:` and `count` letters and digits (HTTP Basic credentials).
+                output += Data(("svc-deploy:" + expand("⟪an:\(count)⟫", salt: "\(seed)")).utf8).base64EncodedString()
+                seed = seed &+ 0x9e37_79b9_7f4a_7c15
+            } else if spec.count == 2, spec[0] == "b64dig", let count = Int(spec[1]) {
                 // Unpadded base64 of `count` random decimal digits (a numeric id, as Discord encodes one).
                 var digits: [UInt8] = []
                 for _ in 0..<count {

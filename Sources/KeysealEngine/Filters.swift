@@ -145,3 +145,16 @@ enum PublishedExamples {
         return digests.contains(digest.map { String(format: "%02x", $0) }.joined())
     }
 }
+
+/// Base64 `user:password` worth reporting: text, and a password that is neither a placeholder nor a
+/// short test word (`user:pass`, `test:test` fill protocol tests and documentation).
+enum BasicCredentials {
+    static func plausible(_ encoded: [UInt8]) -> Bool {
+        guard let raw = Base64Bytes.decode(encoded), let colon = raw.firstIndex(of: 0x3a), colon > 0,
+              let text = String(validating: raw, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else { return false }
+        let password = Array(raw[(colon + 1)...])
+        let characters = String(decoding: password, as: UTF8.self).count
+        return characters >= 8 && !PlaceholderFilter.isPlaceholder(password, quoted: true)
+    }
+}

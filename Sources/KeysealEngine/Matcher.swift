@@ -318,6 +318,7 @@ public final class Matcher: @unchecked Sendable {
         let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
         if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
         if PublishedExamples.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
+        if TemplateMarkers.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
         if rule.checksum == .basicCredentials && !BasicCredentials.plausible(Array(bytes[secret])) { return false }
         let lineStart = Self.lineStart(bytes, before: match.lowerBound)
         let lineEnd = Self.lineEnd(bytes, from: match.lowerBound)

@@ -48,6 +48,15 @@ final class GenericSecretTests: XCTestCase {
         }
     }
 
+    /// keyseal's own history is its first precision corpus: rule examples, tests and code must not
+    /// read as secrets (and no real one may be committed).
+    func testKeysealsOwnRepositoryScansClean() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent(".git").path) else { return }
+        let out = try KeysealBinary.run(["scan", root.path, "--no-store", "--no-audit", "--quiet", "--format", "json"], in: root)
+        XCTAssertEqual(out.status, 0, out.stdout)
+    }
+
     func testNonSecretValues() throws {
         let cases: [(String, String)] = [
             ("environment lookup", "password = os.environ[\"DB_PASSWORD\"]"),
@@ -69,6 +78,11 @@ final class GenericSecretTests: XCTestCase {
             ("git SHA", "commit_token_ref = 9fceb02d0ae598e95dc970b74767f19372d61af8"),
             ("lock-file integrity", "\"integrity\": \"sha512-\(ExampleTemplate.expand("⟪b64:86⟫"))==\""),
             ("keyseal:allow", "password = \"\(value)\"  # keyseal:allow"),
+            ("camelCase variable", "secret: showSecrets,"),
+            ("type name", "let token: UnsafeBufferPointer"),
+            ("slash-separated words", "notes: \"uninstall/reinstall\""),
+            ("string interpolation", "<password>\\(value)</password>"),
+            ("keyseal rule template", "AZURE_DEVOPS_PAT=\u{27EA}b32:52\u{27EB}"),
         ]
         for (what, line) in cases {
             XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")

@@ -247,6 +247,28 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
     }
 
+    /// A store written by the previous release (schema v3, no `detail` columns) is migrated in place:
+    /// its triage survives and the next scan records into it.
+    func testVersion3StoreIsMigrated() throws {
+        let (repo, _) = try leakyRepo()
+        let (_, first) = try scanJSON(repo)
+        let path = storePath(repo).path
+        let fingerprint = try XCTUnwrap(((first["findings"] as? [[String: Any]])?.first?["fingerprint"]) as? String)
+        XCTAssertEqual(try KeysealBinary.run(["triage", fingerprint, "--status", "rotated"], in: repo.url).status, 0)
+        let downgrade = """
+            import sqlite3,sys; c=sqlite3.connect(sys.argv[1])
+            c.execute("alter table blob_matches drop column detail"); c.execute("alter table occurrences drop column detail")
+            c.execute("update meta set value='3' where key='schema_version'"); c.commit()
+            """
+        try TestRepository.run("/usr/bin/env", ["python3", "-c", downgrade, path], in: repo.url)
+        let (_, again) = try scanJSON(repo, ["--full"])
+        let findings = try XCTUnwrap(again["findings"] as? [[String: Any]])
+        XCTAssertEqual(findings.first { $0["fingerprint"] as? String == fingerprint }?["status"] as? String, "rotated")
+        let check = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select value from meta where key='schema_version'\").fetchone()[0])"
+        let version = try TestRepository.run("/usr/bin/env", ["python3", "-c", check, path], in: repo.url)
+        XCTAssertEqual(version.trimmingCharacters(in: .whitespacesAndNewlines), "4")
+    }
+
     func testUnwritableStoreLocationSuggestsNoStore() throws {
         let (repo, _) = try leakyRepo()
         let out = try KeysealBinary.run(["scan", "--quiet", "--store", "/proc/keyseal-test/store.sqlite"], in: repo.url)

@@ -15,6 +15,8 @@ enum SpanLocator: Int, CaseIterable {
     case percent
     /// A JSON string escape that hides a token's characters (`\/`, `\u002f`).
     case jsonEscape
+    /// `"kind": "Secret"`: a Kubernetes Secret written as JSON; the values in `"data": {…}` are base64.
+    case kubernetesSecretJSON
 
     var pattern: String {
         switch self {
@@ -25,6 +27,7 @@ enum SpanLocator: Int, CaseIterable {
             return "LS0tLS1CRUdJTi|ewogICJ0eXBlIjogInNlcnZpY2VfYWNjb3VudC|eyJ0eXBlIjoic2VydmljZV9hY2NvdW50|eyJ0eXBlIjogInNlcnZpY2VfYWNjb3VudC|eyAidHlwZSI6ICJzZXJ2aWNlX2FjY291bnQi"
         case .percent: return "%[2-7][0-9A-Fa-f][^%\\s]{0,64}%[2-7][0-9A-Fa-f]"
         case .jsonEscape: return "\\\\/|\\\\u00[0-9A-Fa-f]{2}"
+        case .kubernetesSecretJSON: return "\"kind\"[ \\t]*:[ \\t]*\"Secret\""
         }
     }
 
@@ -62,7 +65,7 @@ enum EncodedSpans {
             budget.bytesLeft -= decoded.count
             spans.append(EncodedSpan(range: range, decoded: decoded, encoding: encoding))
         }
-        var kubernetesDone = false
+        var kubernetesDone = false, kubernetesJSONDone = false
         var linesDone = Set<Int>()
         for (kind, end) in locators {
             switch kind {
@@ -70,6 +73,10 @@ enum EncodedSpans {
                 if kubernetesDone { continue }
                 kubernetesDone = true
                 for value in kubernetesDataValues(bytes) { add(value, decodeBase64Text(bytes, value), "base64") }
+            case .kubernetesSecretJSON:
+                if kubernetesJSONDone { continue }
+                kubernetesJSONDone = true
+                for value in kubernetesJSONDataValues(bytes) { add(value, decodeBase64Text(bytes, value), "base64") }
             case .base64Assigned:
                 let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
                 // The value starts where the locator's 16 base64 characters do.
@@ -144,6 +151,39 @@ enum EncodedSpans {
                 }
             }
             lineStart = lineEnd + 1
+        }
+        return values
+    }
+
+    /// The string values inside each `"data": { … }` object (no nested objects in a Secret's data).
+    static func kubernetesJSONDataValues(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        let key = Array("\"data\"".utf8)
+        var values: [Range<Int>] = []
+        var at = 0
+        while at + key.count < bytes.count {
+            guard bytes[at] == 0x22, Array(bytes[at..<(at + key.count)]) == key else { at += 1; continue }
+            var i = at + key.count
+            while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0a || bytes[i] == 0x0d) { i += 1 }
+            guard i < bytes.count, bytes[i] == 0x3a else { at += 1; continue }
+            i += 1
+            while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0a || bytes[i] == 0x0d) { i += 1 }
+            guard i < bytes.count, bytes[i] == 0x7b else { at += 1; continue }
+            // Inside the object: strings alternate key, value; stop at the closing brace.
+            var strings = 0
+            i += 1
+            while i < bytes.count && bytes[i] != 0x7d {
+                if bytes[i] == 0x22 {
+                    let start = i + 1
+                    var end = start
+                    while end < bytes.count && bytes[end] != 0x22 { end += bytes[end] == 0x5c ? 2 : 1 }
+                    if strings % 2 == 1 && end <= bytes.count { values.append(start..<min(end, bytes.count)) }
+                    strings += 1
+                    i = end + 1
+                } else {
+                    i += 1
+                }
+            }
+            at = i
         }
         return values
     }

@@ -103,7 +103,7 @@ extension Matcher {
 /// version. Stores key their scanned-blob records by it, so changing rules rescans.
 public enum RuleSetHash {
     /// Bump when filters or confirmation change what the same rules report.
-    static let engineVersion = "engine-5"
+    static let engineVersion = "engine-6"
 
     public static func of(_ rules: [Rule]) -> String {
         var hasher = SHA256()

@@ -40,6 +40,27 @@ final class EncodedAndContainedTests: XCTestCase {
         XCTAssertEqual(result.findings.count, 1)
     }
 
+    func testKubernetesSecretAsJSONIsDecoded() throws {
+        let repo = try TestRepository()
+        let token = FakeSecret.github("k8s-json")
+        try repo.write("secret.json", """
+            {
+              "apiVersion": "v1",
+              "kind": "Secret",
+              "metadata": {"name": "app"},
+              "data": {
+                "user": "\(base64("deploy"))",
+                "token": "\(base64(token))"
+              }
+            }
+            """)
+        try repo.commit("json secret")
+        let finding = try XCTUnwrap(try scan(repo).findings.first)
+        XCTAssertEqual(finding.rule, "github-pat")
+        XCTAssertEqual(finding.encoding, "base64")
+        XCTAssertEqual(finding.line, 7)
+    }
+
     /// An image-pull Secret: base64 of a Docker config whose `auth` is base64 of user:password.
     func testDockerConfigInsideAKubernetesSecretIsFoundAndVerified() throws {
         let repo = try TestRepository()

@@ -72,6 +72,12 @@ public struct Finding: Sendable, Codable, Hashable {
         return at + (encoding.map { " (\($0)-encoded)" } ?? "")
     }
 
+    /// What an occurrence row keeps beyond path, line and column (the path already names any
+    /// archive member).
+    var occurrenceDetail: MatchDetail? {
+        MatchDetail(innerPath: nil, byteOffset: byteOffset, encoding: encoding, identity: identity)
+    }
+
     /// The confidence a checksum verdict gives.
     public static func confidence(checksumValid: Bool?) -> String? { checksumValid.map { $0 ? "high" : "low" } }
 

@@ -94,8 +94,7 @@ final class StoreSession {
             StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit,
                              commitTime: time[$0.commit] ?? 0, line: $0.line, column: $0.column, author: $0.author,
                              email: $0.email, date: $0.date, pairedWith: $0.pairedWith,
-                             detail: MatchDetail(innerPath: nil, byteOffset: $0.byteOffset, encoding: $0.encoding,
-                                                 identity: $0.identity))
+                             detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
         try Scanner.wrap {
@@ -119,9 +118,7 @@ final class StoreSession {
                            email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
                            column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
                            status: secret.status, confidence: secret.confidence,
-                           detail: occurrence.detail.flatMap {
-                               MatchDetail(innerPath: nil, byteOffset: $0.byteOffset, encoding: $0.encoding, identity: $0.identity)
-                           })
+                           detail: occurrence.detail)
         }
     }
 }

@@ -80,14 +80,13 @@ enum EncodedSpans {
             case .base64Assigned:
                 let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
                 // The value starts where the locator's 16 base64 characters do.
-                var start = end - 16
-                while start > lineStart && isBase64(bytes[start - 1]) && bytes[start - 1] != 0x3d { start -= 1 }
+                let start = base64Start(bytes, from: end - 16, floor: lineStart)
                 var stop = end
                 while stop < lineEnd && isBase64(bytes[stop]) { stop += 1 }
                 add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
             case .base64Header:
-                var start = end - 1, stop = end
-                while start > 0 && isBase64(bytes[start - 1]) && bytes[start - 1] != 0x3d { start -= 1 }
+                let start = base64Start(bytes, from: end - 1, floor: 0)
+                var stop = end
                 while stop < bytes.count && isBase64OrWrap(bytes[stop]) { stop += 1 }
                 add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
             case .percent, .jsonEscape:
@@ -100,6 +99,14 @@ enum EncodedSpans {
             }
         }
         return spans
+    }
+
+    /// Where a base64 run that reaches `from` begins: back over base64 characters, not past `floor`
+    /// and not over `=` (which ends the assignment before the value, or padding before it).
+    static func base64Start(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, floor: Int) -> Int {
+        var start = from
+        while start > floor && isBase64(bytes[start - 1]) && bytes[start - 1] != 0x3d { start -= 1 }
+        return start
     }
 
     @inline(__always) static func isBase64(_ byte: UInt8) -> Bool {

@@ -27,37 +27,23 @@ enum Identities {
     static func identity(for match: EngineMatch, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
         let lineStart = Matcher.lineStart(bytes, before: match.secretStart)
         guard let kind = kind(ofName: Array(bytes[lineStart..<match.secretStart])) else { return nil }
-        var best: (distance: Int, text: String)? = nil
-        func consider(_ start: Int, _ distance: Int) -> Bool {
-            let end = Matcher.lineEnd(bytes, from: start)
-            let line = String(decoding: bytes[start..<end], as: UTF8.self)
-            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return false }
-            if best == nil, let found = assignment(line, kind: kind) { best = (distance, found) }
-            return true
+        /// The first identity assignment walking one way from the secret's line, stopping at a blank line.
+        func nearest(_ next: (Int) -> Int?) -> (distance: Int, text: String)? {
+            var position = lineStart
+            for distance in 1...6 {
+                guard let start = next(position) else { return nil }
+                let line = String(decoding: bytes[start..<Matcher.lineEnd(bytes, from: start)], as: UTF8.self)
+                if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return nil }
+                if let found = assignment(line, kind: kind) { return (distance, found) }
+                position = start
+            }
+            return nil
         }
-        // Below, then above, nearest first on each side; the nearest of the two wins.
-        var start = Matcher.lineEnd(bytes, from: match.secretStart) + 1
-        var below: (Int, String)? = nil
-        for distance in 1...6 where start < bytes.count {
-            if !consider(start, distance) { break }
-            if let found = best { below = found; break }
-            start = Matcher.lineEnd(bytes, from: start) + 1
-        }
-        best = nil
-        var above: (Int, String)? = nil
-        var end = lineStart
-        for distance in 1...6 where end > 0 {
-            let previous = Matcher.lineStart(bytes, before: end - 1)
-            if !consider(previous, distance) { break }
-            if let found = best { above = found; break }
-            end = previous
-        }
-        switch (above, below) {
-        case let (a?, b?): return a.0 <= b.0 ? a.1 : b.1
-        case let (a?, nil): return a.1
-        case let (nil, b?): return b.1
-        default: return nil
-        }
+        let below = nearest { let next = Matcher.lineEnd(bytes, from: $0) + 1; return next < bytes.count ? next : nil }
+        let above = nearest { $0 > 0 ? Matcher.lineStart(bytes, before: $0 - 1) : nil }
+        // The nearer of the two; above wins a tie.
+        guard let best = [above, below].compactMap({ $0 }).min(by: { $0.distance < $1.distance }) else { return nil }
+        return best.text
     }
 
     /// `NAME=value`, `name: value`, `"name": "value"`: the name and a 4-character preview when the

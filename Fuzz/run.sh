@@ -34,5 +34,7 @@ run_one() {
   echo "$target: exit $status, ${runs:-?} runs in ${seconds}s, $crashes crash/timeout/oom input(s)"
 }
 export -f run_one
+# The Swift runtime's backtracer is slow and libFuzzer prints its own report.
+export SWIFT_BACKTRACE=enable=no
 export scratch seconds bin
 printf '%s\n' "${targets[@]}" | xargs -P "${FUZZ_JOBS:-1}" -I{} bash -c 'run_one {}'

@@ -41,7 +41,7 @@ struct ChecklistCommand: ParsableCommand {
             do {
                 try OutputFile.write(data, to: out)
             } catch {
-                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
             }
             FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
         } else {
@@ -88,7 +88,8 @@ struct RebuildCommand: ParsableCommand {
     func validate() throws {
         if let webhook {
             guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ValidationError("--webhook needs an http or https URL (got '\(webhook)').")
+                // Not the URL itself: it may hold a password or a token.
+                throw ValidationError("--webhook needs an http or https URL (got \(URL(string: webhook)?.scheme.map { "a \($0): URL" } ?? "something that is not a URL")).")
             }
         }
         if let name = signingKeyEnv, ProcessInfo.processInfo.environment[name]?.isEmpty ?? true {
@@ -97,7 +98,16 @@ struct RebuildCommand: ParsableCommand {
         if signingKeyEnv != nil && webhook == nil { throw ValidationError("--signing-key-env signs webhook requests; give --webhook too.") }
         if let command { _ = try RebuildDispatcher.words(command) }
         if apply && webhook == nil && command == nil { throw ValidationError("--apply needs somewhere to send: --webhook URL and/or --exec COMMAND.") }
-        guard timeout > 0, retries >= 0, backoff >= 0 else { throw ValidationError("--timeout must be above 0, --retries and --backoff not negative.") }
+        // Finite and bounded: an infinite or huge timeout or backoff crashed in the time arithmetic.
+        guard timeout.isFinite, timeout > 0, timeout <= RebuildDispatcher.maxSeconds else {
+            throw ValidationError("--timeout takes seconds above 0 and at most \(Int(RebuildDispatcher.maxSeconds)) (got \(timeout)).")
+        }
+        guard backoff.isFinite, backoff >= 0, backoff <= RebuildDispatcher.maxSeconds else {
+            throw ValidationError("--backoff takes seconds from 0 to \(Int(RebuildDispatcher.maxSeconds)) (got \(backoff)).")
+        }
+        guard (0...RebuildDispatcher.maxRetries).contains(retries) else {
+            throw ValidationError("--retries takes a number from 0 to \(RebuildDispatcher.maxRetries) (got \(retries)).")
+        }
     }
 
     func run() throws {
@@ -107,7 +117,7 @@ struct RebuildCommand: ParsableCommand {
             do {
                 try OutputFile.write(json, to: out)
             } catch {
-                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
             }
         }
         guard apply else {
@@ -123,7 +133,7 @@ struct RebuildCommand: ParsableCommand {
         dispatcher.retries = retries
         dispatcher.backoff = backoff
         dispatcher.force = force
-        let outcome = try dispatcher.dispatch(requests, store: storage.choice, repository: path) { print($0) }
+        let outcome = try dispatcher.dispatch(requests, store: storage.choice, repository: path) { print(TerminalText.escape($0)) }
         print("\(outcome.sent.count) sent, \(outcome.skipped.count) already requested, \(outcome.failed.count) failed")
         if !outcome.failed.isEmpty { throw ExitCode(1) }
     }

@@ -141,6 +141,10 @@ public struct RebuildDispatcher {
     /// POSTs with retries: connection errors and 5xx are retried with exponential backoff; a 4xx is final.
     func post(_ request: RebuildRequest, to url: URL) -> Result<String, RebuildFailure> {
         guard let body = try? request.body() else { return .failure(.init(message: "cannot encode the request")) }
+        // The CLI validates these; clamped here too, since a non-finite duration traps in the time arithmetic.
+        let timeout = timeout.isFinite ? min(max(timeout, 0.001), Self.maxSeconds) : Self.maxSeconds
+        let backoff = backoff.isFinite ? min(max(backoff, 0), Self.maxSeconds) : 0
+        let retries = min(max(retries, 0), Self.maxRetries)
         var attempt = 0
         while true {
             var http = URLRequest(url: url, timeoutInterval: timeout)

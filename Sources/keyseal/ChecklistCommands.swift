@@ -57,9 +57,12 @@ struct RebuildCommand: ParsableCommand {
         discussion: """
             Without --apply this is a dry run: the requests are printed (and written with --out) and nothing
             is sent. With --apply, each request goes to --webhook (POST, JSON, signed with HMAC-SHA256 when
-            --signing-key-env names a variable holding the key) and/or to --exec (run once per tag, {tag},
-            {commit} and {repository} substituted, no shell). A request that succeeded is recorded and not
-            sent again for the same tag and secrets unless --force. Exit 1 when any request failed.
+            --signing-key-env names a variable holding the key; redirects are not followed, a 3xx fails)
+            and/or to --exec (run once per tag, {tag}, {commit} and {repository} substituted, no shell; the
+            same values in KEYSEAL_TAG, KEYSEAL_COMMIT and KEYSEAL_REPOSITORY; a value that would make a
+            word start with '-' is refused unless the word follows a '--' word). A request that succeeded
+            is recorded and not sent again for the same tag and secrets unless --force. Exit 1 when any
+            request failed.
             """)
 
     @Argument(help: "The repository (default: the current folder).")
@@ -68,7 +71,7 @@ struct RebuildCommand: ParsableCommand {
     var webhook: String?
     @Option(help: "The name of the environment variable that holds the HMAC signing key (never the key itself).")
     var signingKeyEnv: String?
-    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --tag {tag} --commit {commit}'.")
+    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --commit {commit} -- {tag}' (also given KEYSEAL_TAG, KEYSEAL_COMMIT, KEYSEAL_REPOSITORY).")
     var command: String?
     @Option(name: .shortAndLong, help: "Write the requests as JSON to this file.")
     var out: String?
@@ -76,11 +79,11 @@ struct RebuildCommand: ParsableCommand {
     var apply = false
     @Flag(help: "Send again requests that already succeeded.")
     var force = false
-    @Option(help: "Seconds to wait for a webhook response.")
+    @Option(help: "Seconds to wait for a webhook response (at most 3600).")
     var timeout: Double = 10
-    @Option(help: "Retries after a connection error or an HTTP 5xx.")
+    @Option(help: "Retries after a connection error or an HTTP 5xx (at most 100).")
     var retries: Int = 3
-    @Option(help: "Seconds before the first retry (doubling each time).")
+    @Option(help: "Seconds before the first retry (doubling each time; at most 3600).")
     var backoff: Double = 0.5
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions

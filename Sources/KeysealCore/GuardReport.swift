@@ -8,10 +8,10 @@ public enum GuardReport {
         if !result.audit.isEmpty { what.append("\(result.audit.count) risky file(s)") }
         var out = "keyseal: commit blocked: \(what.joined(separator: " and ")) in the staged changes\n\n"
         for finding in result.findings {
-            out += "  \(finding.rule) (\(finding.provider))  \(finding.preview)  \(finding.path):\(finding.line)\n"
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)\n"
         }
         for finding in result.audit {
-            out += "  \(finding.rule)  \(finding.path):\(finding.line)  \(finding.detail)\n      why: \(finding.why)\n      fix: \(finding.fix)\n"
+            out += "  \(e(finding.rule))  \(e(finding.path)):\(finding.line)  \(e(finding.detail))\n      why: \(e(finding.why))\n      fix: \(e(finding.fix))\n"
         }
         let paths = Array(Set(result.findings.map(\.path) + result.audit.map(\.path))).sorted()
         out += """
@@ -22,7 +22,7 @@ public enum GuardReport {
                  Load it at run time instead (an environment variable, a secrets manager, a mounted secret).
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
                    [allowlist]
-                   paths = [\(paths.map { "\"\($0)\"" }.joined(separator: ", "))]   # or regexes = [...], stopwords = [...]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]   # or regexes = [...], stopwords = [...]
               3. If this secret was ever committed, pushed or shared elsewhere, treat it as leaked and rotate it.
 
             """
@@ -30,12 +30,12 @@ public enum GuardReport {
     }
 
     public static func prePush(_ result: GuardResult, remote: String) -> String {
-        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : remote) blocked: \(count(result.findings)) in \(result.commitsScanned) new commit(s)\n\n"
+        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : e(remote)) blocked: \(count(result.findings)) in \(result.commitsScanned) new commit(s)\n\n"
         var commits: [String] = []
         for finding in result.findings {
             if !commits.contains(finding.commit) { commits.append(finding.commit) }
-            let subject = result.subjects[finding.commit].map { " \"\($0)\"" } ?? ""
-            out += "  \(finding.rule) (\(finding.provider))  \(finding.preview)  \(finding.path):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
+            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
         }
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it, then push again:\n"
         for commit in commits {
@@ -52,7 +52,7 @@ public enum GuardReport {
         out += """
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
                    [allowlist]
-                   paths = [\(paths.map { "\"\($0)\"" }.joined(separator: ", "))]   # or regexes, stopwords, commits = ["<id>"]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]   # or regexes, stopwords, commits = ["<id>"]
               3. The secret is in a commit, so treat it as leaked: rotate it with its provider now, even if it is
                  never pushed (clones, backups and stashes keep it).
 
@@ -65,7 +65,11 @@ public enum GuardReport {
         return secrets == 1 ? "1 secret" : "\(secrets) secrets"
     }
 
+    /// Repository text (paths, subjects, rule names from a committed config) made safe for a terminal.
+    static func e(_ text: String) -> String { TerminalText.escape(text) }
+
     static func quote(_ path: String) -> String {
-        path.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? path : "'\(path.replacingOccurrences(of: "'", with: "'\\''"))'"
+        let path = e(path)
+        return path.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? path : "'\(path.replacingOccurrences(of: "'", with: "'\\''"))'"
     }
 }

@@ -162,7 +162,13 @@ struct ConfigCommand: ParsableCommand {
                 throw ValidationError(error.description)
             }
             config.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
-            let failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+            let failures: [String]
+            do {
+                failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+            } catch let error as RuleExampleCheck.ExampleError {
+                // A malformed example template makes the file invalid (exit 2), not a failing example.
+                throw ScanError("\(file): \(error)")
+            }
             failures.forEach { print("✗ \($0)") }
             print("\(file): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
                   + "\(config.allowPaths.count + config.allowRegexes.count + config.stopwords.count + config.allowCommits.count) allowlist entries")

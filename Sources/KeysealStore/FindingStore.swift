@@ -361,6 +361,7 @@ public final class FindingStore {
     /// Records scanned blobs, their matches and the secrets they hold, in one transaction.
     public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String) throws {
         try connection.transaction {
+            WriteTestHook.pauseIfFirst()
             let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
             let match = try connection.prepare("""
                 INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)

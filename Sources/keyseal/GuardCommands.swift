@@ -159,7 +159,13 @@ struct ConfigCommand: ParsableCommand {
             // A config error is a runtime error (ConfigError names the file, line and key): one line, exit 2.
             let config = try KeysealConfig.load(file: file)
             config.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
-            let failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+            let failures: [String]
+            do {
+                failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+            } catch let error as RuleExampleCheck.ExampleError {
+                // A malformed example template makes the file invalid (exit 2), not a failing example.
+                throw ScanError("\(file): \(error)")
+            }
             failures.forEach { print("✗ \(TerminalText.escape($0))") }
             print("\(TerminalText.escape(file)): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
                   + "\(config.allowPaths.count + config.allowRegexes.count + config.stopwords.count + config.allowCommits.count) allowlist entries")

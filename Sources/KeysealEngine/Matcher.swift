@@ -155,10 +155,9 @@ public final class Matcher: @unchecked Sendable {
                 return ([], .archive)
             }
             var found: [EngineMatch] = []
-            for member in Containers.members(bytes, format: format, budget: &budget) {
-                let (inner, _) = try member.bytes.withUnsafeBufferPointer {
-                    try scanBlob($0, scratch: scratch, depth: depth + 1, budget: &budget)
-                }
+            // Each member is scanned as it is read, so one member's bytes per level are alive at a time.
+            let opened = try Containers.forEachMember(bytes, format: format, budget: &budget) { member, budget in
+                let (inner, _) = try scanBlob(member.bytes, scratch: scratch, depth: depth + 1, budget: &budget)
                 for var match in inner {
                     if format == .gzip {
                         match.encoding = "gzip" + (match.encoding.map { "+" + $0 } ?? "")
@@ -168,7 +167,9 @@ public final class Matcher: @unchecked Sendable {
                     found.append(match)
                 }
             }
-            return (found, .archive)
+            if opened { return (found, .archive) }
+            // It looks like an archive but cannot be opened: not fully scanned; its bytes are scanned as they are.
+            budget.truncated = true
         }
         if Containers.isBinary(bytes) {
             let (text, starts) = Containers.printableRuns(bytes)

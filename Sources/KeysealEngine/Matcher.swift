@@ -221,9 +221,8 @@ public final class Matcher: @unchecked Sendable {
             }
             if !decoded.isEmpty {
                 // The encoded text itself, caught by a generic rule, is the same secret seen worse.
-                found.removeAll { raw in
-                    rules[raw.rule].generic && decoded.contains { $0.secretStart < raw.secretEnd && raw.secretStart < $0.secretEnd }
-                }
+                let spans = Self.merged(decoded.map { $0.secretStart..<$0.secretEnd })
+                found.removeAll { raw in rules[raw.rule].generic && Self.overlaps(raw.secretStart..<raw.secretEnd, spans) }
                 var unique = Set<SecretKey>()
                 found += decoded.filter { unique.insert(SecretKey(rule: $0.rule, secret: $0.secret)).inserted }
             }
@@ -236,6 +235,30 @@ public final class Matcher: @unchecked Sendable {
             found[i].identity = Identities.identity(for: found[i], in: bytes)
         }
         return found
+    }
+
+    /// `ranges` sorted and merged where they overlap or touch: disjoint, in increasing order.
+    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = out.last, range.lowerBound <= last.upperBound {
+                out[out.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                out.append(range)
+            }
+        }
+        return out
+    }
+
+    /// Whether `range` shares a byte with one of the disjoint, sorted `ranges` (binary search).
+    static func overlaps(_ range: Range<Int>, _ ranges: [Range<Int>]) -> Bool {
+        // The last range starting before `range` ends is the only one that can overlap it.
+        var low = 0, high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].lowerBound < range.upperBound { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 && ranges[low - 1].upperBound > range.lowerBound
     }
 
     private struct SecretKey: Hashable {

@@ -464,6 +464,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertFalse((scan.stdout + scan.stderr).contains(token))
     }
 
+    /// Tagging route findings with the content rule on their line looked up every finding's line
+    /// among all matches of its file (20k secrets in one ENV took 37 s, growing with the square).
+    func testAuditTagsManyFindingsWithoutASearchPerFinding() throws {
+        let passwords = (0..<30_000).map { FakeSecret.password("tag\($0)") }
+        let text = "FROM alpine\nENV " + passwords.enumerated().map { "API_TOKEN_\($0)=\($1)" }.joined(separator: " \\\n") + "\n"
+        let settings = try Settings.load(workDirectory: nil, configFile: nil)
+        let result = try Auditor.audit([Auditor.File(path: "Dockerfile", text: { text })], settings: settings)
+        let env = result.findings.filter { $0.rule == "audit-dockerfile-secret-env" }
+        XCTAssertEqual(env.count, passwords.filter(SecretNames.isLiteral).count)
+        XCTAssertGreaterThan(env.filter { $0.contentRule != nil }.count, env.count * 9 / 10, "tagged with the content rule")
+    }
+
     /// `keyseal audit` on a Dockerfile with 100k continuation lines (10k/20k/40k took 2.8/10.6/31 s).
     func testLongDockerfileThroughTheAudit() throws {
         let repo = try TestRepository()

@@ -424,6 +424,7 @@ enum Containers {
         stream.avail_in = UInt32(input.count)
         var produced = 0
         var complete = false
+        var memberStart = 0  // input offset where the current gzip member began
         while true {
             if produced == output.count {
                 let grow = min(output.count, limit - output.count)
@@ -440,11 +441,13 @@ enum Containers {
                 return status
             }
             if status == Z_STREAM_END {
-                let left = Int(stream.avail_in)
-                let rest = UnsafeBufferPointer(rebasing: input[(input.count - left)...])
-                if !raw && left >= 2 && rest[0] == 0x1f && rest[1] == 0x8b && left < before.0 {
+                let consumed = input.count - Int(stream.avail_in)
+                let rest = UnsafeBufferPointer(rebasing: input[consumed...])
+                if !raw && rest.count >= 2 && rest[0] == 0x1f && rest[1] == 0x8b && consumed > memberStart {
                     // Another gzip member follows (`cat a.gz b.gz`): it is part of the same file.
+                    // Each member consumed input, so this cannot loop.
                     guard inflateReset(&stream) == Z_OK else { break }
+                    memberStart = consumed
                     continue
                 }
                 complete = raw || rest.allSatisfy { $0 == 0 }

@@ -5,10 +5,12 @@ import Foundation
 /// gzip framing and inflate from arbitrary bytes (the two magic bytes are supplied, so every input
 /// reaches zlib).
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let input = [0x1f, 0x8b, 0x08] + Array(UnsafeBufferPointer(start: data, count: size))
+    let input: [UInt8] = [0x1f, 0x8b, 0x08] + Array(UnsafeBufferPointer(start: data, count: size))
     input.withUnsafeBufferPointer { bytes in
         var budget = ArchiveBudget()
-        _ = Containers.members(bytes, format: .gzip, budget: &budget)
+        _ = Containers.forEachMember(bytes, format: .gzip, budget: &budget) { member, _ in
+            _ = member.bytes.reduce(0, &+)
+        }
     }
     return 0
 }

@@ -8,7 +8,7 @@ let matcher: Matcher = {
     // Safe to force: the built-in rules compile (a test checks); a failure here is a bug to see.
     return try! Matcher(rules: BuiltInRules.all, cacheDirectory: cache)
 }()
-let scratch = try! matcher.makeScratch()  // Safe: as above.
+nonisolated(unsafe) let scratch = try! matcher.makeScratch()  // Safe: as above.
 
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let result = try? matcher.scanBlob(UnsafeRawBufferPointer(start: data, count: size), scratch: scratch)

@@ -6,7 +6,11 @@ import Foundation
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     var budget = ArchiveBudget()
-    _ = Containers.zipMembers(bytes, budget: &budget)
+    _ = Containers.forEachZipMember(bytes, budget: &budget) { member, budget in
+        precondition(member.bytes.count <= ArchiveBudget.maxMemberBytes, "member over the bound")
+        precondition(budget.peakHeldBytes <= ArchiveBudget.maxMemberBytes, "more than one member held")
+        _ = member.bytes.reduce(0, &+)
+    }
     return 0
 }
 

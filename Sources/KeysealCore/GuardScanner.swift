@@ -123,9 +123,10 @@ public enum GuardScanner {
         var authors: [ObjectID: Signature] = [:]
         var subjects: [String: String] = [:]
         var roots: Set<String> = []
+        let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary) }
+            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
             authors[commit] = try Scanner.wrap { try repository.author(of: commit) }
             subjects[commit.hex] = try Scanner.wrap { try repository.subject(of: commit) }
             let isRoot = try Scanner.wrap { try repository.commit(commit).parents.isEmpty }

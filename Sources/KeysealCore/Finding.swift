@@ -121,8 +121,9 @@ public struct SecretPrint: Sendable, Hashable {
 public enum SecretText {
     /// Secrets estimated below this many bits are guessable.
     public static let guessableBits = 64.0
-    /// PBKDF2 rounds for guessable secrets: about 3 ms a derivation on one core of the reference
+    /// PBKDF2 rounds for guessable secrets: about 1.4 ms a derivation on one core of the test
     /// machine; each distinct secret is derived once per run (and not again by an incremental scan).
+    /// Part of the fingerprint: changing it changes every guessable secret's fingerprint.
     public static let kdfRounds = 10_000
     /// Names the fingerprint scheme. The store keys its records by it (with the rules), so a change
     /// to the scheme rescans instead of mixing fingerprints of two schemes.
@@ -159,8 +160,8 @@ public enum SecretText {
         return hex(hasher.finalize())
     }
 
-    /// The fingerprint of a secret found by `rule` (raw bytes, as matched).
-    public static func print(rule: Rule, secret: [UInt8]) throws -> SecretPrint {
+    /// The fingerprint of a secret found by `rule` (raw bytes, as matched), with its legacy one.
+    public static func identify(rule: Rule, secret: [UInt8]) throws -> SecretPrint {
         let bytes = canonical(secret, rule: rule)
         let legacy = legacyFingerprint(rule: rule.id, secret: bytes)
         guard !bytes.isEmpty, isGuessable(bytes, rule: rule) else { return SecretPrint(fingerprint: legacy, legacy: nil) }
@@ -178,10 +179,6 @@ public enum SecretText {
         return SecretPrint(fingerprint: fingerprint, legacy: legacy)
     }
 
-    public static func fingerprint(rule: Rule, secret: [UInt8]) throws -> String {
-        try print(rule: rule, secret: secret).fingerprint
-    }
-
     /// Slow fingerprints already derived in this process, by legacy fingerprint (which names rule and
     /// secret without holding the secret).
     private static let derived = Mutex<[String: String]>([:])
@@ -189,8 +186,8 @@ public enum SecretText {
     public static let derivations = Atomic<Int>(0)
 
     /// One fingerprint per match, in order.
-    static func prints(_ matches: [EngineMatch], rules: [Rule]) throws -> [SecretPrint] {
-        try matches.map { try print(rule: rules[$0.rule], secret: $0.secret) }
+    static func identify(_ matches: [EngineMatch], rules: [Rule]) throws -> [SecretPrint] {
+        try matches.map { try identify(rule: rules[$0.rule], secret: $0.secret) }
     }
 
     /// What a report shows of a secret found by `rule`: nothing when it is guessable, else `preview`.
@@ -198,8 +195,9 @@ public enum SecretText {
         isGuessable(canonical(secret, rule: rule), rule: rule) ? hidden : preview(secret)
     }
 
-    /// Keeps at most 4 characters, and never more than a quarter of the secret.
-    public static func preview(_ secret: [UInt8]) -> String {
+    /// Keeps at most 4 characters, and never more than a quarter of the secret (for secrets that are
+    /// not guessable: callers go through `preview(_:rule:)`).
+    static func preview(_ secret: [UInt8]) -> String {
         let text = String(decoding: secret, as: UTF8.self)
         let keep = min(4, text.count / 4)
         return String(text.prefix(keep)) + "…"

@@ -184,7 +184,7 @@ public enum GuardScanner {
             var prints: [Int: SecretPrint] = [:]
             func secretPrint(_ k: Int) throws -> SecretPrint {
                 if let known = prints[k] { return known }
-                let made = try SecretText.print(rule: matcher.rules[matches[k].rule], secret: matches[k].secret)
+                let made = try SecretText.identify(rule: matcher.rules[matches[k].rule], secret: matches[k].secret)
                 prints[k] = made
                 return made
             }

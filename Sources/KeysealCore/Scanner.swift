@@ -243,8 +243,8 @@ public enum Scanner {
         for hex in blobs {
             guard let id = ObjectID(hex: hex) else { continue }
             let matches = try wrap { try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) } }
-            for (k, print) in try SecretText.prints(matches, rules: matcher.rules).enumerated() {
-                clear[print.fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
+            for (k, secret) in try SecretText.identify(matches, rules: matcher.rules).enumerated() {
+                clear[secret.fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
             }
         }
         return clear
@@ -269,7 +269,7 @@ public enum Scanner {
             let matches = scan.matches.filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
             if !matches.isEmpty {
                 worker.found.append(BlobMatches(blob: index, matches: matches,
-                                                prints: try SecretText.prints(matches, rules: matcher.rules)))
+                                                prints: try SecretText.identify(matches, rules: matcher.rules)))
             }
             progress?.bytesDone.add(bytes.count, ordering: .relaxed)
         }

@@ -42,7 +42,10 @@ let package = Package(
         // The findings store (SQLite); knows neither git nor rules.
         .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "TOMLKit"]),
+        // _CryptoExtras: PBKDF2 for the slow fingerprints of guessable secrets (BoringSSL's, as Crypto uses).
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "TOMLKit",
+                                                    .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .executableTarget(
             name: "keyseal",
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -54,7 +54,7 @@ public struct KeysealConfig: Sendable {
     static let topKeys: Set<String> = ["allowlist", "rules", "disabled_rules", "max_blob_size"]
     static let allowKeys: Set<String> = ["paths", "regexes", "stopwords", "commits", "description"]
     static let ruleKeys: Set<String> = ["id", "provider", "description", "regex", "prefilter", "secret_group", "caseless",
-                                        "entropy", "keywords", "generic", "positives", "negatives"]
+                                        "entropy", "keywords", "generic", "guessable", "positives", "negatives"]
 
     /// Loads `file`; throws a located `ConfigError` for anything it cannot use.
     public static func load(file: String) throws -> KeysealConfig {
@@ -156,6 +156,7 @@ public struct KeysealConfig: Sendable {
                         minEntropy: table["entropy"]?.double ?? table["entropy"]?.int.map(Double.init),
                         keywords: try strings(table["keywords"], "rules.keywords").map { $0.lowercased() },
                         generic: table["generic"]?.bool ?? false,
+                        guessable: table["guessable"]?.bool ?? false,
                         positives: try strings(table["positives"], "rules.positives"),
                         negatives: try strings(table["negatives"], "rules.negatives"))
         do {

@@ -1,5 +1,7 @@
+import _CryptoExtras
 import Crypto
 import Foundation
+import Synchronization
 import KeysealEngine
 import KeysealStore
 
@@ -9,9 +11,9 @@ public struct Finding: Sendable, Codable, Hashable {
     public let rule: String
     public let provider: String
     public let description: String
-    /// SHA-256 (hex) over the rule id and the secret: one secret, however many places it stands in.
+    /// 64 hex digits naming the secret, however many places it stands in (see `SecretText`).
     public let fingerprint: String
-    /// At most the first 4 characters of the secret, then `…`.
+    /// At most the first 4 characters of the secret, then `…`; only `…` for a guessable secret.
     public let preview: String
     /// The clear secret: only when `--show-secrets` was given.
     public let secret: String?
@@ -98,26 +100,119 @@ public struct Finding: Sendable, Codable, Hashable {
     }
 }
 
+/// A secret's fingerprint, with the one earlier versions gave it where the two differ.
+public struct SecretPrint: Sendable, Hashable {
+    public let fingerprint: String
+    /// The legacy fingerprint (SHA-256 over rule id, a zero byte and the secret), kept only in memory
+    /// to carry triage decisions over; nil when it is the fingerprint itself.
+    public let legacy: String?
+}
+
+/// Fingerprints and previews. Two kinds of secret:
+/// - **Guessable** secrets: every generic rule's (passwords, generic secrets, credentials in URIs and
+///   connection strings), rules marked `guessable` (Basic credentials, keystore passwords…), and any
+///   secret whose estimated strength (length × Shannon entropy per byte) is under 64 bits. Their
+///   preview shows no character, and their fingerprint is PBKDF2-HMAC-SHA256 with a salt fixed per
+///   rule, slow on purpose, so a report does not hand out a hash a wordlist cracks in a second.
+/// - Everything else (provider tokens, keys: long and random): SHA-256 over rule id, a zero byte and
+///   the secret, as before; the bulk of findings, and out of a wordlist's reach.
+/// Either way the same secret has the same fingerprint in every repository and on every machine:
+/// the salt depends on the rule only, never on the repository.
 public enum SecretText {
-    /// SHA-256 over `rule id`, a zero byte, and the secret's bytes.
-    public static func fingerprint(rule: String, secret: [UInt8]) -> String {
+    /// Secrets estimated below this many bits are guessable.
+    public static let guessableBits = 64.0
+    /// PBKDF2 rounds for guessable secrets: about 1.4 ms a derivation on one core of the test
+    /// machine; each distinct secret is derived once per run (and not again by an incremental scan).
+    /// Part of the fingerprint: changing it changes every guessable secret's fingerprint.
+    public static let kdfRounds = 10_000
+    /// Names the fingerprint scheme. The store keys its records by it (with the rules), so a change
+    /// to the scheme rescans instead of mixing fingerprints of two schemes.
+    public static let scheme = "fp2-pbkdf2-sha256-\(kdfRounds)-\(Int(guessableBits))"
+    /// What a report shows of a guessable secret: nothing.
+    public static let hidden = "…"
+
+    /// Whether a secret is within a wordlist's or brute force's reach. `secret`: canonical bytes.
+    public static func isGuessable(_ secret: [UInt8], rule: Rule) -> Bool {
+        rule.generic || rule.guessable || estimatedBits(secret) < guessableBits
+    }
+
+    /// Length times Shannon entropy (bits per byte): under 64 for any secret of 16 bytes or fewer
+    /// unless every byte differs, and for longer ones built from a few repeated characters.
+    static func estimatedBits(_ secret: [UInt8]) -> Double {
+        guard !secret.isEmpty else { return 0 }
+        var counts = [Int](repeating: 0, count: 256)
+        for byte in secret { counts[Int(byte)] += 1 }
+        let total = Double(secret.count)
+        var entropy = 0.0
+        for count in counts where count > 0 {
+            let p = Double(count) / total
+            entropy -= p * log2(p)
+        }
+        return entropy * total
+    }
+
+    /// The fingerprint of every secret before the slow scheme: SHA-256 over `rule id`, a zero byte,
+    /// and the secret's bytes. Still the fingerprint of secrets that are not guessable.
+    public static func legacyFingerprint(rule: String, secret: [UInt8]) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(rule.utf8) + [0])
         hasher.update(data: secret)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(hasher.finalize())
     }
+
+    /// The fingerprint of a secret found by `rule` (raw bytes, as matched), with its legacy one.
+    public static func identify(rule: Rule, secret: [UInt8]) throws -> SecretPrint {
+        let bytes = canonical(secret, rule: rule)
+        let legacy = legacyFingerprint(rule: rule.id, secret: bytes)
+        guard !bytes.isEmpty, isGuessable(bytes, rule: rule) else { return SecretPrint(fingerprint: legacy, legacy: nil) }
+        if let known = derived.withLock({ $0[legacy] }) { return SecretPrint(fingerprint: known, legacy: legacy) }
+        let key: SymmetricKey
+        do {
+            key = try KDF.Insecure.PBKDF2.deriveKey(from: bytes, salt: Array(("keyseal-fp-v2:" + rule.id).utf8),
+                                                    using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: kdfRounds)
+        } catch {
+            throw ScanError("cannot derive the fingerprint of a \(rule.id) secret: \(error)")
+        }
+        let fingerprint = key.withUnsafeBytes { hex($0) }
+        derived.withLock { $0[legacy] = fingerprint }
+        derivations.add(1, ordering: .relaxed)
+        return SecretPrint(fingerprint: fingerprint, legacy: legacy)
+    }
+
+    /// Slow fingerprints already derived in this process, by legacy fingerprint (which names rule and
+    /// secret without holding the secret).
+    private static let derived = Mutex<[String: String]>([:])
+    /// How many slow derivations this process made (traced with KEYSEAL_TRACE, counted by tests).
+    public static let derivations = Atomic<Int>(0)
 
     /// One fingerprint per match, in order.
-    static func fingerprints(_ matches: [EngineMatch], rules: [Rule]) -> [String] {
-        matches.map { fingerprint(rule: rules[$0.rule].id, secret: canonical($0.secret, rule: rules[$0.rule])) }
+    static func identify(_ matches: [EngineMatch], rules: [Rule]) throws -> [SecretPrint] {
+        try matches.map { try identify(rule: rules[$0.rule], secret: $0.secret) }
     }
 
-    /// Keeps at most 4 characters, and never more than a quarter of the secret.
-    public static func preview(_ secret: [UInt8]) -> String {
+    /// What a report shows of a secret found by `rule`: nothing when it is guessable, else `preview`.
+    public static func preview(_ secret: [UInt8], rule: Rule) -> String {
+        isGuessable(canonical(secret, rule: rule), rule: rule) ? hidden : preview(secret)
+    }
+
+    /// Keeps at most 4 characters, and never more than a quarter of the secret (for secrets that are
+    /// not guessable: callers go through `preview(_:rule:)`).
+    static func preview(_ secret: [UInt8]) -> String {
         let text = String(decoding: secret, as: UTF8.self)
         let keep = min(4, text.count / 4)
         return String(text.prefix(keep)) + "…"
     }
+
+    private static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out = ""
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(Character(Unicode.Scalar(hexDigits[Int(byte >> 4)])))
+            out.append(Character(Unicode.Scalar(hexDigits[Int(byte & 15)])))
+        }
+        return out
+    }
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// PEM bodies are compared without line breaks or `\n` escapes, so a key pasted into JSON and the
     /// same key in a `.pem` file are one secret.

@@ -123,9 +123,10 @@ public enum GuardScanner {
         var authors: [ObjectID: Signature] = [:]
         var subjects: [String: String] = [:]
         var roots: Set<String> = []
+        let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary) }
+            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
             authors[commit] = try Scanner.wrap { try repository.author(of: commit) }
             subjects[commit.hex] = try Scanner.wrap { try repository.subject(of: commit) }
             let isRoot = try Scanner.wrap { try repository.commit(commit).parents.isEmpty }
@@ -179,16 +180,26 @@ public enum GuardScanner {
                 byBlob[content.blob] = matches
                 result.blobsScanned += 1
             }
-            let fingerprints = SecretText.fingerprints(matches, rules: matcher.rules)
+            // Fingerprints only for the matches that count (a slow one costs milliseconds), each once.
+            var prints: [Int: SecretPrint] = [:]
+            func secretPrint(_ k: Int) throws -> SecretPrint {
+                if let known = prints[k] { return known }
+                let made = try SecretText.identify(rule: matcher.rules[matches[k].rule], secret: matches[k].secret)
+                prints[k] = made
+                return made
+            }
             for (k, match) in matches.enumerated() {
                 guard match.outsideBlobLines || content.addedLines.contains(where: { $0.overlaps(match.line...match.endLine) })
                 else { continue }
                 if settings.allowlist.allowsSecret(String(decoding: match.secret, as: UTF8.self)) { continue }
-                // Triaged as a false positive or accepted (in the store or the committed baseline): let it pass.
-                if let status = decisions[fingerprints[k]], SecretStatus(rawValue: status)?.blocks == false { continue }
+                let secret = try secretPrint(k)
+                // Triaged as a false positive or accepted (in the store or the committed baseline, under
+                // this fingerprint or the legacy one): let it pass.
+                if let status = Decisions.status(of: secret.fingerprint, legacy: secret.legacy, in: decisions),
+                   SecretStatus(rawValue: status)?.blocks == false { continue }
                 result.findings.append(Finding(
-                    rule: matcher.rules[match.rule], match: match, fingerprint: fingerprints[k],
-                    pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: content.commit?.hex ?? "",
+                    rule: matcher.rules[match.rule], match: match, fingerprint: secret.fingerprint,
+                    pairedWith: try match.pairedWith.map { try secretPrint($0).fingerprint }, commit: content.commit?.hex ?? "",
                     author: content.commit.flatMap { authors[$0] }, path: path, blob: content.blob.hex,
                     showSecret: showSecrets))
             }

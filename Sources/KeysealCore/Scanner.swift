@@ -50,10 +50,12 @@ public struct ScanError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// The matches one blob produced.
+/// The matches one blob produced, with their fingerprints (derived on the scanning thread: the slow
+/// ones of guessable secrets are the costly part, so they run on every core).
 struct BlobMatches {
     let blob: Int
     let matches: [EngineMatch]
+    let prints: [SecretPrint]
 }
 
 /// One scanning thread's state: its engine scratch and what it found.
@@ -95,11 +97,14 @@ public enum Scanner {
                 throw ScanError("--since-commit: \(error.message)")
             }
         }
+        let baseline = try Baseline.entries(workDirectory: repository.workDirectory)
         let store = try StoreSession.open(options.store, repository: repository, rules: settings.rules,
-                                          allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs")
+                                          allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs",
+                                          baseline: baseline)
         do {
             let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
-                                  store: store, summary: summary, ruleInfo: ruleInfo, started: started, progress: progress)
+                                  store: store, baseline: baseline.mapValues(\.status), summary: summary, ruleInfo: ruleInfo,
+                                  started: started, progress: progress)
             return result
         } catch {
             store?.fail()
@@ -108,7 +113,8 @@ public enum Scanner {
     }
 
     private static func scan(_ options: ScanOptions, repository: Repository, settings: Settings, tips: [RefTip],
-                             hide: [ObjectID], store: StoreSession?, summary initial: ScanSummary, ruleInfo: [RuleInfo],
+                             hide: [ObjectID], store: StoreSession?, baseline: [String: String], summary initial: ScanSummary,
+                             ruleInfo: [RuleInfo],
                              started: Date, progress: ScanProgress?) throws -> ScanResult {
         var summary = initial
         // With a store, a full-history scan walks only commits it has not walked under these rules.
@@ -187,7 +193,7 @@ public enum Scanner {
             chunksRecorded += 1
             if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
         }
-        trace("read and scanned \(order.count) blobs", since: started)
+        trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
@@ -206,10 +212,15 @@ public enum Scanner {
                 }
             }
         }
-        let statuses = Decisions.merge(store: try store?.statuses() ?? [:],
-                                       baseline: try Baseline.statuses(workDirectory: repository.workDirectory))
+        let statuses = Decisions.merge(store: try store?.statuses() ?? [:], baseline: baseline)
         if store != nil || !statuses.isEmpty {
-            findings = findings.map { $0.with(status: statuses[$0.fingerprint] ?? "open") }
+            // Secrets met in this run also answer to their legacy fingerprints (stores and baselines
+            // written before guessable secrets were fingerprinted slowly).
+            var legacy: [String: String] = [:]
+            for entry in found { for print in entry.prints { if let old = print.legacy { legacy[print.fingerprint] = old } } }
+            findings = findings.map {
+                $0.with(status: Decisions.status(of: $0.fingerprint, legacy: legacy[$0.fingerprint], in: statuses) ?? "open")
+            }
         }
         findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count
@@ -232,8 +243,8 @@ public enum Scanner {
         for hex in blobs {
             guard let id = ObjectID(hex: hex) else { continue }
             let matches = try wrap { try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) } }
-            for (k, fingerprint) in SecretText.fingerprints(matches, rules: matcher.rules).enumerated() {
-                clear[fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
+            for (k, secret) in try SecretText.identify(matches, rules: matcher.rules).enumerated() {
+                clear[secret.fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
             }
         }
         return clear
@@ -256,7 +267,10 @@ public enum Scanner {
             if scan.truncated { worker.truncated += 1 }
             // Secrets the allowlist names are dropped here, before anything records them.
             let matches = scan.matches.filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
-            if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }
+            if !matches.isEmpty {
+                worker.found.append(BlobMatches(blob: index, matches: matches,
+                                                prints: try SecretText.identify(matches, rules: matcher.rules)))
+            }
             progress?.bytesDone.add(bytes.count, ordering: .relaxed)
         }
         progress?.blobsDone.add(1, ordering: .relaxed)
@@ -296,7 +310,7 @@ struct FindingBuilder {
         var authors: [Int32: Signature] = [:]
         var out: [Finding] = []
         for entry in found.sorted(by: { $0.blob < $1.blob }) {
-            let fingerprints = SecretText.fingerprints(entry.matches, rules: rules)
+            let fingerprints = entry.prints.map(\.fingerprint)
             for placement in history.placements[entry.blob] {
                 let commit = history.commits[Int(placement.commit)]
                 let author: Signature

@@ -42,7 +42,7 @@ extension Finding {
     init(rule: Rule, match: EngineMatch, fingerprint: String, pairedWith: String?, commit: String,
          author: Signature?, path: String, blob: String, showSecret: Bool) {
         self.init(rule: rule.id, provider: rule.provider, description: rule.description, fingerprint: fingerprint,
-                  preview: SecretText.preview(match.secret),
+                  preview: SecretText.preview(match.secret, rule: rule),
                   secret: showSecret ? String(decoding: match.secret, as: UTF8.self) : nil,
                   commit: commit, author: author?.name ?? "", email: author?.email ?? "",
                   date: author.map(FindingBuilder.iso8601) ?? "", path: path, line: match.line, column: match.column,

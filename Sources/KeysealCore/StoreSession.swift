@@ -24,7 +24,7 @@ final class StoreSession {
     /// `allowlistHash`: the secret allowlist (regexes, stopwords) filters matches before they are
     /// recorded, so a change to it must rescan like a change of rules.
     static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
-                     range: String) throws -> StoreSession? {
+                     range: String, baseline: [String: Baseline.Entry] = [:]) throws -> StoreSession? {
         let path: String
         switch choice {
         case .none: return nil
@@ -33,16 +33,24 @@ final class StoreSession {
         }
         return try Scanner.wrap {
             let store = try FindingStore(path: path)
-            let hash = RuleSetHash.of(rules) + "-" + allowlistHash
+            // The fingerprint scheme is part of the key: records made under another one are rescanned.
+            let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
+            // Guessable secrets an earlier version recorded with characters in their preview show none.
+            try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
             let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
-            return StoreSession(store: store, rulesHash: hash, scanID: id)
+            return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
         }
     }
 
-    init(store: FindingStore, rulesHash: String, scanID: Int64) {
+    /// A committed baseline's decisions by fingerprint: those under legacy fingerprints are recorded
+    /// under the new ones when a scan meets their secrets.
+    let baseline: [String: Baseline.Entry]
+
+    init(store: FindingStore, rulesHash: String, scanID: Int64, baseline: [String: Baseline.Entry] = [:]) {
         self.store = store
         self.rulesHash = rulesHash
         self.scanID = scanID
+        self.baseline = baseline
     }
 
     func knownCommits(in repository: Repository) throws -> Set<ObjectID> {
@@ -62,28 +70,40 @@ final class StoreSession {
     func statuses() throws -> [String: String] { try Scanner.wrap { try store.statuses() } }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
-    /// secret values, in one transaction.
+    /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
+    /// met here moves to their new fingerprints in the same transaction.
     func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule]) throws {
-        let matchesByBlob = Dictionary(found.map { ($0.blob, $0.matches) }, uniquingKeysWith: { a, _ in a })
+        let byBlob = Dictionary(found.map { ($0.blob, $0) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
+        var links: [String: LegacyLink] = [:]
         let rows: [(blob: String, matches: [StoredMatch])] = chunk.map { index in
-            let matches = matchesByBlob[index] ?? []
-            let fingerprints = SecretText.fingerprints(matches, rules: rules)
-            let stored = matches.enumerated().map { k, match in
-                StoredMatch(fingerprint: fingerprints[k], line: match.line, column: match.column,
-                            pairedWith: match.pairedWith.map { fingerprints[$0] }, detail: match.detail)
+            guard let entry = byBlob[index] else { return (history.blobs[index].hex, []) }
+            let prints = entry.prints
+            let stored = entry.matches.enumerated().map { k, match in
+                StoredMatch(fingerprint: prints[k].fingerprint, line: match.line, column: match.column,
+                            pairedWith: match.pairedWith.map { prints[$0].fingerprint }, detail: match.detail)
             }
-            for (k, match) in matches.enumerated() where secrets[fingerprints[k]] == nil {
+            for (k, match) in entry.matches.enumerated() where secrets[prints[k].fingerprint] == nil {
                 let rule = rules[match.rule]
+                let fingerprint = prints[k].fingerprint
                 // first_seen is settled by finish(), from the occurrences' dates.
-                secrets[fingerprints[k]] = SecretRecord(fingerprint: fingerprints[k], rule: rule.id, provider: rule.provider,
-                                                        description: rule.description, preview: SecretText.preview(match.secret),
-                                                        firstSeen: "9999",
-                                                        confidence: Finding.confidence(checksumValid: match.checksumValid))
+                secrets[fingerprint] = SecretRecord(fingerprint: fingerprint, rule: rule.id, provider: rule.provider,
+                                                    description: rule.description,
+                                                    preview: SecretText.preview(match.secret, rule: rule),
+                                                    firstSeen: "9999",
+                                                    confidence: Finding.confidence(checksumValid: match.checksumValid))
+                if let legacy = prints[k].legacy {
+                    let decided = baseline[legacy]
+                    links[fingerprint] = LegacyLink(fingerprint: fingerprint, legacy: legacy,
+                                                    baselineStatus: decided?.status, baselineNote: decided?.note)
+                }
             }
             return (history.blobs[index].hex, stored)
         }
-        try Scanner.wrap { try store.recordBlobs(rows, secrets: Array(secrets.values), rulesHash: rulesHash) }
+        try Scanner.wrap {
+            try store.recordBlobs(rows, secrets: Array(secrets.values), rulesHash: rulesHash,
+                                  legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
+        }
     }
 
     /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the

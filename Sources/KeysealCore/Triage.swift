@@ -107,10 +107,15 @@ public enum Baseline {
 
     /// Statuses from a committed baseline at the work tree's root (empty when there is none).
     public static func statuses(workDirectory: String?) throws -> [String: String] {
+        try entries(workDirectory: workDirectory).mapValues(\.status)
+    }
+
+    /// The committed baseline's entries by fingerprint (empty when there is none).
+    static func entries(workDirectory: String?) throws -> [String: Entry] {
         guard let root = workDirectory else { return [:] }
         let path = (root as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        return Dictionary(try load(path).map { ($0.fingerprint, $0.status) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(try load(path).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 }
 
@@ -121,6 +126,15 @@ enum Decisions {
         var out = store
         for (fingerprint, status) in baseline where (out[fingerprint] ?? "open") == "open" { out[fingerprint] = status }
         return out
+    }
+
+    /// The decision for a secret: its own fingerprint's, else (for a guessable secret, whose
+    /// fingerprint changed) its legacy fingerprint's, as stores and baselines written before recorded it.
+    static func status(of fingerprint: String, legacy: String?, in decisions: [String: String]) -> String? {
+        let own = decisions[fingerprint]
+        if let own, own != SecretStatus.open.rawValue { return own }
+        if let legacy, let old = decisions[legacy] { return old }
+        return own
     }
 
     /// For hooks: read the store if there is one (never create it) and the baseline.

@@ -28,6 +28,9 @@ public struct Rule: Sendable, Hashable {
     public var keywords: [String]
     /// Generic rules apply the placeholder filter and yield to a specific rule on the same secret.
     public var generic: Bool
+    /// The secret may be one a person chose (a password, or `user:password` encoded): reports show
+    /// none of its characters and its fingerprint is derived slowly, like every generic rule's.
+    public var guessable: Bool = false
     public var span: Span
     /// Another rule's id whose match in the same blob is this secret's other half (AWS key id and secret).
     public var pairsWith: String?
@@ -46,7 +49,7 @@ public struct Rule: Sendable, Hashable {
     public init(id: String, provider: String, description: String, regex: String, prefilter: String? = nil,
                 secretGroup: Int = 1, nameGroup: Int? = nil, caseless: Bool = false, minEntropy: Double? = nil, keywords: [String] = [],
                 generic: Bool = false, span: Span = .line, pairsWith: String? = nil, checksum: TokenChecksum? = nil,
-                positives: [String], negatives: [String], references: [String] = []) {
+                guessable: Bool = false, positives: [String], negatives: [String], references: [String] = []) {
         self.id = id
         self.provider = provider
         self.description = description
@@ -58,6 +61,7 @@ public struct Rule: Sendable, Hashable {
         self.minEntropy = minEntropy
         self.keywords = keywords
         self.generic = generic
+        self.guessable = guessable
         self.span = span
         self.pairsWith = pairsWith
         self.checksum = checksum

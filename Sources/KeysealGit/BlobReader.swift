@@ -99,7 +99,9 @@ final class ObjectDatabase {
 }
 
 /// Pack offsets from the `.idx` (version 2) files, which libgit2 does not expose. Objects not found
-/// in any pack (loose ones) sort last. Format: git's Documentation/gitformat-pack.txt.
+/// in any pack (loose ones) sort last. Format: git's Documentation/gitformat-pack.txt. An index that
+/// does not hold together (a stray or damaged file, which git ignores too) is ignored: it only
+/// orders reads, so ignoring it costs speed, never findings.
 struct PackOrder {
     private var indexes: [Data] = []
 
@@ -109,11 +111,29 @@ struct PackOrder {
         for name in names.sorted() where name.hasSuffix(".idx") {
             let path = (folder as NSString).appendingPathComponent(name)
             guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped),
-                  data.count >= 8 + 1024,
-                  data.prefix(8).elementsEqual([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2])
+                  data.withUnsafeBytes(Self.isValid)
             else { continue }
             indexes.append(data)
         }
+    }
+
+    /// Whether `raw` is a version-2 pack index whose tables lie inside it: the magic and version, a
+    /// fan-out that never decreases (so every bound is at most its last value, the object count),
+    /// and a size that fits the count: names, CRCs and offsets, at most one large offset per object,
+    /// and the two trailing checksums. Every read `offset(of:in:)` makes is then in bounds.
+    static func isValid(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let header: [UInt8] = [0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]
+        guard raw.count >= header.count + 1024 + 40, raw.prefix(header.count).elementsEqual(header) else { return false }
+        func u32(_ at: Int) -> Int { Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
+        var previous = 0
+        for slot in 0..<256 {
+            let bound = u32(8 + slot * 4)
+            if bound < previous { return false }
+            previous = bound
+        }
+        let count = previous
+        let smallest = 8 + 1024 + count * 28 + 40
+        return raw.count >= smallest && raw.count <= smallest + count * 8
     }
 
     /// Indexes of `blobs` in the order their packs store them.
@@ -140,7 +160,8 @@ struct PackOrder {
         var low = first == 0 ? 0 : Int(u32(8 + (first - 1) * 4))
         var high = Int(u32(8 + first * 4))
         let names = 8 + 1024
-        guard raw.count >= names + count * 28 else { return nil }
+        // `isValid` checked that the fan-out never decreases and the tables fit; this guards again.
+        guard low <= high, high <= count, raw.count >= names + count * 28 else { return nil }
         while low < high {
             let mid = (low + high) / 2
             let order = target.withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress! + names + mid * 20, 20) }

@@ -80,7 +80,48 @@ final class Diff {
     }
 }
 
+/// How many levels trees nest (a tree holding only files is 1), remembered by tree id: a commit's
+/// trees share most subtrees with its parent's, so checking a run of commits costs about one walk.
+public final class TreeHeights {
+    let repo: Repository
+    private var known: [ObjectID: Int] = [:]
+
+    public init(_ repo: Repository) { self.repo = repo }
+
+    /// Whether `tree` nests more than `limit` levels. Iterative, and it stops once `limit` is passed.
+    func exceeds(_ tree: ObjectID, limit: Int) throws -> Bool {
+        if let height = known[tree] { return height > limit }
+        var stack: [(tree: Tree, id: ObjectID, next: Int, tallest: Int)] = [(try Tree(repo, tree), tree, 0, 0)]
+        while let top = stack.indices.last {
+            if stack.count > limit { return true }
+            let handle = stack[top].tree.handle
+            guard stack[top].next < git_tree_entrycount(handle) else {
+                let done = stack.removeLast()
+                known[done.id] = done.tallest + 1
+                if let parent = stack.indices.last { stack[parent].tallest = max(stack[parent].tallest, done.tallest + 1) }
+                continue
+            }
+            // Safe: the index is below the entry count.
+            let entry = git_tree_entry_byindex(handle, stack[top].next)!
+            stack[top].next += 1
+            guard git_tree_entry_filemode(entry).rawValue == GIT_FILEMODE_TREE.rawValue else { continue }
+            let id = ObjectID(git_tree_entry_id(entry))
+            if let height = known[id] {
+                stack[top].tallest = max(stack[top].tallest, height)
+            } else {
+                stack.append((try Tree(repo, id), id, 0, 0))
+            }
+        }
+        return (known[tree] ?? 0) > limit
+    }
+}
+
 extension Repository {
+    /// libgit2's diff descends into every tree of both sides (identical ones too) and keeps a copy of
+    /// the path for each level: memory in the square of the depth (7 GB for a tree 60,000 levels
+    /// deep). Hooks hand it no tree deeper than this; no real repository comes near it.
+    public static let diffDepthLimit = 1024
+
     /// What `git commit` would record: the index against HEAD (the empty tree on an unborn branch).
     /// `git commit -a` and `git commit PATHS` stage into a temporary index named by GIT_INDEX_FILE
     /// while hooks run; that one is read when it is set.
@@ -94,7 +135,12 @@ extension Repository {
             try check(git_repository_index(&index, handle), "git_repository_index")
         }
         defer { git_index_free(index) }
-        let head = try headCommit().map { try Tree(self, commit($0).tree) }
+        let headTree = try headCommit().map { try commit($0).tree }
+        if let headTree, try TreeHeights(self).exceeds(headTree, limit: Self.diffDepthLimit) {
+            throw GitError(function: "keyseal staged", code: -1,
+                           message: "HEAD's tree \(headTree.hex) nests more than \(Self.diffDepthLimit) levels deep; keyseal staged does not diff such a tree (keyseal scan reads it)")
+        }
+        let head = try headTree.map { try Tree(self, $0) }
         var options = try Diff.options()
         var raw: OpaquePointer?
         try check(git_diff_tree_to_index(&raw, handle, head?.handle, index, &options), "git_diff_tree_to_index")
@@ -105,13 +151,31 @@ extension Repository {
 
     /// What a commit adds relative to its parents. For a merge, a line counts only if it is new
     /// relative to every parent (a conflict resolution or an evil merge), not what a side branch brought.
-    public func addedContent(of commitID: ObjectID, treatAsRoot: Bool = false) throws -> [AddedContent] {
+    /// Where a tree on either side nests deeper than `diffDepthLimit`, the commit is compared by
+    /// `TreeDiffer` instead (iterative), and each file it changes counts as wholly added.
+    /// `heights`: shared over the commits of one push, so each tree is measured once.
+    public func addedContent(of commitID: ObjectID, treatAsRoot: Bool = false,
+                             heights: TreeHeights? = nil) throws -> [AddedContent] {
         let info = try commit(commitID)
-        let new = try Tree(self, info.tree)
         let parents = treatAsRoot ? [] : info.parents
+        let parentTrees = try parents.map { try commit($0).tree }
+        let heights = heights ?? TreeHeights(self)
+        if try ([info.tree] + parentTrees).contains(where: { try heights.exceeds($0, limit: Self.diffDepthLimit) }) {
+            let differ = TreeDiffer(repo: self)
+            var perParent: [[AddedContent]] = []
+            for parentTree in parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some) {
+                var added: [AddedContent] = []
+                try differ.diff(old: parentTree, new: info.tree) {
+                    added.append(AddedContent(blob: $0, path: $1, addedLines: [1...Int.max], commit: commitID))
+                }
+                perParent.append(added)
+            }
+            return Self.common(perParent, commit: commitID)
+        }
+        let new = try Tree(self, info.tree)
         var perParent: [[AddedContent]] = []
-        for parent in parents.isEmpty ? [nil] : parents.map(Optional.some) {
-            let old = try parent.map { try Tree(self, commit($0).tree) }
+        for parent in parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some) {
+            let old = try parent.map { try Tree(self, $0) }
             var options = try Diff.options()
             var raw: OpaquePointer?
             try check(git_diff_tree_to_tree(&raw, handle, old?.handle, new.handle, &options), "git_diff_tree_to_tree")
@@ -119,6 +183,11 @@ extension Repository {
             try diff.findRenames()
             perParent.append(try diff.addedContent(commit: commitID))
         }
+        return Self.common(perParent, commit: commitID)
+    }
+
+    /// What every parent's comparison added: for a merge, per path, the lines added relative to all.
+    static func common(_ perParent: [[AddedContent]], commit commitID: ObjectID) -> [AddedContent] {
         guard perParent.count > 1 else { return perParent.first ?? [] }
         // Intersect: keep, per path, the lines added relative to every parent.
         var result: [AddedContent] = []

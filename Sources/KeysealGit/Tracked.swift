@@ -19,24 +19,35 @@ extension Repository {
         } else {
             return []
         }
+        // Depth first in tree order, with an explicit stack (a tree may nest tens of thousands of
+        // levels) and one path buffer: each level keeps only where its name starts.
         var files: [TrackedFile] = []
-        func walk(_ tree: ObjectID, _ prefix: String) throws {
-            let handle = try Tree(self, tree)
-            for index in 0..<git_tree_entrycount(handle.handle) {
-                // Safe: the index is below the entry count.
-                let entry = git_tree_entry_byindex(handle.handle, index)!
-                let name = Repository.lossyString(git_tree_entry_name(entry))
-                let path = prefix.isEmpty ? name : prefix + "/" + name
-                let mode = git_tree_entry_filemode(entry).rawValue
-                let id = ObjectID(git_tree_entry_id(entry))
-                if mode == GIT_FILEMODE_TREE.rawValue {
-                    try walk(id, path)
-                } else if TreeDiffer.fileModes.contains(mode) {
-                    files.append(TrackedFile(path: path, blob: id, mode: mode))
-                }
+        var path: [UInt8] = []
+        var stack: [(tree: Tree, next: Int, mark: Int)] = [(try Tree(self, try commit(commitID).tree), 0, 0)]
+        while let top = stack.indices.last {
+            let handle = stack[top].tree.handle
+            guard stack[top].next < git_tree_entrycount(handle) else {
+                path.removeSubrange(stack[top].mark...)
+                stack.removeLast()
+                continue
             }
+            // Safe: the index is below the entry count.
+            let entry = git_tree_entry_byindex(handle, stack[top].next)!
+            stack[top].next += 1
+            let mark = path.count
+            if mark > 0 { path.append(0x2f) }
+            path.append(contentsOf: UnsafeRawBufferPointer(start: git_tree_entry_name(entry), count: strlen(git_tree_entry_name(entry))))
+            let mode = git_tree_entry_filemode(entry).rawValue
+            let id = ObjectID(git_tree_entry_id(entry))
+            if mode == GIT_FILEMODE_TREE.rawValue {
+                stack.append((try Tree(self, id), 0, mark))
+                continue
+            }
+            if TreeDiffer.fileModes.contains(mode) {
+                files.append(TrackedFile(path: String(decoding: path, as: UTF8.self), blob: id, mode: mode))
+            }
+            path.removeSubrange(mark...)
         }
-        try walk(try commit(commitID).tree, "")
         return files
     }
 

@@ -25,56 +25,66 @@ final class TreeDiffer {
 
     static let fileModes: Set<UInt32> = [0o100644, 0o100755, 0o100664, 0o120000]
 
-    /// Calls `emit` with each (blob, path) that `new` has and `old` has not. `old == nil` is the empty tree.
-    func diff(old: ObjectID?, new: ObjectID, emit: (ObjectID, [UInt8]) -> Void) throws {
-        path.removeAll(keepingCapacity: true)
-        let newTree = try Tree(repo, new)
-        let oldTree = try old.map { try Tree(repo, $0) }
-        try diff(oldTree?.handle, newTree.handle, emit)
+    /// One tree being compared: the new tree, the old one at the same path (nil: none), how far
+    /// each has been read, and the path's length before this tree's name was appended.
+    private struct Frame {
+        let old: Tree?
+        let new: Tree
+        var i = 0, j = 0
+        let mark: Int
     }
 
-    private func diff(_ old: OpaquePointer?, _ new: OpaquePointer, _ emit: (ObjectID, [UInt8]) -> Void) throws {
-        let newCount = git_tree_entrycount(new)
-        let oldCount = old.map { git_tree_entrycount($0) } ?? 0
-        var i = 0, j = 0
-        while j < newCount {
+    /// Calls `emit` with each (blob, path) that `new` has and `old` has not. `old == nil` is the empty tree.
+    /// Iterative (an explicit stack of frames, one path buffer), so a tree nested tens of thousands of
+    /// levels deep costs memory in proportion to its depth and never overflows the thread's stack.
+    func diff(old: ObjectID?, new: ObjectID, emit: (ObjectID, [UInt8]) -> Void) throws {
+        path.removeAll(keepingCapacity: true)
+        var stack = [Frame(old: try old.map { try Tree(repo, $0) }, new: try Tree(repo, new), mark: 0)]
+        while let top = stack.indices.last {
+            let newTree = stack[top].new.handle
+            let oldTree = stack[top].old?.handle
+            let newCount = git_tree_entrycount(newTree)
+            let oldCount = oldTree.map { git_tree_entrycount($0) } ?? 0
+            guard stack[top].j < newCount else {
+                path.removeSubrange(stack[top].mark...)
+                stack.removeLast()
+                continue
+            }
             // Safe: indexes are below the entry counts libgit2 reported for these trees.
-            let newEntry = git_tree_entry_byindex(new, j)!
+            let newEntry = git_tree_entry_byindex(newTree, stack[top].j)!
             let newMode = git_tree_entry_filemode(newEntry).rawValue
             let newIsTree = newMode == GIT_FILEMODE_TREE.rawValue
             var oldEntry: OpaquePointer? = nil
-            while i < oldCount, let old {
-                let candidate = git_tree_entry_byindex(old, i)!
+            while stack[top].i < oldCount, let oldTree {
+                let candidate = git_tree_entry_byindex(oldTree, stack[top].i)!
                 let order = Self.compare(git_tree_entry_name(candidate), git_tree_entry_filemode(candidate).rawValue == GIT_FILEMODE_TREE.rawValue,
                                          git_tree_entry_name(newEntry), newIsTree)
-                if order < 0 { i += 1; continue }  // only in old: removed, nothing to scan
-                if order == 0 { oldEntry = candidate; i += 1 }
+                if order < 0 { stack[top].i += 1; continue }  // only in old: removed, nothing to scan
+                if order == 0 { oldEntry = candidate; stack[top].i += 1 }
                 break
             }
-            j += 1
+            stack[top].j += 1
             let newID = git_tree_entry_id(newEntry)!
             if let oldEntry, git_oid_equal(git_tree_entry_id(oldEntry), newID) == 1 { continue }
-            try visit(newEntry, newMode, newIsTree, ObjectID(newID), oldEntry, emit)
-        }
-    }
-
-    private func visit(_ entry: OpaquePointer, _ mode: UInt32, _ isTree: Bool, _ id: ObjectID,
-                       _ oldEntry: OpaquePointer?, _ emit: (ObjectID, [UInt8]) -> Void) throws {
-        let mark = path.count
-        defer { path.removeSubrange(mark...) }
-        if mark > 0 { path.append(0x2f) }
-        let name = git_tree_entry_name(entry)!
-        name.withMemoryRebound(to: UInt8.self, capacity: strlen(name)) {
-            path.append(contentsOf: UnsafeBufferPointer(start: $0, count: strlen(name)))
-        }
-        if isTree {
-            let sub = try Tree(repo, id)
-            let oldSub = try oldEntry.map { try Tree(repo, ObjectID(git_tree_entry_id($0))) }
-            try diff(oldSub?.handle, sub.handle, emit)
-        } else if mode == GIT_FILEMODE_COMMIT.rawValue {
-            gitlinks += 1
-        } else if Self.fileModes.contains(mode) {
-            emit(id, path)
+            let id = ObjectID(newID)
+            let mark = path.count
+            if mark > 0 { path.append(0x2f) }
+            let name = git_tree_entry_name(newEntry)!
+            name.withMemoryRebound(to: UInt8.self, capacity: strlen(name)) {
+                path.append(contentsOf: UnsafeBufferPointer(start: $0, count: strlen(name)))
+            }
+            if newIsTree {
+                let sub = try Tree(repo, id)
+                let oldSub = try oldEntry.map { try Tree(repo, ObjectID(git_tree_entry_id($0))) }
+                stack.append(Frame(old: oldSub, new: sub, mark: mark))
+                continue  // the frame removes its name from the path when it is done
+            }
+            if newMode == GIT_FILEMODE_COMMIT.rawValue {
+                gitlinks += 1
+            } else if Self.fileModes.contains(newMode) {
+                emit(id, path)
+            }
+            path.removeSubrange(mark...)
         }
     }
 
@@ -95,18 +105,23 @@ final class TreeDiffer {
         }
     }
 
-    /// The id of the entry at `path` in `tree`, or nil when there is none.
+    /// The id of the entry at `path` in `tree`, or nil when there is none. One level at a time
+    /// (libgit2's `git_tree_entry_bypath` recurses once per path component).
     func entryID(in tree: ObjectID, path: [UInt8]) throws -> ObjectID? {
-        let handle = try Tree(repo, tree)
-        var entry: OpaquePointer?
-        let status = (path + [0]).withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                git_tree_entry_bypath(&entry, handle.handle, $0)
+        var current = try Tree(repo, tree)
+        var components = path.split(separator: 0x2f, omittingEmptySubsequences: false)[...]
+        while let component = components.popFirst() {
+            let entry: OpaquePointer? = (Array(component) + [0]).withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {  // Safe: never empty (NUL).
+                    git_tree_entry_byname(current.handle, $0)
+                }
             }
+            guard let entry else { return nil }
+            let id = ObjectID(git_tree_entry_id(entry))
+            if components.isEmpty { return id }
+            guard git_tree_entry_filemode(entry).rawValue == GIT_FILEMODE_TREE.rawValue else { return nil }
+            current = try Tree(repo, id)
         }
-        if status == GIT_ENOTFOUND.rawValue { git_error_clear(); return nil }
-        try check(status, "git_tree_entry_bypath")
-        defer { git_tree_entry_free(entry) }
-        return ObjectID(git_tree_entry_id(entry))
+        return nil
     }
 }

@@ -77,6 +77,24 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     }
 }
 
+/// A secret's fingerprint under the current scheme and under the legacy one (SHA-256 over rule id and
+/// secret), for a secret whose fingerprint changed: triage recorded under the legacy one moves over.
+public struct LegacyLink: Sendable, Hashable {
+    public let fingerprint: String
+    public let legacy: String
+    /// A committed baseline's decision under the legacy fingerprint, recorded under the new one so
+    /// that `keyseal baseline export` writes it anew.
+    public let baselineStatus: String?
+    public let baselineNote: String?
+
+    public init(fingerprint: String, legacy: String, baselineStatus: String? = nil, baselineNote: String? = nil) {
+        self.fingerprint = fingerprint
+        self.legacy = legacy
+        self.baselineStatus = baselineStatus
+        self.baselineNote = baselineNote
+    }
+}
+
 /// One place a secret stands: a blob at a path, brought there first by a commit.
 public struct StoredOccurrence: Sendable, Hashable {
     public let fingerprint: String
@@ -358,8 +376,11 @@ public final class FindingStore {
         return out
     }
 
-    /// Records scanned blobs, their matches and the secrets they hold, in one transaction.
-    public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String) throws {
+    /// Records scanned blobs, their matches and the secrets they hold, in one transaction; triage
+    /// recorded under the legacy fingerprints of `legacy` moves to the new ones in the same transaction
+    /// (so a scan killed after it loses no decision).
+    public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String,
+                            legacy: [LegacyLink] = []) throws {
         try connection.transaction {
             WriteTestHook.pauseIfFirst()
             let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
@@ -376,6 +397,45 @@ public final class FindingStore {
                 }
             }
             try upsertSecrets(secrets)
+            try carryOver(legacy)
+        }
+    }
+
+    /// A decision (status, note, date) recorded under a legacy fingerprint applies to the new one
+    /// unless the new one has a decision of its own; then the legacy row goes, with the unsalted hash
+    /// and the preview it kept. A baseline's legacy decision is recorded the same way.
+    private func carryOver(_ links: [LegacyLink]) throws {
+        guard !links.isEmpty else { return }
+        let read = try connection.prepare("SELECT status, note, updated_at FROM secrets WHERE fingerprint = ?")
+        let adopt = try connection.prepare("""
+            UPDATE secrets SET status = ?, note = coalesce(note, ?), updated_at = coalesce(?, updated_at)
+            WHERE fingerprint = ? AND status = 'open'
+            """)
+        let forget = try ["secrets", "occurrences", "blob_matches"].map {
+            try connection.prepare("DELETE FROM \($0) WHERE fingerprint = ?")
+        }
+        for link in links where link.legacy != link.fingerprint {
+            var old: (status: String, note: String?, updated: String?)? = nil
+            try read.query([.text(link.legacy)]) { old = ($0.string(0), $0.text(1), $0.text(2)) }
+            if let old {
+                try adopt.run([.text(old.status), old.note.map { .text($0) } ?? .null, .text(old.updated ?? Self.now()),
+                               .text(link.fingerprint)])
+                for statement in forget { try statement.run([.text(link.legacy)]) }
+            }
+            if let status = link.baselineStatus, status != SecretStatus.open.rawValue {
+                try adopt.run([.text(status), link.baselineNote.map { .text($0) } ?? .null, .text(Self.now()),
+                               .text(link.fingerprint)])
+            }
+        }
+    }
+
+    /// Sets the preview of every secret of these rules (guessable secrets recorded with characters
+    /// by an earlier version show none).
+    public func hidePreviews(of rules: [String], as preview: String) throws {
+        guard !rules.isEmpty else { return }
+        try connection.transaction {
+            let update = try connection.prepare("UPDATE secrets SET preview = ? WHERE rule = ? AND preview <> ?")
+            for rule in rules { try update.run([.text(preview), .text(rule), .text(preview)]) }
         }
     }
 

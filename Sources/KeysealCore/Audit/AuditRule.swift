@@ -137,11 +137,9 @@ enum SecretNames {
             .contains(where: { lower.contains($0) })
     }
 
-    /// What a report may show of a value.
-    static func redacted(_ value: String) -> String {
-        let trimmed = value.trimmingCharacters(in: CharacterSet(charactersIn: " \t\"'"))
-        return SecretText.preview(Array(trimmed.utf8))
-    }
+    /// What a report may show of a value: nothing. A literal under a secret-looking name is a
+    /// password as often as not, and guessable secrets show no character (see `SecretText`).
+    static func redacted(_ value: String) -> String { SecretText.hidden }
 }
 
 import Foundation

@@ -119,7 +119,7 @@ public enum Auditor {
             for match in matches {
                 let rule = matcher.rules[match.rule]
                 var finding = AuditRules.finding("audit-k8s-secret-manifest", path: value.path, line: value.line,
-                                                 detail: "data value decodes to a \(rule.provider) secret \(SecretText.preview(match.secret))")
+                                                 detail: "data value decodes to a \(rule.provider) secret \(SecretText.preview(match.secret, rule: rule))")
                 finding.provider = rule.provider
                 finding.contentRule = rule.id
                 result.findings.append(finding)

@@ -28,7 +28,7 @@ extension BuiltInRules {
                negatives: ["CLOJARS_⟪lo:10⟫"]),
         .named("sonatype-nexus-password", "Sonatype", "Sonatype (OSSRH, Nexus) password assigned to an OSSRH or Nexus name",
                name: "(?:ossrh|nexus|sonatype)[A-Za-z0-9_.-]{0,20}(?:password|token)", value: "[^\\s\"'`;,]{12,64}",
-               entropy: 3.5,
+               entropy: 3.5, guessable: true,
                positives: ["OSSRH_PASSWORD=⟪an:24⟫", "nexusPassword=⟪b64:20⟫"], negatives: ["OSSRH_PASSWORD=${env.PASS}"]),
     ]
 }

@@ -24,12 +24,15 @@ public struct ScanOptions: Sendable {
     public var full: Bool
     /// Also audit HEAD (routes into history and images).
     public var audit: Bool
+    /// Blobs not fully scanned (too large, an archive read in part, a regex limit) fail the scan.
+    public var failOnUnscanned: Bool
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
                 configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
-                store: StoreChoice = .none, full: Bool = false, audit: Bool = false) {
+                store: StoreChoice = .none, full: Bool = false, audit: Bool = false, failOnUnscanned: Bool = false) {
         self.audit = audit
+        self.failOnUnscanned = failOnUnscanned
         self.store = store
         self.full = full
         self.path = path
@@ -61,7 +64,10 @@ struct BlobMatches {
 final class ScanWorker: @unchecked Sendable {
     let scratch: Matcher.Scratch
     var found: [BlobMatches] = []
-    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0
+    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, regexLimited = 0, hitBudget = 0
+    var regexLimitHits: [String: Int] = [:]
+    /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
+    var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
 }
 
@@ -154,6 +160,7 @@ public enum Scanner {
         let subset = Set(toRead)
         let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         var found: [BlobMatches] = []
+        var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0
         var chunksRecorded = 0
         while start < order.count {
@@ -180,6 +187,10 @@ public enum Scanner {
                 summary.archives += worker.archives
                 summary.archivesTruncated += worker.truncated
                 summary.blobsSkippedLarge += worker.large
+                summary.blobsRegexLimit += worker.regexLimited
+                summary.blobsHitBudget += worker.hitBudget
+                summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
+                unscanned += worker.unscanned
                 chunkFound += worker.found
             }
             try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules)
@@ -188,6 +199,7 @@ public enum Scanner {
             if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
         }
         trace("read and scanned \(order.count) blobs", since: started)
+        (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
@@ -219,7 +231,30 @@ public enum Scanner {
             audit = try Auditor.audit(path: options.path, revision: nil, configFile: options.configFile)
         }
         summary.durationSeconds = Date().timeIntervalSince(started)
-        return ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
+        var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
+        result.failOnUnscanned = options.failOnUnscanned
+        return result
+    }
+
+    /// The blobs not fully scanned, each at a path (and commit) the allowlist does not allow; a
+    /// blob whose every place is allowed is left out. Returns the count and the first
+    /// `UnscannedBlob.listed` by path.
+    static func placed(_ unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)],
+                       history: HistoryIndex, allowlist: Allowlist) -> (Int, [UnscannedBlob]) {
+        var out: [UnscannedBlob] = []
+        for entry in unscanned {
+            let place = history.placements[entry.blob].first { placement in
+                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
+                return !allowlist.allowsPlace(path: path, commit: history.commits[Int(placement.commit)].id.hex)
+            }
+            guard let place else { continue }
+            out.append(UnscannedBlob(path: String(decoding: history.paths[Int(place.path)], as: UTF8.self),
+                                     commit: history.commits[Int(place.commit)].id.hex, blob: history.blobs[entry.blob].hex,
+                                     reasons: entry.reasons, rules: entry.rules.isEmpty ? nil : entry.rules.sorted(),
+                                     size: entry.size))
+        }
+        out.sort { ($0.path, $0.commit) < ($1.path, $1.commit) }
+        return (out.count, Array(out.prefix(UnscannedBlob.listed)))
     }
 
     /// `--show-secrets` over recorded findings: the store keeps no values, so the blobs that hold
@@ -242,8 +277,9 @@ public enum Scanner {
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
                                  allowlist: Allowlist, progress: ScanProgress?) throws {
         switch content {
-        case .tooLarge:
+        case .tooLarge(let size):
             worker.large += 1
+            worker.unscanned.append((index, [.tooLarge], [], size))
         case .bytes(let bytes):
             worker.scanned += 1
             worker.bytes += bytes.count
@@ -254,6 +290,11 @@ public enum Scanner {
             case .archive: worker.archives += 1
             }
             if scan.truncated { worker.truncated += 1 }
+            if scan.gaps.contains(.regexLimit) { worker.regexLimited += 1 }
+            if scan.gaps.contains(.hitBudget) { worker.hitBudget += 1 }
+            worker.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
+            let reasons = UnscannedReason.from(scan.gaps)
+            if !reasons.isEmpty { worker.unscanned.append((index, reasons, Array(scan.regexLimitHits.keys), nil)) }
             // Secrets the allowlist names are dropped here, before anything records them.
             let matches = scan.matches.filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
             if !matches.isEmpty { worker.found.append(BlobMatches(blob: index, matches: matches)) }

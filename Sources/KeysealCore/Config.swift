@@ -309,6 +309,14 @@ public enum SizeText {
         }
     }
 
+    /// `25M`, `512K`, `1000 bytes`: as a config would say it.
+    public static func describe(_ bytes: Int) -> String {
+        for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] where bytes > 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes) bytes"
+    }
+
     /// A blob size limit: above 0 and below 4G (the engine scans buffers below 4 GiB).
     public static func isBlobLimit(_ bytes: Int) -> Bool { bytes > 0 && bytes < Int(UInt32.max) }
 

@@ -102,7 +102,7 @@ public enum GuardReport {
             """
         let largest = result.unscanned.compactMap(\.size).max()
         if let largest {
-            let current = String(format: "%.1f MiB", Double(result.maxBlobSize) / 1_048_576)
+            let current = SizeText.describe(result.maxBlobSize)
             if largest < Int(UInt32.max) - 1 {
                 let needed = (largest + (1 << 20) - 1) >> 20
                 out += """

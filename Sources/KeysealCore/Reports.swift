@@ -226,7 +226,8 @@ enum SARIFReport {
                 ]],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
-                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned],
+                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned,
+                               "blobsNotFullyScanned": result.summary.blobsNotFullyScanned],
             ]],
         ]
         var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -108,7 +108,9 @@ public struct UnscannedBlob: Sendable, Codable, Hashable {
     public var explanation: String {
         reasons.map { reason in
             switch reason {
-            case .tooLarge: return reason.explanation + (size.map { String(format: " (%.1f MiB)", Double($0) / 1_048_576) } ?? "")
+            case .tooLarge:
+                let size = self.size.map { String(format: " (%.1f MiB)", Double($0) / 1_048_576) } ?? ""
+                return "larger than the blob size limit\(size), not read"
             case .regexLimit: return reason.explanation + (rules.map { " (\($0.joined(separator: ", ")))" } ?? "")
             case .archiveTruncated: return reason.explanation
             }

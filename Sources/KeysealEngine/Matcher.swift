@@ -398,6 +398,8 @@ public final class Matcher: @unchecked Sendable {
             case .line:
                 windowEnd = Self.lineEnd(bytes, from: end - 1)
             case .block(let maxBytes):
+                // Starts before the previous hit's end were tried by its search.
+                windowStart = max(windowStart, state.searchedTo[ruleIndex])
                 var limit = min(bytes.count, max(end, windowStart + maxBytes))
                 if nextSame[k] >= 0 {
                     // The next block's header starts at its hit's end less the prefilter's width.

@@ -118,7 +118,9 @@ public enum Scanner {
                              started: Date, progress: ScanProgress?) throws -> ScanResult {
         var summary = initial
         // With a store, a full-history scan walks only commits it has not walked under these rules.
-        let incremental = store != nil && options.sinceCommit == nil && !options.full
+        // --fail-on-unscanned walks all history, so the blobs not fully scanned before (which the
+        // store does not record as scanned) are found, read and counted again.
+        let incremental = store != nil && options.sinceCommit == nil && !options.full && !options.failOnUnscanned
         let known = incremental ? try store!.knownCommits(in: repository) : []
         let history = try wrap {
             try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
@@ -180,6 +182,7 @@ public enum Scanner {
                     })
             }
             var chunkFound: [BlobMatches] = []
+            var chunkUnscanned = Set<Int>()
             for worker in collected.withLock({ $0 }) {
                 summary.blobsScanned += worker.scanned
                 summary.bytesScanned += worker.bytes
@@ -191,9 +194,11 @@ public enum Scanner {
                 summary.blobsHitBudget += worker.hitBudget
                 summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
                 unscanned += worker.unscanned
+                chunkUnscanned.formUnion(worker.unscanned.map(\.blob))
                 chunkFound += worker.found
             }
-            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules)
+            // A blob not fully scanned is not recorded as scanned: a later scan reads (and counts) it again.
+            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
             found += chunkFound
             chunksRecorded += 1
             if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }

@@ -62,8 +62,10 @@ final class StoreSession {
     func statuses() throws -> [String: String] { try Scanner.wrap { try store.statuses() } }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
-    /// secret values, in one transaction.
-    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule]) throws {
+    /// secret values, in one transaction. Blobs in `incomplete` (not fully scanned) are not recorded
+    /// as scanned, so a later scan reads them again; their secrets are recorded all the same.
+    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule],
+                incomplete: Set<Int> = []) throws {
         let matchesByBlob = Dictionary(found.map { ($0.blob, $0.matches) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
         let rows: [(blob: String, matches: [StoredMatch])] = chunk.map { index in
@@ -83,7 +85,8 @@ final class StoreSession {
             }
             return (history.blobs[index].hex, stored)
         }
-        try Scanner.wrap { try store.recordBlobs(rows, secrets: Array(secrets.values), rulesHash: rulesHash) }
+        let complete = incomplete.isEmpty ? rows : zip(chunk, rows).filter { !incomplete.contains($0.0) }.map(\.1)
+        try Scanner.wrap { try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash) }
     }
 
     /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the

@@ -97,6 +97,12 @@ final class UnscannedTests: XCTestCase {
         XCTAssertTrue(failing.stdout.contains("assets/blob.bin"), failing.stdout)
         let json = try KeysealBinary.run(["scan", "--quiet", "--no-store", "--no-audit", "--fail-on-unscanned", "-f", "json"], in: repo.url)
         XCTAssertEqual(json.status, 1)
+        // With the store, a second scan does not pass what the first could not scan.
+        for run in 1...2 {
+            let stored = try KeysealBinary.run(["scan", "--quiet", "--no-audit", "--fail-on-unscanned"], in: repo.url)
+            XCTAssertEqual(stored.status, 1, "run \(run): \(stored.stdout)")
+            XCTAssertTrue(stored.stdout.contains("assets/blob.bin"), "run \(run): \(stored.stdout)")
+        }
         // A larger limit on the command line scans it.
         let raised = try KeysealBinary.run(["scan", "--quiet", "--no-store", "--no-audit", "--fail-on-unscanned",
                                             "--max-blob-size", "1M"], in: repo.url)

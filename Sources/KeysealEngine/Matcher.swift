@@ -398,13 +398,15 @@ public final class Matcher: @unchecked Sendable {
             case .line:
                 windowEnd = Self.lineEnd(bytes, from: end - 1)
             case .block(let maxBytes):
-                // Starts before the previous hit's end were tried by its search.
-                windowStart = max(windowStart, state.searchedTo[ruleIndex])
+                // Without a width, the window would reach back to the line start for every hit:
+                // starts before the previous hit's end were tried by its search.
+                if maxWidth[ruleIndex] == nil { windowStart = max(windowStart, state.searchedTo[ruleIndex]) }
                 var limit = min(bytes.count, max(end, windowStart + maxBytes))
+                // The next block's header starts (at the latest) at its hit's end less the
+                // prefilter's width; when that is past this hit, this block stops there.
                 if nextSame[k] >= 0 {
-                    // The next block's header starts at its hit's end less the prefilter's width.
-                    let nextStart = maxWidth[ruleIndex].map { nextSame[k] - $0 } ?? nextSame[k] - 1
-                    limit = min(limit, max(end, nextStart))
+                    let nextStart = nextSame[k] - (maxWidth[ruleIndex] ?? 1)
+                    if nextStart >= end { limit = min(limit, nextStart) }
                 }
                 windowEnd = limit
             }

@@ -757,8 +757,10 @@ final class HitBuffer {
     }
 
     /// Keeps a locator hit unless `EncodedSpans.find` would make nothing new of it: a Kubernetes
-    /// locator after the first (the whole file is read once), or a percent or JSON-escape hit on the
-    /// line of the previous one of its kind (it decodes whole lines, once each).
+    /// locator after the first (the whole file is read once), a percent or JSON-escape hit on the
+    /// line of the previous one of its kind (it decodes whole lines, once each), or a base64-header
+    /// hit inside the base64 run of the previous one (its span runs back to the same start, over
+    /// base64 other than `=`, and on to the same stop).
     func addLocator(_ kind: SpanLocator, end: Int) {
         let k = kind.rawValue
         switch kind {
@@ -766,7 +768,13 @@ final class HitBuffer {
             if lastEnd[k] >= 0 { return }
         case .percent, .jsonEscape:
             if end > lastEnd[k] && end <= lastLineEnd[k] { return }
-        case .base64Assigned, .base64Header:
+        case .base64Header:
+            if lastEnd[k] >= 0 && end > lastEnd[k] && end <= bytes.count
+                && bytes[lastEnd[k]..<end].allSatisfy({ EncodedSpans.isBase64($0) && $0 != 0x3d }) {
+                lastEnd[k] = end  // each byte is looked at once: the next hit checks from here
+                return
+            }
+        case .base64Assigned:
             break
         }
         guard locators.count < Self.locatorLimit else {

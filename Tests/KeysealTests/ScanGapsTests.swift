@@ -82,6 +82,20 @@ final class ScanGapsTests: XCTestCase {
         XCTAssertEqual(scan.gaps, [])
     }
 
+    /// A 3 MB line of the base64 of `-----BEGIN` (a decoding locator): every hit walked back over
+    /// the whole run to find its start. A base64 PEM key on the next line is still decoded.
+    func testBase64HeaderLocatorsOnOneLongRunAreLinear() throws {
+        let rule = ruleIndex("private-key-rsa", in: Self.matcher)
+        let pem = ExampleTemplate.expand(BuiltInRules.all[rule].positives[0], salt: "b64-run")
+        let run = String(repeating: "LS0tLS1CRUdJTi", count: 3_000_000 / 14)
+        let text = "junk: \(run)\nKEY_PEM: \(Data(pem.utf8).base64EncodedString())\n"
+        let scan = try scanBlob(Self.matcher, Array(text.utf8))
+        let found = scan.matches.filter { $0.rule == rule }
+        XCTAssertEqual(found.count, 1)
+        XCTAssertEqual(found.first?.encoding, "base64")
+        XCTAssertEqual(found.first?.line, 2)
+    }
+
     /// A 3 MB line of 60,000 tokens: each accepted match scanned the whole line for `keyseal:allow`,
     /// and `locate` counted each column from the line start.
     func testManyMatchesOnOneLongLineAreLinear() throws {

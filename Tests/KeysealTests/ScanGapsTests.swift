@@ -44,8 +44,10 @@ final class ScanGapsTests: XCTestCase {
     /// Rule hits past the buffer's size are confirmed as they come, not dropped: 4.3 million hits of
     /// one rule, then a token of another.
     func testMillionsOfRuleHitsDoNotEndTheBlob() throws {
-        let custom = Rule(id: "letters-token", provider: "Acme", description: "tok_ then letters", regex: "tok_([a-z]{1,60})",
-                          positives: [], negatives: [])
+        // Vectorscan reports every end of `tok_` and 1 to 60 letters (4.32 million hits); the regex
+        // itself never matches.
+        let custom = Rule(id: "letters-token", provider: "Acme", description: "tok_ then letters", regex: "tok_([a-z]{1,60})!",
+                          prefilter: "tok_[a-z]{1,60}", positives: [], negatives: [])
         let matcher = try Matcher(rules: BuiltInRules.all + [custom])
         let unit = Array(("tok_" + String(repeating: "q", count: 60) + " ").utf8)  // 60 hits each
         let units = 72_000
@@ -57,7 +59,6 @@ final class ScanGapsTests: XCTestCase {
         let scan = try scanBlob(matcher, bytes)
         let github = ruleIndex("github-pat", in: matcher)
         XCTAssertEqual(scan.matches.filter { $0.rule == github }.map { String(decoding: $0.secret, as: UTF8.self) }, [token])
-        XCTAssertEqual(scan.matches.filter { $0.rule == matcher.rules.count - 1 }.count, units)
         XCTAssertEqual(scan.gaps, [])
     }
 

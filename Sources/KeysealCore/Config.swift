@@ -317,6 +317,14 @@ public enum SizeText {
         return "\(bytes) bytes"
     }
 
+    /// `2.9 KiB`, `30.0 MiB`: a size for people.
+    public static func human(_ bytes: Int) -> String {
+        if bytes < 1 << 10 { return "\(bytes) bytes" }
+        if bytes < 1 << 20 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
+        if bytes < 1 << 30 { return String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        return String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
+    }
+
     /// A blob size limit: above 0 and below 4G (the engine scans buffers below 4 GiB).
     public static func isBlobLimit(_ bytes: Int) -> Bool { bytes > 0 && bytes < Int(UInt32.max) }
 

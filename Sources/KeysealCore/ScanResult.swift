@@ -109,7 +109,7 @@ public struct UnscannedBlob: Sendable, Codable, Hashable {
         reasons.map { reason in
             switch reason {
             case .tooLarge:
-                let size = self.size.map { String(format: " (%.1f MiB)", Double($0) / 1_048_576) } ?? ""
+                let size = self.size.map { " (\(SizeText.human($0)))" } ?? ""
                 return "larger than the blob size limit\(size), not read"
             case .regexLimit: return reason.explanation + (rules.map { " (\($0.joined(separator: ", ")))" } ?? "")
             case .archiveTruncated: return reason.explanation

@@ -53,3 +53,19 @@ let package = Package(
             exclude: ["Fixtures"]),
     ]
 )
+
+// Fuzz targets (libFuzzer), built only when KEYSEAL_FUZZ is set: see Fuzz/README.md and Fuzz/run.sh.
+// They are executables whose `main` is libFuzzer's, so an ordinary build or `swift test` must not see them.
+if Context.environment["KEYSEAL_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, module: String)] = [
+        ("FuzzTar", "KeysealEngine"), ("FuzzZip", "KeysealEngine"), ("FuzzGzip", "KeysealEngine"),
+        ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"),
+        ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
+        ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"),
+    ]
+    package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: target.name, dependencies: [.target(name: target.module), "CFuzzDriver"], path: "Fuzz/\(target.name)"))
+    }
+}

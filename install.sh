@@ -54,8 +54,23 @@ command -v swift >/dev/null 2>&1 || { echo "install.sh: swift is not on the PATH
 swift build -c release --product keyseal --static-swift-stdlib \
   || swift build -c release --product keyseal
 prefix="${PREFIX:-/usr/local}"
-mkdir -p "$prefix/bin"
-install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"
+# Only the copy into a folder the user cannot write needs root: use sudo for that step alone.
+as_root=
+if ! mkdir -p "$prefix/bin" 2>/dev/null || [ ! -w "$prefix/bin" ]; then
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    as_root=sudo
+    $as_root mkdir -p "$prefix/bin"
+  else
+    echo "install.sh: cannot write $prefix/bin; run as root, or choose a folder of yours: PREFIX=\$HOME/.local ./install.sh" >&2
+    exit 1
+  fi
+fi
+$as_root install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"
 echo "install.sh: installed $prefix/bin/keyseal ($("$prefix/bin/keyseal" --version))"
-# Compile the rules now, so the first commit hook does not wait for it.
-"$prefix/bin/keyseal" rules --compile || true
+# Compile the rules now, so the first commit hook does not wait for it. The cache is per user: under
+# `sudo ./install.sh` it is filled for the user who ran sudo, whose hooks will use it.
+if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  sudo -u "$SUDO_USER" -H "$prefix/bin/keyseal" rules --compile || true
+else
+  "$prefix/bin/keyseal" rules --compile || true
+fi

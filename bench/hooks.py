@@ -9,6 +9,7 @@ Warm: the compiled rule cache exists (the normal case after the first run). Cold
 cache directory for every run. Peers come from bench/.venv (see bench/run.py).
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -51,13 +52,16 @@ def prepare(work):
 
 
 def timed(cmd, runs, env=None, stdin=None, before=None):
+    """Median milliseconds; every run must exit 0 (nothing found), or the figure would time a failure."""
     samples = []
     for _ in range(runs):
         if before:
             before()
         start = time.perf_counter()
-        subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        status = subprocess.run(cmd, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env).returncode
         samples.append((time.perf_counter() - start) * 1000)
+        if status != 0:
+            sys.exit(f"bench: {' '.join(cmd[:3])} exited {status}; not timed")
     return statistics.median(samples)
 
 
@@ -88,11 +92,19 @@ def main():
     base = git(repo, "rev-parse", "origin/unstable" if "origin/unstable" in git(repo, "branch", "-r") else "HEAD~20").strip()
     line = f"refs/heads/bench-push {tip} refs/heads/bench-push {'0' * 40}\n".encode()
     url = git(repo, "remote", "get-url", "origin").strip()
+    # The figure is only worth quoting if the hook really walked the 20 new commits.
+    report = os.path.join(cache, "pre-push.json")
+    subprocess.run([keyseal, "pre-push", "origin", url, "--report", report], input=line, env=warm_env, capture_output=True)
+    commits = json.load(open(report))["summary"]["commits"]
+    if commits != 20:
+        sys.exit(f"bench: pre-push scanned {commits} commits, not the 20 new ones; not timed")
     rows.append(("keyseal pre-push, 20 new commits (warm)", timed([keyseal, "pre-push", "origin", url], args.runs,
                                                                    env=warm_env, stdin=line)))
     rows.append(("gitleaks git --staged", timed([peers["gitleaks"], "git", "--staged", "--no-banner", "--exit-code", "0", repo], args.runs)))
     rows.append(("betterleaks git --staged", timed([peers["betterleaks"], "git", "--staged", "--no-banner", "--exit-code", "0", repo], args.runs)))
     rows.append(("kingfisher scan --staged", timed([peers["kingfisher"], "scan", repo, "--staged", "--no-validate"], args.runs)))
+    for tool, version in fullrun.versions(dict(peers, keyseal=keyseal), ["keyseal", "gitleaks", "betterleaks", "kingfisher"]).items():
+        print(f"- {tool}: {version}")
     print(f"redis clone; staged change: 5 files, 200 added lines; pre-push: 20 commits over {base[:10]}; {args.runs} runs, medians\n")
     print("| command | median ms |")
     print("|---|---|")

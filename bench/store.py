@@ -19,7 +19,9 @@ import run as fullrun  # noqa: E402
 
 def timed(cmd, cwd):
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    status = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if status not in (0, 1):
+        sys.exit(f"bench: {' '.join(cmd[:2])} exited {status}; not timed")
     return time.perf_counter() - start
 
 
@@ -31,7 +33,13 @@ def main():
     work = os.environ.get("BENCH_WORK", "/tmp/keyseal-bench")
     os.makedirs(work, exist_ok=True)
     keyseal = os.path.abspath(fullrun.keyseal_binary(args.keyseal))
-    repo = fullrun.clone("redis", work)
+    # Its own clone: the commits this benchmark adds must not leave objects the other scripts' scans read.
+    base = fullrun.clone("redis", work)
+    repo = os.path.join(work, "redis-store")
+    if os.path.isdir(repo):
+        shutil.rmtree(repo)
+    subprocess.run(["git", "clone", "-q", "--no-local", base, repo], check=True)
+    subprocess.run(["git", "-C", repo, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*", "--update-head-ok"], check=True)
     scratch = tempfile.mkdtemp(prefix="keyseal-store-bench-")
     store = os.path.join(scratch, "store.sqlite")
     scan = [keyseal, "scan", repo, "--quiet", "--format", "json", "--report", os.path.join(scratch, "out.json")]
@@ -58,7 +66,8 @@ def main():
         subprocess.run(["git", "-C", repo, "checkout", "-q", "-"], check=True)
         subprocess.run(["git", "-C", repo, "branch", "-q", "-D", branch], check=True)
     median = statistics.median
-    print(f"redis clone, {args.runs} runs, medians\n")
+    version = subprocess.run([keyseal, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"keyseal {version}; redis clone of its own; {args.runs} runs, medians; rule cache warm\n")
     print("| scan | wall s |")
     print("|---|---|")
     print(f"| first scan, --no-store | {median(no_store):.2f} |")
@@ -67,6 +76,7 @@ def main():
     print(f"| after 10 new commits | {median(after_ten):.2f} |")
     print(f"\nstore overhead on the first scan: {100 * (median(with_store) / median(no_store) - 1):+.1f}%")
     shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,36 +20,38 @@ public enum ChecklistRenderer {
     }
 
     static func markdown(_ c: Checklist) -> String {
-        var out = "# Secret rotation checklist: \(c.repository)\n\n"
+        let e = TerminalText.escape as (String) -> String
+        var out = "# Secret rotation checklist: \(e(c.repository))\n\n"
         out += "Generated \(c.generatedAt) by keyseal. \(c.summary.secrets) secret(s): \(c.summary.open) open, \(c.summary.rotated) rotated; \(c.summary.pushed) pushed, \(c.summary.inHead) still in HEAD. Most urgent first.\n\n"
         if c.entries.isEmpty { out += "Nothing to rotate.\n" }
-        for (n, e) in c.entries.enumerated() {
-            let box = e.status == "open" ? "- [ ]" : "- [x]"
-            out += "## \(n + 1). \(e.provider): \(e.description)\n\n"
-            out += "\(box) **\(e.status)** · rule `\(e.rule)` · `\(e.preview)` · fingerprint `\(e.fingerprint.prefix(12))`"
-            if let note = e.note { out += " · note: \(note)" }
-            if let paired = e.paired { out += "\n\nOne secret in two parts: with `\(paired.rule)` `\(paired.preview)` (fingerprint `\(paired.fingerprint.prefix(12))`); rotating one rotates both." }
-            if let identity = e.identity { out += "\n\nUsed with `\(identity)` from the same block: rotate the credential for that identity." }
-            out += "\n\n**Exposure:** \(exposureLine(e))\n\n"
-            out += "- First commit: `\(e.firstCommit.id.prefix(12))` by \(e.firstCommit.author) <\(e.firstCommit.email)> on \(e.firstCommit.date)\n"
-            out += "- Exposed from \(e.introduced) until \(e.removed ?? (e.inHead ? "now (still in HEAD)" : "now"))\n"
-            if !e.branches.isEmpty { out += "- Branches: \(e.branches.map { "`\($0)`" }.joined(separator: ", "))\n" }
-            if !e.tags.isEmpty { out += "- Tags: \(e.tags.map { "`\($0)`" }.joined(separator: ", "))\n" }
-            if !e.remoteRefs.isEmpty { out += "- Remote refs: \(e.remoteRefs.map { "`\($0)`" }.joined(separator: ", "))\n" }
+        for (n, entry) in c.entries.enumerated() {
+            let box = entry.status == "open" ? "- [ ]" : "- [x]"
+            out += "## \(n + 1). \(e(entry.provider)): \(e(entry.description))\n\n"
+            out += "\(box) **\(e(entry.status))** · rule `\(e(entry.rule))` · `\(e(entry.preview))` · fingerprint `\(entry.fingerprint.prefix(12))`"
+            if let note = entry.note { out += " · note: \(e(note))" }
+            if let paired = entry.paired { out += "\n\nOne secret in two parts: with `\(e(paired.rule))` `\(e(paired.preview))` (fingerprint `\(paired.fingerprint.prefix(12))`); rotating one rotates both." }
+            if let identity = entry.identity { out += "\n\nUsed with `\(e(identity))` from the same block: rotate the credential for that identity." }
+            out += "\n\n**Exposure:** \(exposureLine(entry))\n\n"
+            out += "- First commit: `\(entry.firstCommit.id.prefix(12))` by \(e(entry.firstCommit.author)) <\(e(entry.firstCommit.email))> on \(e(entry.firstCommit.date))\n"
+            out += "- Exposed from \(e(entry.introduced)) until \(e(entry.removed ?? (entry.inHead ? "now (still in HEAD)" : "now")))\n"
+            if !entry.branches.isEmpty { out += "- Branches: \(entry.branches.map { "`\(e($0))`" }.joined(separator: ", "))\n" }
+            if !entry.tags.isEmpty { out += "- Tags: \(entry.tags.map { "`\(e($0))`" }.joined(separator: ", "))\n" }
+            if !entry.remoteRefs.isEmpty { out += "- Remote refs: \(entry.remoteRefs.map { "`\(e($0))`" }.joined(separator: ", "))\n" }
             out += "- Occurrences:\n"
-            for o in e.occurrences { out += "  - `\(o.path):\(o.line)` in `\(o.commit.prefix(10))` (\(o.author), \(o.date.prefix(10)))\n" }
-            out += "\n**Rotate:** \(e.rotation.revoke).\n"
-            if !e.rotation.cli.isEmpty { out += "\n```sh\n\(e.rotation.cli.joined(separator: "\n"))\n```\n" }
-            if let notes = e.rotation.notes { out += "\n\(notes)\n" }
+            for o in entry.occurrences { out += "  - `\(e(o.path)):\(o.line)` in `\(o.commit.prefix(10))` (\(e(o.author)), \(e(String(o.date.prefix(10)))))\n" }
+            out += "\n**Rotate:** \(e(entry.rotation.revoke)).\n"
+            if !entry.rotation.cli.isEmpty { out += "\n```sh\n\(entry.rotation.cli.map { e($0) }.joined(separator: "\n"))\n```\n" }
+            if let notes = entry.rotation.notes { out += "\n\(TerminalText.escape(notes, keepingNewlines: true))\n" }
             out += "\n**Then:**\n\n"
-            for step in e.afterRotation + e.followUps { out += "- [ ] \(step)\n" }
+            for step in entry.afterRotation + entry.followUps { out += "- [ ] \(e(step))\n" }
             out += "\n"
         }
         return out
     }
 
+    /// HTML text: controls made visible first (the page may be printed to a terminal), then `&<>"`.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        TerminalText.escape(text, keepingNewlines: true).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 

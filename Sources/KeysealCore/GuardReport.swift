@@ -9,10 +9,10 @@ public enum GuardReport {
         if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
         var out = "keyseal: commit blocked: \(what.joined(separator: " and ")) in the staged changes\n\n"
         for finding in result.findings {
-            out += "  \(finding.rule) (\(finding.provider))  \(finding.preview)  \(finding.path):\(finding.line)\n"
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)\n"
         }
         for finding in result.audit {
-            out += "  \(finding.rule)  \(finding.path):\(finding.line)  \(finding.detail)\n      why: \(finding.why)\n      fix: \(finding.fix)\n"
+            out += "  \(e(finding.rule))  \(e(finding.path)):\(finding.line)  \(e(finding.detail))\n      why: \(e(finding.why))\n      fix: \(e(finding.fix))\n"
         }
         out += unscannedLines(result.unscanned, commits: false)
         guard !result.findings.isEmpty || !result.audit.isEmpty else {
@@ -27,7 +27,7 @@ public enum GuardReport {
                  Load it at run time instead (an environment variable, a secrets manager, a mounted secret).
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
                    [allowlist]
-                   paths = [\(paths.map { "\"\($0)\"" }.joined(separator: ", "))]   # or regexes = [...], stopwords = [...]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]   # or regexes = [...], stopwords = [...]
               3. If this secret was ever committed, pushed or shared elsewhere, treat it as leaked and rotate it.
 
             """
@@ -39,12 +39,12 @@ public enum GuardReport {
         var what: [String] = []
         if !result.findings.isEmpty { what.append(count(result.findings)) }
         if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
-        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : remote) blocked: \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
+        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : e(remote)) blocked: \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
         var commits: [String] = []
         for finding in result.findings {
             if !commits.contains(finding.commit) { commits.append(finding.commit) }
-            let subject = result.subjects[finding.commit].map { " \"\($0)\"" } ?? ""
-            out += "  \(finding.rule) (\(finding.provider))  \(finding.preview)  \(finding.path):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
+            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
         }
         out += unscannedLines(result.unscanned, commits: true)
         guard !result.findings.isEmpty else {
@@ -65,7 +65,7 @@ public enum GuardReport {
         out += """
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
                    [allowlist]
-                   paths = [\(paths.map { "\"\($0)\"" }.joined(separator: ", "))]   # or regexes, stopwords, commits = ["<id>"]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]   # or regexes, stopwords, commits = ["<id>"]
               3. The secret is in a commit, so treat it as leaked: rotate it with its provider now, even if it is
                  never pushed (clones, backups and stashes keep it).
 
@@ -84,7 +84,7 @@ public enum GuardReport {
         var out = ""
         for blob in unscanned {
             let commit = commits && !blob.commit.isEmpty ? "  commit \(blob.commit.prefix(10))" : ""
-            out += "  \(blob.path)  not fully scanned: \(blob.explanation)\(commit)\n"
+            out += "  \(e(blob.path))  not fully scanned: \(e(blob.explanation))\(commit)\n"
         }
         return out
     }
@@ -97,7 +97,7 @@ public enum GuardReport {
               \(number). keyseal could not scan these files in full, so they may hide a secret. Check them yourself; then,
                  to let them through, allow their paths in .keyseal.toml:
                    [allowlist]
-                   paths = [\(paths.map { "\"\($0)\"" }.joined(separator: ", "))]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]
 
             """
         let largest = result.unscanned.compactMap(\.size).max()
@@ -126,7 +126,11 @@ public enum GuardReport {
         return secrets == 1 ? "1 secret" : "\(secrets) secrets"
     }
 
+    /// Repository text (paths, subjects, rule names from a committed config) made safe for a terminal.
+    static func e(_ text: String) -> String { TerminalText.escape(text) }
+
     static func quote(_ path: String) -> String {
-        path.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? path : "'\(path.replacingOccurrences(of: "'", with: "'\\''"))'"
+        let path = e(path)
+        return path.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? path : "'\(path.replacingOccurrences(of: "'", with: "'\\''"))'"
     }
 }

@@ -76,6 +76,11 @@ public struct RebuildDispatcher {
     public var backoff: TimeInterval = 0.5
     public var force = false
 
+    /// Bounds of `--timeout` and `--backoff` (seconds) and of `--retries`: beyond them the time
+    /// arithmetic overflows (an infinite timeout crashed), and no webhook needs more.
+    public static let maxSeconds: TimeInterval = 3600
+    public static let maxRetries = 100
+
     public init() {}
 
     public struct Outcome: Sendable {
@@ -90,12 +95,19 @@ public struct RebuildDispatcher {
                          log: (String) -> Void) throws -> Outcome {
         var outcome = Outcome()
         let store: FindingStore? = (choice == .none) ? nil : try Triage.openStore(repository: repository, store: choice, create: true)
-        var targets: [(String, (RebuildRequest) -> Result<String, RebuildFailure>)] = []
-        if let webhook { targets.append(("webhook \(webhook.absoluteString)", { post($0, to: webhook) })) }
-        if let command { targets.append(("exec \(command.first ?? "")", { run(command, for: $0) })) }
+        // `shown` is what is printed; `key` identifies the target in the store. Neither holds a
+        // webhook's user, password or query (see WebhookTarget).
+        var targets: [(shown: String, key: String, legacyKey: String?, send: (RebuildRequest) -> Result<String, RebuildFailure>)] = []
+        if let webhook {
+            let target = WebhookTarget(webhook)
+            targets.append(("webhook \(target.shown)", "webhook \(target.key)", "webhook \(webhook.absoluteString)", { post($0, to: webhook) }))
+        }
+        if let command { targets.append(("exec \(command.first ?? "")", "exec \(command.first ?? "")", nil, { run(command, for: $0) })) }
         for request in requests {
-            for (target, send) in targets {
-                if !force, let store, try Scanner.wrap({ try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: target) }) {
+            for (target, key, legacyKey, send) in targets {
+                if !force, let store, try Scanner.wrap({
+                    try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey)
+                }) {
                     outcome.skipped.append(request.tag)
                     log("\(request.tag): already requested for the same secrets (\(target)); --force to send again")
                     continue
@@ -105,7 +117,7 @@ public struct RebuildDispatcher {
                     outcome.sent.append(request.tag)
                     log("\(request.tag): \(detail)")
                     try store.map { store in
-                        try Scanner.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: target) }
+                        try Scanner.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key) }
                     }
                 case .failure(let failure):
                     outcome.failed.append(request.tag)
@@ -129,6 +141,10 @@ public struct RebuildDispatcher {
     /// POSTs with retries: connection errors and 5xx are retried with exponential backoff; a 4xx is final.
     func post(_ request: RebuildRequest, to url: URL) -> Result<String, RebuildFailure> {
         guard let body = try? request.body() else { return .failure(.init(message: "cannot encode the request")) }
+        // The CLI validates these; clamped here too, since a non-finite duration traps in the time arithmetic.
+        let timeout = timeout.isFinite ? min(max(timeout, 0.001), Self.maxSeconds) : Self.maxSeconds
+        let backoff = backoff.isFinite ? min(max(backoff, 0), Self.maxSeconds) : 0
+        let retries = min(max(retries, 0), Self.maxRetries)
         var attempt = 0
         while true {
             var http = URLRequest(url: url, timeoutInterval: timeout)
@@ -143,7 +159,9 @@ public struct RebuildDispatcher {
             if let status {
                 if (200..<300).contains(status) { return .success("sent (HTTP \(status)) after \(attempt + 1) attempt(s)") }
                 retryable = status >= 500
-                message = "HTTP \(status)"
+                // Redirects are never followed: the signed request would go to wherever the answer
+                // points. A 3xx is a failure, and is not retried.
+                message = (300..<400).contains(status) ? "HTTP \(status): redirect refused (keyseal does not follow redirects; give the final URL)" : "HTTP \(status)"
             } else {
                 retryable = true
                 message = error ?? "no response"
@@ -151,22 +169,39 @@ public struct RebuildDispatcher {
             if !retryable || attempt >= retries {
                 return .failure(.init(message: "\(message) after \(attempt + 1) attempt(s)"))
             }
-            Thread.sleep(forTimeInterval: backoff * pow(2, Double(attempt)))
+            Thread.sleep(forTimeInterval: min(backoff * pow(2, Double(attempt)), Self.maxSeconds))
             attempt += 1
         }
     }
 
     /// Runs the command once for the tag: each word of the template is one argument, `{tag}`,
     /// `{commit}` and `{repository}` are substituted inside words, and no shell sees the result.
+    /// The values are also in the environment (`KEYSEAL_TAG`, `KEYSEAL_COMMIT`,
+    /// `KEYSEAL_REPOSITORY`). A word that the substitution makes start with `-` (a tag named
+    /// `--upload-pack=…`) is refused, and the command not run: the command would take it as an
+    /// option. Words after a `--` word are let through (operands), and through the environment
+    /// the same value is only data.
     func run(_ template: [String], for request: RebuildRequest) -> Result<String, RebuildFailure> {
         let arguments = template.map {
             $0.replacingOccurrences(of: "{tag}", with: request.tag).replacingOccurrences(of: "{commit}", with: request.commit)
                 .replacingOccurrences(of: "{repository}", with: request.repository)
         }
+        // Words after a literal `--` are operands for any getopt-style command: those may start with `-`.
+        let optionWords = zip(template, arguments).prefix { word, _ in word != "--" }
+        for (word, argument) in optionWords where argument.hasPrefix("-") && !word.hasPrefix("-") {
+            let what = word.hasPrefix("{repository}") ? ("repository name", "REPOSITORY") : ("tag", "TAG")
+            return .failure(.init(message: "not run: the \(what.0) starts with '-', so it would reach the command as an option; "
+                                  + "read $KEYSEAL_\(what.1) from the environment instead, or put -- before the arguments"))
+        }
         guard let first = arguments.first else { return .failure(.init(message: "empty --exec command")) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["--"] + [first] + arguments.dropFirst()
+        var environment = ProcessInfo.processInfo.environment
+        environment["KEYSEAL_TAG"] = request.tag
+        environment["KEYSEAL_COMMIT"] = request.commit
+        environment["KEYSEAL_REPOSITORY"] = request.repository
+        process.environment = environment
         do {
             try process.run()
         } catch {
@@ -203,11 +238,40 @@ public struct RebuildDispatcher {
     }
 }
 
+/// What keyseal prints and records about a webhook: `scheme://host[:port]/path`, never the user,
+/// password, query or fragment, which may hold credentials.
+struct WebhookTarget {
+    let shown: String
+    /// The target's key in the store: the shown form and a digest of the full URL, so two URLs
+    /// that differ only in their query or credentials are two targets, and the store holds no
+    /// credential in clear.
+    let key: String
+
+    init(_ url: URL) {
+        let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        var host = components?.percentEncodedHost ?? ""
+        if host.contains(":") && !host.hasPrefix("[") { host = "[\(host)]" }  // IPv6
+        shown = "\(components?.scheme ?? "")://\(host)\(components?.port.map { ":\($0)" } ?? "")\(components?.percentEncodedPath ?? "")"
+        var hasher = SHA256()
+        hasher.update(data: Array("keyseal-webhook\u{0}\(url.absoluteString)".utf8))
+        key = shown + " #" + hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
 /// A blocking HTTP call on URLSession (the CLI has nothing else to do meanwhile).
 enum HTTPClient {
     final class Box: @unchecked Sendable {
         var status: Int?
         var error: String?
+    }
+
+    /// Refuses every redirect: the signed request must go where the user said, and nowhere else.
+    /// The 3xx then completes the task as its response (swift-corelibs-foundation and Darwin alike).
+    final class RedirectRefuser: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+            completionHandler(nil)
+        }
     }
 
     static func send(_ request: URLRequest, timeout: TimeInterval) -> (Int?, String?) {
@@ -216,13 +280,24 @@ enum HTTPClient {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
+        let session = URLSession(configuration: configuration, delegate: RedirectRefuser(), delegateQueue: nil)
+        let target = request.url
         session.dataTask(with: request) { _, response, error in
-            box.status = (response as? HTTPURLResponse)?.statusCode
+            let http = response as? HTTPURLResponse
+            box.status = http?.statusCode
             box.error = error?.localizedDescription
+            // Belt and braces: an answer from anywhere but the URL asked is no answer.
+            if let answered = http?.url, let target,
+               (answered.scheme, answered.host, answered.port, answered.path) != (target.scheme, target.host, target.port, target.path) {
+                box.status = nil
+                box.error = "the answer came from another location (a redirect was followed)"
+            }
             done.signal()
         }.resume()
-        if done.wait(timeout: .now() + timeout + 5) == .timedOut { return (nil, "timed out after \(Int(timeout)) s") }
+        if done.wait(timeout: .now() + timeout + 5) == .timedOut {
+            session.invalidateAndCancel()
+            return (nil, "timed out after \(Int(timeout)) s")
+        }
         session.finishTasksAndInvalidate()
         return (box.status, box.error)
     }

@@ -17,7 +17,7 @@ public enum JSONOutput {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(value)
         data.append(0x0a)
-        return data
+        return TerminalText.escapeJSON(data)
     }
 }
 
@@ -35,6 +35,7 @@ public enum ReportWriter {
 enum TextReport {
     static func render(_ result: ScanResult, colour: Bool) -> String {
         func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        let e = TerminalText.escape as (String) -> String
         var out = ""
         var groups: [(String, [Finding])] = []
         for finding in result.findings {
@@ -44,11 +45,11 @@ enum TextReport {
         }
         for (fingerprint, occurrences) in groups {
             let first = occurrences[0]
-            let shown = first.secret.map { " secret \($0)" } ?? ""
-            let status = first.status.map { $0 == "open" ? "" : "  [\($0)]" } ?? ""
-            out += paint("● \(first.rule)", first.blocks ? "1;31" : "1;33") + " (\(first.provider))  \(first.preview)\(shown)  "
+            let shown = first.secret.map { " secret \(e($0))" } ?? ""
+            let status = first.status.map { $0 == "open" ? "" : "  [\(e($0))]" } ?? ""
+            out += paint("● \(e(first.rule))", first.blocks ? "1;31" : "1;33") + " (\(e(first.provider)))  \(e(first.preview))\(shown)  "
                 + paint("fingerprint \(fingerprint.prefix(12))", "2") + status + "\n"
-            out += "  \(first.description)\n"
+            out += "  \(e(first.description))\n"
             if let paired = first.pairedWith { out += "  paired with secret \(paired.prefix(12))\n" }
             switch first.confidence {
             case "high": out += "  the provider's checksum verifies: almost surely a real token\n"
@@ -57,7 +58,7 @@ enum TextReport {
             }
             for finding in occurrences {
                 let date = String(finding.date.prefix(10))
-                out += "    \(paint(finding.place, "1"))\(finding.identity.map { "  with \($0)" } ?? "")  \(finding.commit.prefix(10))  \(finding.author) <\(finding.email)>  \(date)\n"
+                out += "    \(paint(e(finding.place), "1"))\(finding.identity.map { "  with \(e($0))" } ?? "")  \(finding.commit.prefix(10))  \(e(finding.author)) <\(e(finding.email))>  \(e(date))\n"
             }
             out += "\n"
         }
@@ -69,7 +70,7 @@ enum TextReport {
         out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
         out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
         out += UnscannedText.render(s)
-        for note in s.notes { out += "Note: \(note)\n" }
+        for note in s.notes { out += "Note: \(e(note))\n" }
         let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count
         if s.findings == 0 {
             out += paint("No secrets found.", "32") + "\n"
@@ -95,7 +96,8 @@ enum UnscannedText {
     static func render(_ s: ScanSummary) -> String {
         var out = ""
         if !s.regexLimitHits.isEmpty {
-            let rules = s.regexLimitHits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value) time(s)" }
+            let e = TerminalText.escape as (String) -> String
+            let rules = s.regexLimitHits.sorted { $0.key < $1.key }.map { "\(e($0.key)) \($0.value) time(s)" }
             out += "Regex limits: PCRE2's match limit stopped \(rules.joined(separator: ", ")) in \(s.blobsRegexLimit) blob(s); "
                 + "each went on after the offset that hit it (a pattern with nested quantifiers such as (a+)+ backtracks without end).\n"
         }
@@ -107,7 +109,7 @@ enum UnscannedText {
         out += "Not fully scanned: \(s.blobsNotFullyScanned) blob(s) a rule may have missed text in:\n"
         for blob in s.notFullyScanned.prefix(shown) {
             let commit = blob.commit.isEmpty ? "" : " (commit \(blob.commit.prefix(10)))"
-            out += "  \(blob.path)\(commit): \(blob.explanation)\n"
+            out += "  \(TerminalText.escape(blob.path))\(commit): \(TerminalText.escape(blob.explanation))\n"
         }
         if s.blobsNotFullyScanned > shown { out += "  … and \(s.blobsNotFullyScanned - shown) more (the JSON report lists up to \(UnscannedBlob.listed))\n" }
         out += "  To accept them, allow their paths in .keyseal.toml ([allowlist] paths = [...]); for blobs too large, "
@@ -232,7 +234,7 @@ enum SARIFReport {
         ]
         var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         data.append(0x0a)
-        return data
+        return TerminalText.escapeJSON(data)
     }
 
     /// A relative URI reference: every byte outside the unreserved set and `/` is percent-encoded.
@@ -271,14 +273,15 @@ public enum RuleCatalog {
 enum AuditText {
     static func render(_ audit: AuditResult, colour: Bool) -> String {
         func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        let e = TerminalText.escape as (String) -> String
         var out = ""
         for finding in audit.findings {
-            let provider = finding.provider.map { "  (\($0): \(finding.contentRule ?? ""))" } ?? ""
-            out += paint("▲ \(finding.rule)", finding.severity == .high ? "1;31" : "1;33") + " [\(finding.severity.rawValue)]  "
-                + paint("\(finding.path):\(finding.line)", "1") + "  \(finding.detail)\(provider)\n"
-            out += "    why: \(finding.why)\n    fix: \(finding.fix)\n\n"
+            let provider = finding.provider.map { "  (\(e($0)): \(e(finding.contentRule ?? "")))" } ?? ""
+            out += paint("▲ \(e(finding.rule))", finding.severity == .high ? "1;31" : "1;33") + " [\(finding.severity.rawValue)]  "
+                + paint("\(e(finding.path)):\(finding.line)", "1") + "  \(e(finding.detail))\(provider)\n"
+            out += "    why: \(e(finding.why))\n    fix: \(e(finding.fix))\n\n"
         }
-        for warning in audit.warnings { out += "Warning: \(warning)\n" }
+        for warning in audit.warnings { out += "Warning: \(e(warning))\n" }
         out += "Audit: \(audit.filesChecked) tracked files checked, \(audit.findings.count) route(s) found.\n"
         return out
     }

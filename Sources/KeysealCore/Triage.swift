@@ -76,6 +76,11 @@ public enum Baseline {
         } catch {
             throw ScanError("cannot read the baseline \(path): \(error.localizedDescription)")
         }
+        return try parse(data, path: path)
+    }
+
+    /// The entries of a baseline file's bytes; `path` only names it in errors.
+    static func parse(_ data: Data, path: String) throws -> [Entry] {
         do {
             let document = try JSONDecoder().decode(Document.self, from: data)
             for entry in document.secrets where SecretStatus(rawValue: entry.status) == nil {

@@ -48,54 +48,77 @@ struct EncodedSpan {
 /// Bounds on what one blob's decoding may cost.
 struct DecodeBudget {
     static let maxDepth = 3
+    /// A line (percent, JSON escapes) or base64 run decoding to more than this is not decoded.
     static let maxSpanBytes = 1 << 20
     var bytesLeft = 8 << 20
     var spansLeft = 2_000
+    /// Bytes the locators walked over and decoded (for tests: linear in the input).
+    var bytesExamined = 0
 }
 
 enum EncodedSpans {
+    /// Decodes the spans the locator hits point at. Each kind remembers how far its last span
+    /// reached, and a hit inside it is skipped before any walking: every byte is walked and decoded
+    /// at most once per kind, whatever the number of hits (a line of `%41%41…`, a run of repeated
+    /// base64 PEM headers).
     static func find(_ locators: [(SpanLocator, Int)], in bytes: UnsafeBufferPointer<UInt8>,
                      budget: inout DecodeBudget) -> [EncodedSpan] {
         var spans: [EncodedSpan] = []
-        var seenRanges = Set<Int>()
-        func add(_ range: Range<Int>, _ decoded: [UInt8]?, _ encoding: String) {
-            guard let decoded, !decoded.isEmpty, budget.spansLeft > 0, budget.bytesLeft >= decoded.count,
-                  seenRanges.insert(range.lowerBound << 8 | range.count & 0xff).inserted else { return }
+        var seenRanges = Set<Range<Int>>()
+        func add(_ range: Range<Int>, _ encoding: String, _ decode: () -> [UInt8]?) {
+            guard budget.spansLeft > 0, !seenRanges.contains(range) else { return }
+            budget.bytesExamined += range.count
+            guard let decoded = decode(), !decoded.isEmpty, budget.bytesLeft >= decoded.count else { return }
+            seenRanges.insert(range)
             budget.spansLeft -= 1
             budget.bytesLeft -= decoded.count
             spans.append(EncodedSpan(range: range, decoded: decoded, encoding: encoding))
         }
+        // Vectorscan reports hits in order of their end; the covered-range check relies on it.
+        var ordered = locators
+        if zip(locators, locators.dropFirst()).contains(where: { $0.1 > $1.1 }) { ordered.sort { $0.1 < $1.1 } }
+        // Per kind: the end of the last span (or line) handled.
+        var covered = [Int](repeating: 0, count: SpanLocator.allCases.count)
         var kubernetesDone = false, kubernetesJSONDone = false
-        var linesDone = Set<Int>()
-        for (kind, end) in locators {
+        for (kind, end) in ordered {
+            if budget.spansLeft == 0 { break }
             switch kind {
             case .kubernetesSecret:
                 if kubernetesDone { continue }
                 kubernetesDone = true
-                for value in kubernetesDataValues(bytes) { add(value, decodeBase64Text(bytes, value), "base64") }
+                budget.bytesExamined += bytes.count
+                for value in kubernetesDataValues(bytes) { add(value, "base64") { decodeBase64Text(bytes, value) } }
             case .kubernetesSecretJSON:
                 if kubernetesJSONDone { continue }
                 kubernetesJSONDone = true
-                for value in kubernetesJSONDataValues(bytes) { add(value, decodeBase64Text(bytes, value), "base64") }
+                budget.bytesExamined += bytes.count
+                for value in kubernetesJSONDataValues(bytes) { add(value, "base64") { decodeBase64Text(bytes, value) } }
             case .base64Assigned:
-                let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
                 // The value starts where the locator's 16 base64 characters do.
-                let start = base64Start(bytes, from: end - 16, floor: lineStart)
-                var stop = end
-                while stop < lineEnd && isBase64(bytes[stop]) { stop += 1 }
-                add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
+                guard end - 16 >= covered[kind.rawValue] else { continue }
+                let start = base64Start(bytes, from: end - 16, floor: covered[kind.rawValue])
+                let stop = base64End(bytes, from: end, wraps: false)
+                budget.bytesExamined += stop - start
+                covered[kind.rawValue] = stop
+                add(start..<stop, "base64") { decodeBase64Text(bytes, start..<stop) }
             case .base64Header:
-                let start = base64Start(bytes, from: end - 1, floor: 0)
-                var stop = end
-                while stop < bytes.count && isBase64OrWrap(bytes[stop]) { stop += 1 }
-                add(start..<stop, decodeBase64Text(bytes, start..<stop), "base64")
+                guard end > covered[kind.rawValue] else { continue }
+                let start = base64Start(bytes, from: end - 1, floor: covered[kind.rawValue])
+                let stop = base64End(bytes, from: end, wraps: true)
+                budget.bytesExamined += stop - start
+                covered[kind.rawValue] = stop
+                add(start..<stop, "base64") { decodeBase64Text(bytes, start..<stop) }
             case .percent, .jsonEscape:
+                // `covered` is the end of the line last decoded: a hit before it is on that line.
+                guard end - 1 >= covered[kind.rawValue] else { continue }
                 let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
-                guard lineEnd - lineStart <= DecodeBudget.maxSpanBytes,
-                      linesDone.insert(lineStart << 1 | (kind == .percent ? 1 : 0)).inserted else { continue }
+                budget.bytesExamined += lineEnd - lineStart
+                covered[kind.rawValue] = lineEnd + 1
+                guard lineEnd - lineStart <= DecodeBudget.maxSpanBytes else { continue }
                 let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
-                let decoded = kind == .percent ? percentDecode(line) : jsonUnescape(line)
-                if let decoded { add(lineStart..<lineEnd, decoded, kind == .percent ? "percent" : "json-escape") }
+                add(lineStart..<lineEnd, kind == .percent ? "percent" : "json-escape") {
+                    kind == .percent ? percentDecode(line) : jsonUnescape(line)
+                }
             }
         }
         return spans
@@ -109,14 +132,29 @@ enum EncodedSpans {
         return start
     }
 
+    /// Where a base64 run that continues at `from` ends: after its padding (a character after `=`
+    /// starts another run), and with `wraps`, across line breaks (but not ending on one).
+    static func base64End(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, wraps: Bool) -> Int {
+        var stop = from, end = from
+        var padded = false
+        while stop < bytes.count {
+            let byte = bytes[stop]
+            let value = Base64Bytes.values[Int(byte)]
+            if value == 255 {
+                guard wraps && (byte == 0x0a || byte == 0x0d) else { break }
+                stop += 1
+                continue
+            }
+            if value == 64 { padded = true } else if padded { break }
+            stop += 1
+            end = stop
+        }
+        return end
+    }
+
     @inline(__always) static func isBase64(_ byte: UInt8) -> Bool {
         let value = Base64Bytes.values[Int(byte)]
         return value != 255
-    }
-
-    /// Base64 wrapped at 64 or 76 columns continues on the next line.
-    @inline(__always) static func isBase64OrWrap(_ byte: UInt8) -> Bool {
-        isBase64(byte) || byte == 0x0a || byte == 0x0d
     }
 
     /// Decodes `range` when it is base64 of text (at least 6 bytes, at least 90% printable, no NUL):
@@ -168,7 +206,7 @@ enum EncodedSpans {
         var values: [Range<Int>] = []
         var at = 0
         while at + key.count < bytes.count {
-            guard bytes[at] == 0x22, Array(bytes[at..<(at + key.count)]) == key else { at += 1; continue }
+            guard bytes[at] == 0x22, bytes[at..<(at + key.count)].elementsEqual(key) else { at += 1; continue }
             var i = at + key.count
             while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0a || bytes[i] == 0x0d) { i += 1 }
             guard i < bytes.count, bytes[i] == 0x3a else { at += 1; continue }

@@ -24,21 +24,51 @@ public enum ExampleTemplate {
         "b58": Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz".utf8),
     ]
 
+    /// A template that cannot be expanded: an unknown kind, a count that is not a number, or a `⟪`
+    /// without its `⟫`. Names the offending piece (templates are rule examples, not scanned content).
+    public struct TemplateError: Error, CustomStringConvertible, Equatable, Sendable {
+        public let description: String
+    }
+
+    static var kinds: [String] { (Array(alphabets.keys) + ["basic", "b64dig"]).sorted() }
+
+    /// Expands a template written in this repository (built-in rule examples, tests). A malformed
+    /// one is a programming error and stops the process naming the problem; templates from users
+    /// (custom rules in `.keyseal.toml`) go through `checked`, which throws instead.
     /// `salt` gives a different expansion of the same template (tests that need several secrets).
     public static func expand(_ template: String, salt: String = "") -> String {
+        do {
+            return try checked(template, salt: salt)
+        } catch {
+            preconditionFailure("example template \(template.debugDescription): \(error)")
+        }
+    }
+
+    /// Expands `template`, or throws `TemplateError` for an unknown kind, a bad count or an unclosed `⟪`.
+    public static func checked(_ template: String, salt: String = "") throws -> String {
         var seed: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in (salt + template).utf8 { seed = (seed ^ UInt64(byte)) &* 0x100_0000_01b3 }
         var output = ""
         var rest = Substring(template)
         while let open = rest.range(of: "⟪") {
+            guard !rest[..<open.lowerBound].contains("⟫") else {
+                throw TemplateError(description: "a ⟫ without its ⟪ in \(template.debugDescription)")
+            }
             output += rest[..<open.lowerBound]
-            guard let close = rest.range(of: "⟫", range: open.upperBound..<rest.endIndex) else { break }
-            let spec = rest[open.upperBound..<close.lowerBound].split(separator: ":")
-            if spec.count == 2, spec[0] == "basic", let count = Int(spec[1]) {
+            guard let close = rest.range(of: "⟫", range: open.upperBound..<rest.endIndex) else {
+                throw TemplateError(description: "a ⟪ without its ⟫ in \(template.debugDescription)")
+            }
+            let piece = rest[open.lowerBound..<close.upperBound]
+            let spec = rest[open.upperBound..<close.lowerBound].split(separator: ":", omittingEmptySubsequences: false)
+            guard spec.count == 2, let count = Int(spec[1]), count > 0, count <= 100_000 else {
+                throw TemplateError(description: "\(piece) is not ⟪kind:count⟫ with a count from 1 to 100000")
+            }
+            let kind = String(spec[0])
+            if kind == "basic" {
                 // Base64 of `user:` and `count` letters and digits (HTTP Basic credentials).
-                output += Data(("svc-deploy:" + expand("⟪an:\(count)⟫", salt: "\(seed)")).utf8).base64EncodedString()
+                output += Data(("svc-deploy:" + (try checked("⟪an:\(count)⟫", salt: "\(seed)"))).utf8).base64EncodedString()
                 seed = seed &+ 0x9e37_79b9_7f4a_7c15
-            } else if spec.count == 2, spec[0] == "b64dig", let count = Int(spec[1]) {
+            } else if kind == "b64dig" {
                 // Unpadded base64 of `count` random decimal digits (a numeric id, as Discord encodes one).
                 var digits: [UInt8] = []
                 for _ in 0..<count {
@@ -47,7 +77,7 @@ public enum ExampleTemplate {
                 }
                 digits[0] = max(digits[0], 0x31)
                 output += Data(digits).base64EncodedString().replacingOccurrences(of: "=", with: "")
-            } else if spec.count == 2, let alphabet = alphabets[String(spec[0])], let count = Int(spec[1]) {
+            } else if let alphabet = alphabets[kind] {
                 var bytes: [UInt8] = []
                 for _ in 0..<count {
                     seed = seed &+ 0x9e37_79b9_7f4a_7c15  // SplitMix64
@@ -58,8 +88,13 @@ public enum ExampleTemplate {
                     bytes.append(alphabet[Int(z % UInt64(alphabet.count))])
                 }
                 output += String(decoding: bytes, as: UTF8.self)
+            } else {
+                throw TemplateError(description: "unknown kind '\(kind)' in \(piece) (kinds: \(kinds.joined(separator: ", ")))")
             }
             rest = rest[close.upperBound...]
+        }
+        if rest.contains("⟫") {
+            throw TemplateError(description: "a ⟫ without its ⟪ in \(template.debugDescription)")
         }
         return output + rest
     }

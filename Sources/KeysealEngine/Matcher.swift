@@ -226,10 +226,9 @@ public final class Matcher: @unchecked Sendable {
                 return ([], .archive)
             }
             var found: [EngineMatch] = []
-            for member in Containers.members(bytes, format: format, budget: &budget) {
-                let (inner, _) = try member.bytes.withUnsafeBufferPointer {
-                    try scanBlob($0, scratch: scratch, depth: depth + 1, budget: &budget)
-                }
+            // Each member is scanned as it is read, so one member's bytes per level are alive at a time.
+            let opened = try Containers.forEachMember(bytes, format: format, budget: &budget) { member, budget in
+                let (inner, _) = try scanBlob(member.bytes, scratch: scratch, depth: depth + 1, budget: &budget)
                 for var match in inner {
                     if format == .gzip {
                         match.encoding = "gzip" + (match.encoding.map { "+" + $0 } ?? "")
@@ -239,7 +238,9 @@ public final class Matcher: @unchecked Sendable {
                     found.append(match)
                 }
             }
-            return (found, .archive)
+            if opened { return (found, .archive) }
+            // It looks like an archive but cannot be opened: not fully scanned; its bytes are scanned as they are.
+            budget.truncated = true
         }
         if Containers.isBinary(bytes) {
             let (text, starts) = Containers.printableRuns(bytes)
@@ -299,9 +300,8 @@ public final class Matcher: @unchecked Sendable {
             }
             if !decoded.isEmpty {
                 // The encoded text itself, caught by a generic rule, is the same secret seen worse.
-                found.removeAll { raw in
-                    rules[raw.rule].generic && decoded.contains { $0.secretStart < raw.secretEnd && raw.secretStart < $0.secretEnd }
-                }
+                let spans = Self.merged(decoded.map { $0.secretStart..<$0.secretEnd })
+                found.removeAll { raw in rules[raw.rule].generic && Self.overlaps(raw.secretStart..<raw.secretEnd, spans) }
                 var unique = Set<SecretKey>()
                 found += decoded.filter { unique.insert(SecretKey(rule: $0.rule, secret: $0.secret)).inserted }
             }
@@ -317,6 +317,30 @@ public final class Matcher: @unchecked Sendable {
             found[i].identity = Identities.identity(for: found[i], in: bytes, lineStart: lineStart, cache: &identities)
         }
         return found
+    }
+
+    /// `ranges` sorted and merged where they overlap or touch: disjoint, in increasing order.
+    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = out.last, range.lowerBound <= last.upperBound {
+                out[out.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                out.append(range)
+            }
+        }
+        return out
+    }
+
+    /// Whether `range` shares a byte with one of the disjoint, sorted `ranges` (binary search).
+    static func overlaps(_ range: Range<Int>, _ ranges: [Range<Int>]) -> Bool {
+        // The last range starting before `range` ends is the only one that can overlap it.
+        var low = 0, high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].lowerBound < range.upperBound { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 && ranges[low - 1].upperBound > range.lowerBound
     }
 
     private struct SecretKey: Hashable {

@@ -40,11 +40,13 @@ public struct Rule: Sendable, Hashable {
     /// Example templates (see `ExampleTemplate`) that must match, and that must not.
     public var positives: [String]
     public var negatives: [String]
+    /// The provider's documentation of the token format the rule and its examples were written from.
+    public var references: [String]
 
     public init(id: String, provider: String, description: String, regex: String, prefilter: String? = nil,
                 secretGroup: Int = 1, nameGroup: Int? = nil, caseless: Bool = false, minEntropy: Double? = nil, keywords: [String] = [],
                 generic: Bool = false, span: Span = .line, pairsWith: String? = nil, checksum: TokenChecksum? = nil,
-                positives: [String], negatives: [String]) {
+                positives: [String], negatives: [String], references: [String] = []) {
         self.id = id
         self.provider = provider
         self.description = description
@@ -61,5 +63,6 @@ public struct Rule: Sendable, Hashable {
         self.checksum = checksum
         self.positives = positives
         self.negatives = negatives
+        self.references = references
     }
 }

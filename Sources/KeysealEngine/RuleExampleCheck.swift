@@ -1,29 +1,56 @@
 /// Runs rules against their own examples: the check `keyseal config check` gives custom rules, and
-/// the built-in rules' test.
+/// the built-in rules' test (`RuleExamplesTests.testBuiltInRulesPassTheirOwnExamples`).
 public enum RuleExampleCheck {
-    /// What the check found: problems (a positive example the rule misses, or a negative it
-    /// matches), and warnings (the rule hit PCRE2's match limit on an example).
+    /// An example template that cannot be expanded (see `ExampleTemplate.TemplateError`), with the
+    /// rule and the example it belongs to.
+    public struct ExampleError: Error, CustomStringConvertible, Sendable {
+        public let rule: String
+        public let problem: String
+        public var description: String { "rule '\(rule)': \(problem)" }
+    }
+
+    /// What the check found: problems (see `run`), and warnings (a rule's regex hit PCRE2's match
+    /// limit on one of its own examples).
     public struct Outcome: Sendable {
         public var failures: [String] = []
         public var warnings: [String] = []
     }
 
-    /// Problems found, one line each: a positive example the rule misses, or a negative it matches.
+    /// Problems found, one line each: a positive example the rule misses, a negative it matches, a
+    /// rule with no positive example, or a rule missing from `all`. Throws `ExampleError` for a
+    /// malformed template, before compiling anything.
     public static func run(_ rules: [Rule], within all: [Rule]) throws -> [String] {
         try check(rules, within: all).failures
     }
 
+    /// `run`'s problems, and a warning for each rule whose regex hit PCRE2's match limit on its own
+    /// examples.
     public static func check(_ rules: [Rule], within all: [Rule]) throws -> Outcome {
         var outcome = Outcome()
         guard !rules.isEmpty else { return outcome }
+        var expanded: [(positives: [String], negatives: [String])] = []
+        for rule in rules {
+            func expand(_ templates: [String], _ kind: String) throws -> [String] {
+                try templates.enumerated().map { number, template in
+                    do {
+                        return try ExampleTemplate.checked(template)
+                    } catch {
+                        throw ExampleError(rule: rule.id, problem: "\(kind) example \(number + 1): \(error)")
+                    }
+                }
+            }
+            expanded.append((try expand(rule.positives, "positive"), try expand(rule.negatives, "negative")))
+        }
         let matcher = try Matcher(rules: all)
         let scratch = try matcher.makeScratch()
-        for rule in rules {
-            guard let index = matcher.rules.firstIndex(where: { $0.id == rule.id }) else { continue }
-            if rule.positives.isEmpty { outcome.failures.append("\(rule.id): has no positive example") }
+        for (rule, examples) in zip(rules, expanded) {
+            guard let index = matcher.rules.firstIndex(where: { $0.id == rule.id }) else {
+                outcome.failures.append("\(rule.id): is not in the rule set its examples run against (disabled?), so none of them ran")
+                continue
+            }
+            if examples.positives.isEmpty { outcome.failures.append("\(rule.id): has no positive example") }
             var limitHits = 0
-            for (template, positive) in rule.positives.map({ ($0, true) }) + rule.negatives.map({ ($0, false) }) {
-                let text = ExampleTemplate.expand(template)
+            for (text, positive) in examples.positives.map({ ($0, true) }) + examples.negatives.map({ ($0, false) }) {
                 let scan = try Array(text.utf8).withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
                 limitHits += scan.regexLimitHits[rule.id] ?? 0
                 let matched = scan.matches.contains(where: { $0.rule == index })

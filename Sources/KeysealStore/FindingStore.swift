@@ -121,20 +121,33 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
     public static let schemaVersion = 4
+    /// SQLite's `PRAGMA application_id` of a keyseal store: ASCII "KSEA". Set when keyseal creates
+    /// a store (or adopts one an older keyseal made); any other non-empty database is refused.
+    public static let applicationID: Int32 = 0x4B53_4541
     let connection: Connection
     public let path: String
 
-    /// Opens (or, when `create`, creates) the store. A file that is not SQLite, or whose schema is
-    /// newer than this binary knows, is an error and is left untouched.
+    /// Opens (or, when `create`, creates) the store. A file that is not SQLite, an SQLite database
+    /// of another application, or a store whose schema is newer than this binary knows, is an
+    /// error and is left untouched. So is a path that is a folder or not a regular file.
     public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
         self.path = path
         let files = FileManager.default
         if files.fileExists(atPath: path) {
+            var info = stat()
+            if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+                let what = info.st_mode & S_IFMT == S_IFDIR ? "a folder" : "not a regular file"
+                throw StoreError("the store \(path) is \(what); pass --store with a file's path, or --no-store")
+            }
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw StoreError("cannot read the store \(path); check its permissions, or pass --no-store")
             }
-            let header = handle.readData(ofLength: 16)
+            // The throwing read: readData(ofLength:) traps on a read error.
+            let read = Result { try handle.read(upToCount: 16) ?? Data() }
             try? handle.close()
+            guard case .success(let header) = read else {
+                throw StoreError("cannot read the store \(path); check its permissions, or pass --no-store")
+            }
             if !header.isEmpty && header != Data("SQLite format 3\0".utf8) {
                 throw StoreError("\(path) is not a keyseal store (not an SQLite database); it was left untouched. Move it away, or pass --store PATH elsewhere")
             }
@@ -197,21 +210,40 @@ public final class FindingStore {
         "ALTER TABLE blob_matches ADD COLUMN detail TEXT; ALTER TABLE occurrences ADD COLUMN detail TEXT;",
     ]
 
-    private func migrate(readOnly: Bool) throws {
-        // One statement, so one snapshot: checking `meta` and then `scans` separately let a second
-        // process see the first one's migration half-way ("scans but no meta") and refuse the store.
-        var tables = Set<String>()
+    /// What the database holds before keyseal touches it, read in one snapshot (one read
+    /// transaction): reading `meta` and then `scans` separately let a second process see the first
+    /// one's migration half-way ("scans but no meta") and refuse the store.
+    private func inspect() throws -> (applicationID: Int32, objects: Int, tables: Set<String>, version: Int?) {
+        var result: (applicationID: Int32, objects: Int, tables: Set<String>, version: Int?) = (0, 0, [], nil)
         try Self.retryingBusy {
-            tables = []
-            try connection.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'scans', 'secrets')")
-                .query { tables.insert($0.string(0)) }
+            try connection.execute("BEGIN")
+            defer { try? connection.execute("COMMIT") }
+            result = (0, 0, [], nil)
+            try connection.prepare("PRAGMA application_id").query { result.applicationID = Int32(truncatingIfNeeded: $0.int(0)) }
+            try connection.prepare("SELECT type, name FROM sqlite_master").query { row in
+                result.objects += 1
+                if row.string(0) == "table" { result.tables.insert(row.string(1)) }
+            }
+            if result.tables.contains("meta") {
+                // Another application's `meta` may have other columns: then this is not keyseal's.
+                try? connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { result.version = Int($0.string(0)) }
+            }
         }
-        var version = 0
-        if tables.contains("meta") {
-            try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { version = Int($0.string(0)) ?? 0 }
-        } else if !tables.isEmpty {
+        return result
+    }
+
+    private func migrate(readOnly: Bool) throws {
+        let found = try inspect()
+        // An empty database (a new file) becomes a store. A store made before keyseal set its
+        // application id has the id 0 and keyseal's own tables: it is adopted. Anything else is
+        // another application's database: refused before anything is written (no tables, no WAL).
+        let keyseal = found.applicationID == Self.applicationID
+        let empty = found.objects == 0 && found.applicationID == 0
+        let older = found.applicationID == 0 && found.version != nil && found.tables.isSuperset(of: ["meta", "scans", "secrets"])
+        guard keyseal || empty || older else {
             throw StoreError("\(path) is an SQLite database but not a keyseal store; it was left untouched. Pass --store PATH elsewhere")
         }
+        var version = found.version ?? 0
         if version > Self.schemaVersion {
             throw StoreError("\(path) has schema version \(version), newer than this keyseal knows (\(Self.schemaVersion)); upgrade keyseal. The store was left untouched")
         }
@@ -233,6 +265,9 @@ public final class FindingStore {
                 try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run([.text(String(next))])
             }
             version = next
+        }
+        if !keyseal {
+            try Self.retryingBusy { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
         }
     }
 
@@ -326,6 +361,7 @@ public final class FindingStore {
     /// Records scanned blobs, their matches and the secrets they hold, in one transaction.
     public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String) throws {
         try connection.transaction {
+            WriteTestHook.pauseIfFirst()
             let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
             let match = try connection.prepare("""
                 INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
@@ -479,7 +515,21 @@ public final class FindingStore {
     // MARK: - Rebuild requests
 
     /// Whether a request for this tag with exactly these reasons already succeeded for this target.
-    public func rebuildRequested(tag: String, reasonsHash: String, target: String) throws -> Bool {
+    /// `legacyTarget`: the key an older keyseal recorded the same target under (a webhook's full
+    /// URL, credentials and all). Records under it are first moved to `target`, with SQLite's
+    /// secure delete, so they still count as sent and the old key leaves the store.
+    public func rebuildRequested(tag: String, reasonsHash: String, target: String, legacyTarget: String? = nil) throws -> Bool {
+        if let legacyTarget, legacyTarget != target {
+            var legacy = false
+            try connection.prepare("SELECT 1 FROM rebuild_requests WHERE target = ? LIMIT 1").query([.text(legacyTarget)]) { _ in legacy = true }
+            if legacy {
+                try connection.execute("PRAGMA secure_delete = ON")
+                try connection.transaction {
+                    try connection.prepare("UPDATE OR REPLACE rebuild_requests SET target = ? WHERE target = ?")
+                        .run([.text(target), .text(legacyTarget)])
+                }
+            }
+        }
         var found = false
         try connection.prepare("SELECT 1 FROM rebuild_requests WHERE tag = ? AND reasons_hash = ? AND target = ?")
             .query([.text(tag), .text(reasonsHash), .text(target)]) { _ in found = true }

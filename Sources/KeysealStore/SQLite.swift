@@ -50,7 +50,9 @@ final class Connection {
     /// Runs `body` in one transaction (BEGIN IMMEDIATE takes the write lock up front, so two writers
     /// wait for each other instead of deadlocking on an upgrade).
     func transaction<T>(_ body: () throws -> T) throws -> T {
+        WriteTestHook.mark("waiting")
         try execute("BEGIN IMMEDIATE")
+        WriteTestHook.mark("writing")
         do {
             let result = try body()
             try execute("COMMIT")
@@ -129,4 +131,31 @@ struct Row {
     func string(_ column: Int32) -> String { text(column) ?? "" }
     func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+}
+
+/// Test hook, off unless KEYSEAL_TEST_PAUSE_IN_WRITE names a folder: lets a test hold one process
+/// inside a write transaction while another asks for the write lock, so that WAL and the busy
+/// timeout are exercised for certain rather than by luck. Each process marks `<pid>.waiting` before
+/// BEGIN and `<pid>.writing` once it holds the lock; the first process to record a chunk
+/// (`pauseIfFirst`) waits there, lock held, until the test creates `release` (at most 120 s).
+enum WriteTestHook {
+    static let folder = ProcessInfo.processInfo.environment["KEYSEAL_TEST_PAUSE_IN_WRITE"]
+
+    static func mark(_ state: String) {
+        guard let folder else { return }
+        FileManager.default.createFile(atPath: "\(folder)/\(ProcessInfo.processInfo.processIdentifier).\(state)", contents: nil)
+    }
+
+    static func pauseIfFirst() {
+        // `open` with O_EXCL: exactly one process claims the pause.
+        guard let folder else { return }
+        let claim = open("\(folder)/paused", O_CREAT | O_EXCL | O_WRONLY, 0o644)
+        guard claim >= 0 else { return }
+        close(claim)
+        mark("holding")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: "\(folder)/release") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
 }

@@ -34,12 +34,12 @@ struct AuditCommand: ParsableCommand {
             do {
                 try OutputFile.write(data, to: report)
             } catch {
-                throw ValidationError("cannot write the report to \(report): \(error.localizedDescription)")
+                throw RuntimeError("cannot write the report to \(report): \(error.localizedDescription)")
             }
         } else {
             FileHandle.standardOutput.write(data)
         }
-        for warning in result.warnings where format != .text { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        for warning in result.warnings where format != .text { FileHandle.standardError.write(Data("warning: \(TerminalText.escape(warning))\n".utf8)) }
         if !result.findings.isEmpty { throw ExitCode(1) }
     }
 }

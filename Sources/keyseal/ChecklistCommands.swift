@@ -41,7 +41,7 @@ struct ChecklistCommand: ParsableCommand {
             do {
                 try OutputFile.write(data, to: out)
             } catch {
-                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
             }
             FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
         } else {
@@ -57,9 +57,12 @@ struct RebuildCommand: ParsableCommand {
         discussion: """
             Without --apply this is a dry run: the requests are printed (and written with --out) and nothing
             is sent. With --apply, each request goes to --webhook (POST, JSON, signed with HMAC-SHA256 when
-            --signing-key-env names a variable holding the key) and/or to --exec (run once per tag, {tag},
-            {commit} and {repository} substituted, no shell). A request that succeeded is recorded and not
-            sent again for the same tag and secrets unless --force. Exit 1 when any request failed.
+            --signing-key-env names a variable holding the key; redirects are not followed, a 3xx fails)
+            and/or to --exec (run once per tag, {tag}, {commit} and {repository} substituted, no shell; the
+            same values in KEYSEAL_TAG, KEYSEAL_COMMIT and KEYSEAL_REPOSITORY; a value that would make a
+            word start with '-' is refused unless the word follows a '--' word). A request that succeeded
+            is recorded and not sent again for the same tag and secrets unless --force. Exit 1 when any
+            request failed.
             """)
 
     @Argument(help: "The repository (default: the current folder).")
@@ -68,7 +71,7 @@ struct RebuildCommand: ParsableCommand {
     var webhook: String?
     @Option(help: "The name of the environment variable that holds the HMAC signing key (never the key itself).")
     var signingKeyEnv: String?
-    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --tag {tag} --commit {commit}'.")
+    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --commit {commit} -- {tag}' (also given KEYSEAL_TAG, KEYSEAL_COMMIT, KEYSEAL_REPOSITORY).")
     var command: String?
     @Option(name: .shortAndLong, help: "Write the requests as JSON to this file.")
     var out: String?
@@ -76,11 +79,11 @@ struct RebuildCommand: ParsableCommand {
     var apply = false
     @Flag(help: "Send again requests that already succeeded.")
     var force = false
-    @Option(help: "Seconds to wait for a webhook response.")
+    @Option(help: "Seconds to wait for a webhook response (at most 3600).")
     var timeout: Double = 10
-    @Option(help: "Retries after a connection error or an HTTP 5xx.")
+    @Option(help: "Retries after a connection error or an HTTP 5xx (at most 100).")
     var retries: Int = 3
-    @Option(help: "Seconds before the first retry (doubling each time).")
+    @Option(help: "Seconds before the first retry (doubling each time; at most 3600).")
     var backoff: Double = 0.5
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
@@ -88,7 +91,8 @@ struct RebuildCommand: ParsableCommand {
     func validate() throws {
         if let webhook {
             guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? "") else {
-                throw ValidationError("--webhook needs an http or https URL (got '\(webhook)').")
+                // Not the URL itself: it may hold a password or a token.
+                throw ValidationError("--webhook needs an http or https URL (got \(URL(string: webhook)?.scheme.map { "a \($0): URL" } ?? "something that is not a URL")).")
             }
         }
         if let name = signingKeyEnv, ProcessInfo.processInfo.environment[name]?.isEmpty ?? true {
@@ -97,7 +101,16 @@ struct RebuildCommand: ParsableCommand {
         if signingKeyEnv != nil && webhook == nil { throw ValidationError("--signing-key-env signs webhook requests; give --webhook too.") }
         if let command { _ = try RebuildDispatcher.words(command) }
         if apply && webhook == nil && command == nil { throw ValidationError("--apply needs somewhere to send: --webhook URL and/or --exec COMMAND.") }
-        guard timeout > 0, retries >= 0, backoff >= 0 else { throw ValidationError("--timeout must be above 0, --retries and --backoff not negative.") }
+        // Finite and bounded: an infinite or huge timeout or backoff crashed in the time arithmetic.
+        guard timeout.isFinite, timeout > 0, timeout <= RebuildDispatcher.maxSeconds else {
+            throw ValidationError("--timeout takes seconds above 0 and at most \(Int(RebuildDispatcher.maxSeconds)) (got \(timeout)).")
+        }
+        guard backoff.isFinite, backoff >= 0, backoff <= RebuildDispatcher.maxSeconds else {
+            throw ValidationError("--backoff takes seconds from 0 to \(Int(RebuildDispatcher.maxSeconds)) (got \(backoff)).")
+        }
+        guard (0...RebuildDispatcher.maxRetries).contains(retries) else {
+            throw ValidationError("--retries takes a number from 0 to \(RebuildDispatcher.maxRetries) (got \(retries)).")
+        }
     }
 
     func run() throws {
@@ -107,7 +120,7 @@ struct RebuildCommand: ParsableCommand {
             do {
                 try OutputFile.write(json, to: out)
             } catch {
-                throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
             }
         }
         guard apply else {
@@ -123,7 +136,7 @@ struct RebuildCommand: ParsableCommand {
         dispatcher.retries = retries
         dispatcher.backoff = backoff
         dispatcher.force = force
-        let outcome = try dispatcher.dispatch(requests, store: storage.choice, repository: path) { print($0) }
+        let outcome = try dispatcher.dispatch(requests, store: storage.choice, repository: path) { print(TerminalText.escape($0)) }
         print("\(outcome.sent.count) sent, \(outcome.skipped.count) already requested, \(outcome.failed.count) failed")
         if !outcome.failed.isEmpty { throw ExitCode(1) }
     }

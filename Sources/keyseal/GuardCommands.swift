@@ -16,8 +16,8 @@ struct StagedCommand: ParsableCommand {
 
     func run() throws {
         let result = try GuardScanner.staged(path: path, configFile: options.configuration.config, showSecrets: options.showSecrets)
-        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
-        try writeGuardReport(result, to: options.report)
+        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
+        try writeGuardReport(result, to: options.report, privately: options.showSecrets)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
         throw ExitCode(1)
@@ -59,8 +59,8 @@ struct PrePushCommand: ParsableCommand {
         let remoteName = remote ?? environment["PRE_COMMIT_REMOTE_NAME"] ?? ""
         let result = try GuardScanner.prePush(path: repo, remote: remoteName, updates: updates,
                                               configFile: options.configuration.config, showSecrets: options.showSecrets)
-        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(note)\n".utf8)) }
-        try writeGuardReport(result, to: options.report)
+        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
+        try writeGuardReport(result, to: options.report, privately: options.showSecrets)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.prePush(result, remote: remoteName).utf8))
         throw ExitCode(1)
@@ -79,14 +79,15 @@ struct HookOptions: ParsableArguments {
 }
 
 /// A hook's findings as JSON (or SARIF when the file name ends in .sarif).
-func writeGuardReport(_ result: GuardResult, to path: String?) throws {
+/// Created mode 0600 with `--show-secrets`, since it then holds clear secrets.
+func writeGuardReport(_ result: GuardResult, to path: String?, privately: Bool) throws {
     guard let path else { return }
     let scan = result.asScanResult()
     let format: ReportFormat = path.hasSuffix(".sarif") ? .sarif : .json
     do {
-        try OutputFile.write(ReportWriter.render(scan, format: format), to: path)
+        try OutputFile.write(ReportWriter.render(scan, format: format), to: path, privately: privately)
     } catch {
-        throw ValidationError("cannot write the report to \(path): \(error.localizedDescription)")
+        throw RuntimeError("cannot write the report to \(path): \(error.localizedDescription)")
     }
 }
 
@@ -117,7 +118,7 @@ struct HooksCommand: ParsableCommand {
         @OptionGroup var selection: Selection
         func run() throws {
             let outcome = try HookInstaller.install(repository: selection.repo, hooks: selection.hooks)
-            outcome.messages.forEach { print($0) }
+            outcome.messages.forEach { print(TerminalText.escape($0)) }
         }
     }
 
@@ -126,7 +127,7 @@ struct HooksCommand: ParsableCommand {
         @OptionGroup var selection: Selection
         func run() throws {
             let outcome = try HookInstaller.uninstall(repository: selection.repo, hooks: selection.hooks)
-            outcome.messages.forEach { print($0) }
+            outcome.messages.forEach { print(TerminalText.escape($0)) }
         }
     }
 }
@@ -155,18 +156,20 @@ struct ConfigCommand: ParsableCommand {
         var file: String = KeysealConfig.fileName
 
         func run() throws {
-            let config: KeysealConfig
+            // A config error is a runtime error (ConfigError names the file, line and key): one line, exit 2.
+            let config = try KeysealConfig.load(file: file)
+            config.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
+            let outcome: RuleExampleCheck.Outcome
             do {
-                config = try KeysealConfig.load(file: file)
-            } catch let error as ConfigError {
-                throw ValidationError(error.description)
+                outcome = try RuleExampleCheck.check(config.customRules, within: config.rules())
+            } catch let error as RuleExampleCheck.ExampleError {
+                // A malformed example template makes the file invalid (exit 2), not a failing example.
+                throw ScanError("\(file): \(error)")
             }
-            config.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
-            let outcome = try RuleExampleCheck.check(config.customRules, within: config.rules())
-            outcome.warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+            outcome.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
             let failures = outcome.failures
-            failures.forEach { print("✗ \($0)") }
-            print("\(file): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
+            failures.forEach { print("✗ \(TerminalText.escape($0))") }
+            print("\(TerminalText.escape(file)): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
                   + "\(config.allowPaths.count + config.allowRegexes.count + config.stopwords.count + config.allowCommits.count) allowlist entries")
             if !failures.isEmpty { throw ExitCode(1) }
             print("ok")

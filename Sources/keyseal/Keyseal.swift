@@ -15,23 +15,51 @@ struct Keyseal: ParsableCommand {
         defaultSubcommand: nil)
 
     /// ArgumentParser exits 64 on usage errors and 1 on other errors; keyseal promises 2 for both,
-    /// keeping 1 for "secrets found".
+    /// keeping 1 for "secrets found". Usage text goes with usage errors only (parsing and
+    /// `validate()`); an error while running is one line, `keyseal: <message>`.
     static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            fail(fullMessage(for: error))
+        }
+        do {
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
-            let status = exitCode(for: error)
-            if status == .success {
-                exit(withError: error)
-            }
-            let message = fullMessage(for: error)
-            FileHandle.standardError.write(Data(("keyseal: " + message + "\n").utf8))
-            Foundation.exit(2)
+            // A command group run without a subcommand asks for its help this way.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            fail(describe(error))
         }
     }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data(("keyseal: " + TerminalText.escape(message, keepingNewlines: true) + "\n").utf8))
+        Foundation.exit(2)
+    }
+
+    /// The message of an error raised while running: keyseal's typed errors say what failed and where.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let error as RuntimeError: return error.message
+        case let error as ValidationError: return error.message
+        case let error as CocoaError: return error.localizedDescription
+        case let error as LocalizedError where error.errorDescription != nil: return error.localizedDescription
+        case let error as CustomStringConvertible: return error.description
+        default: return error.localizedDescription
+        }
+    }
+}
+
+/// A failure while running (a report that cannot be written…): one clear line and exit 2, never
+/// the usage text, which is for usage errors.
+struct RuntimeError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }
 
 /// Which config file to use; shared by every command that scans.
@@ -66,9 +94,9 @@ struct ReportOptions: ParsableArguments {
         if let report {
             let data = try ReportWriter.render(result, format: format.reportFormat, colour: false)
             do {
-                try OutputFile.write(data, to: report)
+                try OutputFile.write(data, to: report, privately: showSecrets)
             } catch {
-                throw ValidationError("cannot write the report to \(report): \(error.localizedDescription)")
+                throw RuntimeError("cannot write the report to \(report): \(error.localizedDescription)")
             }
             if format != .text {
                 let text = ReportWriter.render(summaryOnly: result)

@@ -50,8 +50,10 @@ struct FindingsCommand: ParsableCommand {
             let data = try JSONOutput.encode(secrets)
             FileHandle.standardOutput.write(data)
         case .text:
+            // Rules, notes and previews can come from a committed config or baseline: escaped for the terminal.
+            let e = TerminalText.escape as (String) -> String
             for secret in secrets {
-                print("\(secret.fingerprint.prefix(12))  \(secret.status.padding(toLength: 14, withPad: " ", startingAt: 0)) \(secret.rule) (\(secret.provider))  \(secret.preview)  \(secret.occurrences) occurrence(s), first seen \(secret.firstSeen.prefix(10))\(secret.note.map { "  — \($0)" } ?? "")")
+                print("\(secret.fingerprint.prefix(12))  \(e(secret.status).padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s), first seen \(e(String(secret.firstSeen.prefix(10))))\(secret.note.map { "  — \(e($0))" } ?? "")")
             }
             print("\(secrets.count) secret(s)")
         }
@@ -83,7 +85,7 @@ struct TriageCommand: ParsableCommand {
         // Safe: validate() checked the status.
         let secret = try Triage.set(repository: repo, store: storage.choice, prefix: fingerprint,
                                     status: SecretStatus(rawValue: status)!, note: note)
-        print("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status)")
+        print(TerminalText.escape("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status)"))
     }
 }
 

@@ -119,7 +119,11 @@ final class EncodedAndContainedTests: XCTestCase {
         // Valid base64 of random bytes: decodes to binary, so it is not scanned as text.
         let random = Data((0..<48).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }).base64EncodedString()
         let found = try Array("IMAGE_B64=\(random)\n".utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
-        XCTAssertTrue(found.allSatisfy { $0.encoding == nil })
+        XCTAssertEqual(found.filter { $0.encoding != nil }.map { matcher.rules[$0.rule].id }, [])
+        // Positive control, same matcher and scratch: base64 of text is decoded and scanned.
+        let token = FakeSecret.github("decoded")
+        let control = try Array("CONFIG_B64=\(base64("GITHUB_TOKEN=" + token))\n".utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
+        XCTAssertEqual(control.map { "\(matcher.rules[$0.rule].id) \($0.encoding ?? "plain")" }, ["github-pat base64"])
     }
 
     func testZipTarAndGzipMembersAreOpened() throws {

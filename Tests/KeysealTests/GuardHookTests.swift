@@ -276,5 +276,16 @@ final class GuardHookTests: XCTestCase {
         let failing = try KeysealBinary.run(["config", "check"], in: repo.url)
         XCTAssertEqual(failing.status, 1)
         XCTAssertTrue(failing.stdout.contains("matches its negative example"), failing.stdout)
+
+        // A misspelt kind or an unclosed ⟪ makes the file invalid: exit 2, naming the rule and the example.
+        for (template, problem) in [("acme_⟪low:32⟫", "unknown kind 'low'"), ("acme_⟪lo:32", "without its ⟫")] {
+            let broken = good.replacingOccurrences(of: "negatives = [\"acme_short\"]", with: "negatives = [\"acme_short\", \"\(template)\"]")
+            try Data(broken.utf8).write(to: repo.url.appendingPathComponent(".keyseal.toml"))
+            let invalid = try KeysealBinary.run(["config", "check"], in: repo.url)
+            XCTAssertEqual(invalid.status, 2, template)
+            XCTAssertTrue(invalid.stderr.contains("rule 'acme-token': negative example 2: ") && invalid.stderr.contains(problem), invalid.stderr)
+            let errors = invalid.stderr.split(separator: "\n").filter { !$0.hasPrefix("warning: ") }
+            XCTAssertEqual(errors.count, 1, "one clear line, no usage text: \(invalid.stderr)")
+        }
     }
 }

@@ -76,10 +76,13 @@ final class HistoryScanTests: XCTestCase {
         try repo.git(["checkout", "-q", "main"])
         try repo.write("settings.py", "MODE = 'c'\n")
         try repo.commit("main side")
-        _ = try? repo.git(["merge", "-q", "other"])  // conflicts
+        let conflicted = try TestRepository.capture("/usr/bin/env", ["git", "merge", "-q", "other"], in: repo.url)
+        XCTAssertNotEqual(conflicted.status, 0, "the merge must stop on the conflict")
         let token = FakeSecret.github("merge")
         try repo.write("settings.py", "MODE = 'b'\nTOKEN = '\(token)'\n")
         let merge = try repo.commit("merge other")
+        let parents = try repo.git(["rev-list", "--parents", "-n", "1", merge]).split(separator: " ")
+        XCTAssertEqual(parents.count, 3, "the resolution is committed as a merge with two parents")
         let result = try scan(repo)
         XCTAssertEqual(result.findings.count, 1)
         XCTAssertEqual(result.findings.first?.commit, merge)
@@ -97,6 +100,8 @@ final class HistoryScanTests: XCTestCase {
         try repo.write("b.txt", "b\n")
         try repo.commit("main moves")
         try repo.git(["merge", "-q", "--no-edit", "side"])
+        let parents = try repo.git(["rev-list", "--parents", "-n", "1", "HEAD"]).split(separator: " ")
+        XCTAssertEqual(parents.count, 3, "a real merge commit, not a fast-forward")
         let result = try scan(repo)
         XCTAssertEqual(result.findings.map(\.commit), [added])
     }

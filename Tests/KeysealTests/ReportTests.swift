@@ -1,5 +1,6 @@
 import Foundation
 import KeysealCore
+import KeysealEngine
 import XCTest
 
 final class ReportTests: XCTestCase {
@@ -144,9 +145,16 @@ final class ReportTests: XCTestCase {
     func testRulesCommandListsEveryRule() throws {
         let out = try KeysealBinary.run(["rules", "--format", "json"], in: repo.url)
         XCTAssertEqual(out.status, 0)
-        let rules = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: String]])
-        XCTAssertGreaterThanOrEqual(rules.count, 60)
-        XCTAssertTrue(rules.allSatisfy { $0["id"] != nil && $0["provider"] != nil && $0["description"] != nil })
+        let rules = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+        let listed = rules.map { "\($0["id"] ?? "-") | \($0["provider"] ?? "-") | \($0["description"] ?? "-")" }
+        XCTAssertEqual(listed, BuiltInRules.all.map { "\($0.id) | \($0.provider) | \($0.description)" }, "every built-in rule, in order")
+
+        let text = try KeysealBinary.run(["rules"], in: repo.url)
+        XCTAssertEqual(text.status, 0)
+        let lines = text.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, BuiltInRules.all.count + 1)
+        XCTAssertEqual(lines.last.map(String.init),
+                       "\(BuiltInRules.all.count) rules, \(Set(BuiltInRules.all.map(\.provider)).count) providers")
     }
 }
 

@@ -32,8 +32,19 @@ final class RuleExamplesTests: XCTestCase {
             XCTAssertFalse(rule.provider.isEmpty)
             XCTAssertFalse(rule.description.isEmpty)
         }
-        let providers = Set(BuiltInRules.all.map(\.provider))
-        XCTAssertGreaterThanOrEqual(providers.count, 300, "providers: \(providers.count)")
+    }
+
+    /// The README's rule and provider counts are the built-in set's, exactly.
+    func testReadmeCountsAreTheBuiltInSets() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let pattern = try NSRegularExpression(pattern: "The ([0-9]+) built-in rules cover ([0-9]+) providers")
+        let match = try XCTUnwrap(pattern.firstMatch(in: readme, range: NSRange(readme.startIndex..., in: readme)),
+                                  "README.md no longer says \"The N built-in rules cover M providers\"")
+        let rules = try XCTUnwrap(Range(match.range(at: 1), in: readme).flatMap { Int(readme[$0]) })
+        let providers = try XCTUnwrap(Range(match.range(at: 2), in: readme).flatMap { Int(readme[$0]) })
+        XCTAssertEqual(rules, BuiltInRules.all.count, "rules")
+        XCTAssertEqual(providers, Set(BuiltInRules.all.map(\.provider)).count, "providers")
     }
 
     func testPositiveExamplesMatchTheirRuleOnly() throws {
@@ -49,13 +60,13 @@ final class RuleExamplesTests: XCTestCase {
         }
     }
 
-    func testNegativeExamplesDoNotMatchTheirRule() throws {
-        for (index, rule) in BuiltInRules.all.enumerated() {
-            for template in rule.negatives {
-                let text = ExampleTemplate.expand(template)
-                XCTAssertFalse(try scan(text).contains { $0.rule == index }, "\(rule.id) matches its negative example: \(text)")
-            }
-        }
+    /// The same check `keyseal config check` runs on custom rules: every positive found by its rule,
+    /// no negative found by it, and no rule left out (a rule missing from the matcher is a failure).
+    func testBuiltInRulesPassTheirOwnExamples() throws {
+        XCTAssertEqual(try RuleExampleCheck.run(BuiltInRules.all, within: BuiltInRules.all), [])
+        let last = try XCTUnwrap(BuiltInRules.all.last)
+        let reported = try RuleExampleCheck.run([last], within: Array(BuiltInRules.all.dropLast()))
+        XCTAssertEqual(reported.count, 1, "a rule the matcher does not hold is reported, not skipped: \(reported)")
     }
 
     /// The example corpus: every rule's negative examples together trip no rule at all.
@@ -126,6 +137,38 @@ final class RuleExamplesTests: XCTestCase {
         try check(xprv, "xprv")
     }
 
+    /// Checksums against values computed outside keyseal (Python's zlib.crc32 and hashlib, run by
+    /// hand, pasted here as numbers and strings), so a wrong CRC table, base62 alphabet, byte order or
+    /// base58 decoding fails here even where the round-trip tests above agree with themselves. Only
+    /// check parts are pasted; the bodies are plain sequences, assembled here.
+    func testChecksumsAgainstExternalVectors() throws {
+        // zlib.crc32(b"The quick brown fox jumps over the lazy dog") == 0x414fa339
+        XCTAssertEqual(TokenChecksum.crc32(Array("The quick brown fox jumps over the lazy dog".utf8)), 0x414F_A339)
+        let body30 = "AbCdEfGhIjKlMnOpQrStUvWxYz0123", body32 = body30 + "45"
+        // zlib.crc32(body30) == 0x9ac1c92e, in base62 (0-9A-Za-z, six digits): "2piBxe"
+        XCTAssertEqual(TokenChecksum.crc32(Array(body30.utf8)), 0x9AC1_C92E)
+        for prefix in ["ghp_", "npm_"] {
+            XCTAssertEqual(TokenChecksum.base62CRC32.verify(Array((prefix + body30 + "2piBxe").utf8)), true, prefix)
+            XCTAssertEqual(TokenChecksum.base62CRC32.verify(Array((prefix + body30 + "2piBxf").utf8)), false, prefix)
+        }
+        XCTAssertEqual(try scan("TOKEN=ghp_" + body30 + "2piBxe").first?.checksumValid, true)
+        // Grafana: zlib.crc32(b"glsa_" + body32).to_bytes(4, "little").hex() == "147f441b"
+        XCTAssertEqual(TokenChecksum.grafanaCRC32.verify(Array(("glsa_" + body32 + "_147f441b").utf8)), true)
+        XCTAssertEqual(TokenChecksum.grafanaCRC32.verify(Array(("glsa_" + body32 + "_1b447f14").utf8)), false, "big-endian is wrong")
+        // Matrix: base62 of zlib.crc32 of everything before the last "_": "2AXtsE"
+        let matrix = "syt_a2V5c2VhbA_AbCdEfGhIjKlMnOpQrSt"
+        XCTAssertEqual(TokenChecksum.trailingBase62CRC32.verify(Array((matrix + "_2AXtsE").utf8)), true)
+        XCTAssertEqual(TokenChecksum.trailingBase62CRC32.verify(Array((matrix + "_2AXtsF").utf8)), false)
+        // Base58check: the Bitcoin genesis block's address, a public value (not a key), whose bytes
+        // are version 0x00, HASH160 62e907…8f18 and double-SHA-256 check c29b7d93.
+        let genesis = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+        let bytes = try XCTUnwrap(TokenChecksum.decodeBase58(Array(genesis.utf8)))
+        XCTAssertEqual(bytes.map { String(format: "%02x", $0) }.joined(), "0062e907b15cbf27d5425399ebf6f0fb50ebb88f18c29b7d93")
+        XCTAssertEqual(TokenChecksum.base58Check.verify(Array(genesis.utf8)), true)
+        XCTAssertEqual(TokenChecksum.base58Check.verify(Array((genesis.dropLast() + "b").utf8)), false)
+        XCTAssertEqual(TokenChecksum.base58CheckEncode(Array(bytes.dropLast(4))), genesis, "the encoder the examples use agrees")
+    }
+
     /// A secret inside a longer secret is one finding: the webhook URL, not also the API key in it.
     func testSecretInsideALongerSecretIsReportedOnce() throws {
         let key = "AIza" + ExampleTemplate.expand("⟪url:35⟫", salt: "chat")
@@ -163,6 +206,73 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertEqual(a, b)
         XCTAssertEqual(a.count, 38)
         XCTAssertFalse(a.contains("⟪"))
+    }
+
+    /// A misspelt kind or an unclosed ⟪ is an error, not an example that silently tests nothing.
+    func testMalformedTemplatesAreErrors() throws {
+        for (template, problem) in [("token = acme_⟪low:32⟫", "unknown kind 'low'"), ("token = acme_⟪lo:32", "without its ⟫"),
+                                    ("acme_⟪lo:x⟫", "not ⟪kind:count⟫"), ("acme_⟪lo⟫", "not ⟪kind:count⟫"),
+                                    ("acme_lo:32⟫", "without its ⟪"), ("⟪lo:0⟫", "not ⟪kind:count⟫")] {
+            XCTAssertThrowsError(try ExampleTemplate.checked(template), template) { error in
+                XCTAssertTrue("\(error)".contains(problem), "\(template): \(error)")
+            }
+        }
+        XCTAssertEqual(try ExampleTemplate.checked("k=⟪lo:32⟫"), ExampleTemplate.expand("k=⟪lo:32⟫"))
+        let custom = Rule(id: "acme-token", provider: "Acme", description: "d", regex: "\\b(acme_[a-z0-9]{32})\\b",
+                          positives: ["token = acme_⟪lo:32⟫"], negatives: ["token = acme_⟪low:32⟫"])
+        XCTAssertThrowsError(try RuleExampleCheck.run([custom], within: [custom])) { error in
+            XCTAssertEqual("\(error)", "rule 'acme-token': negative example 1: unknown kind 'low' in ⟪low:32⟫ (kinds: \(ExampleTemplate.kinds.joined(separator: ", ")))")
+        }
+    }
+
+    /// The three rules whose examples are written from the provider's documentation (not from the
+    /// regex): the documented shapes are found where the documentation shows them used, and each
+    /// rule names its documentation.
+    func testDocumentedTokenFormats() throws {
+        func ids(_ line: String) throws -> [String] { try scan(line).map { Self.matcher.rules[$0.rule].id } }
+        // Cloudflare's curl usage with an account API token: no name around it, still found.
+        let account = "cfat_" + ExampleTemplate.expand("⟪an:40⟫⟪hex:8⟫", salt: "doc")
+        let curl = "curl https://api.cloudflare.com/client/v4/accounts/x/tokens/verify -H \"Authorization: Bearer \(account)\""
+        let found = try scan(curl)
+        XCTAssertEqual(found.map { Self.matcher.rules[$0.rule].id }, ["cloudflare-api-token"])
+        XCTAssertEqual(found.first.map { String(decoding: $0.secret, as: UTF8.self) }, account)
+        XCTAssertNil(found.first?.checksumValid, "Cloudflare does not document its checksum, so it is not verified")
+        for prefix in ["cfk_", "cfut_"] {
+            XCTAssertEqual(try ids("X-Auth-Key: " + prefix + ExampleTemplate.expand("⟪an:40⟫⟪hex:8⟫", salt: prefix)), ["cloudflare-api-token"])
+        }
+        XCTAssertEqual(try ids("CLOUDFLARE_API_KEY=" + ExampleTemplate.expand("⟪hex:41⟫")), ["cloudflare-api-token"],
+                       "the old Global API Key: 37-45 lower-case hex")
+        // FullStory: the region is the key's first three characters.
+        XCTAssertEqual(try ids("FULLSTORY_API_KEY=na1." + ExampleTemplate.expand("⟪url:64⟫")), ["fullstory-api-key"])
+        // Asana: opaque, with special characters; the three-part form with two numeric ids.
+        let asana = ExampleTemplate.expand("2/⟪dig:16⟫/⟪dig:16⟫:⟪hex:32⟫")
+        let asanaFound = try scan("ASANA_PAT=\(asana)")
+        XCTAssertEqual(asanaFound.map { Self.matcher.rules[$0.rule].id }, ["asana-pat"])
+        XCTAssertEqual(asanaFound.first.map { String(decoding: $0.secret, as: UTF8.self) }, asana)
+        XCTAssertEqual(try ids("ASANA_TOKEN_URL=https://app.asana.com/api/1.0/users/me/" + ExampleTemplate.expand("⟪dig:16⟫")), [])
+        for id in ["cloudflare-api-token", "fullstory-api-key", "asana-pat"] {
+            let rule = try XCTUnwrap(BuiltInRules.all.first { $0.id == id })
+            XCTAssertFalse(rule.references.isEmpty, id)
+            XCTAssertTrue(rule.references.allSatisfy { $0.hasPrefix("https://") }, id)
+        }
+    }
+
+    /// A rule whose regex is changed (a wrong prefix, a lost region, a narrower alphabet) fails its own
+    /// examples: they are written from the documentation, not generated from the regex.
+    func testABrokenRuleFailsItsOwnExamples() throws {
+        let breakages: [(String, String, String)] = [
+            ("cloudflare-api-token", "cf(?:k|ut|at)_", "cf(?:k|ut|xt)_"),
+            ("cloudflare-api-token", "[a-f0-9]{37,45}", "[a-f0-9]{37}"),
+            ("fullstory-api-key", "(?:(?:na|eu)[0-9]\\.)?", ""),
+            ("asana-pat", "[A-Za-z0-9/:._+=-]{32,200}", "[A-Za-z0-9]{32,200}"),
+        ]
+        for (id, from, to) in breakages {
+            var rule = try XCTUnwrap(BuiltInRules.all.first { $0.id == id })
+            XCTAssertTrue(rule.regex.contains(from), "\(id) no longer contains \(from)")
+            rule.regex = rule.regex.replacingOccurrences(of: from, with: to)
+            let others = BuiltInRules.all.filter { $0.id != id }
+            XCTAssertFalse(try RuleExampleCheck.run([rule], within: others + [rule]).isEmpty, "\(id) with \(to) still passes")
+        }
     }
 
     func testCompiledRulesAreCachedReusedAndRefreshed() throws {

@@ -118,20 +118,13 @@ final class StoreTests: XCTestCase {
     }
 
     func testTriageErrors() throws {
-        let repo = try TestRepository()
-        for i in 0..<12 {
-            try repo.write("f\(i).env", "TOKEN=\(FakeSecret.github("many\(i)"))\n")
-        }
-        try repo.commit("many")
+        let (repo, _) = try leakyRepo()
         _ = try scanJSON(repo)
-        let secrets = try Triage.secrets(repository: repo.path, store: .inRepository, statuses: nil)
-        // Twelve fingerprints share some first hex digit (pigeonhole over 16 digits, 12 secrets: find one that repeats, or use all).
-        let firsts = Dictionary(grouping: secrets.map(\.fingerprint), by: { String($0.prefix(1)) })
-        if let shared = firsts.first(where: { $0.value.count > 1 })?.key {
-            let ambiguous = try KeysealBinary.run(["triage", shared + "000", "--status", "accepted"], in: repo.url)
-            // "x000" may match nothing or several; either way it is an error, never a guess.
-            XCTAssertEqual(ambiguous.status, 2)
-        }
+        let fingerprint = try XCTUnwrap(Triage.secrets(repository: repo.path, store: .inRepository, statuses: nil).first?.fingerprint)
+        let other = (fingerprint.hasPrefix("0") ? "1" : "0") + "000"
+        let none = try KeysealBinary.run(["triage", other, "--status", "accepted"], in: repo.url)
+        XCTAssertEqual(none.status, 2)
+        XCTAssertTrue(none.stderr.contains("no secret's fingerprint starts with \(other)"), none.stderr)
         let tooShort = try KeysealBinary.run(["triage", "ab", "--status", "accepted"], in: repo.url)
         XCTAssertEqual(tooShort.status, 2)
         XCTAssertTrue(tooShort.stderr.contains("at least 4"), tooShort.stderr)
@@ -140,18 +133,33 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try FindingStore(path: storePath(repo).path).triage(prefix: "", status: .accepted, note: nil))
     }
 
-    func testAmbiguousPrefixListsTheCandidates() throws {
-        let store = try FindingStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("amb-\(UUID()).sqlite").path)
+    /// Two secrets whose fingerprints share a prefix (seeded through `keyseal baseline import`, as a
+    /// colleague's baseline would bring them): `keyseal triage <prefix>` refuses, lists both and
+    /// changes neither; one more digit picks one.
+    func testAmbiguousPrefixIsRefusedThroughTheCLI() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
         let a = "abcd" + String(repeating: "1", count: 60), b = "abcd" + String(repeating: "2", count: 60)
-        _ = try store.importBaseline([
-            SecretRecord(fingerprint: a, rule: "r", provider: "p", description: "d", preview: "x…", firstSeen: "2024", status: "open"),
-            SecretRecord(fingerprint: b, rule: "r", provider: "p", description: "d", preview: "y…", firstSeen: "2024", status: "open"),
-        ])
-        XCTAssertThrowsError(try store.triage(prefix: "abcd", status: .accepted, note: nil)) { error in
-            XCTAssertTrue("\(error)".contains("abcd1111"), "\(error)")
-            XCTAssertTrue("\(error)".contains("abcd2222"), "\(error)")
-        }
-        XCTAssertEqual(try store.triage(prefix: "abcd1", status: .accepted, note: nil).status, "accepted")
+        let baseline = """
+            {"version": 1, "secrets": [
+              {"fingerprint": "\(a)", "rule": "github-pat", "provider": "GitHub", "status": "open", "note": null},
+              {"fingerprint": "\(b)", "rule": "github-pat", "provider": "GitHub", "status": "open", "note": null}]}
+            """
+        try Data(baseline.utf8).write(to: repo.url.appendingPathComponent("seed.json"))
+        let seeded = try KeysealBinary.run(["baseline", "import", "seed.json"], in: repo.url)
+        XCTAssertEqual(seeded.status, 0, seeded.stderr)
+
+        let ambiguous = try KeysealBinary.run(["triage", "abcd", "--status", "accepted"], in: repo.url)
+        XCTAssertEqual(ambiguous.status, 2, ambiguous.stderr)
+        XCTAssertTrue(ambiguous.stderr.contains("matches 2 secrets"), ambiguous.stderr)
+        XCTAssertTrue(ambiguous.stderr.contains(String(a.prefix(16))) && ambiguous.stderr.contains(String(b.prefix(16))), ambiguous.stderr)
+        let statuses = try FindingStore(path: storePath(repo).path).statuses()
+        XCTAssertEqual([statuses[a], statuses[b]], ["open", "open"], "a refused triage changes nothing")
+
+        let picked = try KeysealBinary.run(["triage", "abcd1", "--status", "accepted"], in: repo.url)
+        XCTAssertEqual(picked.status, 0, picked.stderr)
+        let after = try FindingStore(path: storePath(repo).path).statuses()
+        XCTAssertEqual([after[a], after[b]], ["accepted", "open"])
     }
 
     func testBaselineExportImportAndCommittedBaseline() throws {
@@ -177,27 +185,55 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try FindingStore(path: fresh).statuses()[fingerprint], "accepted")
     }
 
+    /// Two scans at once, made to overlap for certain: the first is held inside its first chunk's
+    /// write transaction (test hook KEYSEAL_TEST_PAUSE_IN_WRITE) until the second has asked for the
+    /// write lock; both must then finish, and the store hold each finding once.
     func testTwoScansAtOnceBothFinishAndAgree() throws {
         let repo = try TestRepository()
         for i in 0..<40 {
             try repo.write("d\(i)/f.env", "TOKEN=\(FakeSecret.github("c\(i)"))\nfiller \(i)\n")
             if i % 4 == 3 { try repo.commit("batch \(i)") }
         }
+        let hooks = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-hook-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: hooks) }
+        let environment = ["KEYSEAL_TEST_PAUSE_IN_WRITE": hooks.path, "KEYSEAL_TEST_CHUNK_SIZE": "8"]
+        func marks(_ state: String) -> Set<String> {
+            Set(((try? FileManager.default.contentsOfDirectory(atPath: hooks.path)) ?? [])
+                .filter { $0.hasSuffix("." + state) }.map { String($0.dropLast(state.count + 1)) })
+        }
+        func waitFor(_ what: String, _ condition: () -> Bool) throws {
+            let deadline = Date().addingTimeInterval(120)
+            while !condition() {
+                guard Date() < deadline else { throw TestFailure("gave up waiting for \(what)") }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
         let binary = KeysealBinary.path
         let folder = repo.url
         let group = DispatchGroup()
         let statuses = StatusBox()
-        for _ in 0..<2 {
+        func start() {
             group.enter()
             DispatchQueue.global().async {
-                let out = try? TestRepository.capture(binary, ["scan", "--quiet", "--format", "json"], in: folder)
+                let out = try? TestRepository.capture(binary, ["scan", "--quiet", "--format", "json"], in: folder, environment: environment)
                 statuses.append(out?.status ?? -1)
                 if out?.status != 1 { statuses.note(out?.stderr ?? "no output") }
                 group.leave()
             }
         }
+        start()
+        try waitFor("the first scan to hold the write lock") { !marks("holding").isEmpty }
+        let first = try XCTUnwrap(marks("holding").first)
+        start()
+        try waitFor("the second scan to ask for the write lock") { !marks("waiting").subtracting([first]).isEmpty }
+        Thread.sleep(forTimeInterval: 0.3)  // let it reach BEGIN and wait in the busy handler
+        let second = marks("waiting").subtracting([first])
+        XCTAssertEqual(marks("writing").intersection(second), [], "the second scan cannot write while the first holds the lock")
+        _ = FileManager.default.createFile(atPath: hooks.appendingPathComponent("release").path, contents: nil)
         group.wait()
         XCTAssertEqual(statuses.values.sorted(), [1, 1], statuses.notes.joined(separator: "\n"))
+        XCTAssertFalse(marks("writing").intersection(second).isEmpty, "the second scan wrote once the first let go")
         let (_, after) = try scanJSON(repo)
         XCTAssertEqual(fingerprints(after).count, 40)
         XCTAssertEqual((after["findings"] as? [[String: Any]])?.count, 40, "no occurrence doubled")

@@ -60,6 +60,7 @@ public enum Auditor {
         var decoded: [(path: String, line: Int, text: String)] = []
         for file in files where !settings.allowlist.allowsPath(file.path) {
             result.filesChecked += 1
+            let firstFinding = result.findings.count
             if let finding = TrackedFileAudit.check(path: file.path, content: { text(file) }) { result.findings.append(finding) }
             let name = (file.path as NSString).lastPathComponent.lowercased()
             if DockerfileAudit.isDockerfile(file.path), let body = text(file) {
@@ -84,7 +85,7 @@ public enum Auditor {
             }
             if name.hasSuffix(".json"), let body = text(file), (body.hasPrefix("{") || body.hasPrefix("[")),
                (try? JSONSerialization.jsonObject(with: Data(body.utf8))) == nil,
-               result.findings.contains(where: { $0.path == file.path }) {
+               result.findings[firstFinding...].contains(where: { $0.path == file.path }) {
                 result.warnings.append("\(file.path): not valid JSON; checked as text")
             }
         }
@@ -96,15 +97,18 @@ public enum Auditor {
     /// Kubernetes `data:` values that decode to a known kind of secret.
     static func attachContent(_ result: inout AuditResult, texts: [String: String], decoded: [(path: String, line: Int, text: String)],
                               settings: Settings) throws {
-        let paths = Set(result.findings.map(\.path))
-        guard !paths.isEmpty || !decoded.isEmpty else { return }
+        // Each path's findings, and each line's first match: no search per finding.
+        let byPath = Dictionary(grouping: result.findings.indices, by: { result.findings[$0].path })
+        guard !byPath.isEmpty || !decoded.isEmpty else { return }
         let matcher = try settings.matcher()
         let scratch = try Scanner.wrap { try matcher.makeScratch() }
-        for path in paths {
+        for (path, indices) in byPath {
             guard let body = texts[path] else { continue }
             let matches = try Scanner.wrap { try Array(body.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) } }
-            for index in result.findings.indices where result.findings[index].path == path {
-                if let match = matches.first(where: { $0.line == result.findings[index].line }) {
+            var firstOnLine: [Int: EngineMatch] = [:]
+            for match in matches where firstOnLine[match.line] == nil { firstOnLine[match.line] = match }
+            for index in indices {
+                if let match = firstOnLine[result.findings[index].line] {
                     result.findings[index].provider = matcher.rules[match.rule].provider
                     result.findings[index].contentRule = matcher.rules[match.rule].id
                 }

@@ -8,21 +8,36 @@ struct DockerInstruction {
     /// Heredoc bodies (`RUN <<EOF … EOF`), joined.
     let heredoc: String
     let line: Int
-    /// (offset in `arguments`, physical line) for each joined segment, in order.
+    /// (offset in `arguments`, physical line) for each joined segment, in increasing offset order.
     let segments: [(offset: Int, line: Int)]
 
+    /// The physical line of a character offset in `arguments` (binary search over the segments).
     func line(at offset: Int) -> Int {
-        var result = line
-        for segment in segments where segment.offset <= offset { result = segment.line }
-        return result
+        var low = 0, high = segments.count
+        while low < high {
+            let mid = (low + high) / 2
+            if segments[mid].offset <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low == 0 ? line : segments[low - 1].line
     }
 }
 
 enum DockerfileParser {
+    static let keywords: Set<String> = ["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
+                                        "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]
+
+    /// How a warning names an instruction: its keyword when it is a Dockerfile one, never other text
+    /// from the file (a malformed line may be a stray secret).
+    static func named(_ keyword: String) -> String { keywords.contains(keyword) ? keyword : "the instruction" }
+
+    /// Heredocs: <<EOF, <<-EOF, <<"EOF", <<'EOF'.
+    static let heredocMarker = try? NSRegularExpression(pattern: #"<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?"#)
+
     /// Joins continuation lines (skipping comment lines inside them, as Docker does), reads heredocs,
-    /// and honours `# escape=` (backslash or backtick).
+    /// and honours `# escape=` (backslash or backtick). Linear in the text: the joined length is kept
+    /// as it grows. Warnings name the line and the instruction keyword, never the text.
     static func parse(_ text: String) -> (instructions: [DockerInstruction], warnings: [String]) {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
         var escape: Character = "\\"
         var instructions: [DockerInstruction] = []
         var warnings: [String] = []
@@ -41,49 +56,61 @@ enum DockerfileParser {
             directives = false
             let startLine = index + 1
             var joined = ""
+            // `joined.count`, kept as it grows: String.count walks the whole string.
+            var joinedCount = 0
             var segments: [(Int, Int)] = []
             var current = trimmed
             var physical = index
+            var unterminated = false
             while true {
-                segments.append((joined.count, physical + 1))
-                let continues = current.hasSuffix(String(escape))
-                joined += continues ? String(current.dropLast()) : current
+                segments.append((joinedCount, physical + 1))
+                let continues = current.last == escape
+                let piece = continues ? current.dropLast() : current[...]
+                joined += piece
+                joinedCount += piece.count
                 index += 1
                 guard continues else { break }
                 joined += " "
+                joinedCount += 1
                 // Skip blank and comment lines inside the continuation.
                 while index < lines.count {
                     let next = lines[index].trimmingCharacters(in: .whitespaces)
                     if next.isEmpty || next.hasPrefix("#") { index += 1 } else { break }
                 }
                 guard index < lines.count else {
-                    warnings.append("line \(startLine): the last instruction ends with a line continuation")
+                    unterminated = true
                     break
                 }
                 physical = index
                 current = lines[index].trimmingCharacters(in: .whitespaces)
             }
-            let keyword = String(joined.prefix { !$0.isWhitespace }).uppercased()
-            let arguments = String(joined.dropFirst(keyword.count)).trimmingCharacters(in: .whitespaces)
-            let shift = joined.count - arguments.count
-            // Heredocs: <<EOF, <<-EOF, <<"EOF", <<'EOF'.
+            let head = joined.prefix { !$0.isWhitespace }
+            let keyword = String(head).uppercased()
+            let rest = joined[head.endIndex...]
+            let arguments = rest.trimmingCharacters(in: .whitespaces)
+            let shift = head.count + rest.prefix { $0.unicodeScalars.allSatisfy(CharacterSet.whitespaces.contains) }.count
+            let isInstruction = !keyword.isEmpty && keyword.allSatisfy { $0.isLetter }
+            if unterminated {
+                warnings.append("line \(startLine): \(named(keyword)) ends with a line continuation at the end of the file")
+            }
             var heredoc = ""
-            if let regex = try? NSRegularExpression(pattern: #"<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?"#) {
+            if let regex = heredocMarker {
                 for match in regex.matches(in: arguments, range: NSRange(arguments.startIndex..., in: arguments)) {
                     guard let range = Range(match.range(at: 1), in: arguments) else { continue }
-                    let marker = String(arguments[range])
+                    let marker = arguments[range]
                     var closed = false
                     while index < lines.count {
                         let body = lines[index]
                         index += 1
                         if body.trimmingCharacters(in: .whitespaces) == marker { closed = true; break }
-                        heredoc += body + "\n"
+                        heredoc += body
+                        heredoc += "\n"
                     }
-                    if !closed { warnings.append("line \(startLine): heredoc \(marker) is never closed") }
+                    if !closed { warnings.append("line \(startLine): \(named(keyword)): a heredoc is never closed") }
                 }
             }
-            if keyword.isEmpty || !keyword.allSatisfy({ $0.isLetter }) {
-                warnings.append("line \(startLine): not an instruction: \(joined.prefix(40))")
+            if !isInstruction {
+                warnings.append("line \(startLine): not a Dockerfile instruction (the line is not quoted)")
                 continue
             }
             instructions.append(DockerInstruction(keyword: keyword, arguments: arguments, heredoc: heredoc, line: startLine,
@@ -158,11 +185,21 @@ enum DockerfileAudit {
         if stages.isEmpty { stages = [(nil, "", 0..<instructions.count)] }
         var shipped = Set([stages.count - 1])
         var cursor = stages.count - 1
-        while let base = stages.firstIndex(where: { $0.name != nil && $0.name == stages[cursor].base }), !shipped.contains(base) {
+        var stageByName: [String: Int] = [:]
+        for (i, stage) in stages.enumerated() { if let name = stage.name, stageByName[name] == nil { stageByName[name] = i } }
+        while let base = stageByName[stages[cursor].base], !shipped.contains(base) {
             shipped.insert(base)
             cursor = base
         }
         var secretArgs: [String: Int] = [:]
+        // What `COPY .` lets through, worked out once.
+        var knownGaps: [String]?? = nil
+        func gaps() -> [String]? {
+            if let known = knownGaps { return known }
+            let found = contextGaps(dockerignore)
+            knownGaps = .some(found)
+            return found
+        }
         for (stageIndex, stage) in stages.enumerated() {
             for instruction in instructions[stage.range] {
                 switch instruction.keyword {
@@ -184,7 +221,7 @@ enum DockerfileAudit {
                 case "RUN":
                     let usesSecretMount = instruction.arguments.contains("--mount=type=secret")
                     let body = instruction.arguments + "\n" + instruction.heredoc
-                    for (name, _) in secretArgs where body.contains("$\(name)") || body.contains("${\(name)}") {
+                    for name in variableReferences(body).sorted() where secretArgs[name] != nil {
                         out.append(AuditRules.finding("audit-dockerfile-arg-in-run", path: path, line: instruction.line,
                                                       detail: "RUN reads build argument \(name)"))
                     }
@@ -201,7 +238,7 @@ enum DockerfileAudit {
                             out.append(AuditRules.finding("audit-dockerfile-copy-secret-file", path: path,
                                                           line: instruction.line(at: source.offset), detail: "\(instruction.keyword) \(source.word)"))
                         } else if [".", "./", "*", "./*"].contains(source.word), shipped.contains(stageIndex),
-                                  let gaps = contextGaps(dockerignore), !gaps.isEmpty {
+                                  let gaps = gaps(), !gaps.isEmpty {
                             let reason = dockerignore == nil ? "no .dockerignore" : ".dockerignore does not exclude \(gaps.joined(separator: ", "))"
                             out.append(AuditRules.finding("audit-dockerfile-copy-context", path: path,
                                                           line: instruction.line(at: source.offset), detail: "\(instruction.keyword) \(source.word): \(reason)"))
@@ -228,17 +265,55 @@ enum DockerfileAudit {
         }
     }
 
+    /// The shell variables `body` reads (`$NAME`, `${NAME}`, `${NAME:-…}`), in one pass.
+    static func variableReferences(_ body: String) -> Set<String> {
+        var names = Set<String>()
+        let bytes = Array(body.utf8)
+        func isName(_ byte: UInt8) -> Bool {
+            (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5f
+        }
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == 0x24 else { i += 1; continue }
+            var start = i + 1
+            if start < bytes.count && bytes[start] == 0x7b { start += 1 }
+            var end = start
+            while end < bytes.count && isName(bytes[end]) { end += 1 }
+            if end > start { names.insert(String(decoding: bytes[start..<end], as: UTF8.self)) }
+            i = max(end, i + 1)
+        }
+        return names
+    }
+
+    /// Redirections into a credentials file. `[^\s>]*` rather than `\S*`: the same matches (from the
+    /// last `>`), without rescanning a long word from every `>` before it.
+    static let credentialWrites: [(NSRegularExpression?, String)] = [
+        (#">>?\s*[^\s>]*\.npmrc"#, "writes .npmrc"), (#">>?\s*[^\s>]*\.pypirc"#, "writes .pypirc"),
+        (#">>?\s*[^\s>]*\.netrc"#, "writes .netrc"), (#">>?\s*[^\s>]*\.git-credentials"#, "writes .git-credentials"),
+        (#">>?\s*[^\s>]*\.docker/config\.json"#, "writes .docker/config.json"),
+        (#"npm\s+config\s+set\s+\S*_auth"#, "npm config set with a token"),
+    ].map { (try? NSRegularExpression(pattern: $0.0), $0.1) }
+    static let gitConfig = try? NSRegularExpression(pattern: #"git\s+config\s+"#)
+    static let storeHelper = try? NSRegularExpression(pattern: #"credential\.helper\s+store"#)
+    static let awsCredentials = try? NSRegularExpression(pattern: #">>?\s*[^\s>]*\.aws/credentials"#)
+
     /// Commands that leave credentials in a layer.
     static func writesCredentials(_ body: String) -> String? {
-        let patterns: [(String, String)] = [
-            (#">>?\s*\S*\.npmrc"#, "writes .npmrc"), (#">>?\s*\S*\.pypirc"#, "writes .pypirc"),
-            (#">>?\s*\S*\.netrc"#, "writes .netrc"), (#">>?\s*\S*\.git-credentials"#, "writes .git-credentials"),
-            (#">>?\s*\S*\.docker/config\.json"#, "writes .docker/config.json"),
-            (#"npm\s+config\s+set\s+\S*_auth"#, "npm config set with a token"),
-            (#"git\s+config\s+[^\n]*credential\.helper\s+store"#, "enables the plain-text credential store"),
-            (#">>?\s*\S*\.aws/credentials"#, "writes .aws/credentials"),
-        ]
-        for (pattern, what) in patterns where body.range(of: pattern, options: .regularExpression) != nil { return what }
+        func found(_ regex: NSRegularExpression?, in text: String, from: String.Index? = nil) -> Range<String.Index>? {
+            guard let regex else { return nil }
+            let range = NSRange((from ?? text.startIndex)..., in: text)
+            return regex.firstMatch(in: text, range: range).flatMap { Range($0.range, in: text) }
+        }
+        for (regex, what) in credentialWrites where found(regex, in: body) != nil { return what }
+        // `git config … credential.helper store` on one line: after the first `git config` of each
+        // line (a later one could only find less), so no line is searched once per `git config`.
+        for line in body.split(separator: "\n") where line.contains("credential.helper") {
+            let text = String(line)
+            if let config = found(gitConfig, in: text), found(storeHelper, in: text, from: config.upperBound) != nil {
+                return "enables the plain-text credential store"
+            }
+        }
+        if found(awsCredentials, in: body) != nil { return "writes .aws/credentials" }
         return nil
     }
 

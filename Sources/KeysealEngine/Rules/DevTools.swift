@@ -64,10 +64,16 @@ extension BuiltInRules {
                positives: ["NOTION_TOKEN=ntn_⟪dig:11⟫⟪an:35⟫", "notion_key = \"secret_⟪an:43⟫\""], negatives: ["secret_⟪an:10⟫"]),
         .token("airtable-pat", "Airtable", "Airtable personal access token", "\\b(pat[A-Za-z0-9]{14}\\.[a-f0-9]{64})\\b",
                positives: ["AIRTABLE_TOKEN=pat⟪an:14⟫.⟪hex:64⟫", "key: pat⟪an:14⟫.⟪hex:64⟫"], negatives: ["pat⟪an:14⟫.⟪hex:10⟫"]),
+        // Asana documents its tokens as opaque: the format may change without notice and may hold
+        // characters that need URL-encoding, so the value is any long token-like run after an Asana
+        // name (not a URL, and with a digit, so `config.asanaAccessTokenValue` is not one).
         .named("asana-pat", "Asana", "Asana personal access token", name: "asana[A-Za-z0-9_.-]{0,20}(?:token|pat|key)",
-               value: "[0-9]/[0-9]{10,16}(?::|/)[A-Za-z0-9]{32}",
-               positives: ["ASANA_TOKEN=1/⟪dig:16⟫:⟪an:32⟫", "asana_pat: \"2/⟪dig:16⟫:⟪hex:32⟫\""],
-               negatives: ["ASANA_TOKEN=1/⟪dig:4⟫"]),
+               value: "(?!https?:)(?=[A-Za-z/:._+=-]*[0-9])[A-Za-z0-9/:._+=-]{32,200}",
+               positives: ["ASANA_ACCESS_TOKEN=2/⟪dig:16⟫/⟪dig:16⟫:⟪hex:32⟫", "asana_pat: \"1/⟪dig:16⟫:⟪hex:32⟫\"",
+                           "ASANA_TOKEN='0/⟪hex:32⟫'"],
+               negatives: ["ASANA_TOKEN=1/⟪dig:4⟫", "ASANA_TOKEN={⟪dig:16⟫/⟪dig:16⟫:⟪hex:32⟫}"],
+               references: ["https://developers.asana.com/docs/personal-access-token",
+                            "https://forum.asana.com/t/change-api-token-formats-are-changing/585459"]),
         .token("figma-pat", "Figma", "Figma personal access token", "\\b(figd_[A-Za-z0-9_-]{40})\(Piece.end)",
                positives: ["FIGMA_TOKEN=figd_⟪url:40⟫", "X-Figma-Token: figd_⟪an:40⟫"], negatives: ["figd_⟪an:10⟫"]),
         .token("postman-api-key", "Postman", "Postman API key", "\\b(PMAK-[a-f0-9]{24}-[a-f0-9]{34})\\b",
@@ -118,10 +124,24 @@ extension BuiltInRules {
         .token("age-secret-key", "age", "age encryption secret key", "\\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\\b",
                positives: ["# key\nAGE-SECRET-KEY-1⟪bech:58⟫", "SOPS_AGE_KEY=AGE-SECRET-KEY-1⟪bech:58⟫"],
                negatives: ["AGE-SECRET-KEY-1⟪b32:10⟫"]),
-        .token("cloudflare-api-token", "Cloudflare", "Cloudflare API token or global API key",
-               "(?:cloudflare|cf)[A-Za-z0-9_.-]{0,20}(?:token|key)\(Piece.assign)([A-Za-z0-9_-]{40}|[a-f0-9]{37})\(Piece.end)",
-               entropy: 3.5, caseless: true,
-               positives: ["CLOUDFLARE_API_TOKEN=⟪url:40⟫", "cf_api_key: \"⟪hex:37⟫\""], negatives: ["CLOUDFLARE_API_TOKEN=${T}"]),
+        // Cloudflare's token-formats page: `cfk_` (Global API Key), `cfut_` (user API token) and
+        // `cfat_` (account API token), each followed by 40 characters and a checksum, found without
+        // any name around them; tokens made before that keep their old shapes (Global API Key: 37-45
+        // lower-case hex; user and account tokens: 40 characters), found by the name they are
+        // assigned to. Cloudflare gives neither the checksum's width, nor its alphabet, nor how it is
+        // computed (a changelog calls it a CRC32 suffix), so it is not verified offline and the
+        // scannable shape takes 6-10 characters after the 40 (a 32-bit value, base64 to decimal).
+        Rule(id: "cloudflare-api-token", provider: "Cloudflare", description: "Cloudflare API token or global API key",
+             regex: "(?|\\b(cf(?:k|ut|at)_[A-Za-z0-9_-]{46,50})|(?i:cloudflare|cf)[A-Za-z0-9_.-]{0,20}(?i:token|key)\(Piece.assign)([A-Za-z0-9_-]{40}|[a-f0-9]{37,45}))\(Piece.end)",
+             prefilter: "\\bcf(?:k|ut|at)_[A-Za-z0-9_-]{46}|(?i:cloudflare|cf)[A-Za-z0-9_.-]{0,20}(?i:token|key)\(Piece.assign)",
+             minEntropy: 3.5,
+             positives: ["curl https://api.cloudflare.com/client/v4/user/tokens/verify -H \"Authorization: Bearer cfat_⟪an:40⟫⟪hex:8⟫\"",
+                         "CLOUDFLARE_API_TOKEN=cfut_⟪an:40⟫⟪hex:8⟫", "-H \"X-Auth-Key: cfk_⟪an:40⟫⟪hex:8⟫\"",
+                         "CLOUDFLARE_API_TOKEN=⟪url:40⟫", "cf_api_key: \"⟪hex:37⟫\"", "CLOUDFLARE_API_KEY=⟪hex:45⟫"],
+             negatives: ["CLOUDFLARE_API_TOKEN=${T}", "Authorization: Bearer cfx_⟪an:40⟫⟪hex:8⟫",
+                         "Authorization: Bearer CFAT_⟪an:40⟫⟪hex:8⟫", "Authorization: Bearer cfut_⟪an:20⟫.⟪an:20⟫⟪hex:8⟫"],
+             references: ["https://developers.cloudflare.com/fundamentals/api/get-started/token-formats/",
+                          "https://developers.cloudflare.com/changelog/post/2026-04-14-cloudflare-api-token-detections/"]),
         .token("snyk-token", "Snyk", "Snyk API token", "(?:snyk)[A-Za-z0-9_.-]{0,20}(?:token|key)\(Piece.assign)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\\b",
                caseless: true,
                positives: ["SNYK_TOKEN=⟪hex:8⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:12⟫", "snyk_api_key: ⟪hex:8⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:4⟫-⟪hex:12⟫"],

@@ -30,14 +30,24 @@ extension BuiltInRules {
         ("wasabi-secret-key", "Wasabi", "Wasabi secret access key", "wasabi[A-Za-z0-9_.-]{0,20}secret", "[A-Za-z0-9/+]{40}", "WASABI_SECRET_KEY", "⟪b64:40⟫"),
         ("cloudsmith-api-key", "Cloudsmith", "Cloudsmith API key", "cloudsmith[A-Za-z0-9_.-]{0,20}key", "[a-f0-9]{40}", "CLOUDSMITH_API_KEY", "⟪hex:40⟫"),
         ("lightstep-access-token", "ServiceNow Cloud Observability", "Lightstep access token", "lightstep[A-Za-z0-9_.-]{0,20}token", "[A-Za-z0-9+/=]{84,}", "LIGHTSTEP_ACCESS_TOKEN", "⟪b64:86⟫"),
-        ("fullstory-api-key", "FullStory", "FullStory API key", "fullstory[A-Za-z0-9_.-]{0,20}key", "[A-Za-z0-9+/=]{40,100}", "FULLSTORY_API_KEY", "⟪b64:60⟫"),
     ]
 
     static let namedKeys: [Rule] = namedKeyTable.map { id, provider, description, name, value, exampleName, template in
         .named(id, provider, description, name: name, value: value,
                positives: ["\(exampleName)=\(template)", "\(exampleName.lowercased()): \"\(template)\""],
                negatives: ["\(exampleName)=${\(exampleName)}", "\(exampleName)=short"])
-    }
+    } + [
+        // FullStory: a key made since August 2022 starts with its data centre (`na1`, `eu1`) as its
+        // first three characters; older keys are base64 without it (FullStory's own hauser example
+        // config holds one of 100 characters). The page does not say what separates the region from
+        // the rest, so a `.` is accepted there.
+        .named("fullstory-api-key", "FullStory", "FullStory API key", name: "fullstory[A-Za-z0-9_.-]{0,20}key",
+               value: "(?:(?:na|eu)[0-9]\\.)?[A-Za-z0-9+/=_-]{40,200}",
+               positives: ["FULLSTORY_API_KEY=na1.⟪url:64⟫", "fullstory_api_key: \"eu1.⟪b64:60⟫\"", "FULLSTORY_API_KEY=⟪b64:98⟫=="],
+               negatives: ["FULLSTORY_API_KEY=${FULLSTORY_API_KEY}", "FULLSTORY_API_KEY=short", "FULLSTORY_API_KEY=na1,⟪url:64⟫"],
+               references: ["https://developer.fullstory.com/server/getting-started/",
+                            "https://github.com/fullstorydev/hauser/blob/master/example-config.toml"]),
+    ]
 
     static let prefixedLater: [Rule] = [
         .token("posthog-personal-api-key", "PostHog", "PostHog personal API key", "\\b(phx_[A-Za-z0-9]{43})\\b",

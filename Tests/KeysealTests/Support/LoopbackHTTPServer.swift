@@ -18,9 +18,12 @@ final class LoopbackHTTPServer: @unchecked Sendable {
     private var statuses: [Int]
     private var received: [Received] = []
     private var stopped = false
+    /// Sent as `Location` with 3xx answers (to test that redirects are not followed).
+    private let location: String?
 
-    init(statuses: [Int]) throws {
+    init(statuses: [Int], location: String? = nil) throws {
         self.statuses = statuses
+        self.location = location
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         var yes: Int32 = 1
@@ -96,7 +99,8 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         received.append(Received(method: String(requestLine.split(separator: " ").first ?? ""), headers: headers, body: body))
         let status = statuses.count > 1 ? statuses.removeFirst() : (statuses.first ?? 200)
         lock.unlock()
-        let response = "HTTP/1.1 \(status) Status\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+        let redirect = (300..<400).contains(status) ? location.map { "Location: \($0)\r\n" } ?? "" : ""
+        let response = "HTTP/1.1 \(status) Status\r\n\(redirect)Content-Length: 2\r\nConnection: close\r\n\r\nok"
         _ = response.withCString { write(client, $0, strlen($0)) }
     }
 }

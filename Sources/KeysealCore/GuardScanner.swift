@@ -196,9 +196,9 @@ public enum GuardScanner {
                     let size = try repository.blobSize(content.blob)
                     if size > settings.maxBlobSize { return Scanned(reasons: [.tooLarge], size: size) }
                     let scan = try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch) }
-                    if scan.gaps.contains(.hitBudget) {
-                        result.notes.append("\(path): more places where encoded text may start than the hit budget keeps; "
-                                            + "encoded text past it was not decoded (every rule still ran over the file)")
+                    if scan.gaps.contains(.decodedInPart) {
+                        result.notes.append("\(path): encoded text (base64, percent, JSON escapes) decoded only in part, "
+                                            + "past the decoding bounds (every rule still ran over the file)")
                     }
                     result.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
                     return Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),

@@ -101,9 +101,9 @@ enum UnscannedText {
             out += "Regex limits: PCRE2's match limit stopped \(rules.joined(separator: ", ")) in \(s.blobsRegexLimit) blob(s); "
                 + "each went on after the offset that hit it (a pattern with nested quantifiers such as (a+)+ backtracks without end).\n"
         }
-        if s.blobsHitBudget > 0 {
-            out += "Note: \(s.blobsHitBudget) blob(s) hold more places where encoded text may start than the hit budget keeps: "
-                + "encoded text past it was not decoded (every rule still ran over all their bytes).\n"
+        if s.blobsDecodedInPart > 0 {
+            out += "Note: in \(s.blobsDecodedInPart) blob(s), encoded text (base64, percent, JSON escapes) was decoded only in part, "
+                + "past the decoding bounds (every rule still ran over all their bytes).\n"
         }
         guard s.blobsNotFullyScanned > 0 else { return out }
         out += "Not fully scanned: \(s.blobsNotFullyScanned) blob(s) a rule may have missed text in:\n"

@@ -19,10 +19,10 @@ public struct ScanSummary: Sendable, Codable {
     public var blobsRegexLimit = 0
     /// Rule id → the times a PCRE2 limit stopped it, over the scan.
     public var regexLimitHits: [String: Int] = [:]
-    /// Blobs with more places where encoded text may start than the hit budget keeps: encoded text
-    /// past it was not decoded. Every rule still ran over all their bytes, so these do not count as
-    /// not fully scanned.
-    public var blobsHitBudget = 0
+    /// Blobs whose encoded text was decoded only in part (the hit budget for the places where it may
+    /// start, or the decoding bounds, were reached). Every rule still ran over all their bytes, so
+    /// these do not count as not fully scanned.
+    public var blobsDecodedInPart = 0
     /// Blobs a rule may have missed clear text in: too large, an archive read only in part, a regex
     /// limit. Blobs whose every path (or commit) is allowlisted are left out. `scan
     /// --fail-on-unscanned` fails when this is not 0; hooks refuse such files.
@@ -46,7 +46,7 @@ public struct ScanSummary: Sendable, Codable {
         case blobsSkippedLarge = "blobs_skipped_large"
         case blobsRegexLimit = "blobs_regex_limit"
         case regexLimitHits = "regex_limit_hits"
-        case blobsHitBudget = "blobs_hit_budget"
+        case blobsDecodedInPart = "blobs_decoded_in_part"
         case blobsNotFullyScanned = "blobs_not_fully_scanned"
         case notFullyScanned = "not_fully_scanned"
         case gitlinksSkipped = "gitlinks_skipped"

@@ -64,7 +64,7 @@ struct BlobMatches {
 final class ScanWorker: @unchecked Sendable {
     let scratch: Matcher.Scratch
     var found: [BlobMatches] = []
-    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, regexLimited = 0, hitBudget = 0
+    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, regexLimited = 0, decodedInPart = 0
     var regexLimitHits: [String: Int] = [:]
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
@@ -191,7 +191,7 @@ public enum Scanner {
                 summary.archivesTruncated += worker.truncated
                 summary.blobsSkippedLarge += worker.large
                 summary.blobsRegexLimit += worker.regexLimited
-                summary.blobsHitBudget += worker.hitBudget
+                summary.blobsDecodedInPart += worker.decodedInPart
                 summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
                 unscanned += worker.unscanned
                 chunkUnscanned.formUnion(worker.unscanned.map(\.blob))
@@ -296,7 +296,7 @@ public enum Scanner {
             }
             if scan.truncated { worker.truncated += 1 }
             if scan.gaps.contains(.regexLimit) { worker.regexLimited += 1 }
-            if scan.gaps.contains(.hitBudget) { worker.hitBudget += 1 }
+            if scan.gaps.contains(.decodedInPart) { worker.decodedInPart += 1 }
             worker.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
             let reasons = UnscannedReason.from(scan.gaps)
             if !reasons.isEmpty { worker.unscanned.append((index, reasons, Array(scan.regexLimitHits.keys), nil)) }

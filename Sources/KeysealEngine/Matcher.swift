@@ -40,13 +40,14 @@ public struct ScanGaps: OptionSet, Sendable, Hashable {
     /// PCRE2's match, depth or heap limit stopped a rule at some offset (see `regexLimitHits`): the
     /// rule went on from the next offset, but what starts at that offset was not decided.
     public static let regexLimit = ScanGaps(rawValue: 1 << 1)
-    /// The budget for locator hits (where encoded text may start: base64, percent and JSON escapes)
-    /// was spent, so encoded text past that point was not decoded. Every rule still ran over all of
-    /// the blob's own bytes: nothing written in clear was skipped.
-    public static let hitBudget = ScanGaps(rawValue: 1 << 2)
+    /// Encoded text (base64, percent, JSON escapes) was decoded only in part: the budget for locator
+    /// hits (where encoded text may start) or the decoding bounds (spans, bytes, line length) were
+    /// reached. Every rule still ran over all of the blob's own bytes: nothing written in clear was
+    /// skipped.
+    public static let decodedInPart = ScanGaps(rawValue: 1 << 2)
 
     /// The gaps after which a rule may have missed text written in clear: hooks refuse such a blob
-    /// unless its path is allowlisted, and `scan --fail-on-unscanned` fails on it. (`hitBudget` is
+    /// unless its path is allowlisted, and `scan --fail-on-unscanned` fails on it. (`decodedInPart` is
     /// counted and reported, but does not block: it concerns only encoded text, whose decoding is
     /// bounded anyway.)
     public static let blocking: ScanGaps = [.archiveTruncated, .regexLimit]
@@ -207,7 +208,7 @@ public final class Matcher: @unchecked Sendable {
 
     /// Finds every rule's secrets in a blob: text directly and through its encoded spans, a binary
     /// through its printable runs, an archive through its members. What the scan left out (an
-    /// archive cut short, a regex limit, the hit budget) is in the result's `gaps`.
+    /// archive cut short, a regex limit, encoded text decoded in part) is in the result's `gaps`.
     public func scanBlob(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> BlobScan {
         var budget = ArchiveBudget()
         scratch.gaps = []
@@ -281,13 +282,14 @@ public final class Matcher: @unchecked Sendable {
         }
         confirm(hits, in: bytes, scratch: scratch, into: confirmation)
         hits.flush = nil
-        if hits.locatorsDropped { scratch.gaps.insert(.hitBudget) }
+        if hits.locatorsDropped { scratch.gaps.insert(.decodedInPart) }
         let locators = hits.locators
         if confirmation.found.isEmpty && locators.isEmpty { return [] }
         var found = resolveOverlaps(confirmation.found)
         if !locators.isEmpty && depth < DecodeBudget.maxDepth {
             let known = Set(found.map { SecretKey(rule: $0.rule, secret: $0.secret) })
             var decoded: [EngineMatch] = []
+            defer { if budget.partial { scratch.gaps.insert(.decodedInPart) } }
             for span in EncodedSpans.find(locators, in: bytes, budget: &budget) {
                 let inner = try span.decoded.withUnsafeBytes { try scan($0, scratch: scratch, depth: depth + 1, budget: &budget) }
                 for match in inner where !known.contains(SecretKey(rule: match.rule, secret: match.secret)) {
@@ -748,9 +750,11 @@ final class HitBuffer {
     /// Rule hits held before they are confirmed (from inside the callback): bounds the memory a
     /// blob full of hits takes, without ending its scan.
     static let limit = 1 << 16
-    /// Locator hits kept per scanned buffer; past it they are dropped and the blob is marked
-    /// (`ScanGaps.hitBudget`). Far more than the decoding budget can use.
-    static let locatorLimit = 1 << 16
+    /// Locator hits kept per scanned buffer: 65,536 and one per 16 bytes (so their memory stays
+    /// below the buffer's size); past it they are dropped and the blob is marked
+    /// (`ScanGaps.decodedInPart`). One per base64 assignment always fits.
+    static func locatorLimit(_ bytes: Int) -> Int { (1 << 16) + bytes / 16 }
+    private var locatorLimit = 0
 
     /// Hits at ids from `ruleCount` on are the locators'.
     var ruleCount = 0
@@ -768,6 +772,7 @@ final class HitBuffer {
         clearRuleHits()
         self.ruleCount = ruleCount
         self.bytes = bytes
+        locatorLimit = Self.locatorLimit(bytes.count)
         locators.removeAll(keepingCapacity: true)
         locatorsDropped = false
         lastEnd = [Int](repeating: -1, count: SpanLocator.allCases.count)
@@ -801,7 +806,7 @@ final class HitBuffer {
         case .base64Assigned:
             break
         }
-        guard locators.count < Self.locatorLimit else {
+        guard locators.count < locatorLimit else {
             locatorsDropped = true
             return
         }

@@ -37,8 +37,16 @@ final class ScanGapsTests: XCTestCase {
         XCTAssertEqual(scan.matches.map { String(decoding: $0.secret, as: UTF8.self) }, [token])
         XCTAssertEqual(scan.matches.first?.line, 4_500_001)
         // Locators past the budget were dropped, and the blob says so; the rules ran over it all.
-        XCTAssertTrue(scan.gaps.contains(.hitBudget))
+        XCTAssertTrue(scan.gaps.contains(.decodedInPart))
         XCTAssertTrue(scan.gaps.intersection(.blocking).isEmpty, "\(scan.gaps)")
+    }
+
+    /// The decoding budget (2,000 spans) spent is not silent either: the blob says it was decoded in part.
+    func testSpentDecodingBudgetMarksTheBlob() throws {
+        let within = try scanBlob(Self.matcher, Array(String(repeating: "u=a\\/b\n", count: 1_500).utf8))
+        XCTAssertEqual(within.gaps, [])
+        let past = try scanBlob(Self.matcher, Array(String(repeating: "u=a\\/b\n", count: 3_000).utf8))
+        XCTAssertEqual(past.gaps, [.decodedInPart])
     }
 
     /// Rule hits past the buffer's size are confirmed as they come, not dropped: 4.3 million hits of

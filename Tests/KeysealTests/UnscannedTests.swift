@@ -65,7 +65,7 @@ final class UnscannedTests: XCTestCase {
         XCTAssertEqual(summary["archives_truncated"] as? Int, 1)
         XCTAssertEqual(summary["blobs_regex_limit"] as? Int, 1)
         XCTAssertEqual(summary["regex_limit_hits"] as? [String: Int], ["nested-token": 3])
-        XCTAssertEqual(summary["blobs_hit_budget"] as? Int, 0)
+        XCTAssertEqual(summary["blobs_decoded_in_part"] as? Int, 0)
         XCTAssertEqual(summary["blobs_not_fully_scanned"] as? Int, 3)
         let listed = try XCTUnwrap(summary["not_fully_scanned"] as? [[String: Any]])
         XCTAssertEqual(listed.map { $0["path"] as? String }, ["data/big.txt", "dist/nested.zip", "src/limits.txt"])
@@ -176,7 +176,7 @@ final class UnscannedTests: XCTestCase {
         try repo.write("api/escaped.json", data)
         let clean = try staged(repo)
         XCTAssertEqual(clean.status, 0, "decoding partly is no gap in the clear text: \(clean.stderr)")
-        XCTAssertTrue(clean.stderr.contains("api/escaped.json: more places where encoded text may start"), clean.stderr)
+        XCTAssertTrue(clean.stderr.contains("api/escaped.json: encoded text (base64, percent, JSON escapes) decoded only in part"), clean.stderr)
 
         data.append(Data("token=\(FakeSecret.github("budget"))\n".utf8))
         try repo.write("api/escaped.json", data)

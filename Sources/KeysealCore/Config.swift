@@ -92,16 +92,19 @@ public struct KeysealConfig: Sendable {
             config.warnings.append("\(file):\(locate(key).map(String.init) ?? "?"): unknown key '\(key)' ignored")
         }
         if let value = table["max_blob_size"] {
-            if let bytes = value.int {
-                config.maxBlobSize = bytes
-            } else if let text = value.string, let bytes = SizeText.parse(text) {
-                config.maxBlobSize = bytes
+            let bytes: Int
+            if let number = value.int {
+                bytes = number
+            } else if let text = value.string {
+                guard let parsed = SizeText.parse(text) else {
+                    throw fail("max_blob_size", "\(SizeText.blobLimitProblem(text) ?? "is not a size") (got '\(text)')")
+                }
+                bytes = parsed
             } else {
                 throw fail("max_blob_size", "must be a size such as 25M or a number of bytes")
             }
-            if let size = config.maxBlobSize, size <= 0 || size >= Int(UInt32.max) {
-                throw fail("max_blob_size", "must be above 0 and below 4G")
-            }
+            guard SizeText.isBlobLimit(bytes) else { throw fail("max_blob_size", "must be above 0 and below 4G") }
+            config.maxBlobSize = bytes
         }
         config.disabledRules = try strings(table["disabled_rules"], "disabled_rules")
         if let allow = table["allowlist"] {
@@ -272,13 +275,60 @@ struct Glob: @unchecked Sendable {
 
 /// Sizes as people write them: `25M`, `500K`, `1G`, or bytes.
 public enum SizeText {
+    /// The bytes `text` says, or nil when it is not a size or is too large to count (`99999999999G`).
     public static func parse(_ text: String) -> Int? {
+        if case .bytes(let bytes) = read(text) { return bytes }
+        return nil
+    }
+
+    enum Reading: Equatable { case bytes(Int), tooLarge, invalid }
+
+    static func read(_ text: String) -> Reading {
         let upper = text.trimmingCharacters(in: .whitespaces).uppercased()
             .replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
         let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
-        if let last = upper.last, let multiplier = multipliers[last] {
-            return Int(upper.dropLast()).map { $0 * multiplier }
+        var digits = Substring(upper), multiplier = 1
+        if let last = upper.last, let unit = multipliers[last] {
+            digits = upper.dropLast()
+            multiplier = unit
         }
-        return Int(upper)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }) else { return .invalid }
+        guard let number = Int(digits) else {
+            // All digits, yet no Int: more than Int can hold.
+            return digits.dropFirst().allSatisfy { $0.isASCII && $0.isNumber } ? .tooLarge : .invalid
+        }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        return overflow ? .tooLarge : .bytes(bytes)
     }
+
+    /// Why `text` is not a blob size limit, for a message; nil when it is one.
+    public static func blobLimitProblem(_ text: String) -> String? {
+        switch read(text) {
+        case .bytes(let bytes): return isBlobLimit(bytes) ? nil : "must be above 0 and below 4G"
+        case .tooLarge: return "must be above 0 and below 4G"
+        case .invalid: return "must be a size such as 500K, 25M or 1G, or a number of bytes"
+        }
+    }
+
+    /// `25M`, `512K`, `1000 bytes`: as a config would say it.
+    public static func describe(_ bytes: Int) -> String {
+        for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] where bytes > 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes) bytes"
+    }
+
+    /// `2.9 KiB`, `30.0 MiB`: a size for people.
+    public static func human(_ bytes: Int) -> String {
+        if bytes < 1 << 10 { return "\(bytes) bytes" }
+        if bytes < 1 << 20 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
+        if bytes < 1 << 30 { return String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        return String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
+    }
+
+    /// A blob size limit: above 0 and below 4G (the engine scans buffers below 4 GiB).
+    public static func isBlobLimit(_ bytes: Int) -> Bool { bytes > 0 && bytes < Int(UInt32.max) }
+
+    /// `text` as a blob size limit, or nil when it is not one.
+    public static func blobLimit(_ text: String) -> Int? { parse(text).flatMap { isBlobLimit($0) ? $0 : nil } }
 }

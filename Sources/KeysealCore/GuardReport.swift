@@ -6,12 +6,17 @@ public enum GuardReport {
         var what: [String] = []
         if !result.findings.isEmpty { what.append(count(result.findings)) }
         if !result.audit.isEmpty { what.append("\(result.audit.count) risky file(s)") }
+        if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
         var out = "keyseal: commit blocked: \(what.joined(separator: " and ")) in the staged changes\n\n"
         for finding in result.findings {
             out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)\n"
         }
         for finding in result.audit {
             out += "  \(e(finding.rule))  \(e(finding.path)):\(finding.line)  \(e(finding.detail))\n      why: \(e(finding.why))\n      fix: \(e(finding.fix))\n"
+        }
+        out += unscannedLines(result.unscanned, commits: false)
+        guard !result.findings.isEmpty || !result.audit.isEmpty else {
+            return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
         let paths = Array(Set(result.findings.map(\.path) + result.audit.map(\.path))).sorted()
         out += """
@@ -26,16 +31,24 @@ public enum GuardReport {
               3. If this secret was ever committed, pushed or shared elsewhere, treat it as leaked and rotate it.
 
             """
+        if !result.unscanned.isEmpty { out += unscannedAdvice(result, number: 4) }
         return out
     }
 
     public static func prePush(_ result: GuardResult, remote: String) -> String {
-        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : e(remote)) blocked: \(count(result.findings)) in \(result.commitsScanned) new commit(s)\n\n"
+        var what: [String] = []
+        if !result.findings.isEmpty { what.append(count(result.findings)) }
+        if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
+        var out = "keyseal: push to \(remote.isEmpty ? "the remote" : e(remote)) blocked: \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
         var commits: [String] = []
         for finding in result.findings {
             if !commits.contains(finding.commit) { commits.append(finding.commit) }
             let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
             out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
+        }
+        out += unscannedLines(result.unscanned, commits: true)
+        guard !result.findings.isEmpty else {
+            return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it, then push again:\n"
         for commit in commits {
@@ -57,7 +70,55 @@ public enum GuardReport {
                  never pushed (clones, backups and stashes keep it).
 
             """
+        if !result.unscanned.isEmpty { out += unscannedAdvice(result, number: 4) }
         return out
+    }
+
+    static func unscannedCount(_ unscanned: [UnscannedBlob]) -> String {
+        let files = Set(unscanned.map(\.path)).count
+        return files == 1 ? "1 file not fully scanned" : "\(files) files not fully scanned"
+    }
+
+    /// One line per file not fully scanned: path, why, and the commit in a push.
+    static func unscannedLines(_ unscanned: [UnscannedBlob], commits: Bool) -> String {
+        var out = ""
+        for blob in unscanned {
+            let commit = commits && !blob.commit.isEmpty ? "  commit \(blob.commit.prefix(10))" : ""
+            out += "  \(e(blob.path))  not fully scanned: \(e(blob.explanation))\(commit)\n"
+        }
+        return out
+    }
+
+    /// The ways past a file keyseal could not scan in full: check it, then allow its path, or
+    /// (too large) raise the size limit.
+    static func unscannedAdvice(_ result: GuardResult, number: Int) -> String {
+        let paths = Array(Set(result.unscanned.map(\.path))).sorted()
+        var out = """
+              \(number). keyseal could not scan these files in full, so they may hide a secret. Check them yourself; then,
+                 to let them through, allow their paths in .keyseal.toml:
+                   [allowlist]
+                   paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]
+
+            """
+        let largest = result.unscanned.compactMap(\.size).max()
+        if let largest {
+            let current = SizeText.describe(result.maxBlobSize)
+            if largest < Int(UInt32.max) - 1 {
+                let needed = (largest + (1 << 20) - 1) >> 20
+                out += """
+                     or, for a file over the size limit (now \(current)), raise it in .keyseal.toml:
+                       max_blob_size = "\(needed)M"
+
+                """
+            } else {
+                out += "     (a file over 4 GiB cannot be scanned: the size limit stays below 4G)\n"
+            }
+        }
+        if result.unscanned.contains(where: { $0.reasons.contains(.regexLimit) }) {
+            out += "     For a regex limit, simplify the rule's pattern (nested quantifiers such as (a+)+ backtrack without end);\n"
+                + "     `keyseal config check` shows whether its own examples hit the limit.\n"
+        }
+        return out + "\n"
     }
 
     static func count(_ findings: [Finding]) -> String {

@@ -42,6 +42,8 @@ public struct GuardResult: Sendable {
     public var notes: [String] = []
     /// Commit id → subject line, for the messages of a blocked push.
     public var subjects: [String: String] = [:]
+    /// Rule id → PCRE2 limit hits in the scanned files.
+    public var regexLimitHits: [String: Int] = [:]
     /// The commit HEAD points at, for advice (`git commit --amend` fixes only that one).
     public var head: String?
     /// Commits with no parent in the push, for advice (`git rebase -i --root`).
@@ -50,8 +52,13 @@ public struct GuardResult: Sendable {
     public var rules: [RuleInfo] = []
     /// Routes the staged change opens (a staged .env, a Dockerfile ENV secret): they block too.
     public var audit: [AuditFinding] = []
+    /// Files the change adds that were not fully scanned (too large, an archive read in part, a
+    /// regex limit), at paths the allowlist does not allow: they block too, as they may hide a secret.
+    public var unscanned: [UnscannedBlob] = []
+    /// The size limit in force, for advice.
+    public var maxBlobSize = Settings.defaultMaxBlobSize
 
-    public var blocks: Bool { !findings.isEmpty || !audit.isEmpty }
+    public var blocks: Bool { !findings.isEmpty || !audit.isEmpty || !unscanned.isEmpty }
 
     /// The same findings in a scan's shape, for the JSON and SARIF writers.
     public func asScanResult() -> ScanResult {
@@ -61,6 +68,12 @@ public struct GuardResult: Sendable {
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.notes = notes
+        summary.blobsNotFullyScanned = Set(unscanned.map(\.blob)).count
+        summary.notFullyScanned = Array(unscanned.prefix(UnscannedBlob.listed))
+        summary.blobsSkippedLarge = Set(unscanned.filter { $0.reasons.contains(.tooLarge) }.map(\.blob)).count
+        summary.archivesTruncated = Set(unscanned.filter { $0.reasons.contains(.archiveTruncated) }.map(\.blob)).count
+        summary.blobsRegexLimit = Set(unscanned.filter { $0.reasons.contains(.regexLimit) }.map(\.blob)).count
+        summary.regexLimitHits = regexLimitHits
         var auditResult: AuditResult? = nil
         if !audit.isEmpty { auditResult = AuditResult(findings: audit, warnings: [], filesChecked: 0) }
         return ScanResult(summary: summary, findings: findings, rules: rules, audit: auditResult)
@@ -156,30 +169,51 @@ public enum GuardScanner {
     static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
                      authors: [ObjectID: Signature] = [:], cacheDirectory: URL?) throws -> GuardResult {
         var result = GuardResult(findings: [])
+        result.maxBlobSize = settings.maxBlobSize
         let decisions = try Decisions.forHooks(repository: repository)
         result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
         let scratch = try Scanner.wrap { try matcher.makeScratch() }
-        var byBlob: [ObjectID: [EngineMatch]] = [:]
+        /// One blob's scan: its matches, and what it left out.
+        struct Scanned {
+            var matches: [EngineMatch] = []
+            var reasons: [UnscannedReason] = []
+            var rules: [String] = []
+            var size: Int? = nil
+        }
+        var byBlob: [ObjectID: Scanned] = [:]
+        var unscannedPlaces = Set<String>()
         for content in added {
             let path = String(decoding: content.path, as: UTF8.self)
+            // An allowlisted path (or commit) is neither scanned nor refused.
             if settings.allowlist.allowsPath(path) { continue }
             if let commit = content.commit, settings.allowlist.allowsCommit(commit.hex) { continue }
-            let matches: [EngineMatch]
+            let scanned: Scanned
             if let known = byBlob[content.blob] {
-                matches = known
+                scanned = known
             } else {
-                matches = try Scanner.wrap {
-                    if try repository.blobSize(content.blob) > settings.maxBlobSize {
-                        result.notes.append("\(path): larger than the blob size limit; not scanned")
-                        return []
+                scanned = try Scanner.wrap {
+                    let size = try repository.blobSize(content.blob)
+                    if size > settings.maxBlobSize { return Scanned(reasons: [.tooLarge], size: size) }
+                    let scan = try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch) }
+                    if scan.gaps.contains(.decodedInPart) {
+                        result.notes.append("\(path): encoded text (base64, percent, JSON escapes) decoded only in part, "
+                                            + "past the decoding bounds (every rule still ran over the file)")
                     }
-                    return try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch).matches }
+                    result.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
+                    return Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),
+                                   rules: scan.regexLimitHits.keys.sorted())
                 }
-                byBlob[content.blob] = matches
-                result.blobsScanned += 1
+                byBlob[content.blob] = scanned
+                if scanned.size == nil { result.blobsScanned += 1 }
             }
+            if !scanned.reasons.isEmpty && unscannedPlaces.insert(content.blob.hex + "\u{0}" + path).inserted {
+                result.unscanned.append(UnscannedBlob(path: path, commit: content.commit?.hex ?? "", blob: content.blob.hex,
+                                                      reasons: scanned.reasons, rules: scanned.rules.isEmpty ? nil : scanned.rules,
+                                                      size: scanned.size))
+            }
+            let matches = scanned.matches
             // Fingerprints only for the matches that count (a slow one costs milliseconds), each once.
             var prints: [Int: SecretPrint] = [:]
             func secretPrint(_ k: Int) throws -> SecretPrint {

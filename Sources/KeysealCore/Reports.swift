@@ -69,6 +69,7 @@ enum TextReport {
         out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
         out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
         out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
+        out += UnscannedText.render(s)
         for note in s.notes { out += "Note: \(e(note))\n" }
         let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count
         if s.findings == 0 {
@@ -80,6 +81,39 @@ enum TextReport {
             if blocking < s.secrets { out += paint(" (\(s.secrets - blocking) triaged as false positive or accepted)", "33") }
             out += ". Treat each open one as leaked: rotate it, then remove it from history.\n"
         }
+        if result.failsOnUnscanned {
+            out += paint("Failing: \(s.blobsNotFullyScanned) blob(s) not fully scanned, and --fail-on-unscanned is set.", "1;31") + "\n"
+        }
+        return out
+    }
+}
+
+/// What a scan did not read in full, in the text report: counts by reason, the blobs (a few), the
+/// regex limits by rule, and what to do.
+enum UnscannedText {
+    static let shown = 10
+
+    static func render(_ s: ScanSummary) -> String {
+        var out = ""
+        if !s.regexLimitHits.isEmpty {
+            let e = TerminalText.escape as (String) -> String
+            let rules = s.regexLimitHits.sorted { $0.key < $1.key }.map { "\(e($0.key)) \($0.value) time(s)" }
+            out += "Regex limits: PCRE2's match limit stopped \(rules.joined(separator: ", ")) in \(s.blobsRegexLimit) blob(s); "
+                + "each went on after the offset that hit it (a pattern with nested quantifiers such as (a+)+ backtracks without end).\n"
+        }
+        if s.blobsDecodedInPart > 0 {
+            out += "Note: in \(s.blobsDecodedInPart) blob(s), encoded text (base64, percent, JSON escapes) was decoded only in part, "
+                + "past the decoding bounds (every rule still ran over all their bytes).\n"
+        }
+        guard s.blobsNotFullyScanned > 0 else { return out }
+        out += "Not fully scanned: \(s.blobsNotFullyScanned) blob(s) a rule may have missed text in:\n"
+        for blob in s.notFullyScanned.prefix(shown) {
+            let commit = blob.commit.isEmpty ? "" : " (commit \(blob.commit.prefix(10)))"
+            out += "  \(TerminalText.escape(blob.path))\(commit): \(TerminalText.escape(blob.explanation))\n"
+        }
+        if s.blobsNotFullyScanned > shown { out += "  … and \(s.blobsNotFullyScanned - shown) more (the JSON report lists up to \(UnscannedBlob.listed))\n" }
+        out += "  To accept them, allow their paths in .keyseal.toml ([allowlist] paths = [...]); for blobs too large, "
+            + "raise the limit (max_blob_size in .keyseal.toml, or --max-blob-size).\n"
         return out
     }
 }
@@ -194,7 +228,8 @@ enum SARIFReport {
                 ]],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
-                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned],
+                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned,
+                               "blobsNotFullyScanned": result.summary.blobsNotFullyScanned],
             ]],
         ]
         var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -214,7 +249,10 @@ extension ReportWriter {
     /// One line for stderr when the report itself went to a file.
     public static func render(summaryOnly result: ScanResult) -> String {
         let s = result.summary
-        return "keyseal: \(s.commits) commits, \(s.blobsScanned) blobs scanned; \(s.secrets) secret(s) in \(s.findings) place(s)\n"
+        var line = "keyseal: \(s.commits) commits, \(s.blobsScanned) blobs scanned; \(s.secrets) secret(s) in \(s.findings) place(s)"
+        if s.blobsNotFullyScanned > 0 { line += "; \(s.blobsNotFullyScanned) blob(s) not fully scanned" }
+        if result.failsOnUnscanned { line += " (failing: --fail-on-unscanned)" }
+        return line + "\n"
     }
 }
 

@@ -1,3 +1,5 @@
+import KeysealEngine
+
 /// Counts a report's summary gives, so nothing is skipped silently.
 public struct ScanSummary: Sendable, Codable {
     public var commits = 0
@@ -10,7 +12,23 @@ public struct ScanSummary: Sendable, Codable {
     public var archives = 0
     /// Archives only partly opened: a bound on depth, size or member count stopped them.
     public var archivesTruncated = 0
+    /// Blobs over the size limit, not read (allowlisted paths included).
     public var blobsSkippedLarge = 0
+    /// Blobs in which PCRE2's match, depth or heap limit stopped a rule at some offset (the rule
+    /// went on after it); `regexLimitHits` says which rules, how often.
+    public var blobsRegexLimit = 0
+    /// Rule id → the times a PCRE2 limit stopped it, over the scan.
+    public var regexLimitHits: [String: Int] = [:]
+    /// Blobs whose encoded text was decoded only in part (the hit budget for the places where it may
+    /// start, or the decoding bounds, were reached). Every rule still ran over all their bytes, so
+    /// these do not count as not fully scanned.
+    public var blobsDecodedInPart = 0
+    /// Blobs a rule may have missed clear text in: too large, an archive read only in part, a regex
+    /// limit. Blobs whose every path (or commit) is allowlisted are left out. `scan
+    /// --fail-on-unscanned` fails when this is not 0; hooks refuse such files.
+    public var blobsNotFullyScanned = 0
+    /// Those blobs (the first `UnscannedBlob.listed`, by path), each at one path that is not allowlisted.
+    public var notFullyScanned: [UnscannedBlob] = []
     public var gitlinksSkipped = 0
     public var findings = 0
     public var secrets = 0
@@ -26,8 +44,77 @@ public struct ScanSummary: Sendable, Codable {
         case archivesTruncated = "archives_truncated"
         case archives
         case blobsSkippedLarge = "blobs_skipped_large"
+        case blobsRegexLimit = "blobs_regex_limit"
+        case regexLimitHits = "regex_limit_hits"
+        case blobsDecodedInPart = "blobs_decoded_in_part"
+        case blobsNotFullyScanned = "blobs_not_fully_scanned"
+        case notFullyScanned = "not_fully_scanned"
         case gitlinksSkipped = "gitlinks_skipped"
         case durationSeconds = "duration_seconds"
+    }
+}
+
+/// Why a blob was not fully scanned.
+public enum UnscannedReason: String, Sendable, Codable, Hashable, CaseIterable {
+    /// Over the size limit (`max_blob_size`, `--max-blob-size`): not read at all.
+    case tooLarge = "too-large"
+    /// An archive whose opening stopped at a bound (depth, size or member count).
+    case archiveTruncated = "archive-truncated"
+    /// A PCRE2 limit stopped a rule at some offset in it.
+    case regexLimit = "regex-limit"
+
+    /// For messages: what happened, in a few words.
+    public var explanation: String {
+        switch self {
+        case .tooLarge: return "larger than the blob size limit, not read"
+        case .archiveTruncated: return "an archive opened only in part (depth, size or member-count bound)"
+        case .regexLimit: return "a rule stopped at PCRE2's match limit"
+        }
+    }
+
+    static func from(_ gaps: ScanGaps) -> [UnscannedReason] {
+        var out: [UnscannedReason] = []
+        if gaps.contains(.archiveTruncated) { out.append(.archiveTruncated) }
+        if gaps.contains(.regexLimit) { out.append(.regexLimit) }
+        return out
+    }
+}
+
+/// A blob (at one of its paths) that was not fully scanned, and why.
+public struct UnscannedBlob: Sendable, Codable, Hashable {
+    public let path: String
+    /// The commit that brought it (empty for a staged file).
+    public let commit: String
+    public let blob: String
+    public let reasons: [UnscannedReason]
+    /// The rules a regex limit stopped, when that is a reason.
+    public let rules: [String]?
+    /// The blob's size in bytes, when it was too large.
+    public let size: Int?
+
+    /// How many a scan's summary lists (all are counted).
+    public static let listed = 100
+
+    public init(path: String, commit: String, blob: String, reasons: [UnscannedReason], rules: [String]? = nil, size: Int? = nil) {
+        self.path = path
+        self.commit = commit
+        self.blob = blob
+        self.reasons = reasons
+        self.rules = rules
+        self.size = size
+    }
+
+    /// `too large (30.0 MiB)`, `a rule stopped at PCRE2's match limit (nested-token)`.
+    public var explanation: String {
+        reasons.map { reason in
+            switch reason {
+            case .tooLarge:
+                let size = self.size.map { " (\(SizeText.human($0)))" } ?? ""
+                return "larger than the blob size limit\(size), not read"
+            case .regexLimit: return reason.explanation + (rules.map { " (\($0.joined(separator: ", ")))" } ?? "")
+            case .archiveTruncated: return reason.explanation
+            }
+        }.joined(separator: "; ")
     }
 }
 
@@ -38,6 +125,8 @@ public struct ScanResult: Sendable {
     public var rules: [RuleInfo]
     /// The audit of HEAD (routes into history and images), when it ran.
     public var audit: AuditResult?
+    /// `--fail-on-unscanned`: blobs not fully scanned fail the command.
+    public var failOnUnscanned = false
 
     public init(summary: ScanSummary, findings: [Finding], rules: [RuleInfo], audit: AuditResult? = nil) {
         self.summary = summary
@@ -47,7 +136,12 @@ public struct ScanResult: Sendable {
     }
 
     /// Whether anything found should fail the command.
-    public var fails: Bool { findings.contains(where: \.blocks) || !(audit?.findings.isEmpty ?? true) }
+    public var fails: Bool {
+        findings.contains(where: \.blocks) || !(audit?.findings.isEmpty ?? true) || failsOnUnscanned
+    }
+
+    /// Blobs not fully scanned, and `--fail-on-unscanned` given.
+    public var failsOnUnscanned: Bool { failOnUnscanned && summary.blobsNotFullyScanned > 0 }
 }
 
 /// What reports say about a rule.

@@ -24,12 +24,15 @@ public struct ScanOptions: Sendable {
     public var full: Bool
     /// Also audit HEAD (routes into history and images).
     public var audit: Bool
+    /// Blobs not fully scanned (too large, an archive read in part, a regex limit) fail the scan.
+    public var failOnUnscanned: Bool
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
                 configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
-                store: StoreChoice = .none, full: Bool = false, audit: Bool = false) {
+                store: StoreChoice = .none, full: Bool = false, audit: Bool = false, failOnUnscanned: Bool = false) {
         self.audit = audit
+        self.failOnUnscanned = failOnUnscanned
         self.store = store
         self.full = full
         self.path = path
@@ -63,7 +66,10 @@ struct BlobMatches {
 final class ScanWorker: @unchecked Sendable {
     let scratch: Matcher.Scratch
     var found: [BlobMatches] = []
-    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0
+    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, regexLimited = 0, decodedInPart = 0
+    var regexLimitHits: [String: Int] = [:]
+    /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
+    var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
 }
 
@@ -118,7 +124,9 @@ public enum Scanner {
                              started: Date, progress: ScanProgress?) throws -> ScanResult {
         var summary = initial
         // With a store, a full-history scan walks only commits it has not walked under these rules.
-        let incremental = store != nil && options.sinceCommit == nil && !options.full
+        // --fail-on-unscanned walks all history, so the blobs not fully scanned before (which the
+        // store does not record as scanned) are found, read and counted again.
+        let incremental = store != nil && options.sinceCommit == nil && !options.full && !options.failOnUnscanned
         let known = incremental ? try store!.knownCommits(in: repository) : []
         let history = try wrap {
             try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
@@ -160,6 +168,7 @@ public enum Scanner {
         let subset = Set(toRead)
         let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         var found: [BlobMatches] = []
+        var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0
         var chunksRecorded = 0
         while start < order.count {
@@ -179,6 +188,7 @@ public enum Scanner {
                     })
             }
             var chunkFound: [BlobMatches] = []
+            var chunkUnscanned = Set<Int>()
             for worker in collected.withLock({ $0 }) {
                 summary.blobsScanned += worker.scanned
                 summary.bytesScanned += worker.bytes
@@ -186,14 +196,21 @@ public enum Scanner {
                 summary.archives += worker.archives
                 summary.archivesTruncated += worker.truncated
                 summary.blobsSkippedLarge += worker.large
+                summary.blobsRegexLimit += worker.regexLimited
+                summary.blobsDecodedInPart += worker.decodedInPart
+                summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
+                unscanned += worker.unscanned
+                chunkUnscanned.formUnion(worker.unscanned.map(\.blob))
                 chunkFound += worker.found
             }
-            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules)
+            // A blob not fully scanned is not recorded as scanned: a later scan reads (and counts) it again.
+            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
             found += chunkFound
             chunksRecorded += 1
             if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
         }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
+        (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
@@ -230,7 +247,30 @@ public enum Scanner {
             audit = try Auditor.audit(path: options.path, revision: nil, configFile: options.configFile)
         }
         summary.durationSeconds = Date().timeIntervalSince(started)
-        return ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
+        var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
+        result.failOnUnscanned = options.failOnUnscanned
+        return result
+    }
+
+    /// The blobs not fully scanned, each at a path (and commit) the allowlist does not allow; a
+    /// blob whose every place is allowed is left out. Returns the count and the first
+    /// `UnscannedBlob.listed` by path.
+    static func placed(_ unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)],
+                       history: HistoryIndex, allowlist: Allowlist) -> (Int, [UnscannedBlob]) {
+        var out: [UnscannedBlob] = []
+        for entry in unscanned {
+            let place = history.placements[entry.blob].first { placement in
+                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
+                return !allowlist.allowsPlace(path: path, commit: history.commits[Int(placement.commit)].id.hex)
+            }
+            guard let place else { continue }
+            out.append(UnscannedBlob(path: String(decoding: history.paths[Int(place.path)], as: UTF8.self),
+                                     commit: history.commits[Int(place.commit)].id.hex, blob: history.blobs[entry.blob].hex,
+                                     reasons: entry.reasons, rules: entry.rules.isEmpty ? nil : entry.rules.sorted(),
+                                     size: entry.size))
+        }
+        out.sort { ($0.path, $0.commit) < ($1.path, $1.commit) }
+        return (out.count, Array(out.prefix(UnscannedBlob.listed)))
     }
 
     /// `--show-secrets` over recorded findings: the store keeps no values, so the blobs that hold
@@ -253,8 +293,9 @@ public enum Scanner {
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
                                  allowlist: Allowlist, progress: ScanProgress?) throws {
         switch content {
-        case .tooLarge:
+        case .tooLarge(let size):
             worker.large += 1
+            worker.unscanned.append((index, [.tooLarge], [], size))
         case .bytes(let bytes):
             worker.scanned += 1
             worker.bytes += bytes.count
@@ -265,6 +306,11 @@ public enum Scanner {
             case .archive: worker.archives += 1
             }
             if scan.truncated { worker.truncated += 1 }
+            if scan.gaps.contains(.regexLimit) { worker.regexLimited += 1 }
+            if scan.gaps.contains(.decodedInPart) { worker.decodedInPart += 1 }
+            worker.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
+            let reasons = UnscannedReason.from(scan.gaps)
+            if !reasons.isEmpty { worker.unscanned.append((index, reasons, Array(scan.regexLimitHits.keys), nil)) }
             // Secrets the allowlist names are dropped here, before anything records them.
             let matches = scan.matches.filter { !allowlist.allowsSecret(String(decoding: $0.secret, as: UTF8.self)) }
             if !matches.isEmpty {

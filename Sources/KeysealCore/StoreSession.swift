@@ -71,8 +71,11 @@ final class StoreSession {
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
     /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
-    /// met here moves to their new fingerprints in the same transaction.
-    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule]) throws {
+    /// met here moves to their new fingerprints in the same transaction. Blobs in `incomplete` (not
+    /// fully scanned) are not recorded as scanned, so a later scan reads them again; their secrets are
+    /// recorded all the same.
+    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule],
+                incomplete: Set<Int> = []) throws {
         let byBlob = Dictionary(found.map { ($0.blob, $0) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
         var links: [String: LegacyLink] = [:]
@@ -100,8 +103,9 @@ final class StoreSession {
             }
             return (history.blobs[index].hex, stored)
         }
+        let complete = incomplete.isEmpty ? rows : zip(chunk, rows).filter { !incomplete.contains($0.0) }.map(\.1)
         try Scanner.wrap {
-            try store.recordBlobs(rows, secrets: Array(secrets.values), rulesHash: rulesHash,
+            try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
                                   legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
         }
     }

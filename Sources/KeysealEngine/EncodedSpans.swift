@@ -54,6 +54,9 @@ struct DecodeBudget {
     var spansLeft = 2_000
     /// Bytes the locators walked over and decoded (for tests: linear in the input).
     var bytesExamined = 0
+    /// Set when a bound left encoded text undecoded (spans or bytes spent, a line too long): the blob
+    /// is marked `ScanGaps.decodedInPart`.
+    var partial = false
 }
 
 enum EncodedSpans {
@@ -68,7 +71,11 @@ enum EncodedSpans {
         func add(_ range: Range<Int>, _ encoding: String, _ decode: () -> [UInt8]?) {
             guard budget.spansLeft > 0, !seenRanges.contains(range) else { return }
             budget.bytesExamined += range.count
-            guard let decoded = decode(), !decoded.isEmpty, budget.bytesLeft >= decoded.count else { return }
+            guard let decoded = decode(), !decoded.isEmpty else { return }
+            guard budget.bytesLeft >= decoded.count else {
+                budget.partial = true
+                return
+            }
             seenRanges.insert(range)
             budget.spansLeft -= 1
             budget.bytesLeft -= decoded.count
@@ -81,7 +88,10 @@ enum EncodedSpans {
         var covered = [Int](repeating: 0, count: SpanLocator.allCases.count)
         var kubernetesDone = false, kubernetesJSONDone = false
         for (kind, end) in ordered {
-            if budget.spansLeft == 0 { break }
+            if budget.spansLeft == 0 {
+                budget.partial = true
+                break
+            }
             switch kind {
             case .kubernetesSecret:
                 if kubernetesDone { continue }
@@ -114,7 +124,10 @@ enum EncodedSpans {
                 let lineStart = Matcher.lineStart(bytes, before: end - 1), lineEnd = Matcher.lineEnd(bytes, from: end - 1)
                 budget.bytesExamined += lineEnd - lineStart
                 covered[kind.rawValue] = lineEnd + 1
-                guard lineEnd - lineStart <= DecodeBudget.maxSpanBytes else { continue }
+                guard lineEnd - lineStart <= DecodeBudget.maxSpanBytes else {
+                    budget.partial = true
+                    continue
+                }
                 let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd])
                 add(lineStart..<lineEnd, kind == .percent ? "percent" : "json-escape") {
                     kind == .percent ? percentDecode(line) : jsonUnescape(line)

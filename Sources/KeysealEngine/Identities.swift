@@ -2,7 +2,7 @@
 /// password, the client id beside a client secret. The identity is not secret, but only its name and
 /// a short preview are kept, as for secrets.
 enum Identities {
-    enum Kind {
+    enum Kind: Hashable {
         case password, clientSecret
 
         /// Lower-case name parts that make an assignment this kind's identity.
@@ -23,16 +23,34 @@ enum Identities {
         return nil
     }
 
+    /// The name a secret is assigned to is looked for this far back on its line (a name is short;
+    /// on a long line, reading back to its start for every secret was quadratic).
+    static let nameReach = 256
+    /// A neighbouring line is read this far for its assignment.
+    static let lineReach = 1024
+
+    /// Identities already worked out for one line of a buffer: what the neighbouring lines give
+    /// depends only on the line and the kind, so many secrets on one line read them once.
+    struct Cache {
+        var lineStart = -1
+        var results: [Kind: String?] = [:]
+    }
+
     /// Lines up to 6 away, not across a blank line: `NAME = value` where NAME names the identity.
-    static func identity(for match: EngineMatch, in bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let lineStart = Matcher.lineStart(bytes, before: match.secretStart)
-        guard let kind = kind(ofName: Array(bytes[lineStart..<match.secretStart])) else { return nil }
+    /// `lineStart` is the start of the secret's line.
+    static func identity(for match: EngineMatch, in bytes: UnsafeBufferPointer<UInt8>, lineStart: Int,
+                         cache: inout Cache) -> String? {
+        let nameStart = max(lineStart, match.secretStart - nameReach)
+        guard let kind = kind(ofName: Array(bytes[nameStart..<match.secretStart])) else { return nil }
+        if cache.lineStart != lineStart { cache = Cache(lineStart: lineStart, results: [:]) }
+        if let known = cache.results[kind] { return known }
         /// The first identity assignment walking one way from the secret's line, stopping at a blank line.
         func nearest(_ next: (Int) -> Int?) -> (distance: Int, text: String)? {
             var position = lineStart
             for distance in 1...6 {
                 guard let start = next(position) else { return nil }
-                let line = String(decoding: bytes[start..<Matcher.lineEnd(bytes, from: start)], as: UTF8.self)
+                let end = min(Matcher.lineEnd(bytes, from: start), start + lineReach)
+                let line = String(decoding: bytes[start..<end], as: UTF8.self)
                 if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return nil }
                 if let found = assignment(line, kind: kind) { return (distance, found) }
                 position = start
@@ -42,8 +60,9 @@ enum Identities {
         let below = nearest { let next = Matcher.lineEnd(bytes, from: $0) + 1; return next < bytes.count ? next : nil }
         let above = nearest { $0 > 0 ? Matcher.lineStart(bytes, before: $0 - 1) : nil }
         // The nearer of the two; above wins a tie.
-        guard let best = [above, below].compactMap({ $0 }).min(by: { $0.distance < $1.distance }) else { return nil }
-        return best.text
+        let best = [above, below].compactMap({ $0 }).min(by: { $0.distance < $1.distance })?.text
+        cache.results[kind] = .some(best)
+        return best
     }
 
     /// `NAME=value`, `name: value`, `"name": "value"`: the name and a 4-character preview when the

@@ -28,12 +28,49 @@ public struct EngineMatch: Sendable {
     public var identity: String? = nil
 }
 
+/// What a scan of one blob left out, and why. No bound ends a blob quietly: whatever one skipped
+/// is named here, and counted by whoever reports the blob.
+public struct ScanGaps: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// An archive whose opening stopped at a bound (depth, size or member count): some members
+    /// were not read.
+    public static let archiveTruncated = ScanGaps(rawValue: 1 << 0)
+    /// PCRE2's match, depth or heap limit stopped a rule at some offset (see `regexLimitHits`): the
+    /// rule went on from the next offset, but what starts at that offset was not decided.
+    public static let regexLimit = ScanGaps(rawValue: 1 << 1)
+    /// Encoded text (base64, percent, JSON escapes) was decoded only in part: the budget for locator
+    /// hits (where encoded text may start) or the decoding bounds (spans, bytes, line length) were
+    /// reached. Every rule still ran over all of the blob's own bytes: nothing written in clear was
+    /// skipped.
+    public static let decodedInPart = ScanGaps(rawValue: 1 << 2)
+
+    /// The gaps after which a rule may have missed text written in clear: hooks refuse such a blob
+    /// unless its path is allowlisted, and `scan --fail-on-unscanned` fails on it. (`decodedInPart` is
+    /// counted and reported, but does not block: it concerns only encoded text, whose decoding is
+    /// bounded anyway.)
+    public static let blocking: ScanGaps = [.archiveTruncated, .regexLimit]
+}
+
 /// What scanning one blob found, and what the blob was.
 public struct BlobScan: Sendable {
     public let matches: [EngineMatch]
     public let kind: BlobKind
+    /// What the scan left out (empty: the blob was scanned in full).
+    public let gaps: ScanGaps
+    /// Rule id → how many times a PCRE2 limit stopped that rule in this blob.
+    public let regexLimitHits: [String: Int]
     /// An archive whose opening stopped at a bound (depth, size or member count).
-    public let truncated: Bool
+    public var truncated: Bool { gaps.contains(.archiveTruncated) }
+
+    public init(matches: [EngineMatch], kind: BlobKind, truncated: Bool = false, gaps: ScanGaps = [],
+                regexLimitHits: [String: Int] = [:]) {
+        self.matches = matches
+        self.kind = kind
+        self.gaps = truncated ? gaps.union(.archiveTruncated) : gaps
+        self.regexLimitHits = regexLimitHits
+    }
 }
 
 public struct EngineError: Error, CustomStringConvertible, Sendable {
@@ -96,6 +133,10 @@ public final class Matcher: @unchecked Sendable {
         let jitStack: OpaquePointer?
         let matchContext: OpaquePointer?
         let hits = HitBuffer()
+        /// What the scans since the last `scanBlob` left out; `scanBlob` starts it afresh.
+        var gaps: ScanGaps = []
+        /// Rule index → PCRE2 limit hits since the last `scanBlob`.
+        var limitHits: [Int: Int] = [:]
         private var programs: [OpaquePointer?]
         private var failed: [Bool]
         private let rules: [Rule]
@@ -125,8 +166,19 @@ public final class Matcher: @unchecked Sendable {
             }
             matchData = data
             jitStack = pcre2_jit_stack_create_8(32 * 1024, 1024 * 1024, nil)
-            matchContext = pcre2_match_context_create_8(nil)
-            if let matchContext, let jitStack { pcre2_jit_stack_assign_8(matchContext, nil, UnsafeMutableRawPointer(jitStack)) }
+            guard let context = pcre2_match_context_create_8(nil) else {
+                hs_free_scratch(scratch)
+                pcre2_match_data_free_8(data)
+                pcre2_jit_stack_free_8(jitStack)
+                throw EngineError("pcre2_match_context_create_8 failed")
+            }
+            matchContext = context
+            // Explicit limits, not the library's build defaults (10 million steps, 20 GB of heap):
+            // a custom rule that backtracks without end costs a bounded time per start position.
+            pcre2_set_match_limit_8(context, Matcher.matchLimit)
+            pcre2_set_depth_limit_8(context, Matcher.depthLimit)
+            pcre2_set_heap_limit_8(context, Matcher.heapLimitKiB)
+            if let jitStack { pcre2_jit_stack_assign_8(context, nil, UnsafeMutableRawPointer(jitStack)) }
         }
         deinit {
             hs_free_scratch(hs)
@@ -139,12 +191,32 @@ public final class Matcher: @unchecked Sendable {
 
     public func makeScratch() throws -> Scratch { try Scratch(database: database, rules: rules) }
 
+    /// PCRE2 limits, per start position. A step is a backtracking point: the longest built-in
+    /// match (a 64 KiB PGP block, one step and one level of depth per byte of its lazy body) needs
+    /// about 70,000 of each, well within these.
+    static let matchLimit: UInt32 = 1_000_000
+    static let depthLimit: UInt32 = 250_000
+    /// Backtracking frames of the interpreter (the JIT uses its own stack, and on overflow the
+    /// interpreter is asked).
+    static let heapLimitKiB: UInt32 = 128 * 1024
+    /// Limit hits after which a rule is given up for the rest of a blob (still reported): each costs
+    /// a full run to the limit, so a rule that hits it everywhere must not cost a blob minutes.
+    static let maxLimitHitsPerRule = 64
+    /// Start positions tried one at a time (anchored) to find the one where a limit was hit, before
+    /// the search goes on from the last one tried.
+    static let maxProbes = 4096
+
     /// Finds every rule's secrets in a blob: text directly and through its encoded spans, a binary
-    /// through its printable runs, an archive through its members.
+    /// through its printable runs, an archive through its members. What the scan left out (an
+    /// archive cut short, a regex limit, encoded text decoded in part) is in the result's `gaps`.
     public func scanBlob(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> BlobScan {
         var budget = ArchiveBudget()
+        scratch.gaps = []
+        scratch.limitHits = [:]
         let (matches, kind) = try scanBlob(buffer.bindMemory(to: UInt8.self), scratch: scratch, depth: 0, budget: &budget)
-        return BlobScan(matches: matches, kind: kind, truncated: budget.truncated)
+        var limits: [String: Int] = [:]
+        for (rule, count) in scratch.limitHits { limits[rules[rule].id, default: 0] += count }
+        return BlobScan(matches: matches, kind: kind, truncated: budget.truncated, gaps: scratch.gaps, regexLimitHits: limits)
     }
 
     private func scanBlob(_ bytes: UnsafeBufferPointer<UInt8>, scratch: Scratch, depth: Int,
@@ -195,20 +267,29 @@ public final class Matcher: @unchecked Sendable {
                       budget: inout DecodeBudget) throws -> [EngineMatch] {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return [] }
         guard buffer.count <= Int(UInt32.max) else { throw EngineError("buffer over 4 GiB") }
+        let bytes = buffer.bindMemory(to: UInt8.self)
         let hits = scratch.hits
-        hits.reset(ruleCount: rules.count)
+        let confirmation = Confirmation(ruleCount: rules.count)
+        hits.reset(ruleCount: rules.count, bytes: bytes)
+        // Rule hits are confirmed whenever the buffer fills, from inside the callback (block-mode
+        // Vectorscan cannot resume a scan), so no number of hits ends the scan of a blob.
+        hits.flush = { [unowned self] in self.confirm(hits, in: bytes, scratch: scratch, into: confirmation) }
+        defer { hits.flush = nil }
         let status = hs_scan(database, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
                              onHit, Unmanaged.passUnretained(hits).toOpaque())
-        guard status == HS_SUCCESS || status == HS_SCAN_TERMINATED else {
+        guard status == HS_SUCCESS else {
             throw EngineError("hs_scan failed with status \(status)")
         }
-        if hits.count == 0 { return [] }
-        let bytes = buffer.bindMemory(to: UInt8.self)
-        var (found, locators) = confirm(hits, in: buffer, scratch: scratch)
-        found = resolveOverlaps(found)
+        confirm(hits, in: bytes, scratch: scratch, into: confirmation)
+        hits.flush = nil
+        if hits.locatorsDropped { scratch.gaps.insert(.decodedInPart) }
+        let locators = hits.locators
+        if confirmation.found.isEmpty && locators.isEmpty { return [] }
+        var found = resolveOverlaps(confirmation.found)
         if !locators.isEmpty && depth < DecodeBudget.maxDepth {
             let known = Set(found.map { SecretKey(rule: $0.rule, secret: $0.secret) })
             var decoded: [EngineMatch] = []
+            defer { if budget.partial { scratch.gaps.insert(.decodedInPart) } }
             for span in EncodedSpans.find(locators, in: bytes, budget: &budget) {
                 let inner = try span.decoded.withUnsafeBytes { try scan($0, scratch: scratch, depth: depth + 1, budget: &budget) }
                 for match in inner where !known.contains(SecretKey(rule: match.rule, secret: match.secret)) {
@@ -231,8 +312,11 @@ public final class Matcher: @unchecked Sendable {
         found.sort { $0.secretStart < $1.secretStart }
         Self.locate(&found, in: bytes)
         pair(&found)
+        var cursor = LineCursor()
+        var identities = Identities.Cache()
         for i in found.indices where found[i].encoding == nil && found[i].pairedWith == nil {
-            found[i].identity = Identities.identity(for: found[i], in: bytes)
+            let lineStart = cursor.lineStart(bytes, before: found[i].secretStart)
+            found[i].identity = Identities.identity(for: found[i], in: bytes, lineStart: lineStart, cache: &identities)
         }
         return found
     }
@@ -268,85 +352,171 @@ public final class Matcher: @unchecked Sendable {
 
     // MARK: - Confirmation with PCRE2
 
-    /// PCRE2 over each rule hit's neighbourhood; locator hits are handed back as they are.
-    private func confirm(_ hits: HitBuffer, in buffer: UnsafeRawBufferPointer,
-                         scratch: Scratch) -> ([EngineMatch], [(SpanLocator, Int)]) {
-        let matchData = scratch.matchData
-        var locators: [(SpanLocator, Int)] = []
-        let bytes = buffer.bindMemory(to: UInt8.self)
+    /// What confirming one buffer's hits has found so far; it lives across the flushes of the hit
+    /// buffer during one `hs_scan`.
+    final class Confirmation {
         var found: [EngineMatch] = []
-        var seen = Set<Int>()  // rule * 2^40 + secret start, to drop the same secret reported twice
-        // Per rule: the end of the region already searched, so overlapping hits are not searched again.
-        var searchedTo = [Int](repeating: -1, count: rules.count)
+        /// rule * 2^40 + secret start, to drop the same secret reported twice.
+        var seen = Set<Int>()
+        /// Per rule: the end of the region already searched, so overlapping hits are not searched again.
+        var searchedTo: [Int]
+        /// Line starts of the hits (which come in order of their end).
+        var hitLines = LineCursor()
+        /// The line of the last accepted candidate, and what it holds.
+        var line = LineFacts()
+
+        init(ruleCount: Int) {
+            searchedTo = [Int](repeating: -1, count: ruleCount)
+        }
+    }
+
+    /// What `accept` asks about a candidate's line, worked out once per line: on a long line with
+    /// many candidates, finding its ends and markers again for each was quadratic.
+    struct LineFacts {
+        var range: Range<Int> = 0..<0
+        var known = false
+        var allowed = false
+        var documented = false
+        var cursor = LineCursor()
+
+        mutating func of(_ offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> LineFacts {
+            if !known || offset < range.lowerBound || offset > range.upperBound {
+                let start = cursor.lineStart(bytes, before: offset)
+                range = start..<Matcher.lineEnd(bytes, from: offset)
+                allowed = Matcher.contains(bytes, range, Matcher.allowMarker)
+                documented = PlaceholderFilter.lineMarkers.contains { Matcher.contains(bytes, range, $0) }
+                known = true
+            }
+            return self
+        }
+    }
+
+    /// PCRE2 over the neighbourhood of each rule hit in `hits` (then emptied). Each rule's hits
+    /// search a region once: a line rule its line, a block rule from its hit to the next hit of the
+    /// same rule (a block does not run on into the next block's header) or its byte bound. With the
+    /// line starts remembered in order, the work is linear in the buffer whatever it holds.
+    private func confirm(_ hits: HitBuffer, in bytes: UnsafeBufferPointer<UInt8>, scratch: Scratch,
+                         into state: Confirmation) {
+        defer { hits.clearRuleHits() }
+        guard hits.count > 0 else { return }
+        // For block rules: the end of the next hit of the same rule in this batch (-1: none).
+        var nextSame = [Int](repeating: -1, count: hits.count)
+        var laterEnd: [Int: Int] = [:]
+        for k in stride(from: hits.count - 1, through: 0, by: -1) {
+            let rule = Int(hits.ids[k])
+            guard case .block = rules[rule].span else { continue }
+            nextSame[k] = laterEnd[rule] ?? -1
+            laterEnd[rule] = Int(hits.tos[k])
+        }
         for k in 0..<hits.count {
             let ruleIndex = Int(hits.ids[k])
             let end = Int(hits.tos[k])
-            if ruleIndex >= rules.count {
-                // Safe: ids past the rules' are the locators', compiled in `SpanLocator` order.
-                locators.append((SpanLocator(rawValue: ruleIndex - rules.count)!, end))
-                continue
-            }
             let rule = rules[ruleIndex]
-            if end <= searchedTo[ruleIndex] { continue }
+            if end <= state.searchedTo[ruleIndex] { continue }
+            if scratch.limitHits[ruleIndex, default: 0] >= Self.maxLimitHitsPerRule { continue }
             guard let program = scratch.program(ruleIndex) else { continue }
-            let lineStart = Self.lineStart(bytes, before: max(end - 1, 0))
+            let lineStart = state.hitLines.lineStart(bytes, before: max(end - 1, 0))
             var windowStart = lineStart
             if let width = maxWidth[ruleIndex] { windowStart = max(windowStart, end - width) }
-            let blockStart = Self.lineStart(bytes, before: windowStart)
-            let subjectStart: Int, windowEnd: Int
+            let subjectStart = lineStart
+            let windowEnd: Int
             switch rule.span {
             case .line:
-                subjectStart = lineStart
                 windowEnd = Self.lineEnd(bytes, from: end - 1)
             case .block(let maxBytes):
-                subjectStart = blockStart
-                windowEnd = min(bytes.count, blockStart + maxBytes)
-            }
-            var offset = windowStart
-            while offset < windowEnd {
-                var rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
-                                       offset - subjectStart, 0, matchData, scratch.matchContext)
-                if rc < 0 && rc != PCRE2_ERROR_NOMATCH {
-                    // A JIT resource limit is not a verdict: ask the interpreter, which backtracks on the heap.
-                    rc = pcre2_match_8(program, bytes.baseAddress! + subjectStart, windowEnd - subjectStart,
-                                       offset - subjectStart, UInt32(PCRE2_NO_JIT), matchData, scratch.matchContext)
+                // Without a width, the window would reach back to the line start for every hit:
+                // starts before the previous hit's end were tried by its search.
+                if maxWidth[ruleIndex] == nil { windowStart = max(windowStart, state.searchedTo[ruleIndex]) }
+                var limit = min(bytes.count, max(end, windowStart + maxBytes))
+                // The next block's header starts (at the latest) at its hit's end less the
+                // prefilter's width; when that is past this hit, this block stops there.
+                if nextSame[k] >= 0 {
+                    let nextStart = nextSame[k] - (maxWidth[ruleIndex] ?? 1)
+                    if nextStart >= end { limit = min(limit, nextStart) }
                 }
-                if rc < 0 { break }
-                let vector = pcre2_get_ovector_pointer_8(matchData)!
-                let matchStart = subjectStart + vector[0], matchEnd = subjectStart + vector[1]
-                let group = rule.secretGroup
-                if Int(rc) > group, vector[2 * group] != Int(bitPattern: UInt.max) {
-                    let s = subjectStart + vector[2 * group], e = subjectStart + vector[2 * group + 1]
-                    var name: Range<Int>? = nil
-                    if let g = rule.nameGroup, Int(rc) > g, vector[2 * g] != Int(bitPattern: UInt.max) {
-                        name = (subjectStart + vector[2 * g])..<(subjectStart + vector[2 * g + 1])
-                    }
-                    if e > s, seen.insert(ruleIndex << 40 | s).inserted,
-                       accept(rule, secret: s..<e, name: name, match: matchStart..<matchEnd, bytes: bytes) {
-                        let secret = Array(bytes[s..<e])
-                        found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
-                                                 secret: secret, pairedWith: nil,
-                                                 checksumValid: rule.checksum?.verify(secret)))
-                    }
-                }
-                offset = matchEnd > matchStart ? matchEnd : matchStart + 1
+                windowEnd = limit
             }
-            searchedTo[ruleIndex] = rule.span == .line ? windowEnd : end
+            search(ruleIndex, program: program, subjectStart: subjectStart, from: windowStart, to: windowEnd,
+                   bytes: bytes, scratch: scratch, state: state)
+            state.searchedTo[ruleIndex] = rule.span == .line ? windowEnd : end
         }
-        return (found, locators)
+    }
+
+    /// Every match of one rule that starts in `from..<to`, the subject running from `subjectStart`
+    /// to `to`. A PCRE2 error (a limit) is counted against the rule, and the search goes on after
+    /// the start position that hit it.
+    private func search(_ ruleIndex: Int, program: OpaquePointer, subjectStart: Int, from: Int, to windowEnd: Int,
+                        bytes: UnsafeBufferPointer<UInt8>, scratch: Scratch, state: Confirmation) {
+        let rule = rules[ruleIndex]
+        let matchData = scratch.matchData
+        // Safe: `scan` returns early on an empty buffer, so the base address exists.
+        let subject = bytes.baseAddress! + subjectStart
+        let length = windowEnd - subjectStart
+        func run(_ at: Int, _ options: UInt32) -> Int32 {
+            pcre2_match_8(program, subject, length, at - subjectStart, options, matchData, scratch.matchContext)
+        }
+        var offset = from
+        while offset < windowEnd {
+            var rc = run(offset, 0)
+            if rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_MATCHLIMIT {
+                // A JIT resource limit (its stack) is not a verdict: ask the interpreter, which
+                // backtracks on the heap.
+                rc = run(offset, UInt32(PCRE2_NO_JIT))
+            }
+            if rc == PCRE2_ERROR_NOMATCH { break }
+            if rc < 0 {
+                // Some start position at or after `offset` hit a limit. Find it by trying each in
+                // turn with the interpreter, count it against the rule, and go on after it.
+                var at = offset, probes = 0
+                rc = PCRE2_ERROR_NOMATCH
+                while at < windowEnd && probes < Self.maxProbes {
+                    rc = run(at, UInt32(PCRE2_NO_JIT | PCRE2_ANCHORED))
+                    if rc != PCRE2_ERROR_NOMATCH { break }
+                    at += 1
+                    probes += 1
+                }
+                if rc < 0 {
+                    if rc == PCRE2_ERROR_NOMATCH && at >= windowEnd { break }
+                    // A limit at `at` (or not found within the probes: the search resumes there).
+                    scratch.limitHits[ruleIndex, default: 0] += 1
+                    scratch.gaps.insert(.regexLimit)
+                    if scratch.limitHits[ruleIndex, default: 0] >= Self.maxLimitHitsPerRule { break }
+                    offset = rc == PCRE2_ERROR_NOMATCH ? at : at + 1
+                    continue
+                }
+            }
+            // Safe: a successful match leaves the ovector set.
+            let vector = pcre2_get_ovector_pointer_8(matchData)!
+            let matchStart = subjectStart + vector[0], matchEnd = subjectStart + vector[1]
+            let group = rule.secretGroup
+            if Int(rc) > group, vector[2 * group] != Int(bitPattern: UInt.max) {
+                let s = subjectStart + vector[2 * group], e = subjectStart + vector[2 * group + 1]
+                var name: Range<Int>? = nil
+                if let g = rule.nameGroup, Int(rc) > g, vector[2 * g] != Int(bitPattern: UInt.max) {
+                    name = (subjectStart + vector[2 * g])..<(subjectStart + vector[2 * g + 1])
+                }
+                if e > s, state.seen.insert(ruleIndex << 40 | s).inserted,
+                   accept(rule, secret: s..<e, name: name, match: matchStart..<matchEnd, bytes: bytes, line: &state.line) {
+                    let secret = Array(bytes[s..<e])
+                    state.found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
+                                                   secret: secret, pairedWith: nil,
+                                                   checksumValid: rule.checksum?.verify(secret)))
+                }
+            }
+            offset = matchEnd > matchStart ? matchEnd : matchStart + 1
+        }
     }
 
     private func accept(_ rule: Rule, secret: Range<Int>, name: Range<Int>?, match: Range<Int>,
-                        bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+                        bytes: UnsafeBufferPointer<UInt8>, line lineFacts: inout LineFacts) -> Bool {
         if let name, NameFilter.isNonSecretName(Array(bytes[name])) { return false }
         let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
         if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
         if PublishedExamples.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
         if TemplateMarkers.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
         if rule.checksum == .basicCredentials && !BasicCredentials.plausible(Array(bytes[secret])) { return false }
-        let lineStart = Self.lineStart(bytes, before: match.lowerBound)
-        let lineEnd = Self.lineEnd(bytes, from: match.lowerBound)
-        if Self.contains(bytes, lineStart..<lineEnd, Self.allowMarker) { return false }
+        let line = lineFacts.of(match.lowerBound, in: bytes)
+        if line.allowed { return false }
         if !rule.keywords.isEmpty {
             let window = max(0, match.lowerBound - 256)..<min(bytes.count, match.upperBound + 64)
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[window]), as: UTF8.self).lowercased()
@@ -358,7 +528,7 @@ public final class Matcher: @unchecked Sendable {
             if PlaceholderFilter.isPlaceholder(Array(bytes[secret]), quoted: quoted) { return false }
             // `password = lookupPassword(user)`: a call, not a value.
             if secret.upperBound < bytes.count && bytes[secret.upperBound] == 0x28 { return false }
-            if PlaceholderFilter.lineMarkers.contains(where: { Self.contains(bytes, lineStart..<lineEnd, $0) }) { return false }
+            if line.documented { return false }
         }
         return true
     }
@@ -396,36 +566,58 @@ public final class Matcher: @unchecked Sendable {
         return any ? sorted.indices.filter { !dropped[$0] }.map { sorted[$0] } : sorted
     }
 
-    /// Links each match of a paired rule to the nearest match of its partner within 10 lines.
+    /// Links each match of a paired rule to the nearest match of its partner within 10 lines (the
+    /// earlier on a tie). Matches are sorted by offset, so each rule's lines are in order and the
+    /// nearest is found by bisection: many pairs in one blob cost n log n, not n².
     private func pair(_ found: inout [EngineMatch]) {
+        var byRule: [Int: [Int]] = [:]
+        for i in found.indices { byRule[found[i].rule, default: []].append(i) }
         for i in found.indices {
-            guard let partner = pairIndex[found[i].rule] else { continue }
-            var best: (Int, Int)? = nil
-            for j in found.indices where found[j].rule == partner {
-                let distance = abs(found[j].line - found[i].line)
-                if distance <= 10, best == nil || distance < best!.1 { best = (j, distance) }
+            guard let partner = pairIndex[found[i].rule], let candidates = byRule[partner] else { continue }
+            let line = found[i].line
+            // The first candidate on a line at or after `line`, and the first one on the line before it.
+            var low = 0, high = candidates.count
+            while low < high {
+                let mid = (low + high) / 2
+                if found[candidates[mid]].line < line { low = mid + 1 } else { high = mid }
             }
-            found[i].pairedWith = best?.0
+            var best: (index: Int, distance: Int)? = nil
+            if low > 0 {
+                let previousLine = found[candidates[low - 1]].line
+                var first = low - 1
+                while first > 0 && found[candidates[first - 1]].line == previousLine { first -= 1 }
+                best = (candidates[first], line - previousLine)
+            }
+            if low < candidates.count {
+                let distance = found[candidates[low]].line - line
+                // A tie goes to the earlier match, which the one before always is.
+                if best.map({ distance < $0.distance }) ?? true { best = (candidates[low], distance) }
+            }
+            found[i].pairedWith = best.flatMap { $0.distance <= 10 ? $0.index : nil }
         }
     }
 
-    /// Fills in 1-based line and column for matches sorted by offset, in one pass over the buffer.
+    /// Fills in 1-based line and column for matches sorted by offset, in one pass over the buffer:
+    /// columns are counted on from the previous match when it is on the same line.
     static func locate(_ found: inout [EngineMatch], in bytes: UnsafeBufferPointer<UInt8>) {
         var line = 1, lineStart = 0, position = 0
+        var counted = 0, column = 1  // the column of byte `counted`
         for i in found.indices {
             let target = found[i].secretStart
             while position < target {
                 if bytes[position] == 0x0a { line += 1; lineStart = position + 1 }
                 position += 1
             }
-            var column = 1
-            for byte in bytes[lineStart..<target] where byte & 0xc0 != 0x80 { column += 1 }
+            if counted < lineStart || counted > target { counted = lineStart; column = 1 }
+            for byte in bytes[counted..<target] where byte & 0xc0 != 0x80 { column += 1 }
+            counted = target
             found[i].line = line
             found[i].column = column
         }
     }
 
-    @inline(__always)
+    /// The start of the line holding `offset`: a walk back to the previous newline. Callers that
+    /// ask for many offsets in one buffer use a `LineCursor`.
     static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
         var i = min(offset, bytes.count)
         while i > 0 && bytes[i - 1] != 0x0a { i -= 1 }
@@ -527,25 +719,114 @@ public final class Matcher: @unchecked Sendable {
     }
 }
 
+/// Line starts for offsets asked in (mostly) rising order: it remembers the furthest offset asked
+/// and its line start, so each byte is walked over once however many offsets share a long line.
+struct LineCursor {
+    /// Bytes before `position` hold no newline after `start`: `start` is the line start of `position`.
+    private var position = 0
+    private var start = 0
+
+    mutating func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
+        let x = min(offset, bytes.count)
+        if x >= position {
+            var i = x
+            while i > position && bytes[i - 1] != 0x0a { i -= 1 }
+            let found = i > position ? i : start
+            position = x
+            start = found
+            return found
+        }
+        if x >= start { return start }
+        // Behind the remembered line (rare: hits out of order): walk back from here.
+        return Matcher.lineStart(bytes, before: x)
+    }
+}
+
 /// Where Vectorscan reports hits during one scan. Reused across blobs by one thread.
 final class HitBuffer {
     var ids: [UInt32] = []
     var tos: [UInt64] = []
     var count = 0
-    static let limit = 1 << 22
+    /// Rule hits held before they are confirmed (from inside the callback): bounds the memory a
+    /// blob full of hits takes, without ending its scan.
+    static let limit = 1 << 16
+    /// Locator hits kept per scanned buffer: 65,536 and one per 16 bytes (so their memory stays
+    /// below the buffer's size); past it they are dropped and the blob is marked
+    /// (`ScanGaps.decodedInPart`). One per base64 assignment always fits.
+    static func locatorLimit(_ bytes: Int) -> Int { (1 << 16) + bytes / 16 }
+    private var locatorLimit = 0
 
-    func reset(ruleCount: Int) {
+    /// Hits at ids from `ruleCount` on are the locators'.
+    var ruleCount = 0
+    /// Where encoded text may start, in order (see `SpanLocator`).
+    var locators: [(SpanLocator, Int)] = []
+    var locatorsDropped = false
+    /// Confirms the rule hits held so far (set by `scan` for the length of one `hs_scan`).
+    var flush: (() -> Void)?
+    private var bytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+    /// Per locator kind: the end of the last kept hit and of its line (-1: none yet).
+    private var lastEnd: [Int] = []
+    private var lastLineEnd: [Int] = []
+
+    func reset(ruleCount: Int, bytes: UnsafeBufferPointer<UInt8>) {
+        clearRuleHits()
+        self.ruleCount = ruleCount
+        self.bytes = bytes
+        locatorLimit = Self.locatorLimit(bytes.count)
+        locators.removeAll(keepingCapacity: true)
+        locatorsDropped = false
+        lastEnd = [Int](repeating: -1, count: SpanLocator.allCases.count)
+        lastLineEnd = lastEnd
+    }
+
+    func clearRuleHits() {
         ids.removeAll(keepingCapacity: true)
         tos.removeAll(keepingCapacity: true)
         count = 0
+    }
+
+    /// Keeps a locator hit unless `EncodedSpans.find` would make nothing new of it: a Kubernetes
+    /// locator after the first (the whole file is read once), a percent or JSON-escape hit on the
+    /// line of the previous one of its kind (it decodes whole lines, once each), or a base64-header
+    /// hit inside the base64 run of the previous one (its span runs back to the same start, over
+    /// base64 other than `=`, and on to the same stop).
+    func addLocator(_ kind: SpanLocator, end: Int) {
+        let k = kind.rawValue
+        switch kind {
+        case .kubernetesSecret, .kubernetesSecretJSON:
+            if lastEnd[k] >= 0 { return }
+        case .percent, .jsonEscape:
+            if end > lastEnd[k] && end <= lastLineEnd[k] { return }
+        case .base64Header:
+            if lastEnd[k] >= 0 && end > lastEnd[k] && end <= bytes.count
+                && bytes[lastEnd[k]..<end].allSatisfy({ EncodedSpans.isBase64($0) && $0 != 0x3d }) {
+                lastEnd[k] = end  // each byte is looked at once: the next hit checks from here
+                return
+            }
+        case .base64Assigned:
+            break
+        }
+        guard locators.count < locatorLimit else {
+            locatorsDropped = true
+            return
+        }
+        lastEnd[k] = end
+        if kind == .percent || kind == .jsonEscape { lastLineEnd[k] = Matcher.lineEnd(bytes, from: max(end - 1, 0)) }
+        locators.append((kind, end))
     }
 }
 
 private func onHit(_ id: UInt32, _ from: UInt64, _ to: UInt64, _ flags: UInt32, _ context: UnsafeMutableRawPointer?) -> Int32 {
     // Safe: `scan` passes its HitBuffer as the context and keeps it alive for the call.
     let hits = Unmanaged<HitBuffer>.fromOpaque(context!).takeUnretainedValue()
+    if Int(id) >= hits.ruleCount {
+        // Safe: ids past the rules' are the locators', compiled in `SpanLocator` order.
+        hits.addLocator(SpanLocator(rawValue: Int(id) - hits.ruleCount)!, end: Int(to))
+        return 0
+    }
     hits.ids.append(id)
     hits.tos.append(to)
     hits.count += 1
-    return hits.count >= HitBuffer.limit ? 1 : 0
+    if hits.count >= HitBuffer.limit { hits.flush?() }
+    return 0
 }

@@ -9,11 +9,25 @@ public enum RuleExampleCheck {
         public var description: String { "rule '\(rule)': \(problem)" }
     }
 
+    /// What the check found: problems (see `run`), and warnings (a rule's regex hit PCRE2's match
+    /// limit on one of its own examples).
+    public struct Outcome: Sendable {
+        public var failures: [String] = []
+        public var warnings: [String] = []
+    }
+
     /// Problems found, one line each: a positive example the rule misses, a negative it matches, a
     /// rule with no positive example, or a rule missing from `all`. Throws `ExampleError` for a
     /// malformed template, before compiling anything.
     public static func run(_ rules: [Rule], within all: [Rule]) throws -> [String] {
-        guard !rules.isEmpty else { return [] }
+        try check(rules, within: all).failures
+    }
+
+    /// `run`'s problems, and a warning for each rule whose regex hit PCRE2's match limit on its own
+    /// examples.
+    public static func check(_ rules: [Rule], within all: [Rule]) throws -> Outcome {
+        var outcome = Outcome()
+        guard !rules.isEmpty else { return outcome }
         var expanded: [(positives: [String], negatives: [String])] = []
         for rule in rules {
             func expand(_ templates: [String], _ kind: String) throws -> [String] {
@@ -29,22 +43,26 @@ public enum RuleExampleCheck {
         }
         let matcher = try Matcher(rules: all)
         let scratch = try matcher.makeScratch()
-        var failures: [String] = []
         for (rule, examples) in zip(rules, expanded) {
             guard let index = matcher.rules.firstIndex(where: { $0.id == rule.id }) else {
-                failures.append("\(rule.id): is not in the rule set its examples run against (disabled?), so none of them ran")
+                outcome.failures.append("\(rule.id): is not in the rule set its examples run against (disabled?), so none of them ran")
                 continue
             }
-            if examples.positives.isEmpty { failures.append("\(rule.id): has no positive example") }
-            for text in examples.positives {
-                let found = try Array(text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
-                if !found.contains(where: { $0.rule == index }) { failures.append("\(rule.id): misses its example \(text)") }
+            if examples.positives.isEmpty { outcome.failures.append("\(rule.id): has no positive example") }
+            var limitHits = 0
+            for (text, positive) in examples.positives.map({ ($0, true) }) + examples.negatives.map({ ($0, false) }) {
+                let scan = try Array(text.utf8).withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+                limitHits += scan.regexLimitHits[rule.id] ?? 0
+                let matched = scan.matches.contains(where: { $0.rule == index })
+                if positive && !matched { outcome.failures.append("\(rule.id): misses its example \(text)") }
+                if !positive && matched { outcome.failures.append("\(rule.id): matches its negative example \(text)") }
             }
-            for text in examples.negatives {
-                let found = try Array(text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
-                if found.contains(where: { $0.rule == index }) { failures.append("\(rule.id): matches its negative example \(text)") }
+            if limitHits > 0 {
+                outcome.warnings.append("\(rule.id): its regex hit PCRE2's match limit \(limitHits) time(s) on its own examples: "
+                                        + "it backtracks too much (nested quantifiers such as (a+)+), so each such place costs time "
+                                        + "and what starts there is not matched; scans report these hits")
             }
         }
-        return failures
+        return outcome
     }
 }

@@ -7,7 +7,7 @@ struct StagedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "staged",
         abstract: "Scan what `git commit` would record (the index against HEAD); only added lines count.",
-        discussion: "Exit codes: 0 nothing found, 1 secrets found (the commit should stop), 2 error.")
+        discussion: "Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the commit should stop), 2 error.")
 
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."
@@ -33,7 +33,7 @@ struct PrePushCommand: ParsableCommand {
             pre-push hook receives them. New commits are those reachable from the local id and not from
             the remote id or any refs/remotes/REMOTE/*. Deletions pass. Under the pre-commit framework
             (no standard input), PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF / PRE_COMMIT_REMOTE_NAME are used.
-            Exit codes: 0 nothing found, 1 secrets found (the push should stop), 2 error.
+            Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the push should stop), 2 error.
             """)
 
     @Argument(help: "The remote's name (or URL when pushing to a URL).")
@@ -61,7 +61,7 @@ struct PrePushCommand: ParsableCommand {
                                               configFile: options.configuration.config, showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
         try writeGuardReport(result, to: options.report, privately: options.showSecrets)
-        guard !result.findings.isEmpty else { return }
+        guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.prePush(result, remote: remoteName).utf8))
         throw ExitCode(1)
     }
@@ -159,13 +159,15 @@ struct ConfigCommand: ParsableCommand {
             // A config error is a runtime error (ConfigError names the file, line and key): one line, exit 2.
             let config = try KeysealConfig.load(file: file)
             config.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
-            let failures: [String]
+            let outcome: RuleExampleCheck.Outcome
             do {
-                failures = try RuleExampleCheck.run(config.customRules, within: config.rules())
+                outcome = try RuleExampleCheck.check(config.customRules, within: config.rules())
             } catch let error as RuleExampleCheck.ExampleError {
                 // A malformed example template makes the file invalid (exit 2), not a failing example.
                 throw ScanError("\(file): \(error)")
             }
+            outcome.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
+            let failures = outcome.failures
             failures.forEach { print("✗ \(TerminalText.escape($0))") }
             print("\(TerminalText.escape(file)): \(config.customRules.count) custom rule(s), \(config.disabledRules.count) disabled, "
                   + "\(config.allowPaths.count + config.allowRegexes.count + config.stopwords.count + config.allowCommits.count) allowlist entries")

@@ -10,7 +10,8 @@ struct ScanCommand: ParsableCommand {
         discussion: """
             Every blob that any commit introduces is read and scanned once, on all cores. A finding is
             attributed to the earliest commit that brought its blob to that path.
-            Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
+            Exit codes: 0 nothing found, 1 secrets found (or, with --fail-on-unscanned, blobs not
+            fully scanned), 2 usage or runtime error.
             """)
 
     @Argument(help: "The repository (or a folder inside it). Default: the current folder.")
@@ -42,22 +43,23 @@ struct ScanCommand: ParsableCommand {
     @Flag(help: "Skip the audit of HEAD (tracked .env and key files, Dockerfiles, compose, Kubernetes, git config).")
     var noAudit = false
 
+    @Flag(help: "Exit 1 when any blob was not fully scanned (too large, an archive opened only in part, a regex limit hit), at a path the allowlist does not allow. For CI.")
+    var failOnUnscanned = false
+
     func validate() throws {
         guard threads >= 1 && threads <= 256 else {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads)).")
         }
-        if let maxBlobSize {
-            guard let bytes = SizeText.parse(maxBlobSize), bytes > 0, bytes < Int(UInt32.max) else {
-                throw ValidationError("--max-blob-size takes a size below 4G such as 500K, 25M or 1G (got '\(maxBlobSize)').")
-            }
+        if let maxBlobSize, let problem = SizeText.blobLimitProblem(maxBlobSize) {
+            throw ValidationError("--max-blob-size \(problem) (got '\(maxBlobSize)').")
         }
     }
 
     func run() throws {
         let options = ScanOptions(path: path, sinceCommit: sinceCommit, threads: threads,
-                                  maxBlobSize: maxBlobSize.flatMap(SizeText.parse), showSecrets: output.showSecrets,
+                                  maxBlobSize: maxBlobSize.flatMap(SizeText.blobLimit), showSecrets: output.showSecrets,
                                   verifyHashes: verifyHashes, configFile: configuration.config,
-                                  store: storage.choice, full: full, audit: !noAudit)
+                                  store: storage.choice, full: full, audit: !noAudit, failOnUnscanned: failOnUnscanned)
         let progress = ScanProgress()
         let display = (!quiet && ProgressDisplay.wanted) ? ProgressDisplay(progress: progress) : nil
         let result: ScanResult

@@ -62,7 +62,7 @@ let package = Package(
 if Context.environment["KEYSEAL_FUZZ"] != nil {
     let fuzzTargets: [(name: String, module: String)] = [
         ("FuzzTar", "KeysealEngine"), ("FuzzZip", "KeysealEngine"), ("FuzzGzip", "KeysealEngine"),
-        ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"),
+        ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"), ("FuzzPackIndex", "KeysealGit"),
         ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
         ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"),
     ]

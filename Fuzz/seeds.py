@@ -51,6 +51,18 @@ seeds = {
     "FuzzBaseline": [json.dumps({"version": 1, "secrets": [{"fingerprint": "ab" * 32, "rule": "r", "provider": "p",
                                                            "status": "accepted", "note": "n"}]}).encode()],
 }
+# A real pack index, from a throwaway repository.
+import glob, subprocess, tempfile
+with tempfile.TemporaryDirectory() as repo:
+    subprocess.run(["git", "init", "-q", repo], check=True)
+    with open(os.path.join(repo, "a.txt"), "w") as f:
+        f.write("hello\n")
+    git = ["git", "-C", repo, "-c", "user.name=f", "-c", "user.email=f@example.test"]
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "a"], check=True)
+    subprocess.run(git + ["gc", "-q"], check=True)
+    seeds["FuzzPackIndex"] = [open(p, "rb").read() for p in glob.glob(os.path.join(repo, ".git/objects/pack/*.idx"))]
+
 for target, items in seeds.items():
     os.makedirs(os.path.join(out, target), exist_ok=True)
     for i, data in enumerate(items):

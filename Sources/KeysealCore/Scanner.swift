@@ -134,6 +134,10 @@ public enum Scanner {
         }
         summary.commits = history.commits.count
         summary.gitlinksSkipped = history.gitlinks
+        if history.repeatedSubtrees > 0 {
+            summary.notes.append(
+                "\(history.repeatedSubtrees) subtree(s) repeated more than \(HistoryIndex.maxSubtreeRepeats) times within one commit (a tree bomb?) were not expanded again: their files were scanned, and are reported at their first \(HistoryIndex.maxSubtreeRepeats) paths")
+        }
         if !known.isEmpty {
             summary.notes.append("incremental: \(known.count) commit(s) scanned before were not walked again (--full rescans everything)")
         }

@@ -152,7 +152,7 @@ struct PackOrder {
         return blobs.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
     }
 
-    private static func offset(of id: ObjectID, in raw: UnsafeRawBufferPointer) -> UInt64? {
+    static func offset(of id: ObjectID, in raw: UnsafeRawBufferPointer) -> UInt64? {
         func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
         let target = id.bytes
         let first = Int(target[0])

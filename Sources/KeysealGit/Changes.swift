@@ -80,39 +80,51 @@ final class Diff {
     }
 }
 
-/// How many levels trees nest (a tree holding only files is 1), remembered by tree id: a commit's
-/// trees share most subtrees with its parent's, so checking a run of commits costs about one walk.
+/// How many levels trees nest (a tree holding only files is 1) and how many entries they expand to,
+/// remembered by tree id: a commit's trees share most subtrees with its parent's, so checking a run
+/// of commits costs about one walk.
 public final class TreeHeights {
     let repo: Repository
-    private var known: [ObjectID: Int] = [:]
+    private var known: [ObjectID: (height: Int, entries: Int)] = [:]
 
     public init(_ repo: Repository) { self.repo = repo }
 
-    /// Whether `tree` nests more than `limit` levels. Iterative, and it stops once `limit` is passed.
+    /// libgit2's diff expands every path of a tree: a tree bomb (each level naming the same subtree
+    /// twice) of 40 levels has 2^40. No checkout of a real repository comes near this many entries.
+    public static let entryLimit = 1 << 22
+
+    /// Whether `tree` nests more than `limit` levels or expands to more than `entryLimit` entries.
+    /// Iterative, linear in the number of distinct trees, and it stops once `limit` is passed.
     func exceeds(_ tree: ObjectID, limit: Int) throws -> Bool {
-        if let height = known[tree] { return height > limit }
-        var stack: [(tree: Tree, id: ObjectID, next: Int, tallest: Int)] = [(try Tree(repo, tree), tree, 0, 0)]
+        func over(_ facts: (height: Int, entries: Int)) -> Bool { facts.height > limit || facts.entries > Self.entryLimit }
+        if let facts = known[tree] { return over(facts) }
+        var stack: [(tree: Tree, id: ObjectID, next: Int, tallest: Int, entries: Int)] = [(try Tree(repo, tree), tree, 0, 0, 0)]
         while let top = stack.indices.last {
             if stack.count > limit { return true }
             let handle = stack[top].tree.handle
             guard stack[top].next < git_tree_entrycount(handle) else {
                 let done = stack.removeLast()
-                known[done.id] = done.tallest + 1
-                if let parent = stack.indices.last { stack[parent].tallest = max(stack[parent].tallest, done.tallest + 1) }
+                known[done.id] = (done.tallest + 1, done.entries)
+                if let parent = stack.indices.last {
+                    stack[parent].tallest = max(stack[parent].tallest, done.tallest + 1)
+                    stack[parent].entries = min(stack[parent].entries + done.entries, Int.max / 2)
+                }
                 continue
             }
             // Safe: the index is below the entry count.
             let entry = git_tree_entry_byindex(handle, stack[top].next)!
             stack[top].next += 1
+            stack[top].entries = min(stack[top].entries + 1, Int.max / 2)
             guard git_tree_entry_filemode(entry).rawValue == GIT_FILEMODE_TREE.rawValue else { continue }
             let id = ObjectID(git_tree_entry_id(entry))
-            if let height = known[id] {
-                stack[top].tallest = max(stack[top].tallest, height)
+            if let facts = known[id] {
+                stack[top].tallest = max(stack[top].tallest, facts.height)
+                stack[top].entries = min(stack[top].entries + facts.entries, Int.max / 2)
             } else {
-                stack.append((try Tree(repo, id), id, 0, 0))
+                stack.append((try Tree(repo, id), id, 0, 0, 0))
             }
         }
-        return (known[tree] ?? 0) > limit
+        return known[tree].map(over) ?? false
     }
 }
 
@@ -138,7 +150,7 @@ extension Repository {
         let headTree = try headCommit().map { try commit($0).tree }
         if let headTree, try TreeHeights(self).exceeds(headTree, limit: Self.diffDepthLimit) {
             throw GitError(function: "keyseal staged", code: -1,
-                           message: "HEAD's tree \(headTree.hex) nests more than \(Self.diffDepthLimit) levels deep; keyseal staged does not diff such a tree (keyseal scan reads it)")
+                           message: "HEAD's tree \(headTree.hex) nests more than \(Self.diffDepthLimit) levels deep or expands to more than \(TreeHeights.entryLimit) entries; keyseal staged does not diff such a tree (keyseal scan reads it)")
         }
         let head = try headTree.map { try Tree(self, $0) }
         var options = try Diff.options()

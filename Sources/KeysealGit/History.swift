@@ -32,6 +32,10 @@ public struct HistoryIndex: Sendable {
     public let blobs: [ObjectID]
     public let placements: [[BlobPlacement]]
     public let gitlinks: Int
+    /// Subtrees not expanded again because one commit repeats them more than `TreeDiffer.maxRepeats`
+    /// times (a tree bomb): their blobs were scanned, and are reported at their first paths.
+    public var repeatedSubtrees = 0
+    public static let maxSubtreeRepeats = TreeDiffer.maxRepeats
     /// Commits whose parents this (shallow) clone does not have; they were compared with the empty tree.
     public let shallowBoundary: [ObjectID]
 }
@@ -84,6 +88,7 @@ public enum HistoryWalker {
                     progress?.commitsWalked.add(min(batch, commits.count - start), ordering: .relaxed)
                 }
                 out.gitlinks = differ.gitlinks
+                out.repeatedSubtrees = differ.repeatsSkipped
                 let finished = out
                 results.withLock { $0.append(finished) }
             } catch {
@@ -185,13 +190,14 @@ public enum HistoryWalker {
         var blobIndex: [ObjectID: Int32] = [:]
         var blobs: [ObjectID] = []
         var earliest: [UInt64: Int32] = [:]  // (blob << 32 | path) -> commit
-        var gitlinks = 0
+        var gitlinks = 0, repeatedSubtrees = 0
         func earlier(_ a: Int32, _ b: Int32) -> Bool {
             let ta = commits[Int(a)].time, tb = commits[Int(b)].time
             return ta != tb ? ta < tb : a < b
         }
         for part in parts {
             gitlinks += part.gitlinks
+            repeatedSubtrees += part.repeatedSubtrees
             let localToGlobal: [Int32] = part.paths.map { path in
                 if let known = pathIndex[path] { return known }
                 let id = Int32(paths.count)
@@ -222,8 +228,10 @@ public enum HistoryWalker {
         for i in placements.indices where placements[i].count > 1 {
             placements[i].sort { earlier($0.commit, $1.commit) || ($0.commit == $1.commit && $0.path < $1.path) }
         }
-        return HistoryIndex(commits: commits, paths: paths, blobs: blobs, placements: placements,
-                            gitlinks: gitlinks, shallowBoundary: boundary.sorted())
+        var index = HistoryIndex(commits: commits, paths: paths, blobs: blobs, placements: placements,
+                                 gitlinks: gitlinks, shallowBoundary: boundary.sorted())
+        index.repeatedSubtrees = repeatedSubtrees
+        return index
     }
 }
 
@@ -235,6 +243,7 @@ struct WorkerIntroductions {
     var pathOf: [Int32] = []
     var commitOf: [Int32] = []
     var gitlinks = 0
+    var repeatedSubtrees = 0
 
     mutating func add(_ blob: ObjectID, _ path: [UInt8], _ commit: Int32) {
         let local: Int32

@@ -23,6 +23,8 @@ extension Repository {
         // levels) and one path buffer: each level keeps only where its name starts.
         var files: [TrackedFile] = []
         var path: [UInt8] = []
+        // As in TreeDiffer: a subtree met more than `maxRepeats` times (a tree bomb) is not expanded again.
+        var expansions: [ObjectID: Int] = [:]
         var stack: [(tree: Tree, next: Int, mark: Int)] = [(try Tree(self, try commit(commitID).tree), 0, 0)]
         while let top = stack.indices.last {
             let handle = stack[top].tree.handle
@@ -40,8 +42,12 @@ extension Repository {
             let mode = git_tree_entry_filemode(entry).rawValue
             let id = ObjectID(git_tree_entry_id(entry))
             if mode == GIT_FILEMODE_TREE.rawValue {
-                stack.append((try Tree(self, id), 0, mark))
-                continue
+                let seen = expansions[id, default: 0]
+                if seen < TreeDiffer.maxRepeats {
+                    expansions[id] = seen + 1
+                    stack.append((try Tree(self, id), 0, mark))
+                    continue
+                }
             }
             if TreeDiffer.fileModes.contains(mode) {
                 files.append(TrackedFile(path: String(decoding: path, as: UTF8.self), blob: id, mode: mode))

@@ -20,6 +20,13 @@ final class TreeDiffer {
     let repo: Repository
     private var path: [UInt8] = []
     private(set) var gitlinks = 0
+    /// Subtrees met again, with the same old side, more often than `maxRepeats` in one comparison:
+    /// not expanded again (their blobs were introduced at the earlier paths).
+    private(set) var repeatsSkipped = 0
+
+    /// A "tree bomb" points each level at the same subtree twice, so 40 levels would expand to 2^40
+    /// paths; identical directories in real repositories repeat a handful of times.
+    static let maxRepeats = 16
 
     init(repo: Repository) { self.repo = repo }
 
@@ -39,6 +46,7 @@ final class TreeDiffer {
     /// levels deep costs memory in proportion to its depth and never overflows the thread's stack.
     func diff(old: ObjectID?, new: ObjectID, emit: (ObjectID, [UInt8]) -> Void) throws {
         path.removeAll(keepingCapacity: true)
+        var expansions: [[ObjectID?]: Int] = [:]
         var stack = [Frame(old: try old.map { try Tree(repo, $0) }, new: try Tree(repo, new), mark: 0)]
         while let top = stack.indices.last {
             let newTree = stack[top].new.handle
@@ -74,8 +82,16 @@ final class TreeDiffer {
                 path.append(contentsOf: UnsafeBufferPointer(start: $0, count: strlen(name)))
             }
             if newIsTree {
+                let oldID = oldEntry.map { ObjectID(git_tree_entry_id($0)) }
+                let seen = expansions[[oldID, id], default: 0]
+                if seen >= Self.maxRepeats {
+                    repeatsSkipped += 1
+                    path.removeSubrange(mark...)
+                    continue
+                }
+                expansions[[oldID, id]] = seen + 1
                 let sub = try Tree(repo, id)
-                let oldSub = try oldEntry.map { try Tree(repo, ObjectID(git_tree_entry_id($0))) }
+                let oldSub = try oldID.map { try Tree(repo, $0) }
                 stack.append(Frame(old: oldSub, new: sub, mark: mark))
                 continue  // the frame removes its name from the path when it is done
             }

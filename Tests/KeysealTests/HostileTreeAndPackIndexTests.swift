@@ -134,6 +134,43 @@ final class HostileTreeAndPackIndexTests: XCTestCase {
         XCTAssertEqual(staged.stderr.split(separator: "\n").count, 1, "one clear line: " + staged.stderr)
     }
 
+    /// A tree bomb: each of 40 levels names the level below twice, so the tree expands to 2^40 paths
+    /// (a walk that expands every path never ends). The scan, the audit of HEAD and the pre-push hook
+    /// finish and find the token; `staged` refuses with one clear line.
+    func testTreeBombIsScannedInBoundedWork() throws {
+        let repo = try TestRepository()
+        try repo.write("README", "hello\n")
+        try repo.commit("base")
+        let objects = PackWriter()
+        let token = FakeSecret.github("tree-bomb")
+        let blob = try objects.add("blob", Array("TOKEN=\(token)\n".utf8))
+        var level = try objects.tree([("100644", "leak.env", blob)])
+        for _ in 0..<40 { level = try objects.tree([("40000", "x", level), ("40000", "y", level)]) }
+        try objects.finish(into: repo)
+        let bomb = try commitTree(repo, level, parent: nil, message: "bomb")
+        try repo.git(["update-ref", "refs/heads/bomb", bomb])
+        try repo.git(["symbolic-ref", "HEAD", "refs/heads/bomb"])
+
+        let scan = try KeysealBinary.run(["scan", "--no-store", "--quiet", "--format", "json"], in: repo.url)
+        XCTAssertEqual(scan.status, 1, scan.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(scan.stdout.utf8)) as? [String: Any], scan.stderr)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        XCTAssertFalse(findings.isEmpty)
+        XCTAssertTrue(findings.allSatisfy { $0["rule"] as? String == "github-pat" })
+        XCTAssertLessThanOrEqual(findings.count, 1 << 16, "paths are bounded, not 2^40")
+        let notes = (json["summary"] as? [String: Any])?["notes"] as? [String] ?? []
+        XCTAssertTrue(notes.contains { $0.contains("tree bomb") }, "\(notes)")
+
+        let zeros = String(repeating: "0", count: 40)
+        let push = try prePush(repo, ref: "bomb", local: bomb, remote: zeros)
+        XCTAssertEqual(push.status, 1, push.stderr)
+        XCTAssertTrue((push.stdout + push.stderr).contains("github-pat"), push.stderr)
+
+        let staged = try KeysealBinary.run(["staged"], in: repo.url)
+        XCTAssertEqual(staged.status, 2, staged.stderr)
+        XCTAssertTrue(staged.stderr.contains("entries"), staged.stderr)
+    }
+
     // MARK: - Pack indexes
 
     /// A version-2 index for one object whose fan-out climbs to 2 billion before falling to 1: every

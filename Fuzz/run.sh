@@ -26,8 +26,10 @@ run_one() {
   local log="$scratch/logs/$target.log"
   mkdir -p "$scratch/logs"
   # -rss_limit_mb: a parser of a small input must not need much memory; -timeout: nor much time.
+  # -detect_leaks=0: TOMLKit leaks a little on every parse (a short-lived process does not care);
+  # memory that grows without bound still trips -rss_limit_mb.
   "$bin/$target" "$scratch/corpus/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-    -rss_limit_mb=2048 -artifact_prefix="$scratch/crashes/$target/" -print_final_stats=1 >"$log" 2>&1
+    -rss_limit_mb=2048 -detect_leaks=0 -artifact_prefix="$scratch/crashes/$target/" -print_final_stats=1 >"$log" 2>&1
   local status=$?
   local runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
   local crashes=$(ls "$scratch/crashes/$target" | wc -l)

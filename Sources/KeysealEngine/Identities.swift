@@ -50,8 +50,8 @@ enum Identities {
             for distance in 1...6 {
                 guard let start = next(position) else { return nil }
                 let end = min(Matcher.lineEnd(bytes, from: start), start + lineReach)
-                let line = String(decoding: bytes[start..<end], as: UTF8.self)
-                if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return nil }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }) { return nil }
                 if let found = assignment(line, kind: kind) { return (distance, found) }
                 position = start
             }
@@ -68,15 +68,25 @@ enum Identities {
     /// `NAME=value`, `name: value`, `"name": "value"`: the name and a 4-character preview when the
     /// name is an identity of `kind` (and not itself a secret's name).
     static func assignment(_ line: String, kind: Kind) -> String? {
-        var text = Substring(line).drop { $0 == " " || $0 == "\t" }
-        if text.hasPrefix("export ") { text = text.dropFirst(7) }
-        text = text.drop { $0 == "\"" || $0 == "'" }
-        let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }
-        guard !name.isEmpty else { return nil }
-        var rest = text.dropFirst(name.count).drop { $0 == "\"" || $0 == "'" || $0 == " " || $0 == "\t" }
-        guard let op = rest.first, op == "=" || op == ":" else { return nil }
-        rest = rest.dropFirst().drop { $0 == "=" || $0 == ">" || $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "'" }
-        let value = rest.prefix { $0 != "\"" && $0 != "'" && $0 != "," && $0 != "\r" && $0 != " " && $0 != ";" }
+        Array(line.utf8).withUnsafeBufferPointer { assignment($0, kind: kind) }
+    }
+
+    /// The same on a line's bytes: only the name and the value's first characters become text (a
+    /// file of thousands of secrets looks at a dozen neighbouring lines for each).
+    static func assignment(_ line: UnsafeBufferPointer<UInt8>, kind: Kind) -> String? {
+        var text = line[...].drop { $0 == 0x20 || $0 == 0x09 }
+        if text.starts(with: Array("export ".utf8)) { text = text.dropFirst(7) }
+        text = text.drop { $0 == 0x22 || $0 == 0x27 }
+        // Letters and digits (any non-ASCII byte counts as part of a letter), `_`, `-`, `.`.
+        let nameBytes = text.prefix { $0 >= 0x80 || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39)
+            || $0 == 0x5f || $0 == 0x2d || $0 == 0x2e }
+        guard !nameBytes.isEmpty else { return nil }
+        var rest = text.dropFirst(nameBytes.count).drop { $0 == 0x22 || $0 == 0x27 || $0 == 0x20 || $0 == 0x09 }
+        guard let op = rest.first, op == 0x3d || op == 0x3a else { return nil }
+        rest = rest.dropFirst().drop { $0 == 0x3d || $0 == 0x3e || $0 == 0x20 || $0 == 0x09 || $0 == 0x22 || $0 == 0x27 }
+        let valueBytes = rest.prefix { $0 != 0x22 && $0 != 0x27 && $0 != 0x2c && $0 != 0x0d && $0 != 0x20 && $0 != 0x3b }
+        let name = String(decoding: nameBytes, as: UTF8.self)
+        let value = String(decoding: valueBytes.prefix(16), as: UTF8.self)
         let lower = name.lowercased()
         guard !value.isEmpty, !lower.contains("pass"), !lower.contains("secret"), !lower.contains("token"),
               kind.partnerNames.contains(where: { lower == $0 || lower.hasSuffix("_" + $0) || lower.hasSuffix("." + $0)

@@ -33,20 +33,29 @@ enum PlaceholderFilter {
         "default", "demo", "local", "dev", "development", "sa", "token", "apikey", "api_key",
     ]
 
+    /// The markers as bytes, for a byte search: every candidate value of a generic rule passes here,
+    /// and a String search per marker was most of the cost of a file holding thousands of them.
+    static let markerBytes: [[UInt8]] = markers.map { Array($0.utf8) }
+    static let prefixBytes: [[UInt8]] = prefixes.map { Array($0.utf8) }
+    static let longestDefault = defaults.map(\.utf8.count).max() ?? 0
+
     static func isPlaceholder(_ value: [UInt8], quoted: Bool) -> Bool {
-        let lower = String(decoding: value, as: UTF8.self).lowercased()
-        if defaults.contains(lower) { return true }
-        if markers.contains(where: { lower.contains($0) }) { return true }
-        if lower.hasPrefix("{") && lower.hasSuffix("}") { return true }
-        if lower.hasPrefix("[") && lower.hasSuffix("]") { return true }
+        // ASCII letters lower-cased; the markers are ASCII, so other bytes compare as they are.
+        let lower = value.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
+        if lower.count <= longestDefault && defaults.contains(String(decoding: lower, as: UTF8.self)) { return true }
+        if lower.withUnsafeBufferPointer({ bytes in
+            markerBytes.contains { Matcher.contains(bytes, 0..<bytes.count, $0) }
+        }) { return true }
+        if lower.first == 0x7b && lower.last == 0x7d { return true }  // {…}
+        if lower.first == 0x5b && lower.last == 0x5d { return true }  // […]
         if let first = value.first, value.allSatisfy({ $0 == first }) { return true }
         // `$VAR`, `%VAR%`, `@var`, `:symbol`, `&anchor`, `*alias`: references, not values.
         if let first = value.first, "$%@:&*".utf8.contains(first) { return true }
-        if lower.hasSuffix("()") || lower.hasSuffix("(") { return true }
-        if lower.hasPrefix("/") || lower.hasPrefix("./") || lower.hasPrefix("~/") { return true }
+        if lower.last == 0x28 || (lower.count >= 2 && lower[lower.count - 2] == 0x28 && lower.last == 0x29) { return true }  // `(`, `()`
+        if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
         if isSingleCaseWord(value) { return true }
-        if prefixes.contains(where: { lower.hasPrefix($0) }) { return true }
+        if prefixBytes.contains(where: { lower.starts(with: $0) }) { return true }
         return false
     }
 
@@ -171,9 +180,14 @@ enum PublishedExamples {
         "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",  // AWS documentation secret key
     ]
 
+    /// The digests as bytes: hex-formatting every candidate's digest cost more than hashing it.
+    static let digestBytes: Set<[UInt8]> = Set(digests.map { hex in
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16) ?? 0 }
+    })
+
     static func contains(_ secret: UnsafeBufferPointer<UInt8>) -> Bool {
-        let digest = SHA256.hash(data: UnsafeRawBufferPointer(secret))
-        return digests.contains(digest.map { String(format: "%02x", $0) }.joined())
+        digestBytes.contains(Array(SHA256.hash(data: UnsafeRawBufferPointer(secret))))
     }
 }
 

@@ -68,6 +68,10 @@ public struct KeysealConfig: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws -> KeysealConfig {
+        if let line = malformedTableHeader(in: text) {
+            throw ConfigError(file: file, line: line, key: nil,
+                              message: "not valid TOML: a table header must start with a key ([name] or [[name]])")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -132,6 +136,26 @@ public struct KeysealConfig: Sendable {
             config.warnings.append("\(file):\(locate("disabled_rules").map(String.init) ?? "?"): disabled rule '\(id)' does not exist")
         }
         return config
+    }
+
+    /// The first line holding a table header whose key starts with neither a bare-key character nor a
+    /// quote (`[{rules]]`). toml++, inside TOMLKit, asserts instead of reporting an error for these,
+    /// which aborts the process: a crafted `.keyseal.toml` in a repository would crash the hooks
+    /// (found by Fuzz/FuzzConfig). A line inside a multi-line array or string that starts with `[`
+    /// followed by such a character is refused too; no key of this file takes one.
+    static func malformedTableHeader(in text: String) -> Int? {
+        var number = 0
+        for line in text.utf8.split(separator: 0x0a, omittingEmptySubsequences: false) {
+            number += 1
+            var rest = line.drop { $0 == 0x20 || $0 == 0x09 }
+            guard rest.first == 0x5b else { continue }
+            rest = rest.dropFirst().drop { $0 == 0x20 || $0 == 0x09 }
+            if rest.first == 0x5b { rest = rest.dropFirst().drop { $0 == 0x20 || $0 == 0x09 } }
+            guard let next = rest.first else { continue }
+            let bare = (next | 0x20 >= 0x61 && next | 0x20 <= 0x7a) || (next >= 0x30 && next <= 0x39) || next == 0x5f || next == 0x2d
+            if !(bare || next == 0x22 || next == 0x27 || next == 0x5d || next == 0x0d) { return number }
+        }
+        return nil
     }
 
     private static func rule(_ table: TOMLTable, index: Int, strings: (TOMLValueConvertible?, String) throws -> [String],

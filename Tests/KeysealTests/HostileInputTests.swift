@@ -487,3 +487,30 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(findings.compactMap { $0["rule"] as? String }, ["audit-dockerfile-run-writes-secret"])
     }
 }
+
+/// Crashes the fuzz targets found, each kept as a test that builds its input at run time.
+final class FuzzFoundTests: XCTestCase {
+    /// toml++ (inside TOMLKit) asserts on a table header whose key starts with `{`: a crafted
+    /// `.keyseal.toml` in a repository aborted `keyseal scan`, `staged` and `config check` (exit 134).
+    func testTableHeaderThatCrashedTheTOMLParserIsAConfigError() throws {
+        let repo = try TestRepository()
+        try repo.write("a.txt", "hello\n")
+        try repo.commit("base")
+        for header in ["[{rules]]", "[[ {x]]", "  [\u{1}a]", "[\u{FFFD}]"] {
+            try repo.write(".keyseal.toml", "max_blob_size = \"10M\"\n\(header)\nid = \"c\"\n")
+            let check = try KeysealBinary.run(["config", "check", ".keyseal.toml"], in: repo.url)
+            XCTAssertEqual(check.status, 2, header + ": " + check.stderr)
+            XCTAssertTrue(check.stderr.contains(".keyseal.toml:2"), check.stderr)
+            XCTAssertTrue(check.stderr.contains("table header"), check.stderr)
+            let scan = try KeysealBinary.run(["scan", "--no-store", "--quiet"], in: repo.url)
+            XCTAssertEqual(scan.status, 2, header + ": " + scan.stderr)
+            let staged = try KeysealBinary.run(["staged"], in: repo.url)
+            XCTAssertEqual(staged.status, 2, header + ": " + staged.stderr)
+        }
+        // Valid headers, including quoted and dotted keys, still parse.
+        try repo.write(".keyseal.toml", "[allowlist]\npaths = [\"x\"]\n[ \"allowlist\".x ]\n")
+        let valid = try KeysealBinary.run(["config", "check", ".keyseal.toml"], in: repo.url)
+        XCTAssertNotEqual(valid.status, 134, valid.stderr)
+        XCTAssertFalse(valid.stderr.contains("table header"), valid.stderr)
+    }
+}

@@ -85,6 +85,13 @@ enum Identities {
         guard let op = rest.first, op == 0x3d || op == 0x3a else { return nil }
         rest = rest.dropFirst().drop { $0 == 0x3d || $0 == 0x3e || $0 == 0x20 || $0 == 0x09 || $0 == 0x22 || $0 == 0x27 }
         let valueBytes = rest.prefix { $0 != 0x22 && $0 != 0x27 && $0 != 0x2c && $0 != 0x0d && $0 != 0x20 && $0 != 0x3b }
+        guard !valueBytes.isEmpty else { return nil }
+        // A secret's own name is no identity: checked on the bytes before any text is made.
+        let lowerName = nameBytes.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
+        let secretWords: [[UInt8]] = [Array("pass".utf8), Array("secret".utf8), Array("token".utf8)]
+        if lowerName.withUnsafeBufferPointer({ bytes in secretWords.contains { Matcher.contains(bytes, 0..<bytes.count, $0) } }) {
+            return nil
+        }
         let name = String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: valueBytes.prefix(16), as: UTF8.self)
         let lower = name.lowercased()

@@ -45,7 +45,7 @@ enum DockerfileParser {
         var directives = true
         while index < lines.count {
             let raw = lines[index]
-            let trimmed = raw.trimmingCharacters(in: .whitespaces)
+            let trimmed = raw.trimmingSpaces()
             if trimmed.isEmpty || trimmed.hasPrefix("#") {
                 if directives, trimmed.lowercased().replacingOccurrences(of: " ", with: "").hasPrefix("#escape=") {
                     escape = trimmed.last == "`" ? "`" : "\\"
@@ -74,7 +74,7 @@ enum DockerfileParser {
                 joinedCount += 1
                 // Skip blank and comment lines inside the continuation.
                 while index < lines.count {
-                    let next = lines[index].trimmingCharacters(in: .whitespaces)
+                    let next = lines[index].trimmingSpaces()
                     if next.isEmpty || next.hasPrefix("#") { index += 1 } else { break }
                 }
                 guard index < lines.count else {
@@ -82,12 +82,12 @@ enum DockerfileParser {
                     break
                 }
                 physical = index
-                current = lines[index].trimmingCharacters(in: .whitespaces)
+                current = lines[index].trimmingSpaces()
             }
             let head = joined.prefix { !$0.isWhitespace }
             let keyword = String(head).uppercased()
             let rest = joined[head.endIndex...]
-            let arguments = rest.trimmingCharacters(in: .whitespaces)
+            let arguments = rest.trimmingSpaces()
             let shift = head.count + rest.prefix { $0.unicodeScalars.allSatisfy(CharacterSet.whitespaces.contains) }.count
             let isInstruction = !keyword.isEmpty && keyword.allSatisfy { $0.isLetter }
             if unterminated {
@@ -102,7 +102,7 @@ enum DockerfileParser {
                     while index < lines.count {
                         let body = lines[index]
                         index += 1
-                        if body.trimmingCharacters(in: .whitespaces) == marker { closed = true; break }
+                        if body.trimmingSpaces() == marker { closed = true; break }
                         heredoc += body
                         heredoc += "\n"
                     }
@@ -327,5 +327,19 @@ enum DockerfileAudit {
             .compactMap(Glob.init)
         let probes = [(".env*", [".env", ".env.production"]), (".git", [".git"]), ("*.pem", ["server.pem"]), ("id_*", ["id_rsa"])]
         return probes.filter { _, names in names.contains { name in !globs.contains { $0.matches(name) } } }.map(\.0)
+    }
+}
+
+extension StringProtocol {
+    /// `trimmingCharacters(in: .whitespaces)` (spaces, tabs, other space separators) without
+    /// Foundation's UTF-16 round trip, which was most of the cost of parsing a long Dockerfile.
+    func trimmingSpaces() -> String {
+        func isSpace(_ character: Character) -> Bool {
+            if character == " " || character == "\t" { return true }
+            guard character.unicodeScalars.count == 1, let scalar = character.unicodeScalars.first, !scalar.isASCII else { return false }
+            return scalar.properties.generalCategory == .spaceSeparator
+        }
+        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[start...end])
     }
 }

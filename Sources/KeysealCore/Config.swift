@@ -151,9 +151,10 @@ public struct KeysealConfig: Sendable {
             guard rest.first == 0x5b else { continue }
             rest = rest.dropFirst().drop { $0 == 0x20 || $0 == 0x09 }
             if rest.first == 0x5b { rest = rest.dropFirst().drop { $0 == 0x20 || $0 == 0x09 } }
-            guard let next = rest.first else { continue }
+            // The line ending right after the bracket (`[` then a line break) trips the same assertion.
+            guard let next = rest.first else { return number }
             let bare = (next | 0x20 >= 0x61 && next | 0x20 <= 0x7a) || (next >= 0x30 && next <= 0x39) || next == 0x5f || next == 0x2d
-            if !(bare || next == 0x22 || next == 0x27 || next == 0x5d || next == 0x0d) { return number }
+            if !(bare || next == 0x22 || next == 0x27 || next == 0x5d) { return number }
         }
         return nil
     }

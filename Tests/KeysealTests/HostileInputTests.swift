@@ -496,7 +496,7 @@ final class FuzzFoundTests: XCTestCase {
         let repo = try TestRepository()
         try repo.write("a.txt", "hello\n")
         try repo.commit("base")
-        for header in ["[{rules]]", "[[ {x]]", "  [\u{1}a]", "[\u{FFFD}]"] {
+        for header in ["[{rules]]", "[[ {x]]", "  [\u{1}a]", "[\u{FFFD}]", "[", "[[ ", "[\r"] {
             try repo.write(".keyseal.toml", "max_blob_size = \"10M\"\n\(header)\nid = \"c\"\n")
             let check = try KeysealBinary.run(["config", "check", ".keyseal.toml"], in: repo.url)
             XCTAssertEqual(check.status, 2, header + ": " + check.stderr)

@@ -113,6 +113,15 @@ def b64_nested(size):
     return repeat(b"SECRET_B64=" + value + b"\n", size)
 
 
+def b64_nested_clean(size):
+    """The same nesting (base64 five deep, on *_B64 lines) of text holding no secret: the cost of
+    decoding layers alone, without thousands of findings to report."""
+    value = b"NOTE=" + b"nothing to see here, " * 3
+    for _ in range(5):
+        value = base64.b64encode(value)
+    return repeat(b"NOTE_B64=" + value + b"\n", size)
+
+
 def json_deep(size):
     depth = size // 2
     return b"[" * depth + b"]" * depth
@@ -135,7 +144,8 @@ SHAPES = {
     "tiny-assignments": lambda n: repeat(b"k=v\n", n),
     # deep nesting
     "json-deep": json_deep,
-    "base64-nested": b64_nested,
+    "base64-nested-findings": b64_nested,
+    "base64-nested-clean": b64_nested_clean,
     "zip-nested": zip_nested,
     # many archive members
     "tar-many": tar_many,

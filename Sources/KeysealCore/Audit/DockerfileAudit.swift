@@ -37,7 +37,9 @@ enum DockerfileParser {
     /// and honours `# escape=` (backslash or backtick). Linear in the text: the joined length is kept
     /// as it grows. Warnings name the line and the instruction keyword, never the text.
     static func parse(_ text: String) -> (instructions: [DockerInstruction], warnings: [String]) {
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        // Foundation's replace costs a pass through UTF-16 even when there is nothing to replace.
+        let unix = text.utf8.contains(0x0d) ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
+        let lines = unix.split(separator: "\n", omittingEmptySubsequences: false)
         var escape: Character = "\\"
         var instructions: [DockerInstruction] = []
         var warnings: [String] = []
@@ -287,12 +289,15 @@ enum DockerfileAudit {
 
     /// Redirections into a credentials file. `[^\s>]*` rather than `\S*`: the same matches (from the
     /// last `>`), without rescanning a long word from every `>` before it.
-    static let credentialWrites: [(NSRegularExpression?, String)] = [
-        (#">>?\s*[^\s>]*\.npmrc"#, "writes .npmrc"), (#">>?\s*[^\s>]*\.pypirc"#, "writes .pypirc"),
-        (#">>?\s*[^\s>]*\.netrc"#, "writes .netrc"), (#">>?\s*[^\s>]*\.git-credentials"#, "writes .git-credentials"),
-        (#">>?\s*[^\s>]*\.docker/config\.json"#, "writes .docker/config.json"),
-        (#"npm\s+config\s+set\s+\S*_auth"#, "npm config set with a token"),
-    ].map { (try? NSRegularExpression(pattern: $0.0), $0.1) }
+    /// Each with a literal the text must hold for the regex to match: the regex (ICU, through UTF-16)
+    /// runs only when it is there.
+    static let credentialWrites: [(NSRegularExpression?, String, literal: [UInt8])] = [
+        (#">>?\s*[^\s>]*\.npmrc"#, "writes .npmrc", ".npmrc"), (#">>?\s*[^\s>]*\.pypirc"#, "writes .pypirc", ".pypirc"),
+        (#">>?\s*[^\s>]*\.netrc"#, "writes .netrc", ".netrc"),
+        (#">>?\s*[^\s>]*\.git-credentials"#, "writes .git-credentials", ".git-credentials"),
+        (#">>?\s*[^\s>]*\.docker/config\.json"#, "writes .docker/config.json", ".docker/config.json"),
+        (#"npm\s+config\s+set\s+\S*_auth"#, "npm config set with a token", "_auth"),
+    ].map { (try? NSRegularExpression(pattern: $0.0), $0.1, Array($0.2.utf8)) }
     static let gitConfig = try? NSRegularExpression(pattern: #"git\s+config\s+"#)
     static let storeHelper = try? NSRegularExpression(pattern: #"credential\.helper\s+store"#)
     static let awsCredentials = try? NSRegularExpression(pattern: #">>?\s*[^\s>]*\.aws/credentials"#)
@@ -304,16 +309,19 @@ enum DockerfileAudit {
             let range = NSRange((from ?? text.startIndex)..., in: text)
             return regex.firstMatch(in: text, range: range).flatMap { Range($0.range, in: text) }
         }
-        for (regex, what) in credentialWrites where found(regex, in: body) != nil { return what }
+        let bytes = Array(body.utf8)
+        func holds(_ literal: [UInt8]) -> Bool { bytes.firstRange(of: literal) != nil }
+        for (regex, what, literal) in credentialWrites where holds(literal) && found(regex, in: body) != nil { return what }
         // `git config … credential.helper store` on one line: after the first `git config` of each
         // line (a later one could only find less), so no line is searched once per `git config`.
-        for line in body.split(separator: "\n") where line.contains("credential.helper") {
+        let helper = Array("credential.helper".utf8)
+        for line in holds(helper) ? body.split(separator: "\n") : [] where Array(line.utf8).firstRange(of: helper) != nil {
             let text = String(line)
             if let config = found(gitConfig, in: text), found(storeHelper, in: text, from: config.upperBound) != nil {
                 return "enables the plain-text credential store"
             }
         }
-        if found(awsCredentials, in: body) != nil { return "writes .aws/credentials" }
+        if holds(Array(".aws/credentials".utf8)) && found(awsCredentials, in: body) != nil { return "writes .aws/credentials" }
         return nil
     }
 

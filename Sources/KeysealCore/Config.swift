@@ -1,3 +1,4 @@
+import CIsolation
 import Foundation
 import KeysealEngine
 import TOMLKit
@@ -71,6 +72,12 @@ public struct KeysealConfig: Sendable {
         if let line = malformedTableHeader(in: text) {
             throw ConfigError(file: file, line: line, key: nil,
                               message: "not valid TOML: a table header must start with a key ([name] or [[name]])")
+        }
+        // toml++ asserts (aborting the process) on some malformed input that the check above does not
+        // cover: try it in a child process first. Without a child (fork failed), parse as before.
+        if keyseal_toml_parser_survives(text) == 1 {
+            throw ConfigError(file: file, line: nil, key: nil,
+                              message: "not valid TOML: the TOML parser (toml++) fails on this file; check its brackets, braces and commas")
         }
         let table: TOMLTable
         do {

@@ -507,6 +507,17 @@ final class FuzzFoundTests: XCTestCase {
             let staged = try KeysealBinary.run(["staged"], in: repo.url)
             XCTAssertEqual(staged.status, 2, header + ": " + staged.stderr)
         }
+        // Other shapes toml++ asserts on (an array or value cut by a closing brace): parsed in a child
+        // process first, so the abort ends the child, not keyseal.
+        for value in ["s = [}", "s = [1,}", "s = [ # c\n}"] {
+            try repo.write(".keyseal.toml", value + "\n")
+            for command in [["config", "check", ".keyseal.toml"], ["scan", "--no-store", "--quiet"], ["staged"]] {
+                let run = try KeysealBinary.run(command, in: repo.url)
+                XCTAssertEqual(run.status, 2, value + ": " + run.stderr)
+                XCTAssertTrue(run.stderr.contains("not valid TOML"), run.stderr)
+                XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "one line: " + run.stderr)
+            }
+        }
         // Valid headers, including quoted and dotted keys, still parse.
         try repo.write(".keyseal.toml", "[allowlist]\npaths = [\"x\"]\n[ \"allowlist\".x ]\n")
         let valid = try KeysealBinary.run(["config", "check", ".keyseal.toml"], in: repo.url)

@@ -310,12 +310,12 @@ enum DockerfileAudit {
             return regex.firstMatch(in: text, range: range).flatMap { Range($0.range, in: text) }
         }
         let bytes = Array(body.utf8)
-        func holds(_ literal: [UInt8]) -> Bool { bytes.firstRange(of: literal) != nil }
+        func holds(_ literal: [UInt8]) -> Bool { Self.occurs(literal, in: bytes) }
         for (regex, what, literal) in credentialWrites where holds(literal) && found(regex, in: body) != nil { return what }
         // `git config … credential.helper store` on one line: after the first `git config` of each
         // line (a later one could only find less), so no line is searched once per `git config`.
         let helper = Array("credential.helper".utf8)
-        for line in holds(helper) ? body.split(separator: "\n") : [] where Array(line.utf8).firstRange(of: helper) != nil {
+        for line in holds(helper) ? body.split(separator: "\n") : [] where Self.occurs(helper, in: Array(line.utf8)) {
             let text = String(line)
             if let config = found(gitConfig, in: text), found(storeHelper, in: text, from: config.upperBound) != nil {
                 return "enables the plain-text credential store"
@@ -323,6 +323,27 @@ enum DockerfileAudit {
         }
         if holds(Array(".aws/credentials".utf8)) && found(awsCredentials, in: body) != nil { return "writes .aws/credentials" }
         return nil
+    }
+
+    /// Whether `needle` occurs in `bytes` (memchr, then memcmp: the generic `firstRange(of:)` here
+    /// resolved to Foundation's, which allocated at every position).
+    static func occurs(_ needle: [UInt8], in bytes: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        guard bytes.count >= needle.count else { return false }
+        return bytes.withUnsafeBufferPointer { b in
+            needle.withUnsafeBufferPointer { n in
+                // Safe: both buffers are non-empty (checked above).
+                let base = b.baseAddress!, last = b.count - n.count
+                var at = 0
+                while at <= last {
+                    guard let hit = memchr(base + at, Int32(first), last - at + 1) else { return false }
+                    at = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                    if memcmp(base + at, n.baseAddress!, n.count) == 0 { return true }
+                    at += 1
+                }
+                return false
+            }
+        }
     }
 
     /// What a `COPY .` would let through; empty when .dockerignore covers it all. Nil: cannot tell.

@@ -524,4 +524,16 @@ final class FuzzFoundTests: XCTestCase {
         XCTAssertNotEqual(valid.status, 134, valid.stderr)
         XCTAssertFalse(valid.stderr.contains("table header"), valid.stderr)
     }
+
+    /// A Dockerfile whose COPY sources hold NUL bytes and runs of slashes: Foundation's
+    /// `lastPathComponent` crashed on it (the input FuzzDockerfile found, as base64).
+    func testDockerfileCopySourceThatCrashedFoundationIsAudited() throws {
+        let input = try XCTUnwrap(Data(base64Encoded: "I1YgQXgKQ09QWSAuIC9ZIC4gAT14CkNPUFkgLiAvWSAuIAEAACAvYXBwRyBBUP//V1kgQXgKQ09QWSAuIC9ZIC4gAUNPUFkgLiAvWSAuIAE9eApDT1BZIC4gL1kgLiABAAAgL2FwcEcgQVD//1dZIEF4CkNPUFkgLyAuIFkuIAE9eApDT1BZICAuIC9PIC4gL1BZIC4gL1kgLiABQ09QWSAuIC9ZIC4gAT14CkNPUFkgLiAvWSAuIAEAACAvYXBwRyBBUP//V1kgQXgKQ09QWSAuIC9ZIC4gAT14CkNPUFkgLiAvWSAuIAFZIC4gAQAAIC9hUkQ9U1VOAAAAAAAgL1kgWSAuLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLS0vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLy8vLyABAAAgL2FSRD14CkNPUFk9eApDT1BZIC4gL1kgLiABAAAgL2FwcEcgQVD//19OQU1FL08gLiAvIC4vTyAgLiAvWSAuIAEAACAvYVJEPXgKQ09QWSAuIC9ZIFkgLiABAAAgL2FSRD14CkNPUFkgLiAvWSAuINBcXFxcXFxcXFxcXFxcIAo="))
+        let text = String(decoding: input, as: UTF8.self)
+        _ = DockerfileAudit.check(path: "Dockerfile", text: text, dockerignore: ["*", "!src"])
+        XCTAssertEqual(PathText.lastComponent("a/b/"), "b")
+        XCTAssertEqual(PathText.lastComponent("/"), "/")
+        XCTAssertEqual(PathText.lastComponent("x\u{0}/.env"), ".env")
+        XCTAssertEqual(PathText.lastComponent(""), "")
+    }
 }

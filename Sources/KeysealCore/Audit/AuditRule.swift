@@ -143,3 +143,16 @@ enum SecretNames {
 }
 
 import Foundation
+
+/// Path text without NSString: Foundation's `lastPathComponent` crashed on a Dockerfile COPY source
+/// holding NUL bytes and runs of slashes (found by Fuzz/FuzzDockerfile).
+enum PathText {
+    /// The part after the last `/`, trailing slashes ignored (`a/b/` → `b`, `/` → `/`), as
+    /// NSString's `lastPathComponent` answers for ordinary paths.
+    static func lastComponent(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        if trimmed == "/" { return "/" }
+        return String(trimmed.split(separator: "/", omittingEmptySubsequences: false).last ?? "")
+    }
+}

@@ -34,7 +34,7 @@ public enum Auditor {
         result.findings += GitConfigAudit.check(entries: try Scanner.wrap { try repository.configEntries(matching: "^(remote\\..*\\.(push)?url|credential\\.helper)$") })
         if revision == nil {
             for untracked in try Scanner.wrap({ try repository.untrackedFiles() }) {
-                let name = (untracked as NSString).lastPathComponent
+                let name = PathText.lastComponent(untracked)
                 if TrackedFileAudit.isEnvFile(name) || TrackedFileAudit.keyNames.contains(name) || name.hasSuffix(".pem") || name.hasSuffix(".key") {
                     result.findings.append(AuditRules.finding("audit-untracked-secret-file", path: untracked, line: 1,
                                                               detail: "\(name) is not ignored"))
@@ -62,7 +62,7 @@ public enum Auditor {
             result.filesChecked += 1
             let firstFinding = result.findings.count
             if let finding = TrackedFileAudit.check(path: file.path, content: { text(file) }) { result.findings.append(finding) }
-            let name = (file.path as NSString).lastPathComponent.lowercased()
+            let name = PathText.lastComponent(file.path).lowercased()
             if DockerfileAudit.isDockerfile(file.path), let body = text(file) {
                 let folder = (file.path as NSString).deletingLastPathComponent
                 let ignoreFile = [((folder as NSString).appendingPathComponent(name + ".dockerignore")),

@@ -3,7 +3,7 @@ import Foundation
 /// Literal secrets in compose `environment:` sections (list `- KEY=value` and map `KEY: value` forms).
 enum ComposeAudit {
     static func isCompose(_ path: String) -> Bool {
-        let name = (path as NSString).lastPathComponent.lowercased()
+        let name = PathText.lastComponent(path).lowercased()
         return (name.hasPrefix("docker-compose") || name.hasPrefix("compose")) && (name.hasSuffix(".yml") || name.hasSuffix(".yaml"))
     }
 

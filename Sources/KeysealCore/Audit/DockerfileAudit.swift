@@ -155,7 +155,7 @@ enum DockerfileParser {
 
 enum DockerfileAudit {
     static func isDockerfile(_ path: String) -> Bool {
-        let name = (path as NSString).lastPathComponent
+        let name = PathText.lastComponent(path)
         let lower = name.lowercased()
         return lower == "dockerfile" || lower.hasPrefix("dockerfile.") || lower.hasSuffix(".dockerfile") || lower == "containerfile"
             || lower.hasPrefix("containerfile.")
@@ -167,7 +167,7 @@ enum DockerfileAudit {
 
     static func isSecretSource(_ source: String) -> Bool {
         let name = (source.hasSuffix("/") ? String(source.dropLast()) : source)
-        let last = (name as NSString).lastPathComponent.lowercased()
+        let last = PathText.lastComponent(name).lowercased()
         if secretFiles.contains(last) || last.hasPrefix(".env.") && !TrackedFileAudit.envTemplates.contains(last) { return true }
         return secretSuffixes.contains(where: { last.hasSuffix($0) })
     }

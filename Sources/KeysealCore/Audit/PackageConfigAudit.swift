@@ -3,7 +3,7 @@ import Foundation
 /// `.npmrc` tokens, `.pypirc` passwords, and credentials in `pip.conf` index URLs.
 enum PackageConfigAudit {
     static func check(path: String, text: String) -> [AuditFinding] {
-        let name = (path as NSString).lastPathComponent.lowercased()
+        let name = PathText.lastComponent(path).lowercased()
         var out: [AuditFinding] = []
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for (index, raw) in lines.enumerated() {

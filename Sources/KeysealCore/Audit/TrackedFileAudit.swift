@@ -13,7 +13,7 @@ enum TrackedFileAudit {
 
     /// `content` is read only for the names whose verdict depends on it.
     static func check(path: String, content: () -> String?) -> AuditFinding? {
-        let name = (path as NSString).lastPathComponent
+        let name = PathText.lastComponent(path)
         let lower = name.lowercased()
         if isEnvFile(name) {
             return AuditRules.finding("audit-tracked-env-file", path: path, line: 1, detail: name)

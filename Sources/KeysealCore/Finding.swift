@@ -139,16 +139,7 @@ public enum SecretText {
     /// Length times Shannon entropy (bits per byte): under 64 for any secret of 16 bytes or fewer
     /// unless every byte differs, and for longer ones built from a few repeated characters.
     static func estimatedBits(_ secret: [UInt8]) -> Double {
-        guard !secret.isEmpty else { return 0 }
-        var counts = [Int](repeating: 0, count: 256)
-        for byte in secret { counts[Int(byte)] += 1 }
-        let total = Double(secret.count)
-        var entropy = 0.0
-        for count in counts where count > 0 {
-            let p = Double(count) / total
-            entropy -= p * log2(p)
-        }
-        return entropy * total
+        secret.withUnsafeBytes { shannonEntropy($0) } * Double(secret.count)
     }
 
     /// The fingerprint of every secret before the slow scheme: SHA-256 over `rule id`, a zero byte,

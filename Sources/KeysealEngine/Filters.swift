@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 /// Shannon entropy in bits per byte.
-func shannonEntropy(_ bytes: UnsafeRawBufferPointer) -> Double {
+public func shannonEntropy(_ bytes: UnsafeRawBufferPointer) -> Double {
     guard !bytes.isEmpty else { return 0 }
     var counts = [Int](repeating: 0, count: 256)
     for byte in bytes { counts[Int(byte)] += 1 }

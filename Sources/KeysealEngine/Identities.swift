@@ -95,7 +95,7 @@ enum Identities {
         let name = String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: valueBytes.prefix(16), as: UTF8.self)
         let lower = name.lowercased()
-        guard !value.isEmpty, !lower.contains("pass"), !lower.contains("secret"), !lower.contains("token"),
+        guard !value.isEmpty,
               kind.partnerNames.contains(where: { lower == $0 || lower.hasSuffix("_" + $0) || lower.hasSuffix("." + $0)
                   || lower.hasSuffix("-" + $0) || lower.hasSuffix($0) && $0.count > 5 })
         else { return nil }

@@ -37,15 +37,21 @@ let package = Package(
 
         // The only module that imports libgit2.
         .target(name: "KeysealGit", dependencies: ["CGit2", "CGitOptions"]),
-        // Bytes and rules; knows nothing about git.
+        // Bytes and rules; knows nothing about git. Its rules are data (Rules/*.toml), compiled in
+        // through BuiltInRules.generated.swift, which keyseal-rulegen writes and a test keeps fresh.
         .target(
             name: "KeysealEngine",
-            dependencies: ["CVectorscan", "CPCRE2", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CVectorscan", "CPCRE2", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Rules"]),
+        // The rule-file schema (built-in Rules/*.toml and a .keyseal.toml's [[rules]]), and the Swift
+        // it generates. Depends on no engine type, so the generator builds even when its output does not.
+        .target(name: "KeysealRuleFiles", dependencies: ["TOMLKit"]),
+        .executableTarget(name: "keyseal-rulegen", dependencies: ["KeysealRuleFiles"]),
         // The findings store (SQLite); knows neither git nor rules.
         .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
         // _CryptoExtras: PBKDF2 for the slow fingerprints of guessable secrets (BoringSSL's, as Crypto uses).
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "TOMLKit", "CIsolation",
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation",
                                                     .product(name: "Crypto", package: "swift-crypto"),
                                                     .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .executableTarget(
@@ -53,7 +59,7 @@ let package = Package(
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "keyseal", "CZlib",
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "KeysealRuleFiles", "keyseal", "CZlib",
                            .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]),
     ]

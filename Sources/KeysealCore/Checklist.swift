@@ -1,4 +1,5 @@
 import Foundation
+import KeysealEngine
 import KeysealGit
 import KeysealStore
 
@@ -95,6 +96,9 @@ public enum ChecklistBuilder {
                              progress: ScanProgress? = nil) throws -> Checklist {
         let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
         let repository = try GuardScanner.open(path)
+        // Each secret's guide is its rule's (custom rules' from the config), found by rule id.
+        let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
+        let rulesByID = Dictionary((BuiltInRules.all + settings.config.customRules).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var notes: [String: String] = [:]
         if case .none = store {} else {
             for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }
@@ -125,7 +129,8 @@ public enum ChecklistBuilder {
             let introducedAt = ordered.compactMap { ObjectID(hex: $0.commit) }
                 .compactMap { try? repository.commit($0).time }.min() ?? 0
             let removed = inHead ? nil : try Scanner.wrap { try repository.removalTime(of: placements, introducedAt: introducedAt) }
-            let guide = RotationGuide.forProvider(first.provider)
+            let guide = rulesByID[first.rule].map(RotationGuide.guide(for:))
+                ?? RotationGuide.standard(provider: first.provider, description: first.description)
             entries.append(Checklist.Entry(
                 fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,
                 preview: first.preview, status: first.status ?? "open", note: notes[fingerprint], pushed: !remotes.isEmpty,
@@ -135,7 +140,7 @@ public enum ChecklistBuilder {
                     Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: $0.date, author: $0.author)
                 },
                 introduced: first.date, removed: removed.map(Self.iso8601),
-                rotation: guide, afterRotation: RotationGuide.afterwards,
+                rotation: guide, afterRotation: guide.update + RotationGuide.afterwards,
                 followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead),
                 identity: ordered.compactMap(\.identity).first))
         }

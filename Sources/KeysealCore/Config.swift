@@ -1,6 +1,7 @@
 import CIsolation
 import Foundation
 import KeysealEngine
+import KeysealRuleFiles
 import TOMLKit
 
 /// A problem in a config file, located: the message says file, line and key.
@@ -27,15 +28,16 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
 ///     regexes = ["^AKIA.*EXAMPLE$"]               # on the secret
 ///     stopwords = ["dummy"]                       # the secret contains one
 ///     commits = ["0a1b2c3"]                       # commit id prefixes
-///     [[rules]]
+///     [[rules]]                                   # the built-in rule files' schema: CONTRIBUTING.md
 ///     id = "acme-token"
 ///     provider = "Acme"
 ///     description = "Acme API token"
 ///     regex = '\b(acme_[a-z0-9]{32})\b'
-///     entropy = 3.0
-///     keywords = []
-///     positives = ["token = acme_⟪lo:32⟫", "ACME=acme_⟪lo:32⟫"]
-///     negatives = ["acme_short"]
+///     min_entropy = 3.0
+///     examples = ["token = acme_⟪lo:32⟫", "ACME=acme_⟪lo:32⟫"]
+///     negative_examples = ["acme_short"]
+///     [rules.rotation]
+///     revoke = "Acme console > API tokens: revoke, then create a new token"
 public struct KeysealConfig: Sendable {
     public var file: String?
     public var allowPaths: [String] = []
@@ -52,10 +54,8 @@ public struct KeysealConfig: Sendable {
 
     public static let fileName = ".keyseal.toml"
 
-    static let topKeys: Set<String> = ["allowlist", "rules", "disabled_rules", "max_blob_size"]
+    static let topKeys: Set<String> = ["allowlist", "rules", "rotation", "disabled_rules", "max_blob_size"]
     static let allowKeys: Set<String> = ["paths", "regexes", "stopwords", "commits", "description"]
-    static let ruleKeys: Set<String> = ["id", "provider", "description", "regex", "prefilter", "secret_group", "caseless",
-                                        "entropy", "keywords", "generic", "guessable", "positives", "negatives"]
 
     /// Loads `file`; throws a located `ConfigError` for anything it cannot use.
     public static func load(file: String) throws -> KeysealConfig {
@@ -68,7 +68,8 @@ public struct KeysealConfig: Sendable {
         return try parse(text, file: file)
     }
 
-    public static func parse(_ text: String, file: String) throws -> KeysealConfig {
+    /// Parses TOML from an untrusted file without letting toml++ abort the process.
+    static func parseTOML(_ text: String, file: String) throws -> TOMLTable {
         if let line = malformedTableHeader(in: text) {
             throw ConfigError(file: file, line: line, key: nil,
                               message: "not valid TOML: a table header must start with a key ([name] or [[name]])")
@@ -79,12 +80,15 @@ public struct KeysealConfig: Sendable {
             throw ConfigError(file: file, line: nil, key: nil,
                               message: "not valid TOML: the TOML parser (toml++) fails on this file; check its brackets, braces and commas")
         }
-        let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
+            return try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             throw ConfigError(file: file, line: error.source.begin.line, key: nil, message: "not valid TOML: \(error.description)")
         }
+    }
+
+    public static func parse(_ text: String, file: String) throws -> KeysealConfig {
+        let table = try parseTOML(text, file: file)
         var config = KeysealConfig()
         config.file = file
         let locate = { (key: String) in Self.line(of: key, in: text) }
@@ -131,12 +135,29 @@ public struct KeysealConfig: Sendable {
             config.stopwords = try strings(allowTable["stopwords"], "allowlist.stopwords")
             config.allowCommits = try strings(allowTable["commits"], "allowlist.commits").map { $0.lowercased() }
         }
-        if let rules = table["rules"] {
-            guard let array = rules.array else { throw fail("rules", "must be an array of tables: [[rules]]") }
-            for (index, item) in array.enumerated() {
-                guard let rule = item.table else { throw fail("rules", "entry \(index + 1) must be a table") }
-                config.customRules.append(try Self.rule(rule, index: index, strings: strings, fail: fail, warnings: &config.warnings, file: file, locate: locate))
+        // The same schema as the built-in rule files (see CONTRIBUTING.md), so a user rule has every
+        // field a built-in one has; a top-level [rotation] is the guide of rules without their own.
+        let ruleFile: RuleFile
+        do {
+            ruleFile = try RuleFileParser.rules(in: table, text: text, path: file)
+        } catch let error as RuleFileError {
+            throw ConfigError(file: error.file, line: error.line, key: error.key, message: error.message)
+        }
+        config.warnings += ruleFile.warnings.map { $0 + " ignored" }
+        let builtIn = Set(BuiltInRules.all.map(\.id))
+        let locator = RuleFileLocator(text: text)
+        for (index, spec) in ruleFile.rules.enumerated() {
+            guard !builtIn.contains(spec.id) else {
+                throw ConfigError(file: file, line: locator.line(ofKey: "id", inRule: index), key: "rules.id",
+                                  message: "rule id '\(spec.id)' is a built-in rule's id; choose another, or disable the built-in")
             }
+            let rule = Rule(spec)
+            do {
+                try Matcher.validate([rule])
+            } catch {
+                throw ConfigError(file: file, line: locator.line(ofKey: "regex", inRule: index), key: "rules.regex", message: "\(error)")
+            }
+            config.customRules.append(rule)
         }
         let known = Set(BuiltInRules.all.map(\.id) + config.customRules.map(\.id))
         for id in config.disabledRules where !known.contains(id) {
@@ -164,43 +185,6 @@ public struct KeysealConfig: Sendable {
             if !(bare || next == 0x22 || next == 0x27 || next == 0x5d) { return number }
         }
         return nil
-    }
-
-    private static func rule(_ table: TOMLTable, index: Int, strings: (TOMLValueConvertible?, String) throws -> [String],
-                             fail: (String, String) -> ConfigError, warnings: inout [String], file: String,
-                             locate: (String) -> Int?) throws -> Rule {
-        for key in table.keys where !ruleKeys.contains(key) {
-            warnings.append("\(file):\(locate(key).map(String.init) ?? "?"): unknown key 'rules.\(key)' ignored")
-        }
-        func required(_ key: String) throws -> String {
-            guard let value = table[key]?.string, !value.isEmpty else {
-                throw fail("rules.\(key)", "rule \(index + 1) needs a non-empty string '\(key)'")
-            }
-            return value
-        }
-        let id = try required("id")
-        guard id.range(of: "^[a-z0-9]+(-[a-z0-9]+)*$", options: .regularExpression) != nil else {
-            throw fail("rules.id", "rule id '\(id)' must be kebab-case (a-z, 0-9, -)")
-        }
-        guard !BuiltInRules.all.contains(where: { $0.id == id }) else {
-            throw fail("rules.id", "rule id '\(id)' is a built-in rule's id; choose another, or disable the built-in")
-        }
-        var rule = Rule(id: id, provider: try required("provider"), description: table["description"]?.string ?? id,
-                        regex: try required("regex"), prefilter: table["prefilter"]?.string,
-                        secretGroup: table["secret_group"]?.int ?? 1, caseless: table["caseless"]?.bool ?? false,
-                        minEntropy: table["entropy"]?.double ?? table["entropy"]?.int.map(Double.init),
-                        keywords: try strings(table["keywords"], "rules.keywords").map { $0.lowercased() },
-                        generic: table["generic"]?.bool ?? false,
-                        guessable: table["guessable"]?.bool ?? false,
-                        positives: try strings(table["positives"], "rules.positives"),
-                        negatives: try strings(table["negatives"], "rules.negatives"))
-        do {
-            try Matcher.validate([rule])
-        } catch {
-            throw fail("rules.regex", "\(error)")
-        }
-        rule.description = rule.description.isEmpty ? id : rule.description
-        return rule
     }
 
     /// The first line that assigns `key` (or opens its table), for messages.

@@ -26,6 +26,9 @@ public struct EngineMatch: Sendable {
     /// The identity the secret is used with, from the same block (`DB_USER (admi…)` beside a
     /// password, `CLIENT_ID (3f2a…)` beside a client secret): name and preview only.
     public var identity: String? = nil
+    /// Length of the rule's whole match (name, assignment and secret): where rules of the same
+    /// priority find the same secret, the one that needed more context names it.
+    public var matchLength: Int = 0
 }
 
 /// What a scan of one blob left out, and why. No bound ends a blob quietly: whatever one skipped
@@ -141,6 +144,9 @@ public final class Matcher: @unchecked Sendable {
         var gaps: ScanGaps = []
         /// Rule index → PCRE2 limit hits since the last `scanBlob`.
         var limitHits: [Int: Int] = [:]
+        /// For the rule tests: keep every rule's match where several find the same bytes, so a test
+        /// can see which rules compete for a secret (the priority check).
+        var keepOverlaps = false
         private var programs: [OpaquePointer?]
         private var failed: [Bool]
         private let rules: [Rule]
@@ -289,7 +295,7 @@ public final class Matcher: @unchecked Sendable {
         if hits.locatorsDropped { scratch.gaps.insert(.decodedInPart) }
         let locators = hits.locators
         if confirmation.found.isEmpty && locators.isEmpty { return [] }
-        var found = resolveOverlaps(confirmation.found)
+        var found = scratch.keepOverlaps ? confirmation.found : resolveOverlaps(confirmation.found)
         if !locators.isEmpty && depth < DecodeBudget.maxDepth {
             let known = Set(found.map { SecretKey(rule: $0.rule, secret: $0.secret) })
             var decoded: [EngineMatch] = []
@@ -504,7 +510,7 @@ public final class Matcher: @unchecked Sendable {
                     let secret = Array(bytes[s..<e])
                     state.found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
                                                    secret: secret, pairedWith: nil,
-                                                   checksumValid: rule.checksum?.verify(secret)))
+                                                   checksumValid: rule.checksum?.verify(secret), matchLength: matchEnd - matchStart))
                 }
             }
             offset = matchEnd > matchStart ? matchEnd : matchStart + 1
@@ -536,23 +542,22 @@ public final class Matcher: @unchecked Sendable {
         return true
     }
 
-    /// Where two matches cover the same bytes, a generic rule yields to a specific one, and between
-    /// generic rules the one listed first (the more specialised: URIs before the catch-all) wins.
-    /// Between specific rules, a secret inside another's (the API key inside a webhook URL, the JWT
-    /// inside a connection string) yields to the whole; on exactly the same bytes, the higher
-    /// precedence (then the rule listed first) names the secret.
+    /// Where two matches overlap, a generic rule yields to a specific one; between generic rules the
+    /// higher-ranked one wins (URIs before the catch-all assignment). Between specific rules, a secret
+    /// inside another's (the API key inside a webhook URL, the JWT inside a connection string) yields
+    /// to the whole; on exactly the same bytes the higher-ranked rule names the secret. Rank:
+    /// priority, then the longer whole match, then the rule id. Never the order rules are listed in.
     private func resolveOverlaps(_ found: [EngineMatch]) -> [EngineMatch] {
         guard found.count > 1 else { return found }
         let sorted = found.sorted { $0.secretStart < $1.secretStart }
         var dropped = [Bool](repeating: false, count: sorted.count)
         func loses(_ a: EngineMatch, to b: EngineMatch) -> Bool {
             let ra = rules[a.rule], rb = rules[b.rule]
-            if ra.generic || rb.generic { return ra.generic && (!rb.generic || b.rule < a.rule) }
+            if ra.generic != rb.generic { return ra.generic }
+            if ra.generic { return Self.outranks(b, rb, a, ra) }
             let aInB = a.secretStart >= b.secretStart && a.secretEnd <= b.secretEnd
             let bInA = b.secretStart >= a.secretStart && b.secretEnd <= a.secretEnd
-            if aInB && bInA {
-                return rb.precedence > ra.precedence || (rb.precedence == ra.precedence && b.rule < a.rule)
-            }
+            if aInB && bInA { return Self.outranks(b, rb, a, ra) }
             return aInB
         }
         var any = false
@@ -567,6 +572,13 @@ public final class Matcher: @unchecked Sendable {
             }
         }
         return any ? sorted.indices.filter { !dropped[$0] }.map { sorted[$0] } : sorted
+    }
+
+    /// Whether match `a` of rule `ra` ranks above match `b` of rule `rb`.
+    static func outranks(_ a: EngineMatch, _ ra: Rule, _ b: EngineMatch, _ rb: Rule) -> Bool {
+        if ra.priority != rb.priority { return ra.priority > rb.priority }
+        if a.matchLength != b.matchLength { return a.matchLength > b.matchLength }
+        return ra.id < rb.id
     }
 
     /// Links each match of a paired rule to the nearest match of its partner within 10 lines (the

@@ -1,5 +1,6 @@
-/// A detection rule: data, not code. Built-in rules live in `Rules/`, one file per provider family;
-/// user rules (from `.keyseal.toml`) use the same shape.
+/// A detection rule: data, not code. Built-in rules are written in `Rules/*.toml`, one file per
+/// provider (or small family), and generated into `BuiltInRules.generated.swift`; user rules (a
+/// `.keyseal.toml`'s `[[rules]]`) use the same schema.
 public struct Rule: Sendable, Hashable {
     /// How far the regex may reach from where the prefilter hit.
     public enum Span: Sendable, Hashable {
@@ -36,10 +37,15 @@ public struct Rule: Sendable, Hashable {
     public var pairsWith: String?
     /// A checksum the provider builds into its tokens, verified offline.
     public var checksum: TokenChecksum?
-    /// Where two specific rules find exactly the same bytes, the higher precedence names the secret
-    /// (ties: the rule listed first). Catch-all shapes (JWT) are below 0; a provider whose keys look
-    /// like another's but whose name says otherwise is above.
-    public var precedence: Int = 0
+    /// Decides which rule names a secret when several find it (see `Matcher`): the higher priority
+    /// wins, then the more specific rule (the longer whole match: it needed more context), never the
+    /// order rules are listed in. Catch-all shapes (JWT, generic assignments) are below 0; a provider
+    /// whose keys look like another's but whose name says otherwise is above.
+    public var priority: Int = 0
+    /// How sure a match is, before any checksum verdict; nil: not stated.
+    public var confidence: RuleConfidence?
+    /// How to rotate what this rule finds; nil: `RotationGuide.standard`.
+    public var rotation: RotationGuide?
     /// Example templates (see `ExampleTemplate`) that must match, and that must not.
     public var positives: [String]
     public var negatives: [String]
@@ -49,7 +55,8 @@ public struct Rule: Sendable, Hashable {
     public init(id: String, provider: String, description: String, regex: String, prefilter: String? = nil,
                 secretGroup: Int = 1, nameGroup: Int? = nil, caseless: Bool = false, minEntropy: Double? = nil, keywords: [String] = [],
                 generic: Bool = false, span: Span = .line, pairsWith: String? = nil, checksum: TokenChecksum? = nil,
-                guessable: Bool = false, positives: [String], negatives: [String], references: [String] = []) {
+                guessable: Bool = false, priority: Int = 0, confidence: RuleConfidence? = nil,
+                positives: [String], negatives: [String], references: [String] = [], rotation: RotationGuide? = nil) {
         self.id = id
         self.provider = provider
         self.description = description
@@ -68,5 +75,8 @@ public struct Rule: Sendable, Hashable {
         self.positives = positives
         self.negatives = negatives
         self.references = references
+        self.priority = priority
+        self.confidence = confidence
+        self.rotation = rotation
     }
 }

@@ -1,5 +1,5 @@
 /// Runs rules against their own examples: the check `keyseal config check` gives custom rules, and
-/// the built-in rules' test (`RuleExamplesTests.testBuiltInRulesPassTheirOwnExamples`).
+/// the built-in rules' tests (`BuiltInRuleTests`).
 public enum RuleExampleCheck {
     /// An example template that cannot be expanded (see `ExampleTemplate.TemplateError`), with the
     /// rule and the example it belongs to.
@@ -26,6 +26,12 @@ public enum RuleExampleCheck {
     /// `run`'s problems, and a warning for each rule whose regex hit PCRE2's match limit on its own
     /// examples.
     public static func check(_ rules: [Rule], within all: [Rule]) throws -> Outcome {
+        guard !rules.isEmpty else { return Outcome() }
+        return try check(rules, matcher: try Matcher(rules: all))
+    }
+
+    /// `check` against an already compiled rule set (one matcher for many checks).
+    public static func check(_ rules: [Rule], matcher: Matcher) throws -> Outcome {
         var outcome = Outcome()
         guard !rules.isEmpty else { return outcome }
         var expanded: [(positives: [String], negatives: [String])] = []
@@ -41,7 +47,6 @@ public enum RuleExampleCheck {
             }
             expanded.append((try expand(rule.positives, "positive"), try expand(rule.negatives, "negative")))
         }
-        let matcher = try Matcher(rules: all)
         let scratch = try matcher.makeScratch()
         for (rule, examples) in zip(rules, expanded) {
             guard let index = matcher.rules.firstIndex(where: { $0.id == rule.id }) else {
@@ -64,5 +69,61 @@ public enum RuleExampleCheck {
             }
         }
         return outcome
+    }
+
+    /// A problem with one rule, for the checks below.
+    public struct RuleProblem: Sendable, Equatable {
+        public let rule: String
+        public let problem: String
+    }
+
+    /// Other rules that a rule's positive example trips (its `pairs_with` partner, either way, aside):
+    /// an example must show what this rule finds, and no other rule may claim it.
+    public static func crossMatches(_ rules: [Rule], within all: [Rule]) -> [RuleProblem] {
+        guard !rules.isEmpty, let matcher = try? Matcher(rules: all) else { return [] }
+        return crossMatches(rules, matcher: matcher)
+    }
+
+    public static func crossMatches(_ rules: [Rule], matcher: Matcher) -> [RuleProblem] {
+        guard let scratch = try? matcher.makeScratch() else { return [] }
+        var problems: [RuleProblem] = []
+        for rule in rules {
+            for template in rule.positives {
+                guard let text = try? ExampleTemplate.checked(template),
+                      let matches = try? Array(text.utf8).withUnsafeBytes({ try matcher.scan($0, scratch: scratch) }) else { continue }
+                let others = Set(matches.map { matcher.rules[$0.rule] }
+                    .filter { $0.id != rule.id && $0.id != rule.pairsWith && $0.pairsWith != rule.id }.map(\.id)).sorted()
+                if !others.isEmpty {
+                    problems.append(RuleProblem(rule: rule.id, problem: "\(rule.id): its example also trips \(others.joined(separator: ", ")): \(text)"))
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Rules that find exactly the same secret in a rule's positive examples with the same priority
+    /// (both generic or both specific): which one names the secret would rest on the tie-breaks
+    /// (longer match, then id), so the rule files must say it with `priority`.
+    public static func ambiguousPriorities(_ rules: [Rule], matcher: Matcher) -> [RuleProblem] {
+        guard let scratch = try? matcher.makeScratch() else { return [] }
+        scratch.keepOverlaps = true
+        var problems: [RuleProblem] = []
+        for rule in rules {
+            for template in rule.positives {
+                guard let text = try? ExampleTemplate.checked(template),
+                      let matches = try? Array(text.utf8).withUnsafeBytes({ try matcher.scan($0, scratch: scratch) }) else { continue }
+                for mine in matches where matcher.rules[mine.rule].id == rule.id {
+                    for other in matches where other.rule != mine.rule && other.secretStart == mine.secretStart
+                        && other.secretEnd == mine.secretEnd {
+                        let competitor = matcher.rules[other.rule]
+                        if competitor.priority == rule.priority && competitor.generic == rule.generic {
+                            problems.append(RuleProblem(rule: rule.id, problem: "\(rule.id) and \(competitor.id) find the same secret "
+                                + "in \(rule.id)'s example with the same priority (\(rule.priority)): give the one that should name it a higher priority"))
+                        }
+                    }
+                }
+            }
+        }
+        return problems
     }
 }

@@ -78,7 +78,13 @@ struct ScanCommand: ParsableCommand {
 
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rules", abstract: "List the built-in rules: id, provider, description.")
+        commandName: "rules", abstract: "List the built-in rules, or check a rule file.",
+        discussion: """
+            With --format json, every field of every rule (the rule files' schema; see CONTRIBUTING.md).
+            With --check FILE..., reads rule files as the build reads the built-in ones, compiles their
+            regexes and runs their examples against the whole rule set (a file's rules replace the
+            built-in rules of the same id). Exit codes: 0 good, 1 an example fails, 2 a file is invalid.
+            """)
 
     @Option(name: .shortAndLong, help: "text or json.")
     var format: Format = .text
@@ -86,9 +92,30 @@ struct RulesCommand: ParsableCommand {
     @Flag(help: "Compile the rules into the rule cache now and print nothing else, so that the first hook run after an install or upgrade does not pay for compiling them (about a second).")
     var compile = false
 
+    @Flag(help: "Check the rule files given as arguments instead of listing the rules.")
+    var check = false
+
+    @Argument(help: "Rule files to check (with --check).")
+    var files: [String] = []
+
     enum Format: String, ExpressibleByArgument { case text, json }
 
+    func validate() throws {
+        if check && files.isEmpty { throw ValidationError("--check needs at least one rule file") }
+        if !check && !files.isEmpty { throw ValidationError("rule files are read only with --check") }
+    }
+
     func run() throws {
+        if check {
+            let report = RuleFileCheck.check(paths: files)
+            report.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
+            report.problems.forEach { FileHandle.standardError.write(Data("error: \(TerminalText.escape($0))\n".utf8)) }
+            if !report.problems.isEmpty { throw ExitCode(2) }
+            report.failures.forEach { print("✗ \(TerminalText.escape($0))") }
+            if !report.failures.isEmpty { throw ExitCode(1) }
+            print("ok: \(report.rules) rule(s) in \(files.count) file(s)")
+            return
+        }
         if compile {
             let cached = try RuleCatalog.compileIntoCache()
             print(cached ? "keyseal: the rules were already compiled in the cache" : "keyseal: rules compiled into the cache")
@@ -97,7 +124,7 @@ struct RulesCommand: ParsableCommand {
         let rules = RuleCatalog.builtIn
         switch format {
         case .json:
-            let data = try JSONOutput.encode(rules)
+            let data = try JSONOutput.encode(RuleCatalog.described)
             FileHandle.standardOutput.write(data)
         case .text:
             let width = rules.map(\.id.count).max() ?? 0

@@ -159,6 +159,33 @@ public struct RuleDescription: Codable, Sendable {
         case secretGroup = "secret_group", nameGroup = "name_group", minEntropy = "min_entropy", blockBytes = "block_bytes"
         case pairsWith = "pairs_with", negativeExamples = "negative_examples", rotationIsStandard = "rotation_is_standard"
     }
+
+    /// Every key, `null` where a rule leaves a field unset, so a reader sees the whole schema.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(description, forKey: .description)
+        try c.encode(regex, forKey: .regex)
+        try c.encode(prefilter, forKey: .prefilter)
+        try c.encode(secretGroup, forKey: .secretGroup)
+        try c.encode(nameGroup, forKey: .nameGroup)
+        try c.encode(caseless, forKey: .caseless)
+        try c.encode(minEntropy, forKey: .minEntropy)
+        try c.encode(keywords, forKey: .keywords)
+        try c.encode(generic, forKey: .generic)
+        try c.encode(guessable, forKey: .guessable)
+        try c.encode(blockBytes, forKey: .blockBytes)
+        try c.encode(pairsWith, forKey: .pairsWith)
+        try c.encode(checksum, forKey: .checksum)
+        try c.encode(priority, forKey: .priority)
+        try c.encode(confidence, forKey: .confidence)
+        try c.encode(examples, forKey: .examples)
+        try c.encode(negativeExamples, forKey: .negativeExamples)
+        try c.encode(references, forKey: .references)
+        try c.encode(rotation, forKey: .rotation)
+        try c.encode(rotationIsStandard, forKey: .rotationIsStandard)
+    }
 }
 
 extension RuleCatalog {

@@ -3,7 +3,7 @@ import Foundation
 
 /// Offline checks that some providers build into their tokens. A token that passes is almost surely
 /// real; one that fails is still reported, with lower confidence (it may be a test value or a typo).
-public enum TokenChecksum: String, Sendable, Hashable {
+public enum TokenChecksum: String, Sendable, Hashable, CaseIterable {
     /// `prefix_` + 30 base62 characters + 6 base62 characters of their CRC32 (GitHub's 2021
     /// token format; npm's access tokens use the same scheme).
     case base62CRC32

@@ -120,10 +120,40 @@ final class ChecklistTests: XCTestCase {
         XCTAssertEqual((entries.first?["paired"] as? [String: Any])?["rule"] as? String, "aws-access-key-id")
     }
 
-    func testEveryBuiltInProviderHasARotationGuide() {
-        let providers = Set(RuleCatalog.builtIn.map(\.provider))
-        let missing = providers.filter { RotationGuide.byProvider[$0] == nil }
-        XCTAssertTrue(missing.isEmpty, "no rotation guide for: \(missing.sorted())")
+    /// A rule's own guide (here a custom rule's `[rules.rotation]`) is the one its checklist entry
+    /// gives; a rule without one gets the standard guide, naming its provider and what it found.
+    func testChecklistGivesTheRulesOwnGuideOrTheStandardOne() throws {
+        let repo = try TestRepository()
+        try repo.write(".keyseal.toml", """
+            [[rules]]
+            id = "acme-token"
+            provider = "Acme"
+            description = "Acme API token"
+            regex = '\\b(acme_[a-z0-9]{32})\\b'
+            examples = ["ACME=acme_⟪lo:32⟫"]
+            [rules.rotation]
+            revoke = "Acme console > Tokens: revoke the token and create a new one"
+            cli = ["acme tokens revoke TOKEN_ID"]
+            update = ["Update the Acme webhook signing settings"]
+
+            [[rules]]
+            id = "zeta-token"
+            provider = "Zeta"
+            description = "Zeta API token"
+            regex = '\\b(zeta_[a-z0-9]{32})\\b'
+            examples = ["ZETA=zeta_⟪lo:32⟫"]
+            """)
+        try repo.write("app.env", "ACME=acme_\(ExampleTemplate.expand("⟪lo:32⟫", salt: "acme"))\nZETA=zeta_\(ExampleTemplate.expand("⟪lo:32⟫", salt: "zeta"))\n")
+        try repo.commit("tokens")
+        let entries = try XCTUnwrap(checklistJSON(repo)["entries"] as? [[String: Any]])
+        func entry(_ rule: String) throws -> [String: Any] { try XCTUnwrap(entries.first { $0["rule"] as? String == rule }, rule) }
+        let acme = try XCTUnwrap(try entry("acme-token")["rotation"] as? [String: Any])
+        XCTAssertEqual(acme["revoke"] as? String, "Acme console > Tokens: revoke the token and create a new one")
+        XCTAssertEqual(acme["cli"] as? [String], ["acme tokens revoke TOKEN_ID"])
+        XCTAssertEqual((try entry("acme-token")["after_rotation"] as? [String])?.first, "Update the Acme webhook signing settings")
+        let zeta = try XCTUnwrap(try entry("zeta-token")["rotation"] as? [String: Any])
+        let revoke = try XCTUnwrap(zeta["revoke"] as? String)
+        XCTAssertTrue(revoke.contains("Zeta console") && revoke.contains("zeta API token"), revoke)
     }
 
     // MARK: - rebuild

@@ -15,8 +15,8 @@ struct ChecklistCommand: ParsableCommand {
     var format: Format = .markdown
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var out: String?
-    @Option(help: "Only secrets with these statuses (comma-separated): open, rotated, false-positive, accepted.")
-    var status: String?
+    @Option(help: "Only secrets with these statuses (comma-separated).")
+    var status: StatusFilter?
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
 
@@ -25,17 +25,9 @@ struct ChecklistCommand: ParsableCommand {
         var checklistFormat: ChecklistFormat { ChecklistFormat(rawValue: rawValue)! }  // Safe: same cases.
     }
 
-    var statuses: Set<String>? { status.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } }
-
-    func validate() throws {
-        for value in statuses ?? [] where SecretStatus(rawValue: value) == nil {
-            throw ValidationError("--status: '\(value)' is not one of open, rotated, false-positive, accepted.")
-        }
-    }
-
     func run() throws {
         let checklist = try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
-                                                   statuses: statuses)
+                                                   statuses: status?.statuses)
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
         if let out {
             do {

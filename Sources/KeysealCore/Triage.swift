@@ -86,11 +86,7 @@ public enum Baseline {
             Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
         })
         let data = try JSONOutput.encode(document)
-        do {
-            try OutputFile.write(data, to: path)
-        } catch {
-            throw ScanError("cannot write \(path): \(error.localizedDescription)")
-        }
+        try OutputFile.write(data, to: path, as: .file)
         return secrets.count
     }
 

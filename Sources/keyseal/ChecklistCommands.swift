@@ -30,11 +30,7 @@ struct ChecklistCommand: ParsableCommand {
                                                    statuses: status?.statuses)
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
         if let out {
-            do {
-                try OutputFile.write(data, to: out)
-            } catch {
-                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
-            }
+            try OutputFile.write(data, to: out, as: .file)
             FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
         } else {
             FileHandle.standardOutput.write(data)
@@ -108,13 +104,7 @@ struct RebuildCommand: ParsableCommand {
     func run() throws {
         let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
         let json = try JSONOutput.encode(requests)
-        if let out {
-            do {
-                try OutputFile.write(json, to: out)
-            } catch {
-                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
-            }
-        }
+        if let out { try OutputFile.write(json, to: out, as: .file) }
         guard apply else {
             if out == nil { FileHandle.standardOutput.write(json) }
             FileHandle.standardError.write(Data("keyseal: dry run: \(requests.count) rebuild request(s); nothing sent (--apply sends)\n".utf8))

@@ -45,7 +45,7 @@ public struct Checklist: Sendable, Codable {
         public let rule: String
         public let description: String
         public let preview: String
-        public let status: String
+        public let status: SecretStatus
         public let note: String?
         public let pushed: Bool
         public let inHead: Bool
@@ -92,7 +92,7 @@ public struct Checklist: Sendable, Codable {
 public enum ChecklistBuilder {
     /// Scans (incrementally, through the store), then builds the checklist for secrets whose status
     /// is in `statuses` (nil: all).
-    public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<String>?,
+    public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<SecretStatus>?,
                              progress: ScanProgress? = nil) throws -> Checklist {
         let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
         let repository = try GuardScanner.open(path)
@@ -104,7 +104,7 @@ public enum ChecklistBuilder {
             for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }
         }
         var groups: [String: [Finding]] = [:]
-        for finding in result.findings where statuses == nil || statuses!.contains(finding.status ?? "open") {
+        for finding in result.findings where statuses?.contains(finding.status ?? .open) ?? true {
             groups[finding.fingerprint, default: []].append(finding)
         }
         let targets = Set(groups.values.flatMap { $0.map(\.commit) }).compactMap(ObjectID.init(hex:))
@@ -133,7 +133,7 @@ public enum ChecklistBuilder {
                 ?? RotationGuide.standard(provider: first.provider, description: first.description)
             entries.append(Checklist.Entry(
                 fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,
-                preview: first.preview, status: first.status ?? "open", note: notes[fingerprint], pushed: !remotes.isEmpty,
+                preview: first.preview, status: first.status ?? .open, note: notes[fingerprint], pushed: !remotes.isEmpty,
                 inHead: inHead, branches: branches, tags: tags, remoteRefs: remotes,
                 firstCommit: Checklist.Commit(id: first.commit, author: first.author, email: first.email, date: first.date),
                 occurrences: ordered.map {
@@ -161,8 +161,8 @@ public enum ChecklistBuilder {
             if $0.inHead != $1.inHead { return $0.inHead }
             return ($0.introduced, $0.fingerprint) < ($1.introduced, $1.fingerprint)
         }
-        let summary = Checklist.Summary(secrets: entries.count, open: entries.filter { $0.status == "open" }.count,
-                                        rotated: entries.filter { $0.status == "rotated" }.count,
+        let summary = Checklist.Summary(secrets: entries.count, open: entries.filter { $0.status == .open }.count,
+                                        rotated: entries.filter { $0.status == .rotated }.count,
                                         pushed: entries.filter(\.pushed).count, inHead: entries.filter(\.inHead).count)
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
         return Checklist(repository: name, generatedAt: iso8601(Int64(Date().timeIntervalSince1970)), summary: summary,

@@ -25,9 +25,9 @@ public enum ChecklistRenderer {
         out += "Generated \(c.generatedAt) by keyseal. \(c.summary.secrets) secret(s): \(c.summary.open) open, \(c.summary.rotated) rotated; \(c.summary.pushed) pushed, \(c.summary.inHead) still in HEAD. Most urgent first.\n\n"
         if c.entries.isEmpty { out += "Nothing to rotate.\n" }
         for (n, entry) in c.entries.enumerated() {
-            let box = entry.status == "open" ? "- [ ]" : "- [x]"
+            let box = entry.status == .open ? "- [ ]" : "- [x]"
             out += "## \(n + 1). \(e(entry.provider)): \(e(entry.description))\n\n"
-            out += "\(box) **\(e(entry.status))** · rule `\(e(entry.rule))` · `\(e(entry.preview))` · fingerprint `\(entry.fingerprint.prefix(12))`"
+            out += "\(box) **\(entry.status.rawValue)** · rule `\(e(entry.rule))` · `\(e(entry.preview))` · fingerprint `\(entry.fingerprint.prefix(12))`"
             if let note = entry.note { out += " · note: \(e(note))" }
             if let paired = entry.paired { out += "\n\nOne secret in two parts: with `\(e(paired.rule))` `\(e(paired.preview))` (fingerprint `\(paired.fingerprint.prefix(12))`); rotating one rotates both." }
             if let identity = entry.identity { out += "\n\nUsed with `\(e(identity))` from the same block: rotate the credential for that identity." }
@@ -76,7 +76,7 @@ public enum ChecklistRenderer {
             let x = labelWidth + (start - lowest) / span * width
             let w = max(3, (end - start) / span * width)
             let y = Double(i) * rowHeight + 8
-            let colour = e.status == "open" ? (e.pushed ? "#c62828" : "#ef6c00") : "#2e7d32"
+            let colour = e.status == .open ? (e.pushed ? "#c62828" : "#ef6c00") : "#2e7d32"
             svg += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"12\">\(i + 1). \(escape(e.provider)) \(escape(e.preview))</text>"
             svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"18\" fill=\"\(colour)\"><title>\(escape(e.introduced)) → \(escape(e.removed ?? "now"))</title></rect>"
         }
@@ -98,12 +98,12 @@ public enum ChecklistRenderer {
 
             """
         for (i, e) in c.entries.enumerated() {
-            out += "<tr><td>\(i + 1)</td><td class=\"\(e.status == "open" ? "open" : "rotated")\">\(escape(e.status))</td><td>\(escape(e.provider))</td><td><code>\(escape(e.rule))</code></td><td><code>\(escape(e.preview))</code></td><td>\(e.pushed ? "yes" : "no")</td><td>\(e.inHead ? "yes" : "no")</td><td>\(escape(e.tags.joined(separator: ", ")))</td><td>\(escape(String(e.introduced.prefix(10))))</td><td>\(escape(e.removed.map { String($0.prefix(10)) } ?? "—"))</td></tr>\n"
+            out += "<tr><td>\(i + 1)</td><td class=\"\(e.status == .open ? "open" : "rotated")\">\(e.status.rawValue)</td><td>\(escape(e.provider))</td><td><code>\(escape(e.rule))</code></td><td><code>\(escape(e.preview))</code></td><td>\(e.pushed ? "yes" : "no")</td><td>\(e.inHead ? "yes" : "no")</td><td>\(escape(e.tags.joined(separator: ", ")))</td><td>\(escape(String(e.introduced.prefix(10))))</td><td>\(escape(e.removed.map { String($0.prefix(10)) } ?? "—"))</td></tr>\n"
         }
         out += "</table>\n<h2>Exposure timeline</h2>\n\(svg)\n"
         for (i, e) in c.entries.enumerated() {
             out += "<div class=\"entry\"><h2>\(i + 1). \(escape(e.provider)): \(escape(e.description))</h2>"
-            out += "<p><input type=\"checkbox\" disabled\(e.status == "open" ? "" : " checked")> <b>\(escape(e.status))</b> · rule <code>\(escape(e.rule))</code> · <code>\(escape(e.preview))</code> · fingerprint <code>\(escape(String(e.fingerprint.prefix(12))))</code>\(e.note.map { " · note: " + escape($0) } ?? "")\(e.identity.map { " · used with <code>" + escape($0) + "</code>" } ?? "")</p>"
+            out += "<p><input type=\"checkbox\" disabled\(e.status == .open ? "" : " checked")> <b>\(e.status.rawValue)</b> · rule <code>\(escape(e.rule))</code> · <code>\(escape(e.preview))</code> · fingerprint <code>\(escape(String(e.fingerprint.prefix(12))))</code>\(e.note.map { " · note: " + escape($0) } ?? "")\(e.identity.map { " · used with <code>" + escape($0) + "</code>" } ?? "")</p>"
             out += "<p>First commit <code>\(escape(String(e.firstCommit.id.prefix(12))))</code> by \(escape(e.firstCommit.author)) &lt;\(escape(e.firstCommit.email))&gt; on \(escape(e.firstCommit.date)). Branches: \(escape(e.branches.joined(separator: ", "))). Tags: \(escape(e.tags.joined(separator: ", "))).</p><ul>"
             for o in e.occurrences { out += "<li><code>\(escape(o.path)):\(o.line)</code> in <code>\(escape(String(o.commit.prefix(10))))</code> (\(escape(o.author)))</li>" }
             out += "</ul><p><b>Rotate:</b> \(escape(e.rotation.revoke)).</p>"

@@ -28,8 +28,8 @@ public struct Finding: Sendable, Codable, Hashable {
     public let blob: String
     /// The fingerprint of the other half of a paired secret (an AWS key id for its secret key).
     public let pairedWith: String?
-    /// Triage status from the store or baseline: open, rotated, false-positive, accepted.
-    public var status: String?
+    /// Triage status from the store or baseline (nil when neither was consulted).
+    public var status: SecretStatus?
     /// From the provider's built-in checksum: "high" when it verifies, "low" when it fails (still
     /// reported: it may be a test value); absent when the format has none.
     public var confidence: String?
@@ -44,7 +44,7 @@ public struct Finding: Sendable, Codable, Hashable {
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
-                blob: String, pairedWith: String?, status: String? = nil, confidence: String? = nil,
+                blob: String, pairedWith: String?, status: SecretStatus? = nil, confidence: String? = nil,
                 detail: MatchDetail? = nil) {
         self.rule = rule
         self.provider = provider
@@ -83,14 +83,14 @@ public struct Finding: Sendable, Codable, Hashable {
     /// The confidence a checksum verdict gives.
     public static func confidence(checksumValid: Bool?) -> String? { checksumValid.map { $0 ? "high" : "low" } }
 
-    public func with(status: String) -> Finding {
+    public func with(status: SecretStatus) -> Finding {
         var copy = self
         copy.status = status
         return copy
     }
 
     /// False positives and accepted secrets no longer fail a scan or a hook.
-    public var blocks: Bool { status.flatMap(SecretStatus.init(rawValue:))?.blocks ?? true }
+    public var blocks: Bool { status?.blocks ?? true }
 
     enum CodingKeys: String, CodingKey {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,

@@ -230,7 +230,7 @@ public enum GuardScanner {
                 // Triaged as a false positive or accepted (in the store or the committed baseline, under
                 // this fingerprint or the legacy one): let it pass.
                 if let status = Decisions.status(of: secret.fingerprint, legacy: secret.legacy, in: decisions),
-                   SecretStatus(rawValue: status)?.blocks == false { continue }
+                   !status.blocks { continue }
                 result.findings.append(Finding(
                     rule: matcher.rules[match.rule], match: match, fingerprint: secret.fingerprint,
                     pairedWith: try match.pairedWith.map { try secretPrint($0).fingerprint }, commit: content.commit?.hex ?? "",

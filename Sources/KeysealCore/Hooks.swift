@@ -10,54 +10,63 @@ public enum HookScript: String, CaseIterable, Sendable {
     /// Marks a hook file as keyseal's, so install and uninstall recognise their own work.
     static let marker = "# keyseal-hook v1"
 
+    /// The whole script: the shared preamble, this hook's check, then the hook it replaced, if any.
     public var text: String {
         switch self {
         case .preCommit:
-            return """
-                #!/bin/sh
-                \(Self.marker): pre-commit
-                # Blocks a commit whose staged changes add a secret. Installed by `keyseal hooks install`;
-                # `keyseal hooks uninstall` removes it and restores any hook it replaced.
-                keyseal="${KEYSEAL:-keyseal}"
-                if ! command -v "$keyseal" >/dev/null 2>&1; then
-                  echo "keyseal: the keyseal binary was not found, so this commit cannot be checked for secrets." >&2
-                  echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
-                  echo "  To commit without the check, once: git commit --no-verify" >&2
-                  exit 1
-                fi
+            return preamble + """
                 "$keyseal" staged || exit $?
-                chained="$(dirname "$0")/pre-commit.keyseal-chained"
-                if [ -x "$chained" ]; then
-                  exec "$chained" "$@"
-                fi
-                exit 0
-
+                \(chained(["exec \"$chained\" \"$@\""]))
                 """
         case .prePush:
-            return """
-                #!/bin/sh
-                \(Self.marker): pre-push
-                # Blocks a push whose new commits add a secret. Installed by `keyseal hooks install`;
-                # `keyseal hooks uninstall` removes it and restores any hook it replaced.
-                keyseal="${KEYSEAL:-keyseal}"
-                if ! command -v "$keyseal" >/dev/null 2>&1; then
-                  echo "keyseal: the keyseal binary was not found, so this push cannot be checked for secrets." >&2
-                  echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
-                  echo "  To push without the check, once: git push --no-verify" >&2
-                  exit 1
-                fi
+            return preamble + """
                 # git writes the refs being pushed on standard input; both keyseal and a chained hook read them.
                 updates="$(cat)"
                 printf '%s\\n' "$updates" | "$keyseal" pre-push "$@" || exit $?
-                chained="$(dirname "$0")/pre-push.keyseal-chained"
-                if [ -x "$chained" ]; then
-                  printf '%s\\n' "$updates" | "$chained" "$@"
-                  exit $?
-                fi
-                exit 0
-
+                \(chained(["printf '%s\\n' \"$updates\" | \"$chained\" \"$@\"", "exit $?"]))
                 """
         }
+    }
+
+    /// The git command a hook guards, and what it blocks.
+    private var guarded: (command: String, blocks: String) {
+        switch self {
+        case .preCommit: return ("commit", "a commit whose staged changes add a secret")
+        case .prePush: return ("push", "a push whose new commits add a secret")
+        }
+    }
+
+    /// What both hooks begin with: the marker, what the hook blocks, and failing closed (exit 1)
+    /// when the keyseal binary cannot be found.
+    var preamble: String {
+        let (command, blocks) = guarded
+        return """
+            #!/bin/sh
+            \(Self.marker): \(rawValue)
+            # Blocks \(blocks). Installed by `keyseal hooks install`;
+            # `keyseal hooks uninstall` removes it and restores any hook it replaced.
+            keyseal="${KEYSEAL:-keyseal}"
+            if ! command -v "$keyseal" >/dev/null 2>&1; then
+              echo "keyseal: the keyseal binary was not found, so this \(command) cannot be checked for secrets." >&2
+              echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
+              echo "  To \(command) without the check, once: git \(command) --no-verify" >&2
+              exit 1
+            fi
+
+            """
+    }
+
+    /// What both hooks end with: the hook `keyseal hooks install` kept aside runs after keyseal's
+    /// check, through `run` (lines that use `$chained`); the script ends with a newline.
+    private func chained(_ run: [String]) -> String {
+        """
+        chained="$(dirname "$0")/\(rawValue).keyseal-chained"
+        if [ -x "$chained" ]; then
+        \(run.map { "  " + $0 }.joined(separator: "\n"))
+        fi
+        exit 0
+
+        """
     }
 }
 

@@ -5,9 +5,36 @@ import Foundation
 /// device such as /dev/null or /dev/stdout, a FIFO, a process substitution) is written in place:
 /// renaming over it would replace /dev/null itself with a regular file.
 public enum OutputFile {
-    /// `privately`: the data holds clear secrets (`--show-secrets`), so the file is created mode
-    /// 0600 before a byte is written, and keeps that mode when it replaces an existing file.
-    public static func write(_ data: Data, to path: String, privately: Bool = false) throws {
+    /// What the file is, as a failure names it: `cannot write the report to PATH: …` or `cannot write PATH: …`.
+    public enum Kind: Sendable {
+        case report, file
+    }
+
+    /// A file that could not be written: one line naming it and the system's reason.
+    public struct WriteError: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public let kind: Kind
+        public let reason: String
+        public var description: String {
+            switch kind {
+            case .report: return "cannot write the report to \(path): \(reason)"
+            case .file: return "cannot write \(path): \(reason)"
+            }
+        }
+    }
+
+    /// Writes `data` to `path`, the one way every report and export is written. `privately`: the
+    /// data holds clear secrets (`--show-secrets`), so the file is created mode 0600 before a byte
+    /// is written, and keeps that mode when it replaces an existing file.
+    public static func write(_ data: Data, to path: String, as kind: Kind, privately: Bool = false) throws(WriteError) {
+        do {
+            try writeBytes(data, to: path, privately: privately)
+        } catch {
+            throw WriteError(path: path, kind: kind, reason: error.localizedDescription)
+        }
+    }
+
+    static func writeBytes(_ data: Data, to path: String, privately: Bool) throws {
         var status = stat()
         if stat(path, &status) == 0 && status.st_mode & S_IFMT != S_IFREG {
             guard let handle = FileHandle(forWritingAtPath: path) else {

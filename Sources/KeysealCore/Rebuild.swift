@@ -46,7 +46,7 @@ public enum RebuildPlanner {
     public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
         let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store))
         let repository = try GuardScanner.open(path)
-        let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
+        let affected = result.findings.filter { [.open, .rotated].contains($0.status ?? .open) }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
         let exposure = try Scanner.wrap { try repository.exposure(of: commits) }
         var reasons: [String: Set<RebuildRequest.Reason>] = [:]

@@ -46,7 +46,7 @@ enum TextReport {
         for (fingerprint, occurrences) in groups {
             let first = occurrences[0]
             let shown = first.secret.map { " secret \(e($0))" } ?? ""
-            let status = first.status.map { $0 == "open" ? "" : "  [\(e($0))]" } ?? ""
+            let status = first.status.map { $0 == .open ? "" : "  [\($0.rawValue)]" } ?? ""
             out += paint("● \(e(first.rule))", first.blocks ? "1;31" : "1;33") + " (\(e(first.provider)))  \(e(first.preview))\(shown)  "
                 + paint("fingerprint \(fingerprint.prefix(12))", "2") + status + "\n"
             out += "  \(e(first.description))\n"

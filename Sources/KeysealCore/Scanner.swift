@@ -119,7 +119,7 @@ public enum Scanner {
     }
 
     private static func scan(_ options: ScanOptions, repository: Repository, settings: Settings, tips: [RefTip],
-                             hide: [ObjectID], store: StoreSession?, baseline: [String: String], summary initial: ScanSummary,
+                             hide: [ObjectID], store: StoreSession?, baseline: [String: SecretStatus], summary initial: ScanSummary,
                              ruleInfo: [RuleInfo],
                              started: Date, progress: ScanProgress?) throws -> ScanResult {
         var summary = initial
@@ -240,7 +240,7 @@ public enum Scanner {
             var legacy: [String: String] = [:]
             for entry in found { for print in entry.prints { if let old = print.legacy { legacy[print.fingerprint] = old } } }
             findings = findings.map {
-                $0.with(status: Decisions.status(of: $0.fingerprint, legacy: legacy[$0.fingerprint], in: statuses) ?? "open")
+                $0.with(status: Decisions.status(of: $0.fingerprint, legacy: legacy[$0.fingerprint], in: statuses) ?? .open)
             }
         }
         findings = FindingBuilder.ordered(findings)

@@ -67,7 +67,7 @@ final class StoreSession {
         Dictionary(try Scanner.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func statuses() throws -> [String: String] { try Scanner.wrap { try store.statuses() } }
+    func statuses() throws -> [String: SecretStatus] { try Scanner.wrap { try store.statuses() } }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
     /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
@@ -89,11 +89,11 @@ final class StoreSession {
             for (k, match) in entry.matches.enumerated() where secrets[prints[k].fingerprint] == nil {
                 let rule = rules[match.rule]
                 let fingerprint = prints[k].fingerprint
-                // first_seen is settled by finish(), from the occurrences' dates.
+                // first_seen (unknown here) is settled by finish(), from the occurrences' dates.
                 secrets[fingerprint] = SecretRecord(fingerprint: fingerprint, rule: rule.id, provider: rule.provider,
                                                     description: rule.description,
                                                     preview: SecretText.preview(match.secret, rule: rule),
-                                                    firstSeen: "9999",
+                                                    firstSeen: nil,
                                                     confidence: Finding.confidence(checksumValid: match.checksumValid))
                 if let legacy = prints[k].legacy {
                     let decided = baseline[legacy]

@@ -24,7 +24,7 @@ public enum Triage {
         return try Scanner.wrap { try FindingStore(path: location, create: create) }
     }
 
-    public static func secrets(repository: String, store: StoreChoice, statuses: Set<String>?) throws -> [SecretRecord] {
+    public static func secrets(repository: String, store: StoreChoice, statuses: Set<SecretStatus>?) throws -> [SecretRecord] {
         let store = try openStore(repository: repository, store: store)
         return try Scanner.wrap { try store.secrets(statuses: statuses) }
     }
@@ -50,22 +50,43 @@ public enum Baseline {
         let fingerprint: String
         let rule: String
         let provider: String
-        let status: String
+        let status: SecretStatus
         let note: String?
+
+        init(fingerprint: String, rule: String, provider: String, status: SecretStatus, note: String?) {
+            self.fingerprint = fingerprint
+            self.rule = rule
+            self.provider = provider
+            self.status = status
+            self.note = note
+        }
+
+        /// A status that is not one of the four is named with its fingerprint, not as a decoding error.
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            fingerprint = try container.decode(String.self, forKey: .fingerprint)
+            rule = try container.decode(String.self, forKey: .rule)
+            provider = try container.decode(String.self, forKey: .provider)
+            note = try container.decodeIfPresent(String.self, forKey: .note)
+            let text = try container.decode(String.self, forKey: .status)
+            guard let status = SecretStatus(rawValue: text) else { throw UnknownStatus(status: text, fingerprint: fingerprint) }
+            self.status = status
+        }
+    }
+
+    struct UnknownStatus: Error {
+        let status: String
+        let fingerprint: String
     }
 
     public static func export(repository: String, store choice: StoreChoice, to path: String) throws -> Int {
         let store = try Triage.openStore(repository: repository, store: choice)
-        let secrets = try Scanner.wrap { try store.secrets(statuses: [SecretStatus.falsePositive.rawValue, SecretStatus.accepted.rawValue]) }
+        let secrets = try Scanner.wrap { try store.secrets(statuses: [.falsePositive, .accepted]) }
         let document = Document(secrets: secrets.map {
             Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
         })
         let data = try JSONOutput.encode(document)
-        do {
-            try OutputFile.write(data, to: path)
-        } catch {
-            throw ScanError("cannot write \(path): \(error.localizedDescription)")
-        }
+        try OutputFile.write(data, to: path, as: .file)
         return secrets.count
     }
 
@@ -82,13 +103,9 @@ public enum Baseline {
     /// The entries of a baseline file's bytes; `path` only names it in errors.
     static func parse(_ data: Data, path: String) throws -> [Entry] {
         do {
-            let document = try JSONDecoder().decode(Document.self, from: data)
-            for entry in document.secrets where SecretStatus(rawValue: entry.status) == nil {
-                throw ScanError("\(path): status '\(entry.status)' of \(entry.fingerprint.prefix(12)) is not one of open, rotated, false-positive, accepted")
-            }
-            return document.secrets
-        } catch let error as ScanError {
-            throw error
+            return try JSONDecoder().decode(Document.self, from: data).secrets
+        } catch let error as UnknownStatus {
+            throw ScanError("\(path): status '\(error.status)' of \(error.fingerprint.prefix(12)) is not one of \(SecretStatus.spelled)")
         } catch {
             throw ScanError("\(path) is not a keyseal baseline: \(error)")
         }
@@ -100,13 +117,13 @@ public enum Baseline {
         return try Scanner.wrap {
             try store.importBaseline(entries.map {
                 SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
-                             preview: "…", firstSeen: "9999", status: $0.status, note: $0.note)
+                             preview: "…", firstSeen: nil, status: $0.status, note: $0.note)
             })
         }
     }
 
     /// Statuses from a committed baseline at the work tree's root (empty when there is none).
-    public static func statuses(workDirectory: String?) throws -> [String: String] {
+    public static func statuses(workDirectory: String?) throws -> [String: SecretStatus] {
         try entries(workDirectory: workDirectory).mapValues(\.status)
     }
 
@@ -122,24 +139,24 @@ public enum Baseline {
 /// The triage decisions that apply to a repository: the store's, and a committed baseline's where
 /// the store has none (or only "open").
 enum Decisions {
-    static func merge(store: [String: String], baseline: [String: String]) -> [String: String] {
+    static func merge(store: [String: SecretStatus], baseline: [String: SecretStatus]) -> [String: SecretStatus] {
         var out = store
-        for (fingerprint, status) in baseline where (out[fingerprint] ?? "open") == "open" { out[fingerprint] = status }
+        for (fingerprint, status) in baseline where (out[fingerprint] ?? .open) == .open { out[fingerprint] = status }
         return out
     }
 
     /// The decision for a secret: its own fingerprint's, else (for a guessable secret, whose
     /// fingerprint changed) its legacy fingerprint's, as stores and baselines written before recorded it.
-    static func status(of fingerprint: String, legacy: String?, in decisions: [String: String]) -> String? {
+    static func status(of fingerprint: String, legacy: String?, in decisions: [String: SecretStatus]) -> SecretStatus? {
         let own = decisions[fingerprint]
-        if let own, own != SecretStatus.open.rawValue { return own }
+        if let own, own != .open { return own }
         if let legacy, let old = decisions[legacy] { return old }
         return own
     }
 
     /// For hooks: read the store if there is one (never create it) and the baseline.
-    static func forHooks(repository: Repository) throws -> [String: String] {
-        var stored: [String: String] = [:]
+    static func forHooks(repository: Repository) throws -> [String: SecretStatus] {
+        var stored: [String: SecretStatus] = [:]
         let path = StoreSession.defaultPath(for: repository)
         if FileManager.default.fileExists(atPath: path) {
             stored = (try? FindingStore(path: path, create: false, readOnly: true).statuses()) ?? [:]

@@ -49,15 +49,17 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     public let provider: String
     public let description: String
     public let preview: String
-    public var firstSeen: String
-    public var status: String
+    /// The author date of the earliest commit found holding it; nil until a scan has met it (a
+    /// secret a baseline brought in, or one recorded by a scan that was stopped before it finished).
+    public var firstSeen: String?
+    public var status: SecretStatus
     public var note: String?
     public var occurrences: Int
     /// From the provider's checksum: "high", "low", or nil when the format has none.
     public var confidence: String?
 
     public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
-                firstSeen: String, status: String = "open", note: String? = nil, occurrences: Int = 0,
+                firstSeen: String?, status: SecretStatus = .open, note: String? = nil, occurrences: Int = 0,
                 confidence: String? = nil) {
         self.confidence = confidence
         self.fingerprint = fingerprint
@@ -84,10 +86,10 @@ public struct LegacyLink: Sendable, Hashable {
     public let legacy: String
     /// A committed baseline's decision under the legacy fingerprint, recorded under the new one so
     /// that `keyseal baseline export` writes it anew.
-    public let baselineStatus: String?
+    public let baselineStatus: SecretStatus?
     public let baselineNote: String?
 
-    public init(fingerprint: String, legacy: String, baselineStatus: String? = nil, baselineNote: String? = nil) {
+    public init(fingerprint: String, legacy: String, baselineStatus: SecretStatus? = nil, baselineNote: String? = nil) {
         self.fingerprint = fingerprint
         self.legacy = legacy
         self.baselineStatus = baselineStatus
@@ -127,18 +129,30 @@ public struct StoredOccurrence: Sendable, Hashable {
     }
 }
 
-/// Triage states. `falsePositive` and `accepted` no longer fail a scan or a hook.
+/// Triage states, stored and written (reports, baselines, JSON) as their raw values.
+/// `falsePositive` and `accepted` no longer fail a scan or a hook.
 public enum SecretStatus: String, CaseIterable, Sendable, Codable {
     case open, rotated
     case falsePositive = "false-positive"
     case accepted
 
     public var blocks: Bool { self == .open || self == .rotated }
+
+    /// The values, as `--status` and a baseline spell them: "open, rotated, false-positive, accepted".
+    public static let spelled = allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// A stored status. The schema allows only the four values, so anything else is a damaged store.
+    static func stored(_ text: String, of fingerprint: String) throws -> SecretStatus {
+        guard let status = SecretStatus(rawValue: text) else {
+            throw StoreError("the store holds the status '\(text)' for \(fingerprint.prefix(12)), which is not one of \(spelled)")
+        }
+        return status
+    }
 }
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
     /// SQLite's `PRAGMA application_id` of a keyseal store: ASCII "KSEA". Set when keyseal creates
     /// a store (or adopts one an older keyseal made); any other non-empty database is refused.
     public static let applicationID: Int32 = 0x4B53_4541
@@ -226,6 +240,20 @@ public final class FindingStore {
         """,
         "ALTER TABLE secrets ADD COLUMN confidence TEXT;",
         "ALTER TABLE blob_matches ADD COLUMN detail TEXT; ALTER TABLE occurrences ADD COLUMN detail TEXT;",
+        // first_seen may be NULL (not known yet) instead of the '9999' earlier versions wrote for it.
+        // SQLite cannot drop a NOT NULL, so the table is rebuilt (nothing references it).
+        """
+        CREATE TABLE secrets_v5 (
+            fingerprint TEXT PRIMARY KEY, rule TEXT NOT NULL, provider TEXT NOT NULL, description TEXT NOT NULL,
+            preview TEXT NOT NULL, first_seen TEXT,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'rotated', 'false-positive', 'accepted')),
+            note TEXT, updated_at TEXT, confidence TEXT);
+        INSERT INTO secrets_v5 (fingerprint, rule, provider, description, preview, first_seen, status, note, updated_at, confidence)
+            SELECT fingerprint, rule, provider, description, preview, nullif(first_seen, '9999'), status, note, updated_at, confidence
+            FROM secrets;
+        DROP TABLE secrets;
+        ALTER TABLE secrets_v5 RENAME TO secrets;
+        """,
     ]
 
     /// What the database holds before keyseal touches it, read in one snapshot (one read
@@ -415,15 +443,15 @@ public final class FindingStore {
             try connection.prepare("DELETE FROM \($0) WHERE fingerprint = ?")
         }
         for link in links where link.legacy != link.fingerprint {
-            var old: (status: String, note: String?, updated: String?)? = nil
-            try read.query([.text(link.legacy)]) { old = ($0.string(0), $0.text(1), $0.text(2)) }
+            var old: (status: SecretStatus, note: String?, updated: String?)? = nil
+            try read.query([.text(link.legacy)]) { old = (try SecretStatus.stored($0.string(0), of: link.legacy), $0.text(1), $0.text(2)) }
             if let old {
-                try adopt.run([.text(old.status), old.note.map { .text($0) } ?? .null, .text(old.updated ?? Self.now()),
+                try adopt.run([.text(old.status.rawValue), old.note.map { .text($0) } ?? .null, .text(old.updated ?? Self.now()),
                                .text(link.fingerprint)])
                 for statement in forget { try statement.run([.text(link.legacy)]) }
             }
-            if let status = link.baselineStatus, status != SecretStatus.open.rawValue {
-                try adopt.run([.text(status), link.baselineNote.map { .text($0) } ?? .null, .text(Self.now()),
+            if let status = link.baselineStatus, status != .open {
+                try adopt.run([.text(status.rawValue), link.baselineNote.map { .text($0) } ?? .null, .text(Self.now()),
                                .text(link.fingerprint)])
             }
         }
@@ -442,12 +470,13 @@ public final class FindingStore {
     private func upsertSecrets(_ secrets: [SecretRecord]) throws {
         let statement = try connection.prepare("""
             INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, confidence) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (fingerprint) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
+            ON CONFLICT (fingerprint) DO UPDATE SET
+                first_seen = coalesce(min(first_seen, excluded.first_seen), first_seen, excluded.first_seen),
                 confidence = coalesce(excluded.confidence, confidence)
             """)
         for secret in secrets {
             try statement.run([.text(secret.fingerprint), .text(secret.rule), .text(secret.provider), .text(secret.description),
-                               .text(secret.preview), .text(secret.firstSeen), secret.confidence.map { .text($0) } ?? .null])
+                               .text(secret.preview), secret.firstSeen.map { .text($0) } ?? .null, secret.confidence.map { .text($0) } ?? .null])
         }
     }
 
@@ -456,7 +485,8 @@ public final class FindingStore {
     public func finishScan(_ id: Int64, occurrences: [StoredOccurrence], commits: [String], firstSeen: [String: String],
                            rulesHash: String, counts: ScanCounts, dropOtherRuleSets: Bool) throws {
         try connection.transaction {
-            let seen = try connection.prepare("UPDATE secrets SET first_seen = min(first_seen, ?) WHERE fingerprint = ?")
+            // min() of a NULL is NULL: an unknown first_seen takes the date.
+            let seen = try connection.prepare("UPDATE secrets SET first_seen = coalesce(min(first_seen, ?1), ?1) WHERE fingerprint = ?2")
             for (fingerprint, date) in firstSeen { try seen.run([.text(date), .text(fingerprint)]) }
             let upsert = try connection.prepare("""
                 INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with,
@@ -507,33 +537,35 @@ public final class FindingStore {
                 commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
                 email: row.string(8), date: row.string(9), pairedWith: row.text(10), detail: MatchDetail.from(row.text(19)))
             let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
-                                      description: row.string(13), preview: row.string(14), firstSeen: row.string(15),
-                                      status: row.string(16), note: row.text(17), confidence: row.text(18))
+                                      description: row.string(13), preview: row.string(14), firstSeen: row.text(15),
+                                      status: try SecretStatus.stored(row.string(16), of: row.string(0)), note: row.text(17), confidence: row.text(18))
             out.append((occurrence, secret))
         }
         return out
     }
 
-    /// Secrets with their occurrence counts, most recently first seen last.
-    public func secrets(statuses: Set<String>? = nil) throws -> [SecretRecord] {
+    /// Secrets with their occurrence counts, most recently first seen last (those not seen yet last of all).
+    public func secrets(statuses: Set<SecretStatus>? = nil) throws -> [SecretRecord] {
         var out: [SecretRecord] = []
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
                    (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence
-            FROM secrets s ORDER BY s.first_seen, s.fingerprint
+            FROM secrets s ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
             """).query { row in
             let record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
-                                      description: row.string(3), preview: row.string(4), firstSeen: row.string(5),
-                                      status: row.string(6), note: row.text(7), occurrences: row.int(8), confidence: row.text(9))
-            if statuses == nil || statuses!.contains(record.status) { out.append(record) }
+                                      description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
+                                      status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9))
+            if statuses?.contains(record.status) ?? true { out.append(record) }
         }
         return out
     }
 
     /// Triage status by fingerprint, for hooks and scans to decide what blocks.
-    public func statuses() throws -> [String: String] {
-        var out: [String: String] = [:]
-        try connection.prepare("SELECT fingerprint, status FROM secrets").query { out[$0.string(0)] = $0.string(1) }
+    public func statuses() throws -> [String: SecretStatus] {
+        var out: [String: SecretStatus] = [:]
+        try connection.prepare("SELECT fingerprint, status FROM secrets").query {
+            out[$0.string(0)] = try SecretStatus.stored($0.string(1), of: $0.string(0))
+        }
         return out
     }
 
@@ -553,7 +585,7 @@ public final class FindingStore {
             var secret = candidates[0]
             try connection.prepare("UPDATE secrets SET status = ?, note = coalesce(?, note), updated_at = ? WHERE fingerprint = ?")
                 .run([.text(status.rawValue), note.map { .text($0) } ?? .null, .text(Self.now()), .text(secret.fingerprint)])
-            secret.status = status.rawValue
+            secret.status = status
             if let note { secret.note = note }
             return secret
         }
@@ -566,7 +598,7 @@ public final class FindingStore {
             try upsertSecrets(entries)
             let update = try connection.prepare("UPDATE secrets SET status = ?, note = coalesce(?, note), updated_at = ? WHERE fingerprint = ?")
             for entry in entries {
-                try update.run([.text(entry.status), entry.note.map { .text($0) } ?? .null, .text(Self.now()), .text(entry.fingerprint)])
+                try update.run([.text(entry.status.rawValue), entry.note.map { .text($0) } ?? .null, .text(Self.now()), .text(entry.fingerprint)])
             }
             return entries.count
         }

@@ -31,11 +31,7 @@ struct AuditCommand: ParsableCommand {
         let colour = report == nil && format == .text && isatty(STDOUT_FILENO) == 1
         let data = try ReportWriter.render(audit: result, format: format.reportFormat, colour: colour)
         if let report {
-            do {
-                try OutputFile.write(data, to: report)
-            } catch {
-                throw RuntimeError("cannot write the report to \(report): \(error.localizedDescription)")
-            }
+            try OutputFile.write(data, to: report, as: .report)
         } else {
             FileHandle.standardOutput.write(data)
         }

@@ -15,8 +15,8 @@ struct ChecklistCommand: ParsableCommand {
     var format: Format = .markdown
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var out: String?
-    @Option(help: "Only secrets with these statuses (comma-separated): open, rotated, false-positive, accepted.")
-    var status: String?
+    @Option(help: "Only secrets with these statuses (comma-separated).")
+    var status: StatusFilter?
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
 
@@ -25,24 +25,12 @@ struct ChecklistCommand: ParsableCommand {
         var checklistFormat: ChecklistFormat { ChecklistFormat(rawValue: rawValue)! }  // Safe: same cases.
     }
 
-    var statuses: Set<String>? { status.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } }
-
-    func validate() throws {
-        for value in statuses ?? [] where SecretStatus(rawValue: value) == nil {
-            throw ValidationError("--status: '\(value)' is not one of open, rotated, false-positive, accepted.")
-        }
-    }
-
     func run() throws {
         let checklist = try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
-                                                   statuses: statuses)
+                                                   statuses: status?.statuses)
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
         if let out {
-            do {
-                try OutputFile.write(data, to: out)
-            } catch {
-                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
-            }
+            try OutputFile.write(data, to: out, as: .file)
             FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
         } else {
             FileHandle.standardOutput.write(data)
@@ -116,13 +104,7 @@ struct RebuildCommand: ParsableCommand {
     func run() throws {
         let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
         let json = try JSONOutput.encode(requests)
-        if let out {
-            do {
-                try OutputFile.write(json, to: out)
-            } catch {
-                throw RuntimeError("cannot write \(out): \(error.localizedDescription)")
-            }
-        }
+        if let out { try OutputFile.write(json, to: out, as: .file) }
         guard apply else {
             if out == nil { FileHandle.standardOutput.write(json) }
             FileHandle.standardError.write(Data("keyseal: dry run: \(requests.count) rebuild request(s); nothing sent (--apply sends)\n".utf8))

@@ -84,11 +84,7 @@ func writeGuardReport(_ result: GuardResult, to path: String?, privately: Bool) 
     guard let path else { return }
     let scan = result.asScanResult()
     let format: ReportFormat = path.hasSuffix(".sarif") ? .sarif : .json
-    do {
-        try OutputFile.write(ReportWriter.render(scan, format: format), to: path, privately: privately)
-    } catch {
-        throw RuntimeError("cannot write the report to \(path): \(error.localizedDescription)")
-    }
+    try OutputFile.write(ReportWriter.render(scan, format: format), to: path, as: .report, privately: privately)
 }
 
 struct HooksCommand: ParsableCommand {

@@ -93,11 +93,7 @@ struct ReportOptions: ParsableArguments {
     func write(_ result: ScanResult) throws {
         if let report {
             let data = try ReportWriter.render(result, format: format.reportFormat, colour: false)
-            do {
-                try OutputFile.write(data, to: report, privately: showSecrets)
-            } catch {
-                throw RuntimeError("cannot write the report to \(report): \(error.localizedDescription)")
-            }
+            try OutputFile.write(data, to: report, as: .report, privately: showSecrets)
             if format != .text {
                 let text = ReportWriter.render(summaryOnly: result)
                 FileHandle.standardError.write(Data(text.utf8))

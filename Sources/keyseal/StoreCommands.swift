@@ -28,23 +28,15 @@ struct FindingsCommand: ParsableCommand {
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."
     @OptionGroup var storage: StoreOptions
-    @Option(help: "Only secrets with these statuses (comma-separated): open, rotated, false-positive, accepted.")
-    var status: String?
+    @Option(help: "Only secrets with these statuses (comma-separated).")
+    var status: StatusFilter?
     @Option(name: .shortAndLong, help: "text or json.")
     var format: Format = .text
 
     enum Format: String, ExpressibleByArgument { case text, json }
 
-    func validate() throws {
-        for value in statuses ?? [] where SecretStatus(rawValue: value) == nil {
-            throw ValidationError("--status: '\(value)' is not one of open, rotated, false-positive, accepted.")
-        }
-    }
-
-    var statuses: Set<String>? { status.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) } }
-
     func run() throws {
-        let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: statuses)
+        let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: status?.statuses)
         switch format {
         case .json:
             let data = try JSONOutput.encode(secrets)
@@ -53,7 +45,7 @@ struct FindingsCommand: ParsableCommand {
             // Rules, notes and previews can come from a committed config or baseline: escaped for the terminal.
             let e = TerminalText.escape as (String) -> String
             for secret in secrets {
-                print("\(secret.fingerprint.prefix(12))  \(e(secret.status).padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s), first seen \(e(String(secret.firstSeen.prefix(10))))\(secret.note.map { "  — \(e($0))" } ?? "")")
+                print("\(secret.fingerprint.prefix(12))  \(secret.status.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s), first seen \(secret.firstSeen.map { e(String($0.prefix(10))) } ?? "unknown")\(secret.note.map { "  — \(e($0))" } ?? "")")
             }
             print("\(secrets.count) secret(s)")
         }
@@ -67,25 +59,17 @@ struct TriageCommand: ParsableCommand {
 
     @Argument(help: "A unique prefix of the secret's fingerprint (at least 4 hex digits).")
     var fingerprint: String
-    @Option(help: "open, rotated, false-positive or accepted.")
-    var status: String
+    @Option(help: "The decision.")
+    var status: SecretStatus
     @Option(help: "Why (kept with the decision).")
     var note: String?
     @Option(help: "The repository (default: the current folder).")
     var repo: String = "."
     @OptionGroup var storage: StoreOptions
 
-    func validate() throws {
-        guard SecretStatus(rawValue: status) != nil else {
-            throw ValidationError("--status must be one of open, rotated, false-positive, accepted (got '\(status)').")
-        }
-    }
-
     func run() throws {
-        // Safe: validate() checked the status.
-        let secret = try Triage.set(repository: repo, store: storage.choice, prefix: fingerprint,
-                                    status: SecretStatus(rawValue: status)!, note: note)
-        print(TerminalText.escape("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status)"))
+        let secret = try Triage.set(repository: repo, store: storage.choice, prefix: fingerprint, status: status, note: note)
+        print(TerminalText.escape("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status.rawValue)"))
     }
 }
 

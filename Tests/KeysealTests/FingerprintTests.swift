@@ -141,7 +141,7 @@ final class FingerprintTests: XCTestCase {
             let store = try FindingStore(path: storePath)
             _ = try store.importBaseline([SecretRecord(fingerprint: old, rule: Self.genericRule, provider: "Generic",
                                                        description: "d", preview: oldPreview, firstSeen: "2024",
-                                                       status: "false-positive", note: "test fixture")])
+                                                       status: .falsePositive, note: "test fixture")])
         }
 
         let (status, findings, json) = try scanJSON(repo, [])
@@ -176,7 +176,7 @@ final class FingerprintTests: XCTestCase {
         let store = try FindingStore(path: repo.url.appendingPathComponent(".git/keyseal/store.sqlite").path)
         _ = try store.importBaseline([SecretRecord(fingerprint: legacy(Self.genericRule, password), rule: Self.genericRule,
                                                    provider: "Generic", description: "d", preview: "…", firstSeen: "2024",
-                                                   status: "accepted")])
+                                                   status: .accepted)])
         try repo.write("copy.env", "DB_PASSWORD=\(password)\n")
         let out = try KeysealBinary.run(["staged"], in: repo.url)
         XCTAssertEqual(out.status, 0, out.stderr)

@@ -1,5 +1,5 @@
 import Foundation
-import KeysealCore
+@testable import KeysealCore
 import XCTest
 
 /// The hooks as a developer meets them: real `git commit` and `git push` with keyseal's hooks installed.
@@ -226,12 +226,25 @@ final class GuardHookTests: XCTestCase {
         XCTAssertTrue(out.stderr.contains("keyseal binary was not found"), out.stderr)
     }
 
+    /// `hooks/` holds copies of the generated scripts (Hooks.swift is their one source): each is the
+    /// text `keyseal hooks install` writes and `keyseal hooks show` prints, and begins with the shared
+    /// preamble.
     func testShippedHookFilesMatchWhatInstallWrites() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repo = try TestRepository()
         for hook in HookScript.allCases {
             let shipped = try String(contentsOf: root.appendingPathComponent("hooks/\(hook.rawValue)"), encoding: .utf8)
-            XCTAssertEqual(shipped, hook.text, "hooks/\(hook.rawValue) differs from the installed script")
+            XCTAssertEqual(shipped, hook.text,
+                           "hooks/\(hook.rawValue) is stale: regenerate it with `swift run keyseal hooks show \(hook.rawValue) > hooks/\(hook.rawValue)`")
+            XCTAssertTrue(shipped.hasPrefix(hook.preamble))
+            XCTAssertTrue(shipped.hasSuffix("fi\nexit 0\n"), shipped)
+            let shown = try KeysealBinary.run(["hooks", "show", hook.rawValue], in: repo.url)
+            XCTAssertEqual(shown.status, 0, shown.stderr)
+            XCTAssertEqual(shown.stdout, shipped)
         }
+        XCTAssertEqual(HookScript.preCommit.preamble.replacingOccurrences(of: "commit", with: "push")
+                        .replacingOccurrences(of: "a push whose staged changes", with: "a push whose new commits"),
+                       HookScript.prePush.preamble, "the two preambles differ only in the words naming the hook")
     }
 
     // MARK: - config

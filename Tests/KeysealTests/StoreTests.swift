@@ -154,12 +154,12 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(ambiguous.stderr.contains("matches 2 secrets"), ambiguous.stderr)
         XCTAssertTrue(ambiguous.stderr.contains(String(a.prefix(16))) && ambiguous.stderr.contains(String(b.prefix(16))), ambiguous.stderr)
         let statuses = try FindingStore(path: storePath(repo).path).statuses()
-        XCTAssertEqual([statuses[a], statuses[b]], ["open", "open"], "a refused triage changes nothing")
+        XCTAssertEqual([statuses[a], statuses[b]], [.open, .open], "a refused triage changes nothing")
 
         let picked = try KeysealBinary.run(["triage", "abcd1", "--status", "accepted"], in: repo.url)
         XCTAssertEqual(picked.status, 0, picked.stderr)
         let after = try FindingStore(path: storePath(repo).path).statuses()
-        XCTAssertEqual([after[a], after[b]], ["accepted", "open"])
+        XCTAssertEqual([after[a], after[b]], [.accepted, .open])
     }
 
     func testBaselineExportImportAndCommittedBaseline() throws {
@@ -182,7 +182,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(status, 0, "the committed baseline is honoured")
         let imported = try KeysealBinary.run(["baseline", "import", ".keyseal-baseline.json", "--store", fresh], in: repo.url)
         XCTAssertEqual(imported.status, 0, imported.stderr)
-        XCTAssertEqual(try FindingStore(path: fresh).statuses()[fingerprint], "accepted")
+        XCTAssertEqual(try FindingStore(path: fresh).statuses()[fingerprint], .accepted)
     }
 
     /// Two scans at once, made to overlap for certain: the first is held inside its first chunk's
@@ -302,7 +302,108 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(findings.first { $0["fingerprint"] as? String == fingerprint }?["status"] as? String, "rotated")
         let check = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select value from meta where key='schema_version'\").fetchone()[0])"
         let version = try TestRepository.run("/usr/bin/env", ["python3", "-c", check, path], in: repo.url)
-        XCTAssertEqual(version.trimmingCharacters(in: .whitespacesAndNewlines), "4")
+        XCTAssertEqual(version.trimmingCharacters(in: .whitespacesAndNewlines), String(FindingStore.schemaVersion))
+    }
+
+    // MARK: - Statuses
+
+    /// Every status goes into the store and comes back as itself: through triage, the list of
+    /// secrets (filtered by status), the status map hooks read, and a baseline export and import.
+    func testEveryStatusRoundTripsThroughTheStore() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
+        let store = try FindingStore(path: storePath(repo).path)
+        let fingerprint = try XCTUnwrap(try store.secrets().first?.fingerprint)
+        for status in SecretStatus.allCases {
+            XCTAssertEqual(try store.triage(prefix: String(fingerprint.prefix(8)), status: status, note: nil).status, status)
+            XCTAssertEqual(try store.secrets().first?.status, status)
+            XCTAssertEqual(try store.secrets(statuses: [status]).map(\.fingerprint), [fingerprint])
+            XCTAssertEqual(try store.secrets(statuses: Set(SecretStatus.allCases).subtracting([status])), [])
+            XCTAssertEqual(try store.statuses()[fingerprint], status)
+            // Stored as the text reports and baselines use.
+            let list = try KeysealBinary.run(["findings", "--format", "json", "--status", status.rawValue], in: repo.url)
+            let secrets = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]], list.stderr)
+            XCTAssertEqual(secrets.first?["status"] as? String, status.rawValue)
+        }
+        // A baseline carries a decision to another store.
+        XCTAssertEqual(try store.triage(prefix: fingerprint, status: .falsePositive, note: "fixture").status, .falsePositive)
+        let file = repo.url.appendingPathComponent("shared-baseline.json").path
+        XCTAssertEqual(try Baseline.export(repository: repo.path, store: .inRepository, to: file), 1)
+        let other = repo.url.appendingPathComponent("other.sqlite").path
+        XCTAssertEqual(try Baseline.importFile(file, repository: repo.path, store: .path(other)), 1)
+        let imported = try XCTUnwrap(try FindingStore(path: other).secrets().first)
+        XCTAssertEqual(imported.status, .falsePositive)
+        XCTAssertEqual(imported.note, "fixture")
+    }
+
+    /// `--status` is checked by ArgumentParser: a value that is not a status is a usage error (exit 2)
+    /// naming the four, for the single value of `triage` and the comma-separated lists of `findings`
+    /// and `checklist`; nothing runs. Help lists the values.
+    func testInvalidStatusIsAUsageErrorNamingTheValues() throws {
+        let (repo, _) = try leakyRepo()
+        for command in [["findings", "--status", "bogus"], ["findings", "--status", "open,bogus"],
+                        ["checklist", "--status", "bogus"], ["triage", "abcd", "--status", "bogus"],
+                        ["findings", "--status", ""]] {
+            let out = try KeysealBinary.run(command, in: repo.url)
+            XCTAssertEqual(out.status, 2, "\(command): \(out.stderr)")
+            XCTAssertTrue(out.stderr.hasPrefix("keyseal: Error: The value '\(command[command.count - 1])' is invalid for '--status <status>'. Please provide one of 'open', 'rotated', 'false-positive' or 'accepted'."),
+                          "\(command): \(out.stderr)")
+            XCTAssertFalse(out.stderr.contains("OPTIONS:"), "no help page, only the usage line: \(out.stderr)")
+            XCTAssertEqual(out.stdout, "", "\(command)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: storePath(repo).path), "nothing ran")
+        for command in ["findings", "checklist", "triage"] {
+            let help = try KeysealBinary.run([command, "--help"], in: repo.url)
+            XCTAssertTrue(help.stdout.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: "")
+                            .contains("(values: open, rotated, false-positive, accepted)"), help.stdout)
+        }
+        // Lists with spaces after the commas still work.
+        _ = try scanJSON(repo)
+        let spaced = try KeysealBinary.run(["findings", "--status", "rotated, open"], in: repo.url)
+        XCTAssertEqual(spaced.status, 0, spaced.stderr)
+        XCTAssertTrue(spaced.stdout.hasSuffix("1 secret(s)\n"), spaced.stdout)
+    }
+
+    /// A secret a baseline brings in before any scan has met it has no first-seen date (earlier
+    /// versions stored and printed "9999"); the first scan that meets it sets the date. A store
+    /// written with "9999" is migrated to no date.
+    func testUnknownFirstSeenIsNoDate() throws {
+        let (repo, _) = try leakyRepo()
+        let unseen = "abcd" + String(repeating: "3", count: 60)
+        let baseline = """
+            {"version": 1, "secrets": [{"fingerprint": "\(unseen)", "rule": "github-pat", "provider": "GitHub", "status": "accepted"}]}
+            """
+        try Data(baseline.utf8).write(to: repo.url.appendingPathComponent("seed.json"))
+        XCTAssertEqual(try KeysealBinary.run(["baseline", "import", "seed.json"], in: repo.url).status, 0)
+        _ = try scanJSON(repo)
+        let store = try FindingStore(path: storePath(repo).path)
+        let secrets = try store.secrets()
+        XCTAssertEqual(secrets.map(\.fingerprint).last, unseen, "not seen yet: listed last")
+        XCTAssertNil(secrets.last?.firstSeen)
+        XCTAssertNotNil(secrets.first?.firstSeen, "the scanned secret has its commit's date")
+        let text = try KeysealBinary.run(["findings"], in: repo.url)
+        XCTAssertFalse(text.stdout.contains("9999"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("0 occurrence(s), first seen unknown"), text.stdout)
+        let json = try KeysealBinary.run(["findings", "--format", "json"], in: repo.url)
+        XCTAssertFalse(json.stdout.contains("9999"), json.stdout)
+
+        // A version 4 store with the old placeholder: migrated, the placeholder gone, the decision kept.
+        let downgrade = """
+            import sqlite3,sys; c=sqlite3.connect(sys.argv[1])
+            c.executescript(\"\"\"
+            create table old (fingerprint text primary key, rule text not null, provider text not null, description text not null,
+              preview text not null, first_seen text not null, status text not null default 'open', note text, updated_at text, confidence text);
+            insert into old select fingerprint, rule, provider, description, preview, coalesce(first_seen, '9999'), status, note, updated_at, confidence from secrets;
+            drop table secrets; alter table old rename to secrets;
+            update meta set value='4' where key='schema_version';
+            \"\"\")
+            c.commit()
+            """
+        try TestRepository.run("/usr/bin/env", ["python3", "-c", downgrade, storePath(repo).path], in: repo.url)
+        let migrated = try FindingStore(path: storePath(repo).path).secrets()
+        XCTAssertEqual(migrated.map(\.firstSeen), secrets.map(\.firstSeen))
+        XCTAssertEqual(migrated.map(\.status), secrets.map(\.status))
+        XCTAssertEqual(migrated.last?.status, .accepted)
     }
 
     func testUnwritableStoreLocationSuggestsNoStore() throws {

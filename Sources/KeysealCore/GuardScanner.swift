@@ -87,7 +87,7 @@ public enum GuardScanner {
                               cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
         let repository = try open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let added = try Scanner.wrap { try repository.stagedContent() }
+        let added = try HistoryScan.wrap { try repository.stagedContent() }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
                               cacheDirectory: cacheDirectory)
         result.audit = try stagedAudit(added, repository: repository, settings: settings)
@@ -127,7 +127,7 @@ public enum GuardScanner {
         for update in updates where !update.isDeletion {
             guard let tip = ObjectID(hex: update.localOID) else { continue }
             let hidden = update.remoteIsNew ? [] : [ObjectID(hex: update.remoteOID)].compactMap { $0 }
-            for commit in try Scanner.wrap({ try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs) })
+            for commit in try HistoryScan.wrap({ try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs) })
             where seen.insert(commit).inserted {
                 commits.append(commit)
             }
@@ -139,10 +139,10 @@ public enum GuardScanner {
         let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
-            authors[commit] = try Scanner.wrap { try repository.author(of: commit) }
-            subjects[commit.hex] = try Scanner.wrap { try repository.subject(of: commit) }
-            let isRoot = try Scanner.wrap { try repository.commit(commit).parents.isEmpty }
+            added += try HistoryScan.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
+            authors[commit] = try HistoryScan.wrap { try repository.author(of: commit) }
+            subjects[commit.hex] = try HistoryScan.wrap { try repository.subject(of: commit) }
+            let isRoot = try HistoryScan.wrap { try repository.commit(commit).parents.isEmpty }
             if boundary || isRoot { roots.insert(commit.hex) }
         }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
@@ -174,7 +174,7 @@ public enum GuardScanner {
         result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
-        let scratch = try Scanner.wrap { try matcher.makeScratch() }
+        let scratch = try HistoryScan.wrap { try matcher.makeScratch() }
         /// One blob's scan: its matches, and what it left out.
         struct Scanned {
             var matches: [EngineMatch] = []
@@ -193,7 +193,7 @@ public enum GuardScanner {
             if let known = byBlob[content.blob] {
                 scanned = known
             } else {
-                scanned = try Scanner.wrap {
+                scanned = try HistoryScan.wrap {
                     let size = try repository.blobSize(content.blob)
                     if size > settings.maxBlobSize { return Scanned(reasons: [.tooLarge], size: size) }
                     let scan = try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch) }

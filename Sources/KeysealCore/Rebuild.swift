@@ -44,11 +44,11 @@ public enum RebuildPlanner {
     /// One request per tag that contains a commit holding an open or rotated secret. Scans first
     /// (incrementally, through the store).
     public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
-        let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store))
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store))
         let repository = try GuardScanner.open(path)
         let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
-        let exposure = try Scanner.wrap { try repository.exposure(of: commits) }
+        let exposure = try HistoryScan.wrap { try repository.exposure(of: commits) }
         var reasons: [String: Set<RebuildRequest.Reason>] = [:]
         for finding in affected {
             guard let id = ObjectID(hex: finding.commit) else { continue }
@@ -105,7 +105,7 @@ public struct RebuildDispatcher {
         if let command { targets.append(("exec \(command.first ?? "")", "exec \(command.first ?? "")", nil, { run(command, for: $0) })) }
         for request in requests {
             for (target, key, legacyKey, send) in targets {
-                if !force, let store, try Scanner.wrap({
+                if !force, let store, try HistoryScan.wrap({
                     try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey)
                 }) {
                     outcome.skipped.append(request.tag)
@@ -117,7 +117,7 @@ public struct RebuildDispatcher {
                     outcome.sent.append(request.tag)
                     log("\(request.tag): \(detail)")
                     try store.map { store in
-                        try Scanner.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key) }
+                        try HistoryScan.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key) }
                     }
                 case .failure(let failure):
                     outcome.failed.append(request.tag)

@@ -31,7 +31,7 @@ final class StoreSession {
         case .inRepository: path = defaultPath(for: repository)
         case .path(let given): path = given
         }
-        return try Scanner.wrap {
+        return try HistoryScan.wrap {
             let store = try FindingStore(path: path)
             // The fingerprint scheme is part of the key: records made under another one are rescanned.
             let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
@@ -54,20 +54,20 @@ final class StoreSession {
     }
 
     func knownCommits(in repository: Repository) throws -> Set<ObjectID> {
-        Set(try Scanner.wrap { try store.scannedCommits(rulesHash: rulesHash) }.compactMap(ObjectID.init(hex:)))
+        Set(try HistoryScan.wrap { try store.scannedCommits(rulesHash: rulesHash) }.compactMap(ObjectID.init(hex:)))
     }
 
-    func scannedBlobs() throws -> Set<String> { try Scanner.wrap { try store.scannedBlobs(rulesHash: rulesHash) } }
+    func scannedBlobs() throws -> Set<String> { try HistoryScan.wrap { try store.scannedBlobs(rulesHash: rulesHash) } }
 
     func matches(of blobs: Set<String>) throws -> [String: [StoredMatch]] {
-        try Scanner.wrap { try store.matches(of: blobs, rulesHash: rulesHash) }
+        try HistoryScan.wrap { try store.matches(of: blobs, rulesHash: rulesHash) }
     }
 
     func secretsByFingerprint() throws -> [String: SecretRecord] {
-        Dictionary(try Scanner.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try HistoryScan.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func statuses() throws -> [String: String] { try Scanner.wrap { try store.statuses() } }
+    func statuses() throws -> [String: String] { try HistoryScan.wrap { try store.statuses() } }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
     /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
@@ -104,7 +104,7 @@ final class StoreSession {
             return (history.blobs[index].hex, stored)
         }
         let complete = incomplete.isEmpty ? rows : zip(chunk, rows).filter { !incomplete.contains($0.0) }.map(\.1)
-        try Scanner.wrap {
+        try HistoryScan.wrap {
             try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
                                   legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
         }
@@ -121,7 +121,7 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        try Scanner.wrap {
+        try HistoryScan.wrap {
             try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
                                  rulesHash: rulesHash,
                                  counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
@@ -134,7 +134,7 @@ final class StoreSession {
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
     func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
-        try Scanner.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
+        try HistoryScan.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
             if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
             return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
                            fingerprint: occurrence.fingerprint, preview: secret.preview,

@@ -21,18 +21,18 @@ public enum Triage {
         if !create && !FileManager.default.fileExists(atPath: location) {
             throw ScanError("no findings store at \(location) yet: run `keyseal scan` first")
         }
-        return try Scanner.wrap { try FindingStore(path: location, create: create) }
+        return try HistoryScan.wrap { try FindingStore(path: location, create: create) }
     }
 
     public static func secrets(repository: String, store: StoreChoice, statuses: Set<String>?) throws -> [SecretRecord] {
         let store = try openStore(repository: repository, store: store)
-        return try Scanner.wrap { try store.secrets(statuses: statuses) }
+        return try HistoryScan.wrap { try store.secrets(statuses: statuses) }
     }
 
     public static func set(repository: String, store: StoreChoice, prefix: String, status: SecretStatus,
                            note: String?) throws -> SecretRecord {
         let store = try openStore(repository: repository, store: store)
-        return try Scanner.wrap { try store.triage(prefix: prefix, status: status, note: note) }
+        return try HistoryScan.wrap { try store.triage(prefix: prefix, status: status, note: note) }
     }
 }
 
@@ -56,7 +56,7 @@ public enum Baseline {
 
     public static func export(repository: String, store choice: StoreChoice, to path: String) throws -> Int {
         let store = try Triage.openStore(repository: repository, store: choice)
-        let secrets = try Scanner.wrap { try store.secrets(statuses: [SecretStatus.falsePositive.rawValue, SecretStatus.accepted.rawValue]) }
+        let secrets = try HistoryScan.wrap { try store.secrets(statuses: [SecretStatus.falsePositive.rawValue, SecretStatus.accepted.rawValue]) }
         let document = Document(secrets: secrets.map {
             Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
         })
@@ -97,7 +97,7 @@ public enum Baseline {
     public static func importFile(_ path: String, repository: String, store choice: StoreChoice) throws -> Int {
         let entries = try load(path)
         let store = try Triage.openStore(repository: repository, store: choice, create: true)
-        return try Scanner.wrap {
+        return try HistoryScan.wrap {
             try store.importBaseline(entries.map {
                 SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
                              preview: "…", firstSeen: "9999", status: $0.status, note: $0.note)

@@ -73,7 +73,7 @@ final class ScanWorker: @unchecked Sendable {
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
 }
 
-public enum Scanner {
+public enum HistoryScan {
     /// Blobs per store transaction: work survives a kill in steps of this size.
     static let chunkSize = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_CHUNK_SIZE"] ?? "") ?? 4096
     /// Test hook: the process kills itself (SIGKILL) after recording this many chunks, so the

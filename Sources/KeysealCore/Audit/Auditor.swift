@@ -24,7 +24,7 @@ public enum Auditor {
     }
 
     public static func audit(path: String, revision: String?, configFile: String?) throws -> AuditResult {
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
         let tracked = try HistoryScan.wrap { try repository.trackedFiles(at: revision) }
         let files = tracked.map { file in

@@ -5,11 +5,6 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     case text, json, sarif
 }
 
-public enum KeysealVersion {
-    public static let current = "0.1.0"
-    public static let informationURI = "https://github.com/keyseal/keyseal"
-}
-
 /// Every JSON keyseal writes: pretty, keys sorted (stable diffs), slashes unescaped, newline-terminated.
 public enum JSONOutput {
     public static func encode<T: Encodable>(_ value: T) throws -> Data {

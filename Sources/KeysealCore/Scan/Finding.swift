@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Synchronization
 import KeysealEngine
+import KeysealGit
 import KeysealStore
 
 /// One occurrence of a secret: a rule's match in a blob, at one path, attributed to the earliest commit
@@ -223,4 +224,29 @@ public enum SecretText {
         }
         return out
     }
+}
+
+extension Finding {
+    /// One occurrence from an engine match; the clear secret is kept only when asked.
+    init(rule: Rule, match: EngineMatch, fingerprint: String, pairedWith: String?, commit: String,
+         author: Signature?, path: String, blob: String, showSecret: Bool) {
+        self.init(rule: rule.id, provider: rule.provider, description: rule.description, fingerprint: fingerprint,
+                  preview: SecretText.preview(match.secret, rule: rule),
+                  secret: showSecret ? String(decoding: match.secret, as: UTF8.self) : nil,
+                  commit: commit, author: author?.name ?? "", email: author?.email ?? "",
+                  date: author.map(Timestamp.iso8601) ?? "", path: path, line: match.line, column: match.column,
+                  blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid),
+                  detail: match.detail)
+    }
+}
+
+extension EngineMatch {
+    /// Archive member, byte offset and encoding, as the store keeps them.
+    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity) }
+    /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
+    /// hook reports it whenever the blob is part of the change.
+    var outsideBlobLines: Bool { innerPath != nil || byteOffset != nil || encoding?.hasPrefix("gzip") == true }
+
+    /// The last line the secret spans (PEM bodies run over many).
+    var endLine: Int { line + secret.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) } }
 }

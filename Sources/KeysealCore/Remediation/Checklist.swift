@@ -94,7 +94,7 @@ public enum ChecklistBuilder {
     public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<String>?,
                              progress: ScanProgress? = nil) throws -> Checklist {
         let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
         var notes: [String: String] = [:]
         if case .none = store {} else {
             for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }
@@ -134,7 +134,7 @@ public enum ChecklistBuilder {
                 occurrences: ordered.map {
                     Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: $0.date, author: $0.author)
                 },
-                introduced: first.date, removed: removed.map(Self.iso8601),
+                introduced: first.date, removed: removed.map(Timestamp.iso8601UTC),
                 rotation: guide, afterRotation: RotationGuide.afterwards,
                 followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead),
                 identity: ordered.compactMap(\.identity).first))
@@ -160,7 +160,7 @@ public enum ChecklistBuilder {
                                         rotated: entries.filter { $0.status == "rotated" }.count,
                                         pushed: entries.filter(\.pushed).count, inHead: entries.filter(\.inHead).count)
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
-        return Checklist(repository: name, generatedAt: iso8601(Int64(Date().timeIntervalSince1970)), summary: summary,
+        return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)), summary: summary,
                          entries: entries)
     }
 
@@ -175,10 +175,5 @@ public enum ChecklistBuilder {
         }
         steps.append("Inject secrets at run time, never at build time: a secrets manager, Docker/Kubernetes secrets, or `RUN --mount=type=secret` in Dockerfiles (never ENV or ARG).")
         return steps
-    }
-
-    static func iso8601(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 }

@@ -4,48 +4,6 @@ import KeysealGit
 import KeysealStore
 import Synchronization
 
-public struct ScanOptions: Sendable {
-    public var path: String
-    /// Scan only commits not reachable from this revision.
-    public var sinceCommit: String?
-    public var threads: Int
-    /// Nil: the config's `max_blob_size`, else 25 MiB.
-    public var maxBlobSize: Int?
-    public var showSecrets: Bool
-    /// Keep libgit2's re-hash of every object read (slower; for suspect repositories).
-    public var verifyHashes: Bool
-    /// Nil: `.keyseal.toml` at the work tree's root, when there is one.
-    public var configFile: String?
-    /// Where the compiled rules are cached; nil compiles every time.
-    public var cacheDirectory: URL?
-    /// Where findings are recorded.
-    public var store: StoreChoice
-    /// Walk and scan everything again, whatever the store has.
-    public var full: Bool
-    /// Also audit HEAD (routes into history and images).
-    public var audit: Bool
-    /// Blobs not fully scanned (too large, an archive read in part, a regex limit) fail the scan.
-    public var failOnUnscanned: Bool
-
-    public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
-                configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
-                store: StoreChoice = .none, full: Bool = false, audit: Bool = false, failOnUnscanned: Bool = false) {
-        self.audit = audit
-        self.failOnUnscanned = failOnUnscanned
-        self.store = store
-        self.full = full
-        self.path = path
-        self.sinceCommit = sinceCommit
-        self.threads = threads
-        self.maxBlobSize = maxBlobSize
-        self.showSecrets = showSecrets
-        self.verifyHashes = verifyHashes
-        self.configFile = configFile
-        self.cacheDirectory = cacheDirectory
-    }
-}
-
 /// A scan that could not be done; the message says why and, where it can, what to do.
 public struct ScanError: Error, CustomStringConvertible, Sendable {
     public let message: String
@@ -82,7 +40,7 @@ public enum HistoryScan {
 
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
-        let repository = try GuardScanner.open(options.path, verifyHashes: options.verifyHashes)
+        let repository = try Repository.open(options.path, verifyHashes: options.verifyHashes)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
                                          maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
@@ -344,100 +302,6 @@ public enum HistoryScan {
             throw ScanError(error.message)
         } catch let error as StoreError {
             throw ScanError(error.message)
-        }
-    }
-}
-
-/// Joins the engine's matches with where their blobs stand in history.
-struct FindingBuilder {
-    let repository: Repository
-    let history: HistoryIndex
-    let rules: [Rule]
-    let settings: Settings
-    let showSecrets: Bool
-
-    func findings(from found: [BlobMatches]) throws -> [Finding] {
-        var authors: [Int32: Signature] = [:]
-        var out: [Finding] = []
-        for entry in found.sorted(by: { $0.blob < $1.blob }) {
-            let fingerprints = entry.prints.map(\.fingerprint)
-            for placement in history.placements[entry.blob] {
-                let commit = history.commits[Int(placement.commit)]
-                let author: Signature
-                if let known = authors[placement.commit] {
-                    author = known
-                } else {
-                    author = try repository.author(of: commit.id)
-                    authors[placement.commit] = author
-                }
-                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
-                for (k, match) in entry.matches.enumerated() {
-                    out.append(Finding(rule: rules[match.rule], match: match, fingerprint: fingerprints[k],
-                                       pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: commit.id.hex,
-                                       author: author, path: path, blob: history.blobs[entry.blob].hex,
-                                       showSecret: showSecrets))
-                }
-            }
-        }
-        return out
-    }
-
-    /// Findings for blobs an earlier scan recorded, placed where this walk found those blobs.
-    func findings(fromCached cached: [String: [StoredMatch]], secrets: [String: SecretRecord]) throws -> [Finding] {
-        guard !cached.isEmpty else { return [] }
-        var out: [Finding] = []
-        var authors: [Int32: Signature] = [:]
-        for (index, blob) in history.blobs.enumerated() {
-            guard let matches = cached[blob.hex] else { continue }
-            for placement in history.placements[index] {
-                let commit = history.commits[Int(placement.commit)]
-                let author = try authors[placement.commit] ?? repository.author(of: commit.id)
-                authors[placement.commit] = author
-                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
-                for match in matches {
-                    guard let secret = secrets[match.fingerprint] else { continue }
-                    out.append(Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                                       fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
-                                       commit: commit.id.hex, author: author.name, email: author.email,
-                                       date: Self.iso8601(author), path: path, line: match.line, column: match.column,
-                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence,
-                                       detail: match.detail))
-                }
-            }
-        }
-        return out
-    }
-
-    /// Grouped by secret, the secret first seen first; inside a group, oldest first.
-    static func ordered(_ out: [Finding]) -> [Finding] {
-        var firstSeen: [String: String] = [:]
-        for finding in out where (firstSeen[finding.fingerprint] ?? "\u{10FFFF}") > finding.date {
-            firstSeen[finding.fingerprint] = finding.date
-        }
-        return out.sorted {
-            let a = firstSeen[$0.fingerprint]!, b = firstSeen[$1.fingerprint]!  // Safe: filled for every finding above.
-            if $0.fingerprint != $1.fingerprint { return a != b ? a < b : $0.fingerprint < $1.fingerprint }
-            return ($0.date, $0.path, $0.line, $0.column) < ($1.date, $1.path, $1.line, $1.column)
-        }
-    }
-
-    /// One formatter per UTC offset (building a DateFormatter costs more than formatting with one).
-    private static let formatters = Mutex<[Int32: DateFormatter]>([:])
-
-    static func iso8601(_ signature: Signature) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(signature.time))
-        return formatters.withLock { cache in
-            let formatter = cache[signature.offsetMinutes] ?? {
-                let made = DateFormatter()
-                made.locale = Locale(identifier: "en_US_POSIX")
-                made.timeZone = TimeZone(secondsFromGMT: Int(signature.offsetMinutes) * 60)
-                made.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
-                cache[signature.offsetMinutes] = made
-                return made
-            }()
-            return formatter.string(from: date)
         }
     }
 }

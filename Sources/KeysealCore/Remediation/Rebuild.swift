@@ -45,7 +45,7 @@ public enum RebuildPlanner {
     /// (incrementally, through the store).
     public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
         let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store))
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
         let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
         let exposure = try HistoryScan.wrap { try repository.exposure(of: commits) }
@@ -57,7 +57,7 @@ public enum RebuildPlanner {
             }
         }
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
-        let now = ChecklistBuilder.iso8601(Int64(Date().timeIntervalSince1970))
+        let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
         return reasons.keys.sorted().map { ref in
             RebuildRequest(repository: name, tag: String(ref.dropFirst(10)), commit: exposure.tagCommits[ref]?.hex ?? "",
                            reasons: reasons[ref]!.sorted { $0.fingerprint < $1.fingerprint },  // Safe: iterating its keys.

@@ -85,7 +85,7 @@ public struct GuardResult: Sendable {
 public enum GuardScanner {
     public static func staged(path: String, configFile: String?, showSecrets: Bool,
                               cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
-        let repository = try open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
         let added = try HistoryScan.wrap { try repository.stagedContent() }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
@@ -116,7 +116,7 @@ public enum GuardScanner {
 
     public static func prePush(path: String, remote: String, updates: [PushUpdate], configFile: String?,
                                showSecrets: Bool, cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
-        let repository = try open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
         let shallow = repository.shallowBoundary()
         // A remote given by name: everything its remote-tracking refs hold is already there.
@@ -153,16 +153,6 @@ public enum GuardScanner {
         result.head = try? repository.headCommit()?.hex
         result.notes += settings.config.warnings
         return result
-    }
-
-    /// Opens the repository at (or above) `path` with keyseal's read settings; errors become ScanErrors.
-    static func open(_ path: String, verifyHashes: Bool = false) throws -> Repository {
-        do {
-            try Repository.configureReading(verifyHashes: verifyHashes)
-            return try Repository(discovering: path)
-        } catch let error as GitError {
-            throw ScanError(error.message)
-        }
     }
 
     /// Scans each distinct blob once, then keeps the matches on lines the change added.

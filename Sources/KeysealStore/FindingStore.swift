@@ -185,7 +185,7 @@ public final class FindingStore {
         do {
             connection = try Connection(path: path, readOnly: readOnly)
         } catch let error as StoreError {
-            throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store")
+            throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store", code: error.code)
         }
         try migrate(readOnly: readOnly)
     }
@@ -289,14 +289,13 @@ public final class FindingStore {
         }
     }
 
-    /// Retries a step that SQLite answered with "database is locked" or "busy", for up to 30 s.
+    /// Retries a step that SQLite answered with SQLITE_BUSY or SQLITE_LOCKED, for up to 30 s.
     static func retryingBusy(_ body: () throws -> Void) throws {
         let deadline = Date().addingTimeInterval(30)
         while true {
             do {
                 return try body()
-            } catch let error as StoreError where Date() < deadline
-                && (error.message.contains("locked") || error.message.contains("busy")) {
+            } catch let error as StoreError where error.isBusy && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }

@@ -1,11 +1,24 @@
 import CSQLite
 import Foundation
 
-/// A failure from SQLite, with the statement or step that failed.
+/// A failure from SQLite (with its result code, and the statement or step that failed), or one the
+/// store raises itself (not a keyseal store, a fingerprint prefix that names nothing…).
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// SQLite's result code (SQLITE_BUSY, SQLITE_CANTOPEN…, possibly extended) when SQLite reported
+    /// the failure; nil for the store's own.
+    public let code: Int32?
+    public init(_ message: String, code: Int32? = nil) {
+        self.message = message
+        self.code = code
+    }
     public var description: String { message }
+
+    /// Another connection holds the lock SQLite needed (SQLITE_BUSY or SQLITE_LOCKED, extended or not).
+    public var isBusy: Bool {
+        guard let code else { return false }
+        return code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED
+    }
 }
 
 /// SQLITE_TRANSIENT tells SQLite to copy bound text; the C macro is a cast Swift cannot import.
@@ -23,7 +36,7 @@ final class Connection {
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
             sqlite3_close(db)
-            throw StoreError("cannot open the store \(path): \(message)")
+            throw StoreError("cannot open the store \(path): \(message)", code: status)
         }
         handle = db
         self.path = path
@@ -34,6 +47,8 @@ final class Connection {
     deinit { sqlite3_close(handle) }
 
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+    /// The extended result code of the last failure on this connection.
+    var lastCode: Int32 { sqlite3_extended_errcode(handle) }
 
     func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
@@ -41,7 +56,7 @@ final class Connection {
         if status != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? lastError
             sqlite3_free(error)
-            throw StoreError("\(path): \(message) (in: \(sql.prefix(60)))")
+            throw StoreError("\(path): \(message) (in: \(sql.prefix(60)))", code: status)
         }
     }
 
@@ -71,8 +86,10 @@ final class Statement {
 
     init(_ connection: Connection, _ sql: String) throws {
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StoreError("\(connection.path): \(connection.lastError) (preparing: \(sql.prefix(60)))")
+        let status = sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            throw StoreError("\(connection.path): \(connection.lastError) (preparing: \(sql.prefix(60)))",
+                             code: status == SQLITE_OK ? connection.lastCode : status)
         }
         handle = statement
         self.connection = connection
@@ -106,7 +123,7 @@ final class Statement {
         bind(values)
         let status = sqlite3_step(handle)
         guard status == SQLITE_DONE || status == SQLITE_ROW else {
-            throw StoreError("\(connection.path): \(connection.lastError)")
+            throw StoreError("\(connection.path): \(connection.lastError)", code: status)
         }
     }
 
@@ -116,7 +133,7 @@ final class Statement {
         while true {
             let status = sqlite3_step(handle)
             if status == SQLITE_DONE { return }
-            guard status == SQLITE_ROW else { throw StoreError("\(connection.path): \(connection.lastError)") }
+            guard status == SQLITE_ROW else { throw StoreError("\(connection.path): \(connection.lastError)", code: status) }
             try row(Row(handle: handle))
         }
     }

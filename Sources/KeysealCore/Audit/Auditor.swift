@@ -26,14 +26,14 @@ public enum Auditor {
     public static func audit(path: String, revision: String?, configFile: String?) throws -> AuditResult {
         let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let tracked = try HistoryScan.wrap { try repository.trackedFiles(at: revision) }
+        let tracked = try repository.trackedFiles(at: revision)
         let files = tracked.map { file in
             File(path: file.path, text: { (try? repository.text(of: file.blob)) ?? nil })
         }
         var result = try audit(files, settings: settings)
-        result.findings += GitConfigAudit.check(entries: try HistoryScan.wrap { try repository.configEntries(matching: "^(remote\\..*\\.(push)?url|credential\\.helper)$") })
+        result.findings += GitConfigAudit.check(entries: try repository.configEntries(matching: "^(remote\\..*\\.(push)?url|credential\\.helper)$"))
         if revision == nil {
-            for untracked in try HistoryScan.wrap({ try repository.untrackedFiles() }) {
+            for untracked in try repository.untrackedFiles() {
                 let name = PathText.lastComponent(untracked)
                 if TrackedFileAudit.isEnvFile(name) || TrackedFileAudit.keyNames.contains(name) || name.hasSuffix(".pem") || name.hasSuffix(".key") {
                     result.findings.append(AuditRules.finding("audit-untracked-secret-file", path: untracked, line: 1,
@@ -101,10 +101,10 @@ public enum Auditor {
         let byPath = Dictionary(grouping: result.findings.indices, by: { result.findings[$0].path })
         guard !byPath.isEmpty || !decoded.isEmpty else { return }
         let matcher = try settings.matcher()
-        let scratch = try HistoryScan.wrap { try matcher.makeScratch() }
+        let scratch = try matcher.makeScratch()
         for (path, indices) in byPath {
             guard let body = texts[path] else { continue }
-            let matches = try HistoryScan.wrap { try Array(body.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) } }
+            let matches = try Array(body.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
             var firstOnLine: [Int: EngineMatch] = [:]
             for match in matches where firstOnLine[match.line] == nil { firstOnLine[match.line] = match }
             for index in indices {
@@ -115,7 +115,7 @@ public enum Auditor {
             }
         }
         for value in decoded {
-            let matches = try HistoryScan.wrap { try Array(value.text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) } }
+            let matches = try Array(value.text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
             for match in matches {
                 let rule = matcher.rules[match.rule]
                 var finding = AuditRules.finding("audit-k8s-secret-manifest", path: value.path, line: value.line,

@@ -16,11 +16,7 @@ public struct Settings: Sendable {
     public static func load(workDirectory: String?, configFile: String?, maxBlobSize: Int? = nil) throws -> Settings {
         var config = KeysealConfig()
         if let file = configFile ?? KeysealConfig.discover(root: workDirectory) {
-            do {
-                config = try KeysealConfig.load(file: file)
-            } catch let error as ConfigError {
-                throw ScanError(error.description)
-            }
+            config = try KeysealConfig.load(file: file)
         }
         return Settings(config: config, rules: config.rules(), allowlist: config.allowlist(),
                         maxBlobSize: maxBlobSize ?? config.maxBlobSize ?? defaultMaxBlobSize)
@@ -28,10 +24,6 @@ public struct Settings: Sendable {
 
     /// Compiles the rules, or loads them from the on-disk cache (hooks run often; compiling is slow).
     public func matcher(cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> Matcher {
-        do {
-            return try Matcher(rules: rules, cacheDirectory: cacheDirectory)
-        } catch let error as EngineError {
-            throw ScanError(error.message)
-        }
+        try Matcher(rules: rules, cacheDirectory: cacheDirectory)
     }
 }

@@ -27,7 +27,7 @@ public struct PushUpdate: Sendable, Equatable {
             let fields = line.split(separator: " ").map(String.init)
             if fields.isEmpty { return nil }
             guard fields.count == 4, ObjectID(hex: fields[1]) != nil, ObjectID(hex: fields[3]) != nil else {
-                throw ScanError("pre-push: expected '<local ref> <local oid> <remote ref> <remote oid>' on standard input, got '\(line)'")
+                throw KeysealError.invalidInput("pre-push: expected '<local ref> <local oid> <remote ref> <remote oid>' on standard input, got '\(line)'")
             }
             return PushUpdate(localRef: fields[0], localOID: fields[1], remoteRef: fields[2], remoteOID: fields[3])
         }
@@ -87,7 +87,7 @@ public enum GuardScanner {
                               cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
         let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let added = try HistoryScan.wrap { try repository.stagedContent() }
+        let added = try repository.stagedContent()
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
                               cacheDirectory: cacheDirectory)
         result.audit = try stagedAudit(added, repository: repository, settings: settings)
@@ -127,7 +127,7 @@ public enum GuardScanner {
         for update in updates where !update.isDeletion {
             guard let tip = ObjectID(hex: update.localOID) else { continue }
             let hidden = update.remoteIsNew ? [] : [ObjectID(hex: update.remoteOID)].compactMap { $0 }
-            for commit in try HistoryScan.wrap({ try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs) })
+            for commit in try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs)
             where seen.insert(commit).inserted {
                 commits.append(commit)
             }
@@ -139,10 +139,10 @@ public enum GuardScanner {
         let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try HistoryScan.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
-            authors[commit] = try HistoryScan.wrap { try repository.author(of: commit) }
-            subjects[commit.hex] = try HistoryScan.wrap { try repository.subject(of: commit) }
-            let isRoot = try HistoryScan.wrap { try repository.commit(commit).parents.isEmpty }
+            added += try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights)
+            authors[commit] = try repository.author(of: commit)
+            subjects[commit.hex] = try repository.subject(of: commit)
+            let isRoot = try repository.commit(commit).parents.isEmpty
             if boundary || isRoot { roots.insert(commit.hex) }
         }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
@@ -164,7 +164,7 @@ public enum GuardScanner {
         result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
-        let scratch = try HistoryScan.wrap { try matcher.makeScratch() }
+        let scratch = try matcher.makeScratch()
         /// One blob's scan: its matches, and what it left out.
         struct Scanned {
             var matches: [EngineMatch] = []
@@ -183,17 +183,18 @@ public enum GuardScanner {
             if let known = byBlob[content.blob] {
                 scanned = known
             } else {
-                scanned = try HistoryScan.wrap {
-                    let size = try repository.blobSize(content.blob)
-                    if size > settings.maxBlobSize { return Scanned(reasons: [.tooLarge], size: size) }
+                let size = try repository.blobSize(content.blob)
+                if size > settings.maxBlobSize {
+                    scanned = Scanned(reasons: [.tooLarge], size: size)
+                } else {
                     let scan = try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch) }
                     if scan.gaps.contains(.decodedInPart) {
                         result.notes.append("\(path): encoded text (base64, percent, JSON escapes) decoded only in part, "
                                             + "past the decoding bounds (every rule still ran over the file)")
                     }
                     result.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
-                    return Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),
-                                   rules: scan.regexLimitHits.keys.sorted())
+                    scanned = Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),
+                                      rules: scan.regexLimitHits.keys.sorted())
                 }
                 byBlob[content.blob] = scanned
                 if scanned.size == nil { result.blobsScanned += 1 }

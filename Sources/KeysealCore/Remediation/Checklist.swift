@@ -104,7 +104,7 @@ public enum ChecklistBuilder {
             groups[finding.fingerprint, default: []].append(finding)
         }
         let targets = Set(groups.values.flatMap { $0.map(\.commit) }).compactMap(ObjectID.init(hex:))
-        let exposure = try HistoryScan.wrap { try repository.exposure(of: targets) }
+        let exposure = try repository.exposure(of: targets)
         var entries: [Checklist.Entry] = []
         for (fingerprint, findings) in groups {
             let ordered = findings.sorted { ($0.date, $0.path, $0.line) < ($1.date, $1.path, $1.line) }
@@ -121,10 +121,10 @@ public enum ChecklistBuilder {
                 guard parts.count == 2, let blob = ObjectID(hex: String(parts[0])) else { return nil }
                 return (blob, String(parts[1]))
             }
-            let inHead = try HistoryScan.wrap { try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) } }
+            let inHead = try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) }
             let introducedAt = ordered.compactMap { ObjectID(hex: $0.commit) }
                 .compactMap { try? repository.commit($0).time }.min() ?? 0
-            let removed = inHead ? nil : try HistoryScan.wrap { try repository.removalTime(of: placements, introducedAt: introducedAt) }
+            let removed = inHead ? nil : try repository.removalTime(of: placements, introducedAt: introducedAt)
             let guide = RotationGuide.forProvider(first.provider)
             entries.append(Checklist.Entry(
                 fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,

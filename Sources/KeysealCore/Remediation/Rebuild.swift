@@ -48,7 +48,7 @@ public enum RebuildPlanner {
         let repository = try Repository.open(path)
         let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
-        let exposure = try HistoryScan.wrap { try repository.exposure(of: commits) }
+        let exposure = try repository.exposure(of: commits)
         var reasons: [String: Set<RebuildRequest.Reason>] = [:]
         for finding in affected {
             guard let id = ObjectID(hex: finding.commit) else { continue }
@@ -105,9 +105,8 @@ public struct RebuildDispatcher {
         if let command { targets.append(("exec \(command.first ?? "")", "exec \(command.first ?? "")", nil, { run(command, for: $0) })) }
         for request in requests {
             for (target, key, legacyKey, send) in targets {
-                if !force, let store, try HistoryScan.wrap({
-                    try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey)
-                }) {
+                if !force, let store,
+                   try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey) {
                     outcome.skipped.append(request.tag)
                     log("\(request.tag): already requested for the same secrets (\(target)); --force to send again")
                     continue
@@ -117,7 +116,7 @@ public struct RebuildDispatcher {
                     outcome.sent.append(request.tag)
                     log("\(request.tag): \(detail)")
                     try store.map { store in
-                        try HistoryScan.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key) }
+                        try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key)
                     }
                 case .failure(let failure):
                     outcome.failed.append(request.tag)
@@ -231,9 +230,9 @@ public struct RebuildDispatcher {
                 inWord = true
             }
         }
-        if quote != nil { throw ScanError("--exec: unbalanced quote in '\(template)'") }
+        if quote != nil { throw KeysealError.usage("--exec: unbalanced quote in '\(template)'") }
         if inWord { words.append(current) }
-        guard !words.isEmpty else { throw ScanError("--exec: the command is empty") }
+        guard !words.isEmpty else { throw KeysealError.usage("--exec: the command is empty") }
         return words
     }
 }

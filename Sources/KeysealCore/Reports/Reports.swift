@@ -260,7 +260,7 @@ public enum RuleCatalog {
     /// Compiles the built-in rules into the on-disk rule cache (a no-op when they are there).
     /// Returns whether they were already cached.
     public static func compileIntoCache() throws -> Bool {
-        try HistoryScan.wrap { try Matcher(rules: BuiltInRules.all, cacheDirectory: Matcher.defaultCacheDirectory).loadedFromCache }
+        try Matcher(rules: BuiltInRules.all, cacheDirectory: Matcher.defaultCacheDirectory).loadedFromCache
     }
 }
 

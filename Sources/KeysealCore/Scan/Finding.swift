@@ -163,7 +163,7 @@ public enum SecretText {
             key = try KDF.Insecure.PBKDF2.deriveKey(from: bytes, salt: Array(("keyseal-fp-v2:" + rule.id).utf8),
                                                     using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: kdfRounds)
         } catch {
-            throw ScanError("cannot derive the fingerprint of a \(rule.id) secret: \(error)")
+            throw KeysealError.fingerprint(rule: rule.id, reason: "\(error)")
         }
         let fingerprint = key.withUnsafeBytes { hex($0) }
         derived.withLock { $0[legacy] = fingerprint }

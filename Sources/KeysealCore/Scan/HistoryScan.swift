@@ -4,13 +4,6 @@ import KeysealGit
 import KeysealStore
 import Synchronization
 
-/// A scan that could not be done; the message says why and, where it can, what to do.
-public struct ScanError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The matches one blob produced, with their fingerprints (derived on the scanning thread: the slow
 /// ones of guessable secrets are the costly part, so they run on every core).
 struct BlobMatches {
@@ -47,7 +40,7 @@ public enum HistoryScan {
         summary.notes += settings.config.warnings
         let ruleInfo = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
 
-        let (tips, _) = try wrap { try repository.tips() }
+        let (tips, _) = try repository.tips()
         summary.refs = tips.count
         if tips.isEmpty {
             summary.notes.append("the repository has no commits yet: nothing to scan")
@@ -58,7 +51,7 @@ public enum HistoryScan {
             do {
                 hide = [try repository.resolveCommit(since)]
             } catch let error as GitError {
-                throw ScanError("--since-commit: \(error.message)")
+                throw KeysealError.revision(option: "--since-commit", error)
             }
         }
         let baseline = try Baseline.entries(workDirectory: repository.workDirectory)
@@ -86,10 +79,8 @@ public enum HistoryScan {
         // store does not record as scanned) are found, read and counted again.
         let incremental = store != nil && options.sinceCommit == nil && !options.full && !options.failOnUnscanned
         let known = incremental ? try store!.knownCommits(in: repository) : []
-        let history = try wrap {
-            try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
-                                    threads: options.threads, progress: progress)
-        }
+        let history = try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
+                                              threads: options.threads, progress: progress)
         summary.commits = history.commits.count
         summary.gitlinksSkipped = history.gitlinks
         if history.repeatedSubtrees > 0 {
@@ -137,18 +128,16 @@ public enum HistoryScan {
             let chunk = Array(order[start..<min(start + chunkSize, order.count)])
             start += chunk.count
             let collected = Mutex<[ScanWorker]>([])
-            try wrap {
-                try BlobReader.read(
-                    history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
-                    makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
-                    body: { worker, index, content in
-                        try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
-                    },
-                    finish: { worker in
-                        let done = worker
-                        collected.withLock { $0.append(done) }
-                    })
-            }
+            try BlobReader.read(
+                history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
+                makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
+                body: { worker, index, content in
+                    try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
+                },
+                finish: { worker in
+                    let done = worker
+                    collected.withLock { $0.append(done) }
+                })
             var chunkFound: [BlobMatches] = []
             var chunkUnscanned = Set<Int>()
             for worker in collected.withLock({ $0 }) {
@@ -176,8 +165,8 @@ public enum HistoryScan {
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
-        var findings = try wrap { try builder.findings(from: found) }
-        findings += try wrap { try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:]) }
+        var findings = try builder.findings(from: found)
+        findings += try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:])
         if let store {
             try store.finish(findings: findings, history: history, counts: summary,
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
@@ -240,11 +229,11 @@ public enum HistoryScan {
     private static func clearValues(of findings: [Finding], known: [String: String], repository: Repository,
                                     matcher: Matcher) throws -> [String: String] {
         var clear: [String: String] = [:]
-        let scratch = try wrap { try matcher.makeScratch() }
+        let scratch = try matcher.makeScratch()
         let blobs = Set(findings.filter { known[$0.fingerprint] == nil }.map(\.blob))
         for hex in blobs {
             guard let id = ObjectID(hex: hex) else { continue }
-            let matches = try wrap { try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) } }
+            let matches = try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) }
             for (k, secret) in try SecretText.identify(matches, rules: matcher.rules).enumerated() {
                 clear[secret.fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
             }
@@ -289,19 +278,5 @@ public enum HistoryScan {
     static func trace(_ what: String, since start: Date) {
         guard tracing else { return }
         FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
-    }
-
-    /// Turns git-layer, engine and store errors into scan errors whose message names the object,
-    /// function or file.
-    static func wrap<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as GitError {
-            throw ScanError(error.description)
-        } catch let error as EngineError {
-            throw ScanError(error.message)
-        } catch let error as StoreError {
-            throw ScanError(error.message)
-        }
     }
 }

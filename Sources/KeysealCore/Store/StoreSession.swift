@@ -31,15 +31,13 @@ final class StoreSession {
         case .inRepository: path = defaultPath(for: repository)
         case .path(let given): path = given
         }
-        return try HistoryScan.wrap {
-            let store = try FindingStore(path: path)
-            // The fingerprint scheme is part of the key: records made under another one are rescanned.
-            let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
-            // Guessable secrets an earlier version recorded with characters in their preview show none.
-            try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
-            let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
-            return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
-        }
+        let store = try FindingStore(path: path)
+        // The fingerprint scheme is part of the key: records made under another one are rescanned.
+        let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
+        // Guessable secrets an earlier version recorded with characters in their preview show none.
+        try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
+        let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
+        return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
     }
 
     /// A committed baseline's decisions by fingerprint: those under legacy fingerprints are recorded
@@ -54,20 +52,20 @@ final class StoreSession {
     }
 
     func knownCommits(in repository: Repository) throws -> Set<ObjectID> {
-        Set(try HistoryScan.wrap { try store.scannedCommits(rulesHash: rulesHash) }.compactMap(ObjectID.init(hex:)))
+        Set(try store.scannedCommits(rulesHash: rulesHash).compactMap(ObjectID.init(hex:)))
     }
 
-    func scannedBlobs() throws -> Set<String> { try HistoryScan.wrap { try store.scannedBlobs(rulesHash: rulesHash) } }
+    func scannedBlobs() throws -> Set<String> { try store.scannedBlobs(rulesHash: rulesHash) }
 
     func matches(of blobs: Set<String>) throws -> [String: [StoredMatch]] {
-        try HistoryScan.wrap { try store.matches(of: blobs, rulesHash: rulesHash) }
+        try store.matches(of: blobs, rulesHash: rulesHash)
     }
 
     func secretsByFingerprint() throws -> [String: SecretRecord] {
-        Dictionary(try HistoryScan.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try store.secrets().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func statuses() throws -> [String: String] { try HistoryScan.wrap { try store.statuses() } }
+    func statuses() throws -> [String: String] { try store.statuses() }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
     /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
@@ -104,10 +102,8 @@ final class StoreSession {
             return (history.blobs[index].hex, stored)
         }
         let complete = incomplete.isEmpty ? rows : zip(chunk, rows).filter { !incomplete.contains($0.0) }.map(\.1)
-        try HistoryScan.wrap {
-            try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
-                                  legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
-        }
+        try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
+                              legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
     }
 
     /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the
@@ -121,20 +117,18 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        try HistoryScan.wrap {
-            try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
-                                 rulesHash: rulesHash,
-                                 counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
-                                               findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),
-                                 dropOtherRuleSets: completeWalk)
-        }
+        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
+                             rulesHash: rulesHash,
+                             counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
+                                           findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),
+                             dropOtherRuleSets: completeWalk)
     }
 
     func fail() { store.failScan(scanID) }
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
     func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
-        try HistoryScan.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
+        try store.occurrences(rulesHash: rulesHash).compactMap { occurrence, secret in
             if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
             return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
                            fingerprint: occurrence.fingerprint, preview: secret.preview,

@@ -8,7 +8,7 @@ extension Repository {
             try Repository.configureReading(verifyHashes: verifyHashes)
             return try Repository(discovering: path)
         } catch let error as GitError {
-            throw ScanError(error.message)
+            throw KeysealError.repository(error)
         }
     }
 }

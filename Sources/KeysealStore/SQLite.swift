@@ -28,8 +28,9 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 final class Connection {
     let handle: OpaquePointer
     let path: String
+    let hooks: WriteHooks
 
-    init(path: String, readOnly: Bool = false) throws {
+    init(path: String, readOnly: Bool = false, hooks: WriteHooks = WriteHooks()) throws {
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
@@ -40,6 +41,7 @@ final class Connection {
         }
         handle = db
         self.path = path
+        self.hooks = hooks
         // Wait for a concurrent writer instead of failing at once.
         sqlite3_busy_timeout(handle, 30_000)
     }
@@ -65,9 +67,9 @@ final class Connection {
     /// Runs `body` in one transaction (BEGIN IMMEDIATE takes the write lock up front, so two writers
     /// wait for each other instead of deadlocking on an upgrade).
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        WriteTestHook.mark("waiting")
+        hooks.beforeBegin()
         try execute("BEGIN IMMEDIATE")
-        WriteTestHook.mark("writing")
+        hooks.afterBegin()
         do {
             let result = try body()
             try execute("COMMIT")
@@ -150,29 +152,16 @@ struct Row {
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 }
 
-/// Test hook, off unless KEYSEAL_TEST_PAUSE_IN_WRITE names a folder: lets a test hold one process
-/// inside a write transaction while another asks for the write lock, so that WAL and the busy
-/// timeout are exercised for certain rather than by luck. Each process marks `<pid>.waiting` before
-/// BEGIN and `<pid>.writing` once it holds the lock; the first process to record a chunk
-/// (`pauseIfFirst`) waits there, lock held, until the test creates `release` (at most 120 s).
-enum WriteTestHook {
-    static let folder = ProcessInfo.processInfo.environment["KEYSEAL_TEST_PAUSE_IN_WRITE"]
-
-    static func mark(_ state: String) {
-        guard let folder else { return }
-        FileManager.default.createFile(atPath: "\(folder)/\(ProcessInfo.processInfo.processIdentifier).\(state)", contents: nil)
-    }
-
-    static func pauseIfFirst() {
-        // `open` with O_EXCL: exactly one process claims the pause.
-        guard let folder else { return }
-        let claim = open("\(folder)/paused", O_CREAT | O_EXCL | O_WRONLY, 0o644)
-        guard claim >= 0 else { return }
-        close(claim)
-        mark("holding")
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: "\(folder)/release") && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-    }
+/// Seams for a test that must hold one process inside a write transaction while another asks for
+/// the write lock (so WAL and the busy timeout are exercised for certain, not by luck). Package
+/// access: only the test scanner (Tests/KeysealTestScan) sets them; keyseal itself never does, and
+/// no environment variable reaches them.
+package struct WriteHooks: Sendable {
+    /// Before BEGIN IMMEDIATE (the connection is about to ask for the write lock).
+    package var beforeBegin: @Sendable () -> Void = {}
+    /// Once the write lock is held.
+    package var afterBegin: @Sendable () -> Void = {}
+    /// Inside the transaction that records a chunk of scanned blobs, lock held.
+    package var recordingBlobs: @Sendable () -> Void = {}
+    package init() {}
 }

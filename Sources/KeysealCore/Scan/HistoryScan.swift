@@ -25,12 +25,6 @@ final class ScanWorker: @unchecked Sendable {
 }
 
 public enum HistoryScan {
-    /// Blobs per store transaction: work survives a kill in steps of this size.
-    static let chunkSize = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_CHUNK_SIZE"] ?? "") ?? 4096
-    /// Test hook: the process kills itself (SIGKILL) after recording this many chunks, so the
-    /// recovery of an interrupted scan can be tested without timing games.
-    static let killAfterChunks = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_KILL_AFTER_CHUNKS"] ?? "")
-
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
         let repository = try Repository.open(options.path, verifyHashes: options.verifyHashes)
@@ -57,7 +51,7 @@ public enum HistoryScan {
         let baseline = try Baseline.entries(workDirectory: repository.workDirectory)
         let store = try StoreSession.open(options.store, repository: repository, rules: settings.rules,
                                           allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs",
-                                          baseline: baseline)
+                                          baseline: baseline, hooks: options.storeHooks)
         do {
             let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
                                   store: store, baseline: baseline.mapValues(\.status), summary: summary, ruleInfo: ruleInfo,
@@ -125,7 +119,7 @@ public enum HistoryScan {
         var start = 0
         var chunksRecorded = 0
         while start < order.count {
-            let chunk = Array(order[start..<min(start + chunkSize, order.count)])
+            let chunk = Array(order[start..<min(start + max(1, options.chunkSize), order.count)])
             start += chunk.count
             let collected = Mutex<[ScanWorker]>([])
             try BlobReader.read(
@@ -158,7 +152,7 @@ public enum HistoryScan {
             try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
             found += chunkFound
             chunksRecorded += 1
-            if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
+            options.afterChunk?(chunksRecorded)
         }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)

@@ -1,5 +1,6 @@
 import Foundation
 import KeysealEngine
+import KeysealStore
 
 /// What `HistoryScan.scan` scans, and how.
 public struct ScanOptions: Sendable {
@@ -24,6 +25,16 @@ public struct ScanOptions: Sendable {
     public var audit: Bool
     /// Blobs not fully scanned (too large, an archive read in part, a regex limit) fail the scan.
     public var failOnUnscanned: Bool
+
+    // Test seams, package access: only the test scanner (Tests/KeysealTestScan) sets them; the
+    // keyseal executable never does, and no environment variable reaches them.
+    /// Blobs per store transaction: work survives a kill in steps of this size.
+    package var chunkSize = 4096
+    /// Called after each chunk is recorded in the store, with the number recorded so far (a test
+    /// kills its own process here to check that an interrupted scan is repaired).
+    package var afterChunk: (@Sendable (Int) -> Void)? = nil
+    /// Seams in the store's write transactions (see `WriteHooks`).
+    package var storeHooks = WriteHooks()
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,

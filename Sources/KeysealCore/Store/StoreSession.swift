@@ -24,14 +24,15 @@ final class StoreSession {
     /// `allowlistHash`: the secret allowlist (regexes, stopwords) filters matches before they are
     /// recorded, so a change to it must rescan like a change of rules.
     static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
-                     range: String, baseline: [String: Baseline.Entry] = [:]) throws -> StoreSession? {
+                     range: String, baseline: [String: Baseline.Entry] = [:],
+                     hooks: WriteHooks = WriteHooks()) throws -> StoreSession? {
         let path: String
         switch choice {
         case .none: return nil
         case .inRepository: path = defaultPath(for: repository)
         case .path(let given): path = given
         }
-        let store = try FindingStore(path: path)
+        let store = try FindingStore(path: path, hooks: hooks)
         // The fingerprint scheme is part of the key: records made under another one are rescanned.
         let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
         // Guessable secrets an earlier version recorded with characters in their preview show none.

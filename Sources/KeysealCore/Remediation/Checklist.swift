@@ -93,8 +93,8 @@ public enum ChecklistBuilder {
     /// is in `statuses` (nil: all).
     public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<String>?,
                              progress: ScanProgress? = nil) throws -> Checklist {
-        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
         let repository = try Repository.open(path)
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository, progress: progress)
         var notes: [String: String] = [:]
         if case .none = store {} else {
             for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }

@@ -44,8 +44,8 @@ public enum RebuildPlanner {
     /// One request per tag that contains a commit holding an open or rotated secret. Scans first
     /// (incrementally, through the store).
     public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
-        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store))
         let repository = try Repository.open(path)
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository)
         let affected = result.findings.filter { ($0.status ?? "open") == "open" || $0.status == "rotated" }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
         let exposure = try repository.exposure(of: commits)

@@ -17,7 +17,7 @@ public struct Finding: Sendable, Codable, Hashable {
     /// At most the first 4 characters of the secret, then `…`; only `…` for a guessable secret.
     public let preview: String
     /// The clear secret: only when `--show-secrets` was given.
-    public let secret: String?
+    public internal(set) var secret: String?
     public let commit: String
     public let author: String
     public let email: String
@@ -87,6 +87,12 @@ public struct Finding: Sendable, Codable, Hashable {
     public func with(status: String) -> Finding {
         var copy = self
         copy.status = status
+        return copy
+    }
+
+    func with(secret: String?) -> Finding {
+        var copy = self
+        copy.secret = secret
         return copy
     }
 

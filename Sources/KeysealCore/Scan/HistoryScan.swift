@@ -26,8 +26,12 @@ final class ScanWorker: @unchecked Sendable {
 
 public enum HistoryScan {
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
+        try scan(options, repository: try Repository.open(options.path, verifyHashes: options.verifyHashes), progress: progress)
+    }
+
+    /// A scan of a repository the caller has opened (the checklist and rebuild planner go on to use it).
+    static func scan(_ options: ScanOptions, repository: Repository, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
-        let repository = try Repository.open(options.path, verifyHashes: options.verifyHashes)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
                                          maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
@@ -165,12 +169,15 @@ public enum HistoryScan {
             try store.finish(findings: findings, history: history, counts: summary,
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
             if options.sinceCommit == nil {
-                // The report covers all history: what earlier scans recorded as well as what this one found.
-                var clear = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
-                findings = try store.allFindings(settings: settings, clearSecrets: [:])
+                // The report covers all history: what earlier scans recorded as well as what this one
+                // found (the very findings just recorded, not copies read back).
+                findings = try store.allFindings(own: findings, settings: settings)
                 if options.showSecrets {
-                    clear.merge(try clearValues(of: findings, known: clear, repository: repository, matcher: matcher), uniquingKeysWith: { a, _ in a })
-                    findings = try store.allFindings(settings: settings, clearSecrets: clear)
+                    let known = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
+                    let earlier = findings.filter { $0.secret == nil }
+                    let clear = known.merging(try clearValues(of: earlier, known: known, repository: repository, matcher: matcher),
+                                              uniquingKeysWith: { a, _ in a })
+                    findings = findings.map { $0.secret == nil ? $0.with(secret: clear[$0.fingerprint]) : $0 }
                 }
             }
         }
@@ -189,7 +196,8 @@ public enum HistoryScan {
         summary.secrets = Set(findings.map(\.fingerprint)).count
         var audit: AuditResult? = nil
         if options.audit && options.sinceCommit == nil {
-            audit = try Auditor.audit(path: options.path, revision: nil, configFile: options.configFile)
+            // The scan's repository, settings and compiled rules serve its audit too.
+            audit = try Auditor.audit(repository: repository, settings: settings, revision: nil, matcher: matcher)
         }
         summary.durationSeconds = Date().timeIntervalSince(started)
         var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)

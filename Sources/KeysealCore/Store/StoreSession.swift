@@ -128,12 +128,27 @@ final class StoreSession {
     func fail() { store.failScan(scanID) }
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
-    func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
-        try store.occurrences(rulesHash: rulesHash).compactMap { occurrence, secret in
+    /// Those this scan found (and just recorded with `finish`) are `own`'s values as they are; only
+    /// the others, recorded by earlier scans, are built from their rows (without clear secrets).
+    func allFindings(own: [Finding], settings: Settings) throws -> [Finding] {
+        // The store keeps one row per secret, blob, path, line and column (the earliest commit's).
+        struct Key: Hashable {
+            let fingerprint, blob, path: String
+            let line, column: Int
+        }
+        var mine: [Key: Finding] = [:]
+        for finding in own {
+            let key = Key(fingerprint: finding.fingerprint, blob: finding.blob, path: finding.path, line: finding.line, column: finding.column)
+            if mine[key] == nil { mine[key] = finding }
+        }
+        return try store.occurrences(rulesHash: rulesHash).compactMap { occurrence, secret in
             if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
+            let key = Key(fingerprint: occurrence.fingerprint, blob: occurrence.blob, path: occurrence.path,
+                          line: occurrence.line, column: occurrence.column)
+            if let finding = mine[key], finding.commit == occurrence.commit { return finding }
             return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                           fingerprint: occurrence.fingerprint, preview: secret.preview,
-                           secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,
+                           fingerprint: occurrence.fingerprint, preview: secret.preview, secret: nil,
+                           commit: occurrence.commit, author: occurrence.author,
                            email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
                            column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
                            status: secret.status, confidence: secret.confidence,

@@ -244,6 +244,15 @@ extension Finding {
                   blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid),
                   detail: match.detail)
     }
+
+    /// One occurrence of a secret the store recorded (a blob an earlier scan read): what is said of
+    /// the secret comes from its record, which keeps no clear value.
+    init(recorded secret: SecretRecord, commit: String, author: String, email: String, date: String, path: String,
+         line: Int, column: Int, blob: String, pairedWith: String?, detail: MatchDetail?) {
+        self.init(rule: secret.rule, provider: secret.provider, description: secret.description, fingerprint: secret.fingerprint,
+                  preview: secret.preview, secret: nil, commit: commit, author: author, email: email, date: date, path: path,
+                  line: line, column: column, blob: blob, pairedWith: pairedWith, confidence: secret.confidence, detail: detail)
+    }
 }
 
 extension EngineMatch {

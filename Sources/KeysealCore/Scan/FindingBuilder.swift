@@ -53,12 +53,9 @@ struct FindingBuilder {
                 if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
                 for match in matches {
                     guard let secret = secrets[match.fingerprint] else { continue }
-                    out.append(Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                                       fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
-                                       commit: commit.id.hex, author: author.name, email: author.email,
+                    out.append(Finding(recorded: secret, commit: commit.id.hex, author: author.name, email: author.email,
                                        date: Timestamp.iso8601(author), path: path, line: match.line, column: match.column,
-                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence,
-                                       detail: match.detail))
+                                       blob: blob.hex, pairedWith: match.pairedWith, detail: match.detail))
                 }
             }
         }

@@ -146,13 +146,10 @@ final class StoreSession {
             let key = Key(fingerprint: occurrence.fingerprint, blob: occurrence.blob, path: occurrence.path,
                           line: occurrence.line, column: occurrence.column)
             if let finding = mine[key], finding.commit == occurrence.commit { return finding }
-            return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                           fingerprint: occurrence.fingerprint, preview: secret.preview, secret: nil,
-                           commit: occurrence.commit, author: occurrence.author,
-                           email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
-                           column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
-                           status: secret.status, confidence: secret.confidence,
-                           detail: occurrence.detail)
+            // The scan sets every finding's status from the store's decisions afterwards.
+            return Finding(recorded: secret, commit: occurrence.commit, author: occurrence.author, email: occurrence.email,
+                           date: occurrence.date, path: occurrence.path, line: occurrence.line, column: occurrence.column,
+                           blob: occurrence.blob, pairedWith: occurrence.pairedWith, detail: occurrence.detail)
         }
     }
 }

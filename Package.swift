@@ -57,9 +57,13 @@ let package = Package(
         .executableTarget(
             name: "keyseal",
             dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // A scan in a process of its own with the test seams set (killed part way, held in a store
+        // write): for StoreTests. Not a product; install.sh builds only keyseal.
+        .executableTarget(
+            name: "keyseal-test-scan", dependencies: ["KeysealCore", "KeysealStore"], path: "Tests/KeysealTestScan"),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "KeysealRuleFiles", "keyseal", "CZlib",
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "KeysealRuleFiles", "keyseal", "keyseal-test-scan", "CZlib",
                            .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]),
     ]

@@ -40,14 +40,6 @@ public struct HistoryIndex: Sendable {
     public let shallowBoundary: [ObjectID]
 }
 
-/// Counters a progress display reads while the scan runs.
-public final class ScanProgress: Sendable {
-    public let commitsWalked = Atomic<Int>(0)
-    public let blobsDone = Atomic<Int>(0)
-    public let bytesDone = Atomic<Int>(0)
-    public init() {}
-}
-
 /// Collects errors from worker threads; the first one wins.
 final class FirstError: Sendable {
     private let storage = Mutex<Error?>(nil)

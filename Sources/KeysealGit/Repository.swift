@@ -115,8 +115,9 @@ public final class Repository {
         var object: OpaquePointer?
         let status = git_revparse_single(&object, handle, spec)
         if status < 0 {
-            throw GitError(function: "git_revparse_single", code: status,
-                           message: "unknown revision '\(spec)': \(lastError(status, "git_revparse_single").message)")
+            let base = lastError(status, "git_revparse_single")
+            throw GitError(function: base.function, code: status, errorClass: base.errorClass,
+                           message: "unknown revision '\(spec)': \(base.message)")
         }
         defer { git_object_free(object) }
         var commit: OpaquePointer?
@@ -183,7 +184,7 @@ public final class Repository {
     /// Names the missing or unreadable object in the error, so a corrupt repository says where.
     func objectError(_ status: Int32, _ function: StaticString, _ kind: String, _ id: ObjectID) -> GitError {
         let base = lastError(status, function)
-        return GitError(function: base.function, code: status,
+        return GitError(function: base.function, code: status, errorClass: base.errorClass,
                         message: "cannot read \(kind) \(id.hex): \(base.message)")
     }
 

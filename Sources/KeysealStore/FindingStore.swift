@@ -162,7 +162,12 @@ public final class FindingStore {
     /// Opens (or, when `create`, creates) the store. A file that is not SQLite, an SQLite database
     /// of another application, or a store whose schema is newer than this binary knows, is an
     /// error and is left untouched. So is a path that is a folder or not a regular file.
-    public init(path: String, create: Bool = true, readOnly: Bool = false) throws {
+    public convenience init(path: String, create: Bool = true, readOnly: Bool = false) throws {
+        try self.init(path: path, create: create, readOnly: readOnly, hooks: WriteHooks())
+    }
+
+    /// `hooks`: test seams (see `WriteHooks`).
+    package init(path: String, create: Bool = true, readOnly: Bool = false, hooks: WriteHooks) throws {
         self.path = path
         let files = FileManager.default
         if files.fileExists(atPath: path) {
@@ -197,9 +202,9 @@ public final class FindingStore {
             }
         }
         do {
-            connection = try Connection(path: path, readOnly: readOnly)
+            connection = try Connection(path: path, readOnly: readOnly, hooks: hooks)
         } catch let error as StoreError {
-            throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store")
+            throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store", code: error.code)
         }
         try migrate(readOnly: readOnly)
     }
@@ -317,14 +322,13 @@ public final class FindingStore {
         }
     }
 
-    /// Retries a step that SQLite answered with "database is locked" or "busy", for up to 30 s.
+    /// Retries a step that SQLite answered with SQLITE_BUSY or SQLITE_LOCKED, for up to 30 s.
     static func retryingBusy(_ body: () throws -> Void) throws {
         let deadline = Date().addingTimeInterval(30)
         while true {
             do {
                 return try body()
-            } catch let error as StoreError where Date() < deadline
-                && (error.message.contains("locked") || error.message.contains("busy")) {
+            } catch let error as StoreError where error.isBusy && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.02)
             }
         }
@@ -410,7 +414,7 @@ public final class FindingStore {
     public func recordBlobs(_ blobs: [(blob: String, matches: [StoredMatch])], secrets: [SecretRecord], rulesHash: String,
                             legacy: [LegacyLink] = []) throws {
         try connection.transaction {
-            WriteTestHook.pauseIfFirst()
+            connection.hooks.recordingBlobs()
             let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
             let match = try connection.prepare("""
                 INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)

@@ -1,11 +1,24 @@
 import CSQLite
 import Foundation
 
-/// A failure from SQLite, with the statement or step that failed.
+/// A failure from SQLite (with its result code, and the statement or step that failed), or one the
+/// store raises itself (not a keyseal store, a fingerprint prefix that names nothing…).
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// SQLite's result code (SQLITE_BUSY, SQLITE_CANTOPEN…, possibly extended) when SQLite reported
+    /// the failure; nil for the store's own.
+    public let code: Int32?
+    public init(_ message: String, code: Int32? = nil) {
+        self.message = message
+        self.code = code
+    }
     public var description: String { message }
+
+    /// Another connection holds the lock SQLite needed (SQLITE_BUSY or SQLITE_LOCKED, extended or not).
+    public var isBusy: Bool {
+        guard let code else { return false }
+        return code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED
+    }
 }
 
 /// SQLITE_TRANSIENT tells SQLite to copy bound text; the C macro is a cast Swift cannot import.
@@ -15,18 +28,20 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 final class Connection {
     let handle: OpaquePointer
     let path: String
+    let hooks: WriteHooks
 
-    init(path: String, readOnly: Bool = false) throws {
+    init(path: String, readOnly: Bool = false, hooks: WriteHooks = WriteHooks()) throws {
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"
             sqlite3_close(db)
-            throw StoreError("cannot open the store \(path): \(message)")
+            throw StoreError("cannot open the store \(path): \(message)", code: status)
         }
         handle = db
         self.path = path
+        self.hooks = hooks
         // Wait for a concurrent writer instead of failing at once.
         sqlite3_busy_timeout(handle, 30_000)
     }
@@ -34,6 +49,8 @@ final class Connection {
     deinit { sqlite3_close(handle) }
 
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
+    /// The extended result code of the last failure on this connection.
+    var lastCode: Int32 { sqlite3_extended_errcode(handle) }
 
     func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
@@ -41,7 +58,7 @@ final class Connection {
         if status != SQLITE_OK {
             let message = error.map { String(cString: $0) } ?? lastError
             sqlite3_free(error)
-            throw StoreError("\(path): \(message) (in: \(sql.prefix(60)))")
+            throw StoreError("\(path): \(message) (in: \(sql.prefix(60)))", code: status)
         }
     }
 
@@ -50,9 +67,9 @@ final class Connection {
     /// Runs `body` in one transaction (BEGIN IMMEDIATE takes the write lock up front, so two writers
     /// wait for each other instead of deadlocking on an upgrade).
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        WriteTestHook.mark("waiting")
+        hooks.beforeBegin()
         try execute("BEGIN IMMEDIATE")
-        WriteTestHook.mark("writing")
+        hooks.afterBegin()
         do {
             let result = try body()
             try execute("COMMIT")
@@ -71,8 +88,10 @@ final class Statement {
 
     init(_ connection: Connection, _ sql: String) throws {
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StoreError("\(connection.path): \(connection.lastError) (preparing: \(sql.prefix(60)))")
+        let status = sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            throw StoreError("\(connection.path): \(connection.lastError) (preparing: \(sql.prefix(60)))",
+                             code: status == SQLITE_OK ? connection.lastCode : status)
         }
         handle = statement
         self.connection = connection
@@ -106,7 +125,7 @@ final class Statement {
         bind(values)
         let status = sqlite3_step(handle)
         guard status == SQLITE_DONE || status == SQLITE_ROW else {
-            throw StoreError("\(connection.path): \(connection.lastError)")
+            throw StoreError("\(connection.path): \(connection.lastError)", code: status)
         }
     }
 
@@ -116,7 +135,7 @@ final class Statement {
         while true {
             let status = sqlite3_step(handle)
             if status == SQLITE_DONE { return }
-            guard status == SQLITE_ROW else { throw StoreError("\(connection.path): \(connection.lastError)") }
+            guard status == SQLITE_ROW else { throw StoreError("\(connection.path): \(connection.lastError)", code: status) }
             try row(Row(handle: handle))
         }
     }
@@ -133,29 +152,16 @@ struct Row {
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 }
 
-/// Test hook, off unless KEYSEAL_TEST_PAUSE_IN_WRITE names a folder: lets a test hold one process
-/// inside a write transaction while another asks for the write lock, so that WAL and the busy
-/// timeout are exercised for certain rather than by luck. Each process marks `<pid>.waiting` before
-/// BEGIN and `<pid>.writing` once it holds the lock; the first process to record a chunk
-/// (`pauseIfFirst`) waits there, lock held, until the test creates `release` (at most 120 s).
-enum WriteTestHook {
-    static let folder = ProcessInfo.processInfo.environment["KEYSEAL_TEST_PAUSE_IN_WRITE"]
-
-    static func mark(_ state: String) {
-        guard let folder else { return }
-        FileManager.default.createFile(atPath: "\(folder)/\(ProcessInfo.processInfo.processIdentifier).\(state)", contents: nil)
-    }
-
-    static func pauseIfFirst() {
-        // `open` with O_EXCL: exactly one process claims the pause.
-        guard let folder else { return }
-        let claim = open("\(folder)/paused", O_CREAT | O_EXCL | O_WRONLY, 0o644)
-        guard claim >= 0 else { return }
-        close(claim)
-        mark("holding")
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: "\(folder)/release") && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-    }
+/// Seams for a test that must hold one process inside a write transaction while another asks for
+/// the write lock (so WAL and the busy timeout are exercised for certain, not by luck). Package
+/// access: only the test scanner (Tests/KeysealTestScan) sets them; keyseal itself never does, and
+/// no environment variable reaches them.
+package struct WriteHooks: Sendable {
+    /// Before BEGIN IMMEDIATE (the connection is about to ask for the write lock).
+    package var beforeBegin: @Sendable () -> Void = {}
+    /// Once the write lock is held.
+    package var afterBegin: @Sendable () -> Void = {}
+    /// Inside the transaction that records a chunk of scanned blobs, lock held.
+    package var recordingBlobs: @Sendable () -> Void = {}
+    package init() {}
 }

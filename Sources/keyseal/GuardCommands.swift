@@ -160,7 +160,7 @@ struct ConfigCommand: ParsableCommand {
                 outcome = try RuleExampleCheck.check(config.customRules, within: config.rules())
             } catch let error as RuleExampleCheck.ExampleError {
                 // A malformed example template makes the file invalid (exit 2), not a failing example.
-                throw ScanError("\(file): \(error)")
+                throw RuntimeError("\(file): \(error)")
             }
             outcome.warnings.forEach { FileHandle.standardError.write(Data("warning: \(TerminalText.escape($0))\n".utf8)) }
             let failures = outcome.failures

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import KeysealCore
+import KeysealEngine
+import KeysealGit
+import KeysealStore
 
 @main
 struct Keyseal: ParsableCommand {
@@ -41,9 +44,18 @@ struct Keyseal: ParsableCommand {
         Foundation.exit(2)
     }
 
-    /// The message of an error raised while running: keyseal's typed errors say what failed and where.
+    /// The message of an error raised while running. The core's errors arrive here with their types
+    /// (nothing below flattens them): each says what failed and where, never quoting scanned content.
     static func describe(_ error: Error) -> String {
         switch error {
+        case let error as KeysealError: return error.description
+        // libgit2's failure, with the C function that returned it (the class and code stay in the value).
+        case let error as GitError: return "\(error.function): \(error.message)"
+        // SQLite's failure (or the store's own), naming the store file.
+        case let error as StoreError: return error.message
+        case let error as EngineError: return error.message
+        // The config file, line and key.
+        case let error as ConfigError: return error.description
         case let error as RuntimeError: return error.message
         case let error as ValidationError: return error.message
         case let error as CocoaError: return error.localizedDescription

@@ -64,7 +64,7 @@ struct ScanCommand: ParsableCommand {
         let display = (!quiet && ProgressDisplay.wanted) ? ProgressDisplay(progress: progress) : nil
         let result: ScanResult
         do {
-            result = try Scanner.scan(options, progress: progress)
+            result = try HistoryScan.scan(options, progress: progress)
             display?.stop()
         } catch {
             display?.stop()

@@ -42,7 +42,7 @@ final class BadInputTests: XCTestCase {
         try work.commit("new")
         let holder = try TestRepository(initialise: false)
         try TestRepository.run("/usr/bin/env", ["git", "clone", "-q", "--depth", "2", "file://" + work.path, holder.path + "/c"], in: holder.url)
-        let result = try Scanner.scan(ScanOptions(path: holder.path + "/c", threads: 2))
+        let result = try HistoryScan.scan(ScanOptions(path: holder.path + "/c", threads: 2))
         XCTAssertEqual(result.summary.commits, 2)
         XCTAssertTrue(result.summary.notes.contains { $0.contains("shallow") }, "\(result.summary.notes)")
         // The boundary commit is compared with the empty tree, so what it holds is still scanned.
@@ -56,7 +56,7 @@ final class BadInputTests: XCTestCase {
         try repo.git(["checkout", "-q", "--detach", first])
         try repo.write("d.env", "T=\(FakeSecret.github("detached"))\n")
         let detached = try repo.commit("on detached head")
-        let result = try Scanner.scan(ScanOptions(path: repo.path, threads: 1))
+        let result = try HistoryScan.scan(ScanOptions(path: repo.path, threads: 1))
         XCTAssertEqual(result.findings.map(\.commit), [detached])
     }
 

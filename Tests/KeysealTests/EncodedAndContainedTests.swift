@@ -8,7 +8,7 @@ import XCTest
 /// Secrets hidden in encodings, binaries and archives, built at run time.
 final class EncodedAndContainedTests: XCTestCase {
     func scan(_ repo: TestRepository) throws -> ScanResult {
-        try Scanner.scan(ScanOptions(path: repo.path, threads: 2, store: .none))
+        try HistoryScan.scan(ScanOptions(path: repo.path, threads: 2, store: .none))
     }
 
     func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
@@ -144,8 +144,8 @@ final class EncodedAndContainedTests: XCTestCase {
         XCTAssertEqual(result.summary.archives, 2)
 
         // The same findings come back from the store on a second, incremental scan.
-        let first = try Scanner.scan(ScanOptions(path: repo.path, threads: 2, store: .inRepository))
-        let again = try Scanner.scan(ScanOptions(path: repo.path, threads: 2, store: .inRepository))
+        let first = try HistoryScan.scan(ScanOptions(path: repo.path, threads: 2, store: .inRepository))
+        let again = try HistoryScan.scan(ScanOptions(path: repo.path, threads: 2, store: .inRepository))
         XCTAssertEqual(Set(first.findings.map(\.path)), Set(byPath.keys))
         XCTAssertEqual(Set(again.findings.map(\.path)), Set(byPath.keys))
         XCTAssertEqual(again.summary.blobsScanned, 0)

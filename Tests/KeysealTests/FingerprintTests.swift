@@ -120,7 +120,7 @@ final class FingerprintTests: XCTestCase {
             try repo.commit("revision \(i)")
         }
         let before = SecretText.derivations.load(ordering: .relaxed)
-        let result = try Scanner.scan(ScanOptions(path: repo.path, threads: 1, store: .inRepository))
+        let result = try HistoryScan.scan(ScanOptions(path: repo.path, threads: 1, store: .inRepository))
         XCTAssertEqual(Set(result.findings.map(\.fingerprint)).count, 1)
         XCTAssertEqual(result.findings.count, 12)
         XCTAssertEqual(SecretText.derivations.load(ordering: .relaxed) - before, 1,

@@ -5,7 +5,7 @@ import XCTest
 /// Full-history scans of real repositories built by the test.
 final class HistoryScanTests: XCTestCase {
     func scan(_ repo: TestRepository, since: String? = nil, maxBlobSize: Int = 25 << 20) throws -> ScanResult {
-        try Scanner.scan(ScanOptions(path: repo.path, sinceCommit: since, threads: 2, maxBlobSize: maxBlobSize))
+        try HistoryScan.scan(ScanOptions(path: repo.path, sinceCommit: since, threads: 2, maxBlobSize: maxBlobSize))
     }
 
     func testDeletedSecretIsFoundAndAttributedToTheCommitThatAddedIt() throws {

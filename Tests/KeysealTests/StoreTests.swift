@@ -186,7 +186,7 @@ final class StoreTests: XCTestCase {
     }
 
     /// Two scans at once, made to overlap for certain: the first is held inside its first chunk's
-    /// write transaction (test hook KEYSEAL_TEST_PAUSE_IN_WRITE) until the second has asked for the
+    /// write transaction (keyseal-test-scan --pause-in-write) until the second has asked for the
     /// write lock; both must then finish, and the store hold each finding once.
     func testTwoScansAtOnceBothFinishAndAgree() throws {
         let repo = try TestRepository()
@@ -197,7 +197,6 @@ final class StoreTests: XCTestCase {
         let hooks = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-hook-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: hooks) }
-        let environment = ["KEYSEAL_TEST_PAUSE_IN_WRITE": hooks.path, "KEYSEAL_TEST_CHUNK_SIZE": "8"]
         func marks(_ state: String) -> Set<String> {
             Set(((try? FileManager.default.contentsOfDirectory(atPath: hooks.path)) ?? [])
                 .filter { $0.hasSuffix("." + state) }.map { String($0.dropLast(state.count + 1)) })
@@ -209,14 +208,14 @@ final class StoreTests: XCTestCase {
                 Thread.sleep(forTimeInterval: 0.01)
             }
         }
-        let binary = KeysealBinary.path
+        let binary = KeysealBinary.testScanPath
         let folder = repo.url
         let group = DispatchGroup()
         let statuses = StatusBox()
         func start() {
             group.enter()
             DispatchQueue.global().async {
-                let out = try? TestRepository.capture(binary, ["scan", "--quiet", "--format", "json"], in: folder, environment: environment)
+                let out = try? TestRepository.capture(binary, [folder.path, "--chunk-size", "8", "--pause-in-write", hooks.path], in: folder)
                 statuses.append(out?.status ?? -1)
                 if out?.status != 1 { statuses.note(out?.stderr ?? "no output") }
                 group.leave()
@@ -247,15 +246,29 @@ final class StoreTests: XCTestCase {
             try repo.write("k\(i).env", "TOKEN=\(FakeSecret.github("kill\(i)"))\n")
         }
         try repo.commit("thirty")
-        let killed = try KeysealBinary.run(["scan", "--quiet"], in: repo.url,
-                                           environment: ["KEYSEAL_TEST_CHUNK_SIZE": "8", "KEYSEAL_TEST_KILL_AFTER_CHUNKS": "2"])
+        let killed = try TestRepository.capture(KeysealBinary.testScanPath, [repo.path, "--chunk-size", "8", "--kill-after-chunks", "2"],
+                                                in: repo.url)
         XCTAssertNotEqual(killed.status, 0)
         XCTAssertNotEqual(killed.status, 1, "killed, not finished")
-        let (status, json) = try scanJSON(repo, [], environment: ["KEYSEAL_TEST_CHUNK_SIZE": "8"])
+        let (status, json) = try scanJSON(repo)
         XCTAssertEqual(status, 1)
         XCTAssertEqual(summary(json)["blobs_scanned"] as? Int, 14, "16 blobs were recorded before the kill; the rest is scanned now")
         XCTAssertEqual((json["findings"] as? [[String: Any]])?.count, 30, "no occurrence lost or doubled")
         XCTAssertEqual(try FindingStore(path: storePath(repo).path).scanStatuses(), ["interrupted", "finished"])
+    }
+
+    /// The environment variables that once drove test hooks do nothing to the shipped binary.
+    func testOldTestHookVariablesDoNotChangeKeyseal() throws {
+        let repo = try TestRepository()
+        for i in 0..<12 { try repo.write("k\(i).env", "TOKEN=\(FakeSecret.github("env\(i)"))\n") }
+        try repo.commit("twelve")
+        let (status, json) = try scanJSON(repo, [], environment: [
+            "KEYSEAL_TEST_CHUNK_SIZE": "2", "KEYSEAL_TEST_KILL_AFTER_CHUNKS": "1", "KEYSEAL_TEST_PAUSE_IN_WRITE": repo.path,
+        ])
+        XCTAssertEqual(status, 1, "finished, not killed")
+        XCTAssertEqual((json["findings"] as? [[String: Any]])?.count, 12)
+        XCTAssertEqual(try FindingStore(path: storePath(repo).path).scanStatuses(), ["finished"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repo.url.appendingPathComponent("paused").path))
     }
 
     func testStoreThatIsNotSQLiteIsAnErrorAndUntouched() throws {

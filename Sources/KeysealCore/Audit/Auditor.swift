@@ -24,16 +24,22 @@ public enum Auditor {
     }
 
     public static func audit(path: String, revision: String?, configFile: String?) throws -> AuditResult {
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let tracked = try Scanner.wrap { try repository.trackedFiles(at: revision) }
+        return try audit(repository: repository, settings: settings, revision: revision)
+    }
+
+    /// The audit of an opened repository; `matcher`: the rules already compiled (a scan's), else
+    /// compiled here when a finding needs them.
+    static func audit(repository: Repository, settings: Settings, revision: String?, matcher: Matcher? = nil) throws -> AuditResult {
+        let tracked = try repository.trackedFiles(at: revision)
         let files = tracked.map { file in
             File(path: file.path, text: { (try? repository.text(of: file.blob)) ?? nil })
         }
-        var result = try audit(files, settings: settings)
-        result.findings += GitConfigAudit.check(entries: try Scanner.wrap { try repository.configEntries(matching: "^(remote\\..*\\.(push)?url|credential\\.helper)$") })
+        var result = try audit(files, settings: settings, matcher: matcher)
+        result.findings += GitConfigAudit.check(entries: try repository.configEntries(matching: "^(remote\\..*\\.(push)?url|credential\\.helper)$"))
         if revision == nil {
-            for untracked in try Scanner.wrap({ try repository.untrackedFiles() }) {
+            for untracked in try repository.untrackedFiles() {
                 let name = PathText.lastComponent(untracked)
                 if TrackedFileAudit.isEnvFile(name) || TrackedFileAudit.keyNames.contains(name) || name.hasSuffix(".pem") || name.hasSuffix(".key") {
                     result.findings.append(AuditRules.finding("audit-untracked-secret-file", path: untracked, line: 1,
@@ -47,7 +53,7 @@ public enum Auditor {
 
     /// Runs every file detector; then the content rules over the files that have findings, so a
     /// route and the provider of the value on the same line are reported together.
-    static func audit(_ files: [File], settings: Settings) throws -> AuditResult {
+    static func audit(_ files: [File], settings: Settings, matcher: Matcher? = nil) throws -> AuditResult {
         var result = AuditResult()
         let byPath = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var texts: [String: String] = [:]
@@ -89,22 +95,22 @@ public enum Auditor {
                 result.warnings.append("\(file.path): not valid JSON; checked as text")
             }
         }
-        try attachContent(&result, texts: texts, decoded: decoded, settings: settings)
+        try attachContent(&result, texts: texts, decoded: decoded, settings: settings, matcher: matcher)
         return result
     }
 
     /// Tags route findings with the content rule that fires on their line, and adds findings for
     /// Kubernetes `data:` values that decode to a known kind of secret.
     static func attachContent(_ result: inout AuditResult, texts: [String: String], decoded: [(path: String, line: Int, text: String)],
-                              settings: Settings) throws {
+                              settings: Settings, matcher given: Matcher? = nil) throws {
         // Each path's findings, and each line's first match: no search per finding.
         let byPath = Dictionary(grouping: result.findings.indices, by: { result.findings[$0].path })
         guard !byPath.isEmpty || !decoded.isEmpty else { return }
-        let matcher = try settings.matcher()
-        let scratch = try Scanner.wrap { try matcher.makeScratch() }
+        let matcher = try given ?? settings.matcher()
+        let scratch = try matcher.makeScratch()
         for (path, indices) in byPath {
             guard let body = texts[path] else { continue }
-            let matches = try Scanner.wrap { try Array(body.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) } }
+            let matches = try Array(body.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
             var firstOnLine: [Int: EngineMatch] = [:]
             for match in matches where firstOnLine[match.line] == nil { firstOnLine[match.line] = match }
             for index in indices {
@@ -115,7 +121,7 @@ public enum Auditor {
             }
         }
         for value in decoded {
-            let matches = try Scanner.wrap { try Array(value.text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) } }
+            let matches = try Array(value.text.utf8).withUnsafeBytes { try matcher.scan($0, scratch: scratch) }
             for match in matches {
                 let rule = matcher.rules[match.rule]
                 var finding = AuditRules.finding("audit-k8s-secret-manifest", path: value.path, line: value.line,

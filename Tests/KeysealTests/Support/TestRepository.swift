@@ -114,11 +114,15 @@ enum FakeSecret {
 
 /// The keyseal binary SwiftPM built next to the test bundle.
 enum KeysealBinary {
-    static var path: String {
+    static var path: String { product("keyseal") }
+    /// `keyseal-test-scan` (Tests/KeysealTestScan): a scan in a process of its own, with test seams set.
+    static var testScanPath: String { product("keyseal-test-scan") }
+
+    static func product(_ name: String) -> String {
         // The products folder holds both the test bundle and the executable; where the bundle URL
         // points differs between platforms, so look beside it and in it.
         let bundle = Bundle(for: TestRepository.self).bundleURL
-        let candidates = [bundle.appendingPathComponent("keyseal"), bundle.deletingLastPathComponent().appendingPathComponent("keyseal")]
+        let candidates = [bundle.appendingPathComponent(name), bundle.deletingLastPathComponent().appendingPathComponent(name)]
         return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]).path
     }
 

@@ -5,11 +5,6 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     case text, json, sarif
 }
 
-public enum KeysealVersion {
-    public static let current = "0.1.0"
-    public static let informationURI = "https://github.com/keyseal/keyseal"
-}
-
 /// Every JSON keyseal writes: pretty, keys sorted (stable diffs), slashes unescaped, newline-terminated.
 public enum JSONOutput {
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
@@ -265,7 +260,7 @@ public enum RuleCatalog {
     /// Compiles the built-in rules into the on-disk rule cache (a no-op when they are there).
     /// Returns whether they were already cached.
     public static func compileIntoCache() throws -> Bool {
-        try Scanner.wrap { try Matcher(rules: BuiltInRules.all, cacheDirectory: Matcher.defaultCacheDirectory).loadedFromCache }
+        try Matcher(rules: BuiltInRules.all, cacheDirectory: Matcher.defaultCacheDirectory).loadedFromCache
     }
 }
 

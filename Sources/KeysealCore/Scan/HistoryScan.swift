@@ -4,55 +4,6 @@ import KeysealGit
 import KeysealStore
 import Synchronization
 
-public struct ScanOptions: Sendable {
-    public var path: String
-    /// Scan only commits not reachable from this revision.
-    public var sinceCommit: String?
-    public var threads: Int
-    /// Nil: the config's `max_blob_size`, else 25 MiB.
-    public var maxBlobSize: Int?
-    public var showSecrets: Bool
-    /// Keep libgit2's re-hash of every object read (slower; for suspect repositories).
-    public var verifyHashes: Bool
-    /// Nil: `.keyseal.toml` at the work tree's root, when there is one.
-    public var configFile: String?
-    /// Where the compiled rules are cached; nil compiles every time.
-    public var cacheDirectory: URL?
-    /// Where findings are recorded.
-    public var store: StoreChoice
-    /// Walk and scan everything again, whatever the store has.
-    public var full: Bool
-    /// Also audit HEAD (routes into history and images).
-    public var audit: Bool
-    /// Blobs not fully scanned (too large, an archive read in part, a regex limit) fail the scan.
-    public var failOnUnscanned: Bool
-
-    public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,
-                configFile: String? = nil, cacheDirectory: URL? = Matcher.defaultCacheDirectory,
-                store: StoreChoice = .none, full: Bool = false, audit: Bool = false, failOnUnscanned: Bool = false) {
-        self.audit = audit
-        self.failOnUnscanned = failOnUnscanned
-        self.store = store
-        self.full = full
-        self.path = path
-        self.sinceCommit = sinceCommit
-        self.threads = threads
-        self.maxBlobSize = maxBlobSize
-        self.showSecrets = showSecrets
-        self.verifyHashes = verifyHashes
-        self.configFile = configFile
-        self.cacheDirectory = cacheDirectory
-    }
-}
-
-/// A scan that could not be done; the message says why and, where it can, what to do.
-public struct ScanError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The matches one blob produced, with their fingerprints (derived on the scanning thread: the slow
 /// ones of guessable secrets are the costly part, so they run on every core).
 struct BlobMatches {
@@ -73,23 +24,21 @@ final class ScanWorker: @unchecked Sendable {
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
 }
 
-public enum Scanner {
-    /// Blobs per store transaction: work survives a kill in steps of this size.
-    static let chunkSize = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_CHUNK_SIZE"] ?? "") ?? 4096
-    /// Test hook: the process kills itself (SIGKILL) after recording this many chunks, so the
-    /// recovery of an interrupted scan can be tested without timing games.
-    static let killAfterChunks = Int(ProcessInfo.processInfo.environment["KEYSEAL_TEST_KILL_AFTER_CHUNKS"] ?? "")
-
+public enum HistoryScan {
     public static func scan(_ options: ScanOptions, progress: ScanProgress? = nil) throws -> ScanResult {
+        try scan(options, repository: try Repository.open(options.path, verifyHashes: options.verifyHashes), progress: progress)
+    }
+
+    /// A scan of a repository the caller has opened (the checklist and rebuild planner go on to use it).
+    static func scan(_ options: ScanOptions, repository: Repository, progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
-        let repository = try GuardScanner.open(options.path, verifyHashes: options.verifyHashes)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
                                          maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
         summary.notes += settings.config.warnings
         let ruleInfo = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
 
-        let (tips, _) = try wrap { try repository.tips() }
+        let (tips, _) = try repository.tips()
         summary.refs = tips.count
         if tips.isEmpty {
             summary.notes.append("the repository has no commits yet: nothing to scan")
@@ -100,13 +49,13 @@ public enum Scanner {
             do {
                 hide = [try repository.resolveCommit(since)]
             } catch let error as GitError {
-                throw ScanError("--since-commit: \(error.message)")
+                throw KeysealError.revision(option: "--since-commit", error)
             }
         }
         let baseline = try Baseline.entries(workDirectory: repository.workDirectory)
         let store = try StoreSession.open(options.store, repository: repository, rules: settings.rules,
                                           allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs",
-                                          baseline: baseline)
+                                          baseline: baseline, hooks: options.storeHooks)
         do {
             let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
                                   store: store, baseline: baseline.mapValues(\.status), summary: summary, ruleInfo: ruleInfo,
@@ -128,10 +77,8 @@ public enum Scanner {
         // store does not record as scanned) are found, read and counted again.
         let incremental = store != nil && options.sinceCommit == nil && !options.full && !options.failOnUnscanned
         let known = incremental ? try store!.knownCommits(in: repository) : []
-        let history = try wrap {
-            try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
-                                    threads: options.threads, progress: progress)
-        }
+        let history = try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
+                                              threads: options.threads, progress: progress)
         summary.commits = history.commits.count
         summary.gitlinksSkipped = history.gitlinks
         if history.repeatedSubtrees > 0 {
@@ -176,21 +123,19 @@ public enum Scanner {
         var start = 0
         var chunksRecorded = 0
         while start < order.count {
-            let chunk = Array(order[start..<min(start + chunkSize, order.count)])
+            let chunk = Array(order[start..<min(start + max(1, options.chunkSize), order.count)])
             start += chunk.count
             let collected = Mutex<[ScanWorker]>([])
-            try wrap {
-                try BlobReader.read(
-                    history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
-                    makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
-                    body: { worker, index, content in
-                        try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
-                    },
-                    finish: { worker in
-                        let done = worker
-                        collected.withLock { $0.append(done) }
-                    })
-            }
+            try BlobReader.read(
+                history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
+                makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
+                body: { worker, index, content in
+                    try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
+                },
+                finish: { worker in
+                    let done = worker
+                    collected.withLock { $0.append(done) }
+                })
             var chunkFound: [BlobMatches] = []
             var chunkUnscanned = Set<Int>()
             for worker in collected.withLock({ $0 }) {
@@ -211,25 +156,28 @@ public enum Scanner {
             try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
             found += chunkFound
             chunksRecorded += 1
-            if let limit = killAfterChunks, chunksRecorded >= limit { kill(getpid(), SIGKILL) }
+            options.afterChunk?(chunksRecorded)
         }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
-        var findings = try wrap { try builder.findings(from: found) }
-        findings += try wrap { try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:]) }
+        var findings = try builder.findings(from: found)
+        findings += try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:])
         if let store {
             try store.finish(findings: findings, history: history, counts: summary,
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
             if options.sinceCommit == nil {
-                // The report covers all history: what earlier scans recorded as well as what this one found.
-                var clear = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
-                findings = try store.allFindings(settings: settings, clearSecrets: [:])
+                // The report covers all history: what earlier scans recorded as well as what this one
+                // found (the very findings just recorded, not copies read back).
+                findings = try store.allFindings(own: findings, settings: settings)
                 if options.showSecrets {
-                    clear.merge(try clearValues(of: findings, known: clear, repository: repository, matcher: matcher), uniquingKeysWith: { a, _ in a })
-                    findings = try store.allFindings(settings: settings, clearSecrets: clear)
+                    let known = Dictionary(findings.compactMap { f in f.secret.map { (f.fingerprint, $0) } }, uniquingKeysWith: { a, _ in a })
+                    let earlier = findings.filter { $0.secret == nil }
+                    let clear = known.merging(try clearValues(of: earlier, known: known, repository: repository, matcher: matcher),
+                                              uniquingKeysWith: { a, _ in a })
+                    findings = findings.map { $0.secret == nil ? $0.with(secret: clear[$0.fingerprint]) : $0 }
                 }
             }
         }
@@ -248,7 +196,8 @@ public enum Scanner {
         summary.secrets = Set(findings.map(\.fingerprint)).count
         var audit: AuditResult? = nil
         if options.audit && options.sinceCommit == nil {
-            audit = try Auditor.audit(path: options.path, revision: nil, configFile: options.configFile)
+            // The scan's repository, settings and compiled rules serve its audit too.
+            audit = try Auditor.audit(repository: repository, settings: settings, revision: nil, matcher: matcher)
         }
         summary.durationSeconds = Date().timeIntervalSince(started)
         var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
@@ -282,11 +231,11 @@ public enum Scanner {
     private static func clearValues(of findings: [Finding], known: [String: String], repository: Repository,
                                     matcher: Matcher) throws -> [String: String] {
         var clear: [String: String] = [:]
-        let scratch = try wrap { try matcher.makeScratch() }
+        let scratch = try matcher.makeScratch()
         let blobs = Set(findings.filter { known[$0.fingerprint] == nil }.map(\.blob))
         for hex in blobs {
             guard let id = ObjectID(hex: hex) else { continue }
-            let matches = try wrap { try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) } }
+            let matches = try repository.withBlob(id) { try matcher.scan($0, scratch: scratch) }
             for (k, secret) in try SecretText.identify(matches, rules: matcher.rules).enumerated() {
                 clear[secret.fingerprint] = String(decoding: matches[k].secret, as: UTF8.self)
             }
@@ -331,113 +280,5 @@ public enum Scanner {
     static func trace(_ what: String, since start: Date) {
         guard tracing else { return }
         FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
-    }
-
-    /// Turns git-layer, engine and store errors into scan errors whose message names the object,
-    /// function or file.
-    static func wrap<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as GitError {
-            throw ScanError(error.description)
-        } catch let error as EngineError {
-            throw ScanError(error.message)
-        } catch let error as StoreError {
-            throw ScanError(error.message)
-        }
-    }
-}
-
-/// Joins the engine's matches with where their blobs stand in history.
-struct FindingBuilder {
-    let repository: Repository
-    let history: HistoryIndex
-    let rules: [Rule]
-    let settings: Settings
-    let showSecrets: Bool
-
-    func findings(from found: [BlobMatches]) throws -> [Finding] {
-        var authors: [Int32: Signature] = [:]
-        var out: [Finding] = []
-        for entry in found.sorted(by: { $0.blob < $1.blob }) {
-            let fingerprints = entry.prints.map(\.fingerprint)
-            for placement in history.placements[entry.blob] {
-                let commit = history.commits[Int(placement.commit)]
-                let author: Signature
-                if let known = authors[placement.commit] {
-                    author = known
-                } else {
-                    author = try repository.author(of: commit.id)
-                    authors[placement.commit] = author
-                }
-                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
-                for (k, match) in entry.matches.enumerated() {
-                    out.append(Finding(rule: rules[match.rule], match: match, fingerprint: fingerprints[k],
-                                       pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: commit.id.hex,
-                                       author: author, path: path, blob: history.blobs[entry.blob].hex,
-                                       showSecret: showSecrets))
-                }
-            }
-        }
-        return out
-    }
-
-    /// Findings for blobs an earlier scan recorded, placed where this walk found those blobs.
-    func findings(fromCached cached: [String: [StoredMatch]], secrets: [String: SecretRecord]) throws -> [Finding] {
-        guard !cached.isEmpty else { return [] }
-        var out: [Finding] = []
-        var authors: [Int32: Signature] = [:]
-        for (index, blob) in history.blobs.enumerated() {
-            guard let matches = cached[blob.hex] else { continue }
-            for placement in history.placements[index] {
-                let commit = history.commits[Int(placement.commit)]
-                let author = try authors[placement.commit] ?? repository.author(of: commit.id)
-                authors[placement.commit] = author
-                let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
-                if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
-                for match in matches {
-                    guard let secret = secrets[match.fingerprint] else { continue }
-                    out.append(Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                                       fingerprint: match.fingerprint, preview: secret.preview, secret: nil,
-                                       commit: commit.id.hex, author: author.name, email: author.email,
-                                       date: Self.iso8601(author), path: path, line: match.line, column: match.column,
-                                       blob: blob.hex, pairedWith: match.pairedWith, confidence: secret.confidence,
-                                       detail: match.detail))
-                }
-            }
-        }
-        return out
-    }
-
-    /// Grouped by secret, the secret first seen first; inside a group, oldest first.
-    static func ordered(_ out: [Finding]) -> [Finding] {
-        var firstSeen: [String: String] = [:]
-        for finding in out where (firstSeen[finding.fingerprint] ?? "\u{10FFFF}") > finding.date {
-            firstSeen[finding.fingerprint] = finding.date
-        }
-        return out.sorted {
-            let a = firstSeen[$0.fingerprint]!, b = firstSeen[$1.fingerprint]!  // Safe: filled for every finding above.
-            if $0.fingerprint != $1.fingerprint { return a != b ? a < b : $0.fingerprint < $1.fingerprint }
-            return ($0.date, $0.path, $0.line, $0.column) < ($1.date, $1.path, $1.line, $1.column)
-        }
-    }
-
-    /// One formatter per UTC offset (building a DateFormatter costs more than formatting with one).
-    private static let formatters = Mutex<[Int32: DateFormatter]>([:])
-
-    static func iso8601(_ signature: Signature) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(signature.time))
-        return formatters.withLock { cache in
-            let formatter = cache[signature.offsetMinutes] ?? {
-                let made = DateFormatter()
-                made.locale = Locale(identifier: "en_US_POSIX")
-                made.timeZone = TimeZone(secondsFromGMT: Int(signature.offsetMinutes) * 60)
-                made.dateFormat = "yyyy-MM-dd'T'HH:mm:ssxxx"
-                cache[signature.offsetMinutes] = made
-                return made
-            }()
-            return formatter.string(from: date)
-        }
     }
 }

@@ -85,7 +85,7 @@ public enum HookInstaller {
         do {
             return try Repository(discovering: path).hooksDirectory()
         } catch let error as GitError {
-            throw ScanError(error.message)
+            throw KeysealError.repository(error)
         }
     }
 
@@ -96,7 +96,7 @@ public enum HookInstaller {
         do {
             try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw ScanError("cannot create the hooks folder \(folder): \(error.localizedDescription)")
+            throw KeysealError.file("cannot create the hooks folder \(folder): \(error.localizedDescription)")
         }
         for hook in hooks {
             let target = (folder as NSString).appendingPathComponent(hook.rawValue)
@@ -104,12 +104,12 @@ public enum HookInstaller {
             if files.fileExists(atPath: target) && !isOurs(target) {
                 // Keep the user's hook: it runs after ours.
                 if files.fileExists(atPath: chained) {
-                    throw ScanError("\(target) is not keyseal's, and \(chained) already exists; move one of them away, then install again (nothing was changed)")
+                    throw KeysealError.file("\(target) is not keyseal's, and \(chained) already exists; move one of them away, then install again (nothing was changed)")
                 }
                 do {
                     try files.moveItem(atPath: target, toPath: chained)
                 } catch {
-                    throw ScanError("cannot move \(target) aside: \(error.localizedDescription)")
+                    throw KeysealError.file("cannot move \(target) aside: \(error.localizedDescription)")
                 }
                 outcome.messages.append("kept your \(hook.rawValue) hook as \(chained); it runs after keyseal")
             }
@@ -121,7 +121,7 @@ public enum HookInstaller {
             do {
                 try write(hook.text, to: target)
             } catch {
-                throw ScanError("cannot write \(target): \(error.localizedDescription)")
+                throw KeysealError.file("cannot write \(target): \(error.localizedDescription)")
             }
             outcome.messages.append("\(hook.rawValue): installed in \(folder)")
         }
@@ -152,7 +152,7 @@ public enum HookInstaller {
                     outcome.messages.append("\(hook.rawValue): removed")
                 }
             } catch {
-                throw ScanError("cannot restore \(target): \(error.localizedDescription)")
+                throw KeysealError.file("cannot restore \(target): \(error.localizedDescription)")
             }
         }
         return outcome
@@ -165,7 +165,7 @@ public enum HookInstaller {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: temporary)
         guard rename(temporary, path) == 0 else {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw ScanError("rename to \(path) failed: \(String(cString: strerror(errno)))")
+            throw KeysealError.file("rename to \(path) failed: \(String(cString: strerror(errno)))")
         }
     }
 }

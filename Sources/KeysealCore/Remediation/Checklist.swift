@@ -94,8 +94,8 @@ public enum ChecklistBuilder {
     /// is in `statuses` (nil: all).
     public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<SecretStatus>?,
                              progress: ScanProgress? = nil) throws -> Checklist {
-        let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store), progress: progress)
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository, progress: progress)
         // Each secret's guide is its rule's (custom rules' from the config), found by rule id.
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
         let rulesByID = Dictionary((BuiltInRules.all + settings.config.customRules).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -108,7 +108,7 @@ public enum ChecklistBuilder {
             groups[finding.fingerprint, default: []].append(finding)
         }
         let targets = Set(groups.values.flatMap { $0.map(\.commit) }).compactMap(ObjectID.init(hex:))
-        let exposure = try Scanner.wrap { try repository.exposure(of: targets) }
+        let exposure = try repository.exposure(of: targets)
         var entries: [Checklist.Entry] = []
         for (fingerprint, findings) in groups {
             let ordered = findings.sorted { ($0.date, $0.path, $0.line) < ($1.date, $1.path, $1.line) }
@@ -125,10 +125,10 @@ public enum ChecklistBuilder {
                 guard parts.count == 2, let blob = ObjectID(hex: String(parts[0])) else { return nil }
                 return (blob, String(parts[1]))
             }
-            let inHead = try Scanner.wrap { try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) } }
+            let inHead = try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) }
             let introducedAt = ordered.compactMap { ObjectID(hex: $0.commit) }
                 .compactMap { try? repository.commit($0).time }.min() ?? 0
-            let removed = inHead ? nil : try Scanner.wrap { try repository.removalTime(of: placements, introducedAt: introducedAt) }
+            let removed = inHead ? nil : try repository.removalTime(of: placements, introducedAt: introducedAt)
             let guide = rulesByID[first.rule].map(RotationGuide.guide(for:))
                 ?? RotationGuide.standard(provider: first.provider, description: first.description)
             entries.append(Checklist.Entry(
@@ -139,7 +139,7 @@ public enum ChecklistBuilder {
                 occurrences: ordered.map {
                     Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: $0.date, author: $0.author)
                 },
-                introduced: first.date, removed: removed.map(Self.iso8601),
+                introduced: first.date, removed: removed.map(Timestamp.iso8601UTC),
                 rotation: guide, afterRotation: guide.update + RotationGuide.afterwards,
                 followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead),
                 identity: ordered.compactMap(\.identity).first))
@@ -165,7 +165,7 @@ public enum ChecklistBuilder {
                                         rotated: entries.filter { $0.status == .rotated }.count,
                                         pushed: entries.filter(\.pushed).count, inHead: entries.filter(\.inHead).count)
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
-        return Checklist(repository: name, generatedAt: iso8601(Int64(Date().timeIntervalSince1970)), summary: summary,
+        return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)), summary: summary,
                          entries: entries)
     }
 
@@ -180,10 +180,5 @@ public enum ChecklistBuilder {
         }
         steps.append("Inject secrets at run time, never at build time: a secrets manager, Docker/Kubernetes secrets, or `RUN --mount=type=secret` in Dockerfiles (never ENV or ARG).")
         return steps
-    }
-
-    static func iso8601(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 }

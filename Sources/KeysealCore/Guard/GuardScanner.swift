@@ -27,7 +27,7 @@ public struct PushUpdate: Sendable, Equatable {
             let fields = line.split(separator: " ").map(String.init)
             if fields.isEmpty { return nil }
             guard fields.count == 4, ObjectID(hex: fields[1]) != nil, ObjectID(hex: fields[3]) != nil else {
-                throw ScanError("pre-push: expected '<local ref> <local oid> <remote ref> <remote oid>' on standard input, got '\(line)'")
+                throw KeysealError.invalidInput("pre-push: expected '<local ref> <local oid> <remote ref> <remote oid>' on standard input, got '\(line)'")
             }
             return PushUpdate(localRef: fields[0], localOID: fields[1], remoteRef: fields[2], remoteOID: fields[3])
         }
@@ -85,9 +85,9 @@ public struct GuardResult: Sendable {
 public enum GuardScanner {
     public static func staged(path: String, configFile: String?, showSecrets: Bool,
                               cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
-        let repository = try open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let added = try Scanner.wrap { try repository.stagedContent() }
+        let added = try repository.stagedContent()
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
                               cacheDirectory: cacheDirectory)
         result.audit = try stagedAudit(added, repository: repository, settings: settings)
@@ -116,7 +116,7 @@ public enum GuardScanner {
 
     public static func prePush(path: String, remote: String, updates: [PushUpdate], configFile: String?,
                                showSecrets: Bool, cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
-        let repository = try open(path)
+        let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
         let shallow = repository.shallowBoundary()
         // A remote given by name: everything its remote-tracking refs hold is already there.
@@ -127,7 +127,7 @@ public enum GuardScanner {
         for update in updates where !update.isDeletion {
             guard let tip = ObjectID(hex: update.localOID) else { continue }
             let hidden = update.remoteIsNew ? [] : [ObjectID(hex: update.remoteOID)].compactMap { $0 }
-            for commit in try Scanner.wrap({ try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs) })
+            for commit in try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs)
             where seen.insert(commit).inserted {
                 commits.append(commit)
             }
@@ -139,10 +139,10 @@ public enum GuardScanner {
         let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try Scanner.wrap { try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights) }
-            authors[commit] = try Scanner.wrap { try repository.author(of: commit) }
-            subjects[commit.hex] = try Scanner.wrap { try repository.subject(of: commit) }
-            let isRoot = try Scanner.wrap { try repository.commit(commit).parents.isEmpty }
+            added += try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights)
+            authors[commit] = try repository.author(of: commit)
+            subjects[commit.hex] = try repository.subject(of: commit)
+            let isRoot = try repository.commit(commit).parents.isEmpty
             if boundary || isRoot { roots.insert(commit.hex) }
         }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
@@ -155,16 +155,6 @@ public enum GuardScanner {
         return result
     }
 
-    /// Opens the repository at (or above) `path` with keyseal's read settings; errors become ScanErrors.
-    static func open(_ path: String, verifyHashes: Bool = false) throws -> Repository {
-        do {
-            try Repository.configureReading(verifyHashes: verifyHashes)
-            return try Repository(discovering: path)
-        } catch let error as GitError {
-            throw ScanError(error.message)
-        }
-    }
-
     /// Scans each distinct blob once, then keeps the matches on lines the change added.
     static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
                      authors: [ObjectID: Signature] = [:], cacheDirectory: URL?) throws -> GuardResult {
@@ -174,7 +164,7 @@ public enum GuardScanner {
         result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
-        let scratch = try Scanner.wrap { try matcher.makeScratch() }
+        let scratch = try matcher.makeScratch()
         /// One blob's scan: its matches, and what it left out.
         struct Scanned {
             var matches: [EngineMatch] = []
@@ -193,17 +183,18 @@ public enum GuardScanner {
             if let known = byBlob[content.blob] {
                 scanned = known
             } else {
-                scanned = try Scanner.wrap {
-                    let size = try repository.blobSize(content.blob)
-                    if size > settings.maxBlobSize { return Scanned(reasons: [.tooLarge], size: size) }
+                let size = try repository.blobSize(content.blob)
+                if size > settings.maxBlobSize {
+                    scanned = Scanned(reasons: [.tooLarge], size: size)
+                } else {
                     let scan = try repository.withBlob(content.blob) { try matcher.scanBlob($0, scratch: scratch) }
                     if scan.gaps.contains(.decodedInPart) {
                         result.notes.append("\(path): encoded text (base64, percent, JSON escapes) decoded only in part, "
                                             + "past the decoding bounds (every rule still ran over the file)")
                     }
                     result.regexLimitHits.merge(scan.regexLimitHits, uniquingKeysWith: +)
-                    return Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),
-                                   rules: scan.regexLimitHits.keys.sorted())
+                    scanned = Scanned(matches: scan.matches, reasons: UnscannedReason.from(scan.gaps),
+                                      rules: scan.regexLimitHits.keys.sorted())
                 }
                 byBlob[content.blob] = scanned
                 if scanned.size == nil { result.blobsScanned += 1 }

@@ -24,22 +24,21 @@ final class StoreSession {
     /// `allowlistHash`: the secret allowlist (regexes, stopwords) filters matches before they are
     /// recorded, so a change to it must rescan like a change of rules.
     static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
-                     range: String, baseline: [String: Baseline.Entry] = [:]) throws -> StoreSession? {
+                     range: String, baseline: [String: Baseline.Entry] = [:],
+                     hooks: WriteHooks = WriteHooks()) throws -> StoreSession? {
         let path: String
         switch choice {
         case .none: return nil
         case .inRepository: path = defaultPath(for: repository)
         case .path(let given): path = given
         }
-        return try Scanner.wrap {
-            let store = try FindingStore(path: path)
-            // The fingerprint scheme is part of the key: records made under another one are rescanned.
-            let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
-            // Guessable secrets an earlier version recorded with characters in their preview show none.
-            try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
-            let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
-            return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
-        }
+        let store = try FindingStore(path: path, hooks: hooks)
+        // The fingerprint scheme is part of the key: records made under another one are rescanned.
+        let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
+        // Guessable secrets an earlier version recorded with characters in their preview show none.
+        try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
+        let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
+        return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
     }
 
     /// A committed baseline's decisions by fingerprint: those under legacy fingerprints are recorded
@@ -54,20 +53,20 @@ final class StoreSession {
     }
 
     func knownCommits(in repository: Repository) throws -> Set<ObjectID> {
-        Set(try Scanner.wrap { try store.scannedCommits(rulesHash: rulesHash) }.compactMap(ObjectID.init(hex:)))
+        Set(try store.scannedCommits(rulesHash: rulesHash).compactMap(ObjectID.init(hex:)))
     }
 
-    func scannedBlobs() throws -> Set<String> { try Scanner.wrap { try store.scannedBlobs(rulesHash: rulesHash) } }
+    func scannedBlobs() throws -> Set<String> { try store.scannedBlobs(rulesHash: rulesHash) }
 
     func matches(of blobs: Set<String>) throws -> [String: [StoredMatch]] {
-        try Scanner.wrap { try store.matches(of: blobs, rulesHash: rulesHash) }
+        try store.matches(of: blobs, rulesHash: rulesHash)
     }
 
     func secretsByFingerprint() throws -> [String: SecretRecord] {
-        Dictionary(try Scanner.wrap { try store.secrets() }.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try store.secrets().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func statuses() throws -> [String: SecretStatus] { try Scanner.wrap { try store.statuses() } }
+    func statuses() throws -> [String: SecretStatus] { try store.statuses() }
 
     /// Records a chunk of scanned blobs (indexes into the history's blobs) with their matches, no
     /// secret values, in one transaction. Triage under the legacy fingerprints of guessable secrets
@@ -104,10 +103,8 @@ final class StoreSession {
             return (history.blobs[index].hex, stored)
         }
         let complete = incomplete.isEmpty ? rows : zip(chunk, rows).filter { !incomplete.contains($0.0) }.map(\.1)
-        try Scanner.wrap {
-            try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
-                                  legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
-        }
+        try store.recordBlobs(complete, secrets: Array(secrets.values), rulesHash: rulesHash,
+                              legacy: links.values.sorted { $0.fingerprint < $1.fingerprint })
     }
 
     /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the
@@ -121,28 +118,38 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        try Scanner.wrap {
-            try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
-                                 rulesHash: rulesHash,
-                                 counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
-                                               findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),
-                                 dropOtherRuleSets: completeWalk)
-        }
+        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
+                             rulesHash: rulesHash,
+                             counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
+                                           findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),
+                             dropOtherRuleSets: completeWalk)
     }
 
     func fail() { store.failScan(scanID) }
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
-    func allFindings(settings: Settings, clearSecrets: [String: String]) throws -> [Finding] {
-        try Scanner.wrap { try store.occurrences(rulesHash: rulesHash) }.compactMap { occurrence, secret in
+    /// Those this scan found (and just recorded with `finish`) are `own`'s values as they are; only
+    /// the others, recorded by earlier scans, are built from their rows (without clear secrets).
+    func allFindings(own: [Finding], settings: Settings) throws -> [Finding] {
+        // The store keeps one row per secret, blob, path, line and column (the earliest commit's).
+        struct Key: Hashable {
+            let fingerprint, blob, path: String
+            let line, column: Int
+        }
+        var mine: [Key: Finding] = [:]
+        for finding in own {
+            let key = Key(fingerprint: finding.fingerprint, blob: finding.blob, path: finding.path, line: finding.line, column: finding.column)
+            if mine[key] == nil { mine[key] = finding }
+        }
+        return try store.occurrences(rulesHash: rulesHash).compactMap { occurrence, secret in
             if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
-            return Finding(rule: secret.rule, provider: secret.provider, description: secret.description,
-                           fingerprint: occurrence.fingerprint, preview: secret.preview,
-                           secret: clearSecrets[occurrence.fingerprint], commit: occurrence.commit, author: occurrence.author,
-                           email: occurrence.email, date: occurrence.date, path: occurrence.path, line: occurrence.line,
-                           column: occurrence.column, blob: occurrence.blob, pairedWith: occurrence.pairedWith,
-                           status: secret.status, confidence: secret.confidence,
-                           detail: occurrence.detail)
+            let key = Key(fingerprint: occurrence.fingerprint, blob: occurrence.blob, path: occurrence.path,
+                          line: occurrence.line, column: occurrence.column)
+            if let finding = mine[key], finding.commit == occurrence.commit { return finding }
+            // The scan sets every finding's status from the store's decisions afterwards.
+            return Finding(recorded: secret, commit: occurrence.commit, author: occurrence.author, email: occurrence.email,
+                           date: occurrence.date, path: occurrence.path, line: occurrence.line, column: occurrence.column,
+                           blob: occurrence.blob, pairedWith: occurrence.pairedWith, detail: occurrence.detail)
         }
     }
 }

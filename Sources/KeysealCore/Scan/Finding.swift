@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Synchronization
 import KeysealEngine
+import KeysealGit
 import KeysealStore
 
 /// One occurrence of a secret: a rule's match in a blob, at one path, attributed to the earliest commit
@@ -16,7 +17,7 @@ public struct Finding: Sendable, Codable, Hashable {
     /// At most the first 4 characters of the secret, then `…`; only `…` for a guessable secret.
     public let preview: String
     /// The clear secret: only when `--show-secrets` was given.
-    public let secret: String?
+    public internal(set) var secret: String?
     public let commit: String
     public let author: String
     public let email: String
@@ -86,6 +87,12 @@ public struct Finding: Sendable, Codable, Hashable {
     public func with(status: SecretStatus) -> Finding {
         var copy = self
         copy.status = status
+        return copy
+    }
+
+    func with(secret: String?) -> Finding {
+        var copy = self
+        copy.secret = secret
         return copy
     }
 
@@ -162,7 +169,7 @@ public enum SecretText {
             key = try KDF.Insecure.PBKDF2.deriveKey(from: bytes, salt: Array(("keyseal-fp-v2:" + rule.id).utf8),
                                                     using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: kdfRounds)
         } catch {
-            throw ScanError("cannot derive the fingerprint of a \(rule.id) secret: \(error)")
+            throw KeysealError.fingerprint(rule: rule.id, reason: "\(error)")
         }
         let fingerprint = key.withUnsafeBytes { hex($0) }
         derived.withLock { $0[legacy] = fingerprint }
@@ -223,4 +230,38 @@ public enum SecretText {
         }
         return out
     }
+}
+
+extension Finding {
+    /// One occurrence from an engine match; the clear secret is kept only when asked.
+    init(rule: Rule, match: EngineMatch, fingerprint: String, pairedWith: String?, commit: String,
+         author: Signature?, path: String, blob: String, showSecret: Bool) {
+        self.init(rule: rule.id, provider: rule.provider, description: rule.description, fingerprint: fingerprint,
+                  preview: SecretText.preview(match.secret, rule: rule),
+                  secret: showSecret ? String(decoding: match.secret, as: UTF8.self) : nil,
+                  commit: commit, author: author?.name ?? "", email: author?.email ?? "",
+                  date: author.map(Timestamp.iso8601) ?? "", path: path, line: match.line, column: match.column,
+                  blob: blob, pairedWith: pairedWith, confidence: Finding.confidence(checksumValid: match.checksumValid),
+                  detail: match.detail)
+    }
+
+    /// One occurrence of a secret the store recorded (a blob an earlier scan read): what is said of
+    /// the secret comes from its record, which keeps no clear value.
+    init(recorded secret: SecretRecord, commit: String, author: String, email: String, date: String, path: String,
+         line: Int, column: Int, blob: String, pairedWith: String?, detail: MatchDetail?) {
+        self.init(rule: secret.rule, provider: secret.provider, description: secret.description, fingerprint: secret.fingerprint,
+                  preview: secret.preview, secret: nil, commit: commit, author: author, email: email, date: date, path: path,
+                  line: line, column: column, blob: blob, pairedWith: pairedWith, confidence: secret.confidence, detail: detail)
+    }
+}
+
+extension EngineMatch {
+    /// Archive member, byte offset and encoding, as the store keeps them.
+    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity) }
+    /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
+    /// hook reports it whenever the blob is part of the change.
+    var outsideBlobLines: Bool { innerPath != nil || byteOffset != nil || encoding?.hasPrefix("gzip") == true }
+
+    /// The last line the secret spans (PEM bodies run over many).
+    var endLine: Int { line + secret.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) } }
 }

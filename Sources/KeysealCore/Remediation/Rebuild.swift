@@ -44,11 +44,11 @@ public enum RebuildPlanner {
     /// One request per tag that contains a commit holding an open or rotated secret. Scans first
     /// (incrementally, through the store).
     public static func plan(path: String, configFile: String?, store: StoreChoice) throws -> [RebuildRequest] {
-        let result = try Scanner.scan(ScanOptions(path: path, configFile: configFile, store: store))
-        let repository = try GuardScanner.open(path)
+        let repository = try Repository.open(path)
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository)
         let affected = result.findings.filter { [.open, .rotated].contains($0.status ?? .open) }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
-        let exposure = try Scanner.wrap { try repository.exposure(of: commits) }
+        let exposure = try repository.exposure(of: commits)
         var reasons: [String: Set<RebuildRequest.Reason>] = [:]
         for finding in affected {
             guard let id = ObjectID(hex: finding.commit) else { continue }
@@ -57,7 +57,7 @@ public enum RebuildPlanner {
             }
         }
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
-        let now = ChecklistBuilder.iso8601(Int64(Date().timeIntervalSince1970))
+        let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
         return reasons.keys.sorted().map { ref in
             RebuildRequest(repository: name, tag: String(ref.dropFirst(10)), commit: exposure.tagCommits[ref]?.hex ?? "",
                            reasons: reasons[ref]!.sorted { $0.fingerprint < $1.fingerprint },  // Safe: iterating its keys.
@@ -105,9 +105,8 @@ public struct RebuildDispatcher {
         if let command { targets.append(("exec \(command.first ?? "")", "exec \(command.first ?? "")", nil, { run(command, for: $0) })) }
         for request in requests {
             for (target, key, legacyKey, send) in targets {
-                if !force, let store, try Scanner.wrap({
-                    try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey)
-                }) {
+                if !force, let store,
+                   try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey) {
                     outcome.skipped.append(request.tag)
                     log("\(request.tag): already requested for the same secrets (\(target)); --force to send again")
                     continue
@@ -117,7 +116,7 @@ public struct RebuildDispatcher {
                     outcome.sent.append(request.tag)
                     log("\(request.tag): \(detail)")
                     try store.map { store in
-                        try Scanner.wrap { try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key) }
+                        try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key)
                     }
                 case .failure(let failure):
                     outcome.failed.append(request.tag)
@@ -231,9 +230,9 @@ public struct RebuildDispatcher {
                 inWord = true
             }
         }
-        if quote != nil { throw ScanError("--exec: unbalanced quote in '\(template)'") }
+        if quote != nil { throw KeysealError.usage("--exec: unbalanced quote in '\(template)'") }
         if inWord { words.append(current) }
-        guard !words.isEmpty else { throw ScanError("--exec: the command is empty") }
+        guard !words.isEmpty else { throw KeysealError.usage("--exec: the command is empty") }
         return words
     }
 }

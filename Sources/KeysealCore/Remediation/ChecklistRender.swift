@@ -57,13 +57,7 @@ public enum ChecklistRenderer {
 
     /// One self-contained file: inline style and SVG, no scripts, fonts or images from anywhere.
     static func html(_ c: Checklist) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        func seconds(_ text: String) -> Double {
-            if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
-            let plain = ISO8601DateFormatter()
-            return plain.date(from: text)?.timeIntervalSince1970 ?? Date().timeIntervalSince1970
-        }
+        func seconds(_ text: String) -> Double { Timestamp.seconds(text) ?? Date().timeIntervalSince1970 }
         let now = Date().timeIntervalSince1970
         let starts = c.entries.map { seconds($0.introduced) }
         let lowest = starts.min() ?? now - 86_400
@@ -81,7 +75,7 @@ public enum ChecklistRenderer {
             svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"18\" fill=\"\(colour)\"><title>\(escape(e.introduced)) → \(escape(e.removed ?? "now"))</title></rect>"
         }
         let axisY = Double(c.entries.count) * rowHeight + 30
-        svg += "<text x=\"\(labelWidth)\" y=\"\(axisY)\" font-size=\"11\">\(escape(String(ChecklistBuilder.iso8601(Int64(lowest)).prefix(10))))</text>"
+        svg += "<text x=\"\(labelWidth)\" y=\"\(axisY)\" font-size=\"11\">\(escape(String(Timestamp.iso8601UTC(Int64(lowest)).prefix(10))))</text>"
         svg += "<text x=\"\(labelWidth + width - 60)\" y=\"\(axisY)\" font-size=\"11\">now</text></svg>"
         var out = """
             <!DOCTYPE html>

@@ -7,32 +7,32 @@ public enum Triage {
     static func openStore(repository path: String, store choice: StoreChoice, create: Bool = false) throws -> FindingStore {
         let location: String
         switch choice {
-        case .none: throw ScanError("this command needs the store; drop --no-store")
+        case .none: throw KeysealError.needsStore
         case .path(let given): location = given
         case .inRepository:
             let repository: Repository
             do {
                 repository = try Repository(discovering: path)
             } catch let error as GitError {
-                throw ScanError(error.message)
+                throw KeysealError.repository(error)
             }
             location = StoreSession.defaultPath(for: repository)
         }
         if !create && !FileManager.default.fileExists(atPath: location) {
-            throw ScanError("no findings store at \(location) yet: run `keyseal scan` first")
+            throw KeysealError.noStore(path: location)
         }
-        return try Scanner.wrap { try FindingStore(path: location, create: create) }
+        return try FindingStore(path: location, create: create)
     }
 
     public static func secrets(repository: String, store: StoreChoice, statuses: Set<SecretStatus>?) throws -> [SecretRecord] {
         let store = try openStore(repository: repository, store: store)
-        return try Scanner.wrap { try store.secrets(statuses: statuses) }
+        return try store.secrets(statuses: statuses)
     }
 
     public static func set(repository: String, store: StoreChoice, prefix: String, status: SecretStatus,
                            note: String?) throws -> SecretRecord {
         let store = try openStore(repository: repository, store: store)
-        return try Scanner.wrap { try store.triage(prefix: prefix, status: status, note: note) }
+        return try store.triage(prefix: prefix, status: status, note: note)
     }
 }
 
@@ -81,7 +81,7 @@ public enum Baseline {
 
     public static func export(repository: String, store choice: StoreChoice, to path: String) throws -> Int {
         let store = try Triage.openStore(repository: repository, store: choice)
-        let secrets = try Scanner.wrap { try store.secrets(statuses: [.falsePositive, .accepted]) }
+        let secrets = try store.secrets(statuses: [.falsePositive, .accepted])
         let document = Document(secrets: secrets.map {
             Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
         })
@@ -95,7 +95,7 @@ public enum Baseline {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ScanError("cannot read the baseline \(path): \(error.localizedDescription)")
+            throw KeysealError.file("cannot read the baseline \(path): \(error.localizedDescription)")
         }
         return try parse(data, path: path)
     }
@@ -105,21 +105,21 @@ public enum Baseline {
         do {
             return try JSONDecoder().decode(Document.self, from: data).secrets
         } catch let error as UnknownStatus {
-            throw ScanError("\(path): status '\(error.status)' of \(error.fingerprint.prefix(12)) is not one of \(SecretStatus.spelled)")
+            throw KeysealError.invalidInput("\(path): status '\(error.status)' of \(error.fingerprint.prefix(12)) is not one of \(SecretStatus.spelled)")
+        } catch let error as KeysealError {
+            throw error
         } catch {
-            throw ScanError("\(path) is not a keyseal baseline: \(error)")
+            throw KeysealError.invalidInput("\(path) is not a keyseal baseline: \(error)")
         }
     }
 
     public static func importFile(_ path: String, repository: String, store choice: StoreChoice) throws -> Int {
         let entries = try load(path)
         let store = try Triage.openStore(repository: repository, store: choice, create: true)
-        return try Scanner.wrap {
-            try store.importBaseline(entries.map {
-                SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
-                             preview: "…", firstSeen: nil, status: $0.status, note: $0.note)
-            })
-        }
+        return try store.importBaseline(entries.map {
+            SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
+                         preview: "…", firstSeen: nil, status: $0.status, note: $0.note)
+        })
     }
 
     /// Statuses from a committed baseline at the work tree's root (empty when there is none).

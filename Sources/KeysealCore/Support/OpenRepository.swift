@@ -1,0 +1,14 @@
+import KeysealGit
+
+extension Repository {
+    /// Opens the repository at (or above) `path` with keyseal's read settings (libgit2's re-hash of
+    /// every object read only when `verifyHashes`). Every command that reads a repository opens it here.
+    static func open(_ path: String, verifyHashes: Bool = false) throws -> Repository {
+        do {
+            try Repository.configureReading(verifyHashes: verifyHashes)
+            return try Repository(discovering: path)
+        } catch let error as GitError {
+            throw KeysealError.repository(error)
+        }
+    }
+}

@@ -20,7 +20,7 @@ final class OnePathTests: XCTestCase {
         try repo.commit("copy")
         let first = try scan(repo, store: .inRepository)
         XCTAssertEqual(first.findings.count, 3)
-        XCTAssertEqual(first.findings, plain(first.findings).map { $0.with(status: "open") })
+        XCTAssertEqual(first.findings, plain(first.findings).map { $0.with(status: .open) })
         XCTAssertEqual(plain(first.findings), try scan(repo, store: .none).findings)
 
         try repo.write("new.env", "TOKEN=\(FakeSecret.github("two"))\n")

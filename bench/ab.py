@@ -10,6 +10,7 @@ and report sizes checked: a binary that fails is not timed as valid.
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -25,12 +26,19 @@ def git(repo, *args):
     subprocess.run(["git", "-C", repo] + list(args), check=True, capture_output=True)
 
 
-def timed(cmd, cwd, env, expect):
+CPU = {}
+
+
+def timed(cmd, cwd, env, expect, cpu=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in expect:
         sys.exit(f"{cmd[0]} exited {done.returncode}: {done.stderr.decode()[:300]}")
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed
 
 
@@ -56,15 +64,19 @@ def main():
         envs[name] = env
         timed([binaries[name], "staged"], repo, env, {0})  # warms the rule cache
     staged = {name: [] for name in binaries}
+    staged_cpu = {name: [] for name in binaries}
     for _ in range(args.staged_runs):
         for name in binaries:
-            staged[name].append(timed([binaries[name], "staged"], repo, envs[name], {0}))
+            staged[name].append(timed([binaries[name], "staged"], repo, envs[name], {0}, staged_cpu[name]))
     scans = {name: [] for name in binaries}
+    scans_cpu = {name: [] for name in binaries}
     for _ in range(args.scan_runs):
         for name in binaries:
             scans[name].append(timed([binaries[name], "scan", "--no-store", "--quiet", "--format", "json", base],
-                                     work, envs[name], {0, 1}))
-    for label, series, runs in (("warm staged", staged, args.staged_runs), ("full scan redis.git", scans, args.scan_runs)):
+                                     work, envs[name], {0, 1}, scans_cpu[name]))
+    for label, series, runs in (("warm staged", staged, args.staged_runs), ("full scan redis.git", scans, args.scan_runs),
+                                ("warm staged, CPU time", staged_cpu, args.staged_runs),
+                                ("full scan redis.git, CPU time", scans_cpu, args.scan_runs)):
         old, new = statistics.median(series["old"]), statistics.median(series["new"])
         print(f"{label}: median of {runs}, old {old * 1000:.1f} ms, new {new * 1000:.1f} ms, new/old {new / old:.3f}"
               f" (old min/max {min(series['old']) * 1000:.1f}/{max(series['old']) * 1000:.1f},"

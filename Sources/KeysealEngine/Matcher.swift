@@ -23,6 +23,8 @@ public struct EngineMatch: Sendable {
     /// The byte offset in the blob (or archive member) when found in a binary's printable run;
     /// line and column are then 0.
     public var byteOffset: Int? = nil
+    /// With `byteOffset`: the bytes the secret (or the encoded span holding it) takes in the blob.
+    public var byteLength: Int? = nil
     /// The identity the secret is used with, from the same block (`DB_USER (admi…)` beside a
     /// password, `CLIENT_ID (3f2a…)` beside a client secret): name and preview only.
     public var identity: String? = nil
@@ -258,6 +260,7 @@ public final class Matcher: @unchecked Sendable {
             let found = try text.withUnsafeBytes { try scan($0, scratch: scratch) }.map { match -> EngineMatch in
                 var located = match
                 located.byteOffset = Containers.blobOffset(match.secretStart, in: starts)
+                located.byteLength = match.secretEnd - match.secretStart
                 located.line = 0
                 located.column = 0
                 return located

@@ -26,11 +26,15 @@ public struct MatchDetail: Sendable, Hashable, Codable {
     public let encoding: String?
     /// The identity used with the secret (`DB_USER (admi…)`): name and preview only.
     public let identity: String?
+    /// With `byteOffset`: how many bytes the secret (or its encoded span) takes in the file.
+    /// Absent in records written before keyseal kept it.
+    public let byteLength: Int?
 
-    public init?(innerPath: String?, byteOffset: Int?, encoding: String?, identity: String? = nil) {
+    public init?(innerPath: String?, byteOffset: Int?, encoding: String?, identity: String? = nil, byteLength: Int? = nil) {
         if innerPath == nil && byteOffset == nil && encoding == nil && identity == nil { return nil }
         self.innerPath = innerPath
         self.byteOffset = byteOffset
+        self.byteLength = byteOffset == nil ? nil : byteLength
         self.encoding = encoding
         self.identity = identity
     }

@@ -144,6 +144,7 @@ final class HistoryScanTests: XCTestCase {
         let result = try scan(repo, maxBlobSize: 2048)
         XCTAssertEqual(result.findings.map(\.path), ["blob.bin"])
         XCTAssertEqual(result.findings.first?.byteOffset, 11, "5 bytes of header, then TOKEN=")
+        XCTAssertEqual(result.findings.first?.byteLength, token.utf8.count, "the secret's own length in the file")
         XCTAssertEqual(result.findings.first?.line, 0)
         XCTAssertEqual(result.summary.blobsBinary, 1)
         XCTAssertEqual(result.summary.blobsSkippedLarge, 1)
@@ -207,5 +208,27 @@ final class HistoryScanTests: XCTestCase {
         let scanned = try scan(repo, maxBlobSize: 64 << 20)
         XCTAssertEqual(scanned.findings.count, 1)
         XCTAssertEqual(scanned.findings.first?.line, (50 << 20) / 64 + 1)
+    }
+
+    /// SARIF's byte region for a binary finding gives the secret's length (it said 1 whatever the
+    /// length), from the scan and from the store's record of it on the next (incremental) scan.
+    func testSARIFByteRegionHasTheSecretsLength() throws {
+        let repo = try TestRepository()
+        var binary = Data([0, 1, 2, 0, 7])
+        let token = FakeSecret.github("sarif")
+        binary.append(contentsOf: Array("TOKEN=\(token)".utf8))
+        binary.append(contentsOf: [0, 1, 2, 0])
+        try repo.write("blob.bin", binary)
+        try repo.commit("add")
+        for round in ["first scan", "from the store"] {
+            let out = try KeysealBinary.run(["scan", "--format", "sarif", "--quiet", "--no-audit"], in: repo.url)
+            XCTAssertEqual(out.status, 1, out.stderr)
+            let sarif = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+            let results = try XCTUnwrap((sarif["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])
+            let location = try XCTUnwrap((results.first?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])
+            let region = try XCTUnwrap(location["region"] as? [String: Any])
+            XCTAssertEqual(region["byteOffset"] as? Int, 11, round)
+            XCTAssertEqual(region["byteLength"] as? Int, token.utf8.count, round)
+        }
     }
 }

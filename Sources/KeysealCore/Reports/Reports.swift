@@ -169,8 +169,13 @@ enum SARIFReport {
             ] as [String: Any]
         }
         var results: [[String: Any]] = result.findings.map { finding in
-            // A binary has no lines: SARIF's byte region instead.
-            let region: [String: Any] = finding.byteOffset.map { ["byteOffset": $0, "byteLength": 1] }
+            // A binary has no lines: SARIF's byte region instead (its length unknown only for a record
+            // an earlier keyseal wrote, then left out rather than guessed).
+            let region: [String: Any] = finding.byteOffset.map { offset in
+                var region: [String: Any] = ["byteOffset": offset]
+                if let length = finding.byteLength { region["byteLength"] = length }
+                return region
+            }
                 ?? ["startLine": finding.line, "startColumn": finding.column, "endLine": finding.line]
             var properties: [String: Any] = [
                 "commit": finding.commit, "author": finding.author, "email": finding.email, "date": finding.date,

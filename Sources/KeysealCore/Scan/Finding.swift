@@ -36,6 +36,9 @@ public struct Finding: Sendable, Codable, Hashable {
     public var confidence: String?
     /// Found in a binary's printable text: the byte offset in the file (line and column are 0).
     public var byteOffset: Int?
+    /// With `byteOffset`: the bytes the secret (or its encoded span) takes there; nil in records an
+    /// earlier keyseal wrote.
+    public var byteLength: Int?
     /// Found inside an encoded span (`base64`, `percent`, `json-escape`, `gzip`, chained with `+`):
     /// line and column are the encoded span's.
     public var encoding: String?
@@ -59,6 +62,7 @@ public struct Finding: Sendable, Codable, Hashable {
         self.date = date
         self.path = path + (detail?.innerPath.map { "!" + $0 } ?? "")
         self.byteOffset = detail?.byteOffset
+        self.byteLength = detail?.byteLength
         self.encoding = detail?.encoding
         self.identity = detail?.identity
         self.line = line
@@ -78,7 +82,7 @@ public struct Finding: Sendable, Codable, Hashable {
     /// What an occurrence row keeps beyond path, line and column (the path already names any
     /// archive member).
     var occurrenceDetail: MatchDetail? {
-        MatchDetail(innerPath: nil, byteOffset: byteOffset, encoding: encoding, identity: identity)
+        MatchDetail(innerPath: nil, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength)
     }
 
     /// The confidence a checksum verdict gives.
@@ -104,6 +108,7 @@ public struct Finding: Sendable, Codable, Hashable {
              blob, status, confidence, encoding, identity
         case pairedWith = "paired_with"
         case byteOffset = "byte_offset"
+        case byteLength = "byte_length"
     }
 }
 
@@ -257,7 +262,9 @@ extension Finding {
 
 extension EngineMatch {
     /// Archive member, byte offset and encoding, as the store keeps them.
-    var detail: MatchDetail? { MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity) }
+    var detail: MatchDetail? {
+        MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength)
+    }
     /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
     /// hook reports it whenever the blob is part of the change.
     var outsideBlobLines: Bool { innerPath != nil || byteOffset != nil || encoding?.hasPrefix("gzip") == true }

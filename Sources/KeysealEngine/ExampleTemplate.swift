@@ -7,7 +7,7 @@ import Foundation
 /// Kinds: `an` letters and digits, `lo` lower-case letters and digits, `up` upper-case letters and
 /// digits, `hex` lower-case hex, `HEX` upper-case hex, `dig` digits, `b64` base64 body characters,
 /// `url` URL-safe base64, `b64dig` the base64 of that many decimal digits, `b32` A-Z and 2-7, `al` letters, `bech` upper-case bech32, `b58` base58, `basic` the base64 of
-/// `user:` and that many letters and digits.
+/// `user:` and that many letters and digits; `=C` (`⟪=A:16⟫`) repeats the one ASCII character C.
 public enum ExampleTemplate {
     static let alphabets: [String: [UInt8]] = [
         "an": Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8),
@@ -30,7 +30,7 @@ public enum ExampleTemplate {
         public let description: String
     }
 
-    static var kinds: [String] { (Array(alphabets.keys) + ["basic", "b64dig"]).sorted() }
+    static var kinds: [String] { (Array(alphabets.keys) + ["basic", "b64dig", "=C (a character repeated)"]).sorted() }
 
     /// Expands a template written in this repository (built-in rule examples, tests). A malformed
     /// one is a programming error and stops the process naming the problem; templates from users
@@ -77,6 +77,10 @@ public enum ExampleTemplate {
                 }
                 digits[0] = max(digits[0], 0x31)
                 output += Data(digits).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            } else if kind.hasPrefix("="), kind.count == 2, let character = kind.last, character.isASCII, !character.isWhitespace {
+                // `⟪=A:16⟫`: one character repeated (a low-entropy near miss such as an all-`A` key id),
+                // so no token-shaped literal is ever written out.
+                output += String(repeating: character, count: count)
             } else if let alphabet = alphabets[kind] {
                 var bytes: [UInt8] = []
                 for _ in 0..<count {

@@ -206,13 +206,16 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertEqual(a, b)
         XCTAssertEqual(a.count, 38)
         XCTAssertFalse(a.contains("⟪"))
+        // A repeated character: near misses such as an all-`A` key id, never written out whole.
+        XCTAssertEqual(ExampleTemplate.expand("AKIA⟪=A:16⟫"), "AKIA" + String(repeating: "A", count: 16))
     }
 
     /// A misspelt kind or an unclosed ⟪ is an error, not an example that silently tests nothing.
     func testMalformedTemplatesAreErrors() throws {
         for (template, problem) in [("token = acme_⟪low:32⟫", "unknown kind 'low'"), ("token = acme_⟪lo:32", "without its ⟫"),
                                     ("acme_⟪lo:x⟫", "not ⟪kind:count⟫"), ("acme_⟪lo⟫", "not ⟪kind:count⟫"),
-                                    ("acme_lo:32⟫", "without its ⟪"), ("⟪lo:0⟫", "not ⟪kind:count⟫")] {
+                                    ("acme_lo:32⟫", "without its ⟪"), ("⟪lo:0⟫", "not ⟪kind:count⟫"),
+                                    ("⟪=:3⟫", "unknown kind '='"), ("⟪=AB:3⟫", "unknown kind '=AB'"), ("⟪= :3⟫", "unknown kind '= '")] {
             XCTAssertThrowsError(try ExampleTemplate.checked(template), template) { error in
                 XCTAssertTrue("\(error)".contains(problem), "\(template): \(error)")
             }

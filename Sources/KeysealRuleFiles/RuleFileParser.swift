@@ -32,8 +32,8 @@ public enum RuleFileParser {
         } catch let error as TOMLParseError {
             throw RuleFileError(file: path, line: error.source.begin.line, key: nil, message: "not valid TOML: \(error.description)")
         }
-        var file = try rules(in: table, text: text, path: path)
         let locator = RuleFileLocator(text: text)
+        var file = try rules(in: table, locator: locator, path: path)
         for key in table.keys.sorted() where !fileKeys.contains(key) {
             file.warnings.append("\(path):\(locator.line(ofTopLevel: key).map(String.init) ?? "?"): unknown key '\(key)'")
         }
@@ -42,7 +42,11 @@ public enum RuleFileParser {
 
     /// The `[[rules]]` and `[rotation]` of a parsed document; other top-level keys are the caller's.
     public static func rules(in table: TOMLTable, text: String, path: String) throws -> RuleFile {
-        let locator = RuleFileLocator(text: text)
+        try rules(in: table, locator: RuleFileLocator(text: text), path: path)
+    }
+
+    /// The same, with the document's lines already indexed.
+    public static func rules(in table: TOMLTable, locator: RuleFileLocator, path: String) throws -> RuleFile {
         var warnings: [String] = []
         var shared: RotationSpec?
         if let value = table["rotation"] {

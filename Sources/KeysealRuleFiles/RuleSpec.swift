@@ -100,16 +100,46 @@ public struct RuleFileError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// Finds the line of a key inside the Nth `[[rules]]` table (TOMLKit gives no positions).
+/// Finds the line of a key inside the Nth `[[rules]]` table (TOMLKit gives no positions). Every
+/// line is read once, up front: a file with many unknown keys costs linear time, not keys × lines.
 public struct RuleFileLocator: Sendable {
-    let lines: [Substring]
-    /// Line index (0-based) of each `[[rules]]` header.
+    /// 1-based line of each `[[rules]]` header.
     let ruleHeaders: [Int]
+    /// The first line assigning a key, or opening `[rules.key]`, in each rule (0-based rule index).
+    let ruleKeys: [[String: Int]]
+    /// The same before the first rule, and `[key]` / `[[key]]` headers anywhere.
+    let topLevelKeys: [String: Int]
 
     public init(text: String) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        self.lines = lines
-        ruleHeaders = lines.indices.filter { Self.stripped(lines[$0]) == "[[rules]]" }
+        var headers: [Int] = []
+        var ruleKeys: [[String: Int]] = []
+        var topLevel: [String: Int] = [:]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            let line = Self.stripped(raw)
+            if line == "[[rules]]" {
+                headers.append(number)
+                ruleKeys.append([:])
+                if topLevel["rules"] == nil { topLevel["rules"] = number }
+            } else if line.hasPrefix("[rules."), line.hasSuffix("]"), !ruleKeys.isEmpty {
+                let key = String(line.dropFirst(7).dropLast())
+                if ruleKeys[ruleKeys.count - 1][key] == nil { ruleKeys[ruleKeys.count - 1][key] = number }
+            } else if line.hasPrefix("["), line.hasSuffix("]"), !line.hasPrefix("[[") {
+                let key = String(line.dropFirst().dropLast())
+                if topLevel[key] == nil { topLevel[key] = number }
+            } else if let equals = line.firstIndex(of: "=") {
+                let key = String(line[..<equals].trimmingSuffix { $0 == " " || $0 == "\t" })
+                guard !key.isEmpty else { continue }
+                if ruleKeys.isEmpty {
+                    if topLevel[key] == nil { topLevel[key] = number }
+                } else if ruleKeys[ruleKeys.count - 1][key] == nil {
+                    ruleKeys[ruleKeys.count - 1][key] = number
+                }
+            }
+        }
+        ruleHeaders = headers
+        self.ruleKeys = ruleKeys
+        topLevelKeys = topLevel
     }
 
     static func stripped(_ line: Substring) -> Substring {
@@ -121,34 +151,24 @@ public struct RuleFileLocator: Sendable {
         return line
     }
 
-    static func assigns(_ line: Substring, _ key: String) -> Bool {
-        let line = line.drop { $0 == " " || $0 == "\t" }
-        guard line.hasPrefix(key) else { return false }
-        return line.dropFirst(key.count).drop { $0 == " " || $0 == "\t" }.first == "="
-    }
-
     /// 1-based line of `[[rules]]` number `index` (0-based).
-    public func rule(_ index: Int) -> Int? { index < ruleHeaders.count ? ruleHeaders[index] + 1 : nil }
+    public func rule(_ index: Int) -> Int? { index < ruleHeaders.count ? ruleHeaders[index] : nil }
 
     /// 1-based line that assigns `key` inside rule `index`, or opens `[rules.key]` there; the rule's
     /// header line when the key is not found.
     public func line(ofKey key: String, inRule index: Int) -> Int? {
         guard index < ruleHeaders.count else { return nil }
-        let end = index + 1 < ruleHeaders.count ? ruleHeaders[index + 1] : lines.count
-        for number in (ruleHeaders[index] + 1)..<end {
-            if Self.assigns(lines[number], key) || Self.stripped(lines[number]) == "[rules.\(key)]" { return number + 1 }
-        }
-        return ruleHeaders[index] + 1
+        return ruleKeys[index][key] ?? ruleHeaders[index]
     }
 
     /// 1-based line that assigns a top-level `key` or opens `[key]`.
-    public func line(ofTopLevel key: String) -> Int? {
-        let end = ruleHeaders.first ?? lines.count
-        for number in 0..<end where Self.assigns(lines[number], key) || Self.stripped(lines[number]) == "[\(key)]" {
-            return number + 1
-        }
-        // A `[rotation]` table may also follow the rules.
-        for number in lines.indices where Self.stripped(lines[number]) == "[\(key)]" { return number + 1 }
-        return nil
+    public func line(ofTopLevel key: String) -> Int? { topLevelKeys[key] }
+}
+
+extension Substring {
+    func trimmingSuffix(while predicate: (Character) -> Bool) -> Substring {
+        var result = self
+        while let last = result.last, predicate(last) { result = result.dropLast() }
+        return result
     }
 }

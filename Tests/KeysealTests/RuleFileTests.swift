@@ -184,6 +184,21 @@ final class RuleFileTests: XCTestCase {
         XCTAssertEqual(old.customRules.first?.negatives, ["old_x"])
     }
 
+    /// A crafted config with a rule of 100,000 unknown keys (and as many at the top level): each
+    /// warning names its own line, found from one pass over the file. Looking each key up by scanning
+    /// the lines (as before) would cost 10^10 line reads here.
+    func testManyUnknownKeysAreLocatedInLinearTime() throws {
+        let count = 100_000
+        var text = (0..<count).map { "top_\($0) = 1\n" }.joined()
+        text += "[[rules]]\nid = \"acme-token\"\nprovider = \"Acme\"\nregex = '\\b(acme_[a-z0-9]{32})\\b'\nexamples = [\"acme_⟪lo:32⟫\"]\n"
+        text += (0..<count).map { "extra_\($0) = 1\n" }.joined()
+        let config = try KeysealConfig.parse(text, file: "big.toml")
+        XCTAssertEqual(config.customRules.map(\.id), ["acme-token"])
+        XCTAssertEqual(config.warnings.count, 2 * count)
+        XCTAssertTrue(config.warnings.contains("big.toml:\(count): unknown key 'top_\(count - 1)' ignored"))
+        XCTAssertTrue(config.warnings.contains("big.toml:\(count + 6 + 41): unknown key 'rules.extra_41' ignored"))
+    }
+
     /// Which rule names a secret two rules find is decided by priority, whatever order they are listed in.
     func testPriorityNotOrderDecidesTheWinner() throws {
         func rule(_ id: String, priority: Int) -> Rule {

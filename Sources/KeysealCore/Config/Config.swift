@@ -91,7 +91,9 @@ public struct KeysealConfig: Sendable {
         let table = try parseTOML(text, file: file)
         var config = KeysealConfig()
         config.file = file
-        let locate = { (key: String) in Self.line(of: key, in: text) }
+        // Lines are indexed once: a file of many unknown keys costs linear time to report.
+        let locator = RuleFileLocator(text: text)
+        let locate = { (key: String) in locator.line(ofTopLevel: key) }
         func fail(_ key: String, _ message: String) -> ConfigError {
             ConfigError(file: file, line: locate(key.split(separator: ".").last.map(String.init) ?? key), key: key, message: message)
         }
@@ -139,13 +141,12 @@ public struct KeysealConfig: Sendable {
         // field a built-in one has; a top-level [rotation] is the guide of rules without their own.
         let ruleFile: RuleFile
         do {
-            ruleFile = try RuleFileParser.rules(in: table, text: text, path: file)
+            ruleFile = try RuleFileParser.rules(in: table, locator: locator, path: file)
         } catch let error as RuleFileError {
             throw ConfigError(file: error.file, line: error.line, key: error.key, message: error.message)
         }
         config.warnings += ruleFile.warnings.map { $0 + " ignored" }
         let builtIn = Set(BuiltInRules.all.map(\.id))
-        let locator = RuleFileLocator(text: text)
         for (index, spec) in ruleFile.rules.enumerated() {
             guard !builtIn.contains(spec.id) else {
                 throw ConfigError(file: file, line: locator.line(ofKey: "id", inRule: index), key: "rules.id",
@@ -159,7 +160,7 @@ public struct KeysealConfig: Sendable {
             }
             config.customRules.append(rule)
         }
-        let known = Set(BuiltInRules.all.map(\.id) + config.customRules.map(\.id))
+        let known = builtIn.union(config.customRules.map(\.id))
         for id in config.disabledRules where !known.contains(id) {
             config.warnings.append("\(file):\(locate("disabled_rules").map(String.init) ?? "?"): disabled rule '\(id)' does not exist")
         }
@@ -183,17 +184,6 @@ public struct KeysealConfig: Sendable {
             guard let next = rest.first else { return number }
             let bare = (next | 0x20 >= 0x61 && next | 0x20 <= 0x7a) || (next >= 0x30 && next <= 0x39) || next == 0x5f || next == 0x2d
             if !(bare || next == 0x22 || next == 0x27 || next == 0x5d) { return number }
-        }
-        return nil
-    }
-
-    /// The first line that assigns `key` (or opens its table), for messages.
-    static func line(of key: String, in text: String) -> Int? {
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix(key + " ") || trimmed.hasPrefix(key + "=") || trimmed == "[\(key)]" || trimmed == "[[\(key)]]" {
-                return number + 1
-            }
         }
         return nil
     }

@@ -95,9 +95,11 @@ public enum ChecklistBuilder {
     public static func build(path: String, configFile: String?, store: StoreChoice, statuses: Set<SecretStatus>?,
                              progress: ScanProgress? = nil) throws -> Checklist {
         let repository = try Repository.open(path)
-        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository, progress: progress)
-        // Each secret's guide is its rule's (custom rules' from the config), found by rule id.
+        // Loaded once: the scan uses them, and each secret's guide is its rule's (custom rules' from
+        // the config), found by rule id.
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
+        let result = try HistoryScan.scan(ScanOptions(path: path, configFile: configFile, store: store), repository: repository,
+                                          settings: settings, progress: progress)
         let rulesByID = Dictionary((BuiltInRules.all + settings.config.customRules).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var notes: [String: String] = [:]
         if case .none = store {} else {

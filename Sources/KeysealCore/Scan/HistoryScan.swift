@@ -29,11 +29,13 @@ public enum HistoryScan {
         try scan(options, repository: try Repository.open(options.path, verifyHashes: options.verifyHashes), progress: progress)
     }
 
-    /// A scan of a repository the caller has opened (the checklist and rebuild planner go on to use it).
-    static func scan(_ options: ScanOptions, repository: Repository, progress: ScanProgress? = nil) throws -> ScanResult {
+    /// A scan of a repository the caller has opened (the checklist and rebuild planner go on to use
+    /// it), with the settings it has loaded when it needs them too.
+    static func scan(_ options: ScanOptions, repository: Repository, settings loaded: Settings? = nil,
+                     progress: ScanProgress? = nil) throws -> ScanResult {
         let started = Date()
-        let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
-                                         maxBlobSize: options.maxBlobSize)
+        let settings = try loaded ?? Settings.load(workDirectory: repository.workDirectory, configFile: options.configFile,
+                                                   maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
         summary.notes += settings.config.warnings
         let ruleInfo = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }

@@ -52,14 +52,28 @@ enum PlaceholderFilter {
         // `$VAR`, `%VAR%`, `@var`, `:symbol`, `&anchor`, `*alias`: references, not values.
         if let first = value.first, "$%@:&*".utf8.contains(first) { return true }
         if lower.last == 0x28 || (lower.count >= 2 && lower[lower.count - 2] == 0x28 && lower.last == 0x29) { return true }  // `(`, `()`
+        if !quoted && lower.first == 0x2e { return true }  // `.caseName`: a Swift enum case, a member
         if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
         if isSingleCaseWord(value) { return true }
+        if isSecretName(lower) { return true }
+        // `token_endpoint: https://…`: an address (credentials inside one are the URL rules' part).
+        if lower.withUnsafeBufferPointer({ Matcher.contains($0, 0..<$0.count, Array("://".utf8)) }) { return true }
         if prefixBytes.contains(where: { lower.starts(with: $0) }) { return true }
         return false
     }
 
     /// Values that begin like a name for a password rather than one.
+    /// Words that make a name a secret's name. A value of letters and `_`/`-`/`.` alone that holds
+    /// one (`"ClientSecret"` in `["SourceType": "ClientSecret", …]`, `api_token` in a list of field
+    /// names) is a name, not a secret.
+    static let secretNameWords: [[UInt8]] = ["password", "passwd", "secret", "token", "apikey", "api_key", "credential", "private_key", "access_key"].map { Array($0.utf8) }
+
+    static func isSecretName(_ lower: [UInt8]) -> Bool {
+        guard lower.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x5f || $0 == 0x2d || $0 == 0x2e }) else { return false }
+        return lower.withUnsafeBufferPointer { bytes in secretNameWords.contains { Matcher.contains(bytes, 0..<bytes.count, $0) } }
+    }
+
     static let prefixes = ["pass", "pwd", "secret", "token", "changeme", "test", "sample", "user"]
 
     /// `WITHSCORES`, `ARG_TYPE_TOKEN`, `lib-name`: letters of one case and no digit are words and
@@ -83,18 +97,23 @@ enum PlaceholderFilter {
     /// `showSecrets`, `UnsafeBufferPointer`: unquoted letters in camel humps (each hump a capital and
     /// two or more lower-case letters) are a name in code, not a value.
     static func isCamelCaseIdentifier(_ value: [UInt8]) -> Bool {
+        // A version suffix (`KeyInfoV1`, `Handler2`) leaves a name a name.
+        var value = value[...]
+        var digits = 0
+        while let last = value.last, last >= 0x30 && last <= 0x39, digits < 2 { value.removeLast(); digits += 1 }
+        if digits > 0, let last = value.last, last >= 0x41 && last <= 0x5a { value.removeLast() }
         guard value.count >= 6, value.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }) else { return false }
         var humps = 0, run = 0
         for (i, byte) in value.enumerated() {
             if byte <= 0x5a {
-                if i > 0 && run < 2 { return false }
+                if i > value.startIndex && run < 2 { return false }
                 humps += 1
                 run = 0
             } else {
                 run += 1
             }
         }
-        return humps >= 1 && run >= 2 && (value[0] >= 0x61 || humps >= 2)
+        return humps >= 1 && run >= 2 && (value[value.startIndex] >= 0x61 || humps >= 2)
     }
 
     /// `config.db.password`, `settings_password`, `getPassword`: unquoted, these are variables.
@@ -128,10 +147,39 @@ enum NameFilter {
         "policy", "expir", "endpoint", "header", "format", "prompt", "regex", "pattern", "enabled", "required",
         "min", "max", "timeout", "ttl", "version", "hint", "placeholder", "mode", "method", "store", "manager",
         "provider", "arn", "ref", "column", "param", "validator", "strength", "reset", "confirm", "changed",
-        "created", "updated", "hash", "digest", "salt_rounds", "id",
+        "created", "updated", "hash", "digest", "salt_rounds", "id", "public", "publishable", "cache", "sort",
+        "primary", "foreign", "partition", "idempotency", "object", "lookup", "shortcut", "hotkey", "i18n",
+        "translation", "locale",
     ]
 
     static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }
+
+    /// Last words that make a provider's name an identifier or a setting, not its secret
+    /// (`ACME_ACCOUNT_ID`, `acmeHost`, `ACME_KEY_FILE`), for rules given by a name and a value shape:
+    /// there only the last word counts (`ACME_ACCOUNT_KEY` is a secret).
+    static let lastWords: Set<[UInt8]> = Set((words + [
+        "host", "hostname", "user", "username", "login", "email", "mail", "region", "account", "domain", "project",
+        "org", "organization", "tenant", "zone", "bucket", "index", "env", "environment", "dir", "directory", "sid",
+        "uuid", "guid", "number", "no", "code", "public", "publishable", "pub", "site", "port", "addr", "address",
+        "ids", "urls", "names", "owner", "team", "group", "workspace", "channel", "queue", "topic", "model",
+    ]).map { Array($0.utf8) })
+
+    /// Whether the name's last word (split as `isNonSecretName` splits) is one of `lastWords`.
+    static func endsWithNonSecretWord(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = name.count
+        while end > 0, let c = Optional(name[end - 1]), c == 0x5f || c == 0x2d || c == 0x2e { end -= 1 }
+        var start = end
+        while start > 0 {
+            let c = name[start - 1]
+            if c == 0x5f || c == 0x2d || c == 0x2e { break }
+            start -= 1
+            // A hump: an upper-case letter after a lower-case one starts the word.
+            if c >= 0x41 && c <= 0x5a && start > 0 && name[start - 1] >= 0x61 && name[start - 1] <= 0x7a { break }
+        }
+        guard end > start else { return false }
+        let word = name[start..<end].map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
+        return lastWords.contains(word)
+    }
 
     /// Whether a part of the name (split at `_`, `-`, `.` and camelCase humps, lower-cased) is one of
     /// `words`, or starts with one of five letters or more. On bytes: every candidate of a named

@@ -436,6 +436,19 @@ public final class Matcher: @unchecked Sendable {
             switch rule.span {
             case .line:
                 windowEnd = Self.lineEnd(bytes, from: end - 1)
+                if rule.namedValue {
+                    // `name: NAME` with `value: …` on the next line (a Kubernetes env entry): the
+                    // search takes in the line before the hit's and the line after. Only the hit's
+                    // line counts as searched, so a hit on the next line gets its own search (the
+                    // `seen` set drops what two searches both find).
+                    let previous = lineStart > 0 ? Self.lineStart(bytes, before: lineStart - 1) : lineStart
+                    var from = previous
+                    if let width = maxWidth[ruleIndex] { from = max(from, end - width) }
+                    search(ruleIndex, program: program, subjectStart: previous, from: from,
+                           to: Self.lineEnd(bytes, from: min(windowEnd + 1, bytes.count)), bytes: bytes, scratch: scratch, state: state)
+                    state.searchedTo[ruleIndex] = windowEnd
+                    continue
+                }
             case .block(let maxBytes):
                 // Without a width, the window would reach back to the line start for every hit:
                 // starts before the previous hit's end were tried by its search.
@@ -522,7 +535,13 @@ public final class Matcher: @unchecked Sendable {
 
     private func accept(_ rule: Rule, _ ruleIndex: Int, secret: Range<Int>, name: Range<Int>?, match: Range<Int>,
                         bytes: UnsafeBufferPointer<UInt8>, line lineFacts: inout LineFacts) -> Bool {
-        if let name, NameFilter.isNonSecretName(Array(bytes[name])) { return false }
+        if let name {
+            let nameBytes = UnsafeBufferPointer(rebasing: bytes[name])
+            if rule.namedValue && !rule.generic ? NameFilter.endsWithNonSecretWord(nameBytes) : NameFilter.isNonSecretName(Array(nameBytes)) {
+                return false
+            }
+        }
+        if rule.namedValue, let name, !Self.plausibleAssignment(bytes, name: name, secret: secret, generic: rule.generic) { return false }
         let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
         if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
         if PublishedExamples.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }
@@ -543,6 +562,51 @@ public final class Matcher: @unchecked Sendable {
             if line.documented { return false }
         }
         return true
+    }
+
+    /// The separators of the assignment model that are also ordinary code, checked where the regex
+    /// cannot: a `,` or `(` between name and value counts only with the value quoted
+    /// (`define('NAME', 'v')`, `getenv("NAME", "v")`, not `f(passwords, ACLMatch)`); whitespace alone
+    /// only where a line is a declaration: the name first on its line (`.properties`, `.netrc`), or
+    /// after `ENV`/`ARG`/`set`/`setx`/`#define`/`define`, or a command-line flag (`--password v`).
+    /// A generic rule's value after `,` or `(` must also hold both letters and digits: code is full of
+    /// string lists (`("vault-token", "HashiCorp")`) whose next item is a word.
+    static func plausibleAssignment(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>, secret: Range<Int>,
+                                    generic: Bool) -> Bool {
+        var operatorSeen = false, listSeen = false, previous: UInt8 = 0
+        for byte in bytes[name.upperBound..<secret.lowerBound] {
+            switch byte {
+            case 0x3d, 0x3a, 0x3e, 0x0a: operatorSeen = true  // = : > newline (a value field)
+            case 0x2c: listSeen = true  // ,
+            case 0x28:  // `(`: a call, `setAcmeKey("v")`, not prose `token (`v`)`
+                if previous == 0x20 || previous == 0x09 { return false }
+                listSeen = true
+            default: break
+            }
+            previous = byte
+        }
+        if operatorSeen { return true }
+        let before = secret.lowerBound > 0 ? bytes[secret.lowerBound - 1] : 0
+        let quoted = before == 0x22 || before == 0x27 || before == 0x60
+        if listSeen {
+            guard quoted else { return false }
+            if !generic { return true }
+            let value = bytes[secret]
+            return value.contains { $0 >= 0x30 && $0 <= 0x39 } && value.contains { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7a }
+        }
+        // Whitespace alone: what precedes the name on its line decides.
+        var start = name.lowerBound
+        while start > 0 && bytes[start - 1] != 0x0a { start -= 1 }
+        var prefix = Array(bytes[start..<name.lowerBound])
+        while let first = prefix.first, first == 0x20 || first == 0x09 { prefix.removeFirst() }
+        if prefix.isEmpty { return true }
+        if prefix.last == 0x2d || bytes[name.lowerBound] == 0x2d { return true }  // --password, -p
+        while let last = prefix.last, last == 0x20 || last == 0x09 { prefix.removeLast() }
+        let words: [[UInt8]] = ["ENV", "ARG", "set", "SET", "setx", "SETX", "#define", "define", "export"].map { Array($0.utf8) }
+        return words.contains { word in
+            prefix.count >= word.count && Array(prefix[(prefix.count - word.count)...]) == word
+                && (prefix.count == word.count || [0x20, 0x09, 0x3b, 0x26, 0x7c].contains(prefix[prefix.count - word.count - 1]))
+        }
     }
 
     /// Where two matches overlap, a generic rule yields to a specific one; between generic rules the

@@ -33,6 +33,10 @@ public struct Rule: Sendable, Hashable {
     /// none of its characters and its fingerprint is derived slowly, like every generic rule's.
     public var guessable: Bool = false
     public var span: Span
+    /// Built from a name and a value shape (`assigned_to`, `value`): group `nameGroup` is the name,
+    /// whose last word must not say the value is not a secret (`ACME_ACCOUNT_ID`), and the value may
+    /// be on the line after the name (a Kubernetes `env` entry).
+    public var namedValue: Bool = false
     /// Another rule's id whose match in the same blob is this secret's other half (AWS key id and secret).
     public var pairsWith: String?
     /// A checksum the provider builds into its tokens, verified offline.
@@ -55,7 +59,7 @@ public struct Rule: Sendable, Hashable {
     public init(id: String, provider: String, description: String, regex: String, prefilter: String? = nil,
                 secretGroup: Int = 1, nameGroup: Int? = nil, caseless: Bool = false, minEntropy: Double? = nil, keywords: [String] = [],
                 generic: Bool = false, span: Span = .line, pairsWith: String? = nil, checksum: TokenChecksum? = nil,
-                guessable: Bool = false, priority: Int = 0, confidence: RuleConfidence? = nil,
+                guessable: Bool = false, namedValue: Bool = false, priority: Int = 0, confidence: RuleConfidence? = nil,
                 positives: [String], negatives: [String], references: [String] = [], rotation: RotationGuide? = nil) {
         self.id = id
         self.provider = provider
@@ -69,6 +73,7 @@ public struct Rule: Sendable, Hashable {
         self.keywords = keywords
         self.generic = generic
         self.guessable = guessable
+        self.namedValue = namedValue
         self.span = span
         self.pairsWith = pairsWith
         self.checksum = checksum

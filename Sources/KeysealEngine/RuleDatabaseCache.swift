@@ -117,7 +117,7 @@ public enum RuleSetHash {
             let parts = [rule.id, rule.provider, rule.description, rule.regex, rule.prefilter ?? "", String(rule.secretGroup),
                          rule.nameGroup.map(String.init) ?? "", rule.caseless ? "i" : "", rule.minEntropy.map { "\($0)" } ?? "",
                          rule.keywords.joined(separator: ","), rule.generic ? "g" : "", span, rule.pairsWith ?? "",
-                         String(rule.priority), rule.checksum?.rawValue ?? "", rule.guessable ? "p" : ""]
+                         String(rule.priority), rule.checksum?.rawValue ?? "", rule.guessable ? "p" : "", rule.namedValue ? "n" : ""]
             for part in parts { hasher.update(data: Array(part.utf8) + [0]) }
         }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()

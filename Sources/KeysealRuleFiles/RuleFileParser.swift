@@ -138,14 +138,22 @@ public enum RuleFileParser {
             guard let name, let value, !name.isEmpty, !value.isEmpty else {
                 throw fail("regex", "rule \(index + 1) needs 'regex', or 'assigned_to' (the name's pattern) with 'value' (the secret's)")
             }
-            for key in ["prefilter", "secret_group"] where table[key] != nil {
-                throw fail(key, "is built from 'assigned_to' and 'value'; give 'regex' instead to set it")
+            for key in ["secret_group", "name_group"] where table[key] != nil {
+                throw fail(key, "is built from 'assigned_to' and 'value' (the name is group 1, the value group 2); give 'regex' instead to set it")
             }
             if try bool("caseless") == false { throw fail("caseless", "a rule given by 'assigned_to' matches names in any case") }
+            guard !RuleSpec.hasCapturingGroup(name) else {
+                throw fail("assigned_to", "must not have a capturing group: write (?:...) instead of (...)")
+            }
             (spec.regex, spec.prefilter) = RuleSpec.assignedRegex(name: name, value: value)
+            // A prefilter given by hand narrows where the name is looked for (a generic name, frequent in code).
+            if let prefilter = try string("prefilter") { spec.prefilter = prefilter }
             spec.caseless = true
+            spec.namedValue = true
+            spec.secretGroup = 2
+            spec.nameGroup = 1
         }
-        spec.nameGroup = try int("name_group", 1...99)
+        if !spec.namedValue { spec.nameGroup = try int("name_group", 1...99) }
         let entropyKey = try alias("min_entropy", "entropy")
         if let value = table[entropyKey] {
             guard let number = value.double ?? value.int.map(Double.init), number >= 0, number <= 8 else {

@@ -61,6 +61,7 @@ public enum SwiftSource {
         // Safe: the parser accepts only names in `RuleSpec.checksums`.
         if let checksum = rule.checksum { args.append("checksum: .\(RuleSpec.checksums[checksum]!)") }
         if rule.guessable { args.append("guessable: true") }
+        if rule.namedValue { args.append("namedValue: true") }
         if rule.priority != 0 { args.append("priority: \(rule.priority)") }
         if let confidence = rule.confidence { args.append("confidence: .\(confidence)") }
         args.append("positives: \(array(rule.examples))")

@@ -46,7 +46,7 @@ final class RuleFileTests: XCTestCase {
         "ifttt-webhook-key", "keycloak-client-secret", "linear-api-key", "openweathermap-api-key", "splunk-oncall-api-key",
         "surveymonkey-access-token", "wecom-webhook",
     ]
-    static let heuristics: Set<String> = ["generic-secret-xml-element", "generic-secret-assignment"]
+    static let heuristics: Set<String> = ["generic-secret-xml-element", "generic-secret-assignment", "generic-named-key"]
 
     /// Every rule cites the documentation its format was taken from (a provider page, an official
     /// SDK, an RFC), but for the listed ones.
@@ -151,7 +151,10 @@ final class RuleFileTests: XCTestCase {
             """, file: "test.toml")
         XCTAssertEqual(config.warnings, [])
         let key = try XCTUnwrap(config.customRules.first)
-        XCTAssertEqual(key.prefilter, "acme[_-]?api" + RuleSpec.nameTail + RuleSpec.assignment)
+        XCTAssertEqual(key.prefilter, RuleSpec.assignedRegex(name: "acme[_-]?api", value: "x").prefilter)
+        XCTAssertTrue(key.namedValue)
+        XCTAssertEqual(key.nameGroup, 1)
+        XCTAssertEqual(key.secretGroup, 2)
         XCTAssertTrue(key.caseless)
         XCTAssertEqual(key.minEntropy, 2.5)
         XCTAssertEqual(key.keywords, ["acme"])

@@ -10,7 +10,7 @@ extension Rule {
                   caseless: spec.caseless, minEntropy: spec.minEntropy, keywords: spec.keywords, generic: spec.generic,
                   span: spec.blockBytes.map { .block(maxBytes: $0) } ?? .line, pairsWith: spec.pairsWith,
                   checksum: spec.checksum.flatMap { RuleSpec.checksums[$0] }.flatMap(TokenChecksum.init(rawValue:)),
-                  guessable: spec.guessable, priority: spec.priority,
+                  guessable: spec.guessable, namedValue: spec.namedValue, priority: spec.priority,
                   confidence: spec.confidence.flatMap(RuleConfidence.init(rawValue:)),
                   positives: spec.examples, negatives: spec.negativeExamples, references: spec.references,
                   rotation: spec.rotation.map(RotationGuide.init))

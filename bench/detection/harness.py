@@ -173,14 +173,18 @@ class Planner:
     def __init__(self, seed):
         self.seed = seed
         self.cases = []
-        self.cell_i = 0
+        # One round-robin pointer per name style (and one for negatives), started a third of the way
+        # apart, so that every cell gets every style in about equal shares.
+        self.cell_i = {None: 0}
+        for j, style in enumerate(STYLES):
+            self.cell_i[style] = j * len(formats.CELLS) // len(STYLES)
         self.pos_i = 0
         self.variant = collections.Counter()
 
-    def next_cell(self, value):
+    def next_cell(self, value, style=None):
         for _ in range(len(formats.CELLS)):
-            cell = formats.CELLS[self.cell_i % len(formats.CELLS)]
-            self.cell_i += 1
+            cell = formats.CELLS[self.cell_i[style] % len(formats.CELLS)]
+            self.cell_i[style] += 1
             if formats.accepts(cell[0], cell[1], value):
                 return cell
         return None
@@ -196,7 +200,7 @@ class Planner:
             for rep in range(n_per_style):
                 rng = templates.rng_for(self.seed, "place", source, label, style, rep)
                 value, mask = make(rng)
-                cell = self.next_cell(value)
+                cell = self.next_cell(value, style)
                 if cell is None:
                     continue
                 position = POSITION_CYCLE[self.pos_i % len(POSITION_CYCLE)]

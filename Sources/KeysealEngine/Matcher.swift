@@ -535,13 +535,14 @@ public final class Matcher: @unchecked Sendable {
 
     private func accept(_ rule: Rule, _ ruleIndex: Int, secret: Range<Int>, name: Range<Int>?, match: Range<Int>,
                         bytes: UnsafeBufferPointer<UInt8>, line lineFacts: inout LineFacts) -> Bool {
-        if let name {
+        if let name, !name.isEmpty {
             let nameBytes = UnsafeBufferPointer(rebasing: bytes[name])
             if rule.namedValue && !rule.generic ? NameFilter.endsWithNonSecretWord(nameBytes) : NameFilter.isNonSecretName(Array(nameBytes)) {
                 return false
             }
         }
-        if rule.namedValue, let name, !Self.plausibleAssignment(bytes, name: name, secret: secret, generic: rule.generic) { return false }
+        if rule.namedValue, let name, !Self.plausibleAssignment(bytes, name: match.lowerBound..<name.upperBound, secret: secret,
+                                                                 generic: rule.generic) { return false }
         let raw = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[secret]))
         if let floor = rule.minEntropy, shannonEntropy(raw) < floor { return false }
         if PublishedExamples.contains(UnsafeBufferPointer(rebasing: bytes[secret])) { return false }

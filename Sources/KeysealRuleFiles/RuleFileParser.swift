@@ -139,7 +139,7 @@ public enum RuleFileParser {
                 throw fail("regex", "rule \(index + 1) needs 'regex', or 'assigned_to' (the name's pattern) with 'value' (the secret's)")
             }
             for key in ["secret_group", "name_group"] where table[key] != nil {
-                throw fail(key, "is built from 'assigned_to' and 'value' (the name is group 1, the value group 2); give 'regex' instead to set it")
+                throw fail(key, "is built from 'assigned_to' and 'value' (the name is group 1, the value group 3); give 'regex' instead to set it")
             }
             if try bool("caseless") == false { throw fail("caseless", "a rule given by 'assigned_to' matches names in any case") }
             guard !RuleSpec.hasCapturingGroup(name) else {
@@ -150,8 +150,7 @@ public enum RuleFileParser {
             if let prefilter = try string("prefilter") { spec.prefilter = prefilter }
             spec.caseless = true
             spec.namedValue = true
-            spec.secretGroup = 2
-            spec.nameGroup = 1
+            spec.secretGroup = 3
         }
         if !spec.namedValue { spec.nameGroup = try int("name_group", 1...99) }
         let entropyKey = try alias("min_entropy", "entropy")
@@ -164,6 +163,8 @@ public enum RuleFileParser {
         spec.keywords = try strings("keywords")?.map { $0.lowercased() } ?? []
         if spec.keywords.contains(where: \.isEmpty) { throw fail("keywords", "must not hold an empty string") }
         spec.generic = try bool("generic") ?? false
+        // A generic name is judged by all its words, a provider's by the words after the provider's.
+        if spec.namedValue { spec.nameGroup = spec.generic ? 1 : 2 }
         spec.guessable = try bool("guessable") ?? false
         spec.blockBytes = try int("block_bytes", 1...1_048_576)
         spec.pairsWith = try string("pairs_with")

@@ -22,8 +22,8 @@ public struct RuleSpec: Sendable, Hashable {
     /// Set for multi-line rules (PEM blocks): how far past the hit's line the match may reach.
     public var blockBytes: Int?
     public var pairsWith: String?
-    /// Built from `assigned_to` and `value`: group 1 is the name, whose last word must not say the
-    /// value is not a secret (`ACME_ACCOUNT_ID`), and the value may sit on the next line (Kubernetes).
+    /// Built from `assigned_to` and `value`: see `assignedRegex` for its groups. The value may sit on
+    /// the next line (Kubernetes).
     public var namedValue = false
     /// One of `RuleSpec.checksums` (the engine's `TokenChecksum`, by its raw value).
     public var checksum: String?
@@ -70,20 +70,21 @@ public struct RuleSpec: Sendable, Hashable {
     /// The start older rule files gave their names by hand; `nameStart` does that now.
     static let oldNameStart = "(?:^|[^A-Za-z0-9])"
 
-    /// The regex and prefilter of a rule given as `assigned_to` (the name) and `value`: the name and
-    /// its tail are group 1 (names that end in a word like `id` or `url` are dropped), the value group
-    /// 2. Vectorscan looks for the name, its tail and one character after it only; PCRE2 takes the
+    /// The regex and prefilter of a rule given as `assigned_to` (the name) and `value`: the whole name
+    /// is group 1, the part after what `assigned_to` matched group 2 (when its last word is one like
+    /// `id` or `url`, the match is dropped: `ACME_ACCOUNT_ID`, but not a rule's own `WOLFRAM_APP_ID`),
+    /// the value group 3. Vectorscan looks for the name, its tail and one character after it only; PCRE2 takes the
     /// assignment and the value from there. (With the value in the Vectorscan pattern too, 200 such
     /// rules took 1.9 s to compile; every named rule's pattern is now little more than its name.)
     public static func assignedRegex(name: String, value: String) -> (regex: String, prefilter: String) {
         var name = name
         if name.hasPrefix(oldNameStart) { name.removeFirst(oldNameStart.count) }
-        let regex = "\(nameStart)((?:\(name))\(nameTail))\(assignment)(\(value))\(valueEnd)"
+        let regex = "\(nameStart)((?:\(name))(\(nameTail)))\(assignment)(\(value))\(valueEnd)"
         return (regex, "(?:\(name))\(nameTail)[^A-Za-z0-9_.-]")
     }
 
     /// Whether a pattern has a capturing group (a `(` neither escaped, in a class, nor `(?`): the
-    /// name of a named rule must not, or the value would not be group 2.
+    /// name of a named rule must not, or the value would not be group 3.
     public static func hasCapturingGroup(_ pattern: String) -> Bool {
         var escaped = false, inClass = false
         let chars = Array(pattern)

@@ -23,17 +23,34 @@ public enum SwiftSource {
         var out = header + "\n// swift-format-ignore-file\n\nextension BuiltInRules {\n"
         out += "    /// Every built-in rule, by file name and then as listed in its file. The order decides\n"
         out += "    /// nothing: overlapping matches are settled by `Rule.priority`, then specificity.\n"
-        out += "    public static let all: [Rule] = [\n"
+        // Appends in small functions, not one array literal: the compiler type-checks a literal of
+        // hundreds of rules as one expression (16 GB and more for 800 rules), a statement at a time here.
+        var chunks: [String] = []
+        var chunk = ""
+        var inChunk = 0
         for file in files {
-            out += "        // \(name(file.path))\n"
+            chunk += "    // \(name(file.path))\n"
             for rule in file.rules {
                 let guide = rule.rotation.map { spec in
                     guideName(spec, spec == file.rotation ? name(file.path) : rule.id)
                 }
-                out += "        " + ruleCall(rule, guide: guide) + ",\n"
+                chunk += "    rules.append(" + ruleCall(rule, guide: guide) + ")\n"
+                inChunk += 1
+            }
+            if inChunk >= chunkSize {
+                chunks.append(chunk)
+                chunk = ""
+                inChunk = 0
             }
         }
-        out += "    ]\n}\n\n/// The rotation guides the rule files give, one per file (or per rule that has its own).\nenum BuiltInGuides {\n"
+        if !chunk.isEmpty { chunks.append(chunk) }
+        out += "    public static let all: [Rule] = {\n        var rules: [Rule] = []\n"
+        for index in chunks.indices { out += "        builtInRules\(index)(&rules)\n" }
+        out += "        return rules\n    }()\n}\n"
+        for (index, body) in chunks.enumerated() {
+            out += "\nprivate func builtInRules\(index)(_ rules: inout [Rule]) {\n" + body + "}\n"
+        }
+        out += "\n/// The rotation guides the rule files give, one per file (or per rule that has its own).\nenum BuiltInGuides {\n"
         for (name, spec) in guides {
             var args = ["revoke: \(literal(spec.revoke))"]
             if let console = spec.console { args.append("console: \(literal(console))") }
@@ -45,6 +62,9 @@ public enum SwiftSource {
         out += "}\n"
         return out
     }
+
+    /// Rules per generated function.
+    static let chunkSize = 40
 
     static func ruleCall(_ rule: RuleSpec, guide: String?) -> String {
         var args = ["id: \(literal(rule.id))", "provider: \(literal(rule.provider))",

@@ -125,7 +125,7 @@ enum PlaceholderFilter {
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         if value.allSatisfy(isDigit) { return true }
         if lower.starts(with: Array("urn:".utf8)) || lower.starts(with: Array("arn:".utf8)) { return true }
-        if value.first == 0x3d { return true }  // `=`
+        if value.first == 0x3d || value.last == 0x3a { return true }  // `=…` is code, `…:` a label
         if value.first == 0x2b {  // `+name`: concatenation in code
             let rest = Array(value.dropFirst())
             if !rest.isEmpty && (isIdentifierPath(rest) || isCamelCaseIdentifier(rest) || isWords(rest)) { return true }
@@ -229,7 +229,7 @@ enum NameFilter {
         "policy", "expir", "endpoint", "header", "format", "prompt", "regex", "pattern", "enabled", "required",
         "min", "max", "timeout", "ttl", "version", "hint", "placeholder", "mode", "method", "store", "manager",
         "provider", "arn", "ref", "column", "param", "validator", "strength", "reset", "confirm", "changed",
-        "created", "updated", "hash", "digest", "salt_rounds", "id",
+        "created", "updated", "hash", "digest", "salt_rounds", "id", "identifier",
     ]
 
     static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }

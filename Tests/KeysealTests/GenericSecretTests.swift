@@ -129,6 +129,8 @@ final class GenericSecretTests: XCTestCase {
             ("base64 of a word", "password: cGFzc3dvcmQ= # password: password"),
             ("base64 of a phrase", "secret_value: dGhpc19pc190aGVfc2VjcmV0"),
             ("unquoted variable with a number", "privateKey: ecTestKey256,"),
+            ("a label in a log line", "msg=\"Error: token: gandiv5: bad request\""),
+            ("an identifier element", "<CredentialIdentifier>TC6_UCS366_AF006</CredentialIdentifier>"),
         ]
         for (what, line) in cases {
             XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")

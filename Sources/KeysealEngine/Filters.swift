@@ -24,6 +24,12 @@ enum PlaceholderFilter {
         "notasecret", "not_a_secret", "fake", "mysecret", "my_secret", "password1", "passw0rd", "12345678",
         "abcdefgh", "qwerty", "secret123", "none", "null", "undefined", "<nil>", "true", "false", "test1234",
         "abcdef", "123456", "\\(",
+        // A value that names itself (`superSecretPa$$word`, `my-etcd-token-1`, `s3cr3t-t0k3n`) or
+        // asks to be replaced (`your_api_key_here`) is a stand-in; generated credentials never spell words.
+        "secret", "s3cr3t", "password", "ssword", "ssw0rd", "p@ss", "token", "t0k3n", "apikey", "api_key", "api-key",
+        "_here", "-here", "1234", "abcd",
+        // Truncated in documentation (`eyJ2Ijoi...`), code (`a || b`, `x && y`), an AWS SigV4 scope.
+        "...", "||", "&&", "aws4_request", "npm:",
     ]
 
     /// Whole values that are development defaults, not secrets anyone issued.
@@ -55,12 +61,107 @@ enum PlaceholderFilter {
         if !quoted && lower.first == 0x2e { return true }  // `.caseName`: a Swift enum case, a member
         if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
+        // `ecTestKey256`, `keyV2`: unquoted, a camel-case name with a number after it is a variable.
+        if !quoted, let end = value.lastIndex(where: { !($0 >= 0x30 && $0 <= 0x39) }), end < value.count - 1,
+           isCamelCaseIdentifier(Array(value[...end])) { return true }
         if isSingleCaseWord(value) { return true }
         if isSecretName(lower) { return true }
         // `token_endpoint: https://…`: an address (credentials inside one are the URL rules' part).
         if lower.withUnsafeBufferPointer({ Matcher.contains($0, 0..<$0.count, Array("://".utf8)) }) { return true }
         if prefixBytes.contains(where: { lower.starts(with: $0) }) { return true }
+        if isWords(value) || isNotACredential(value, lower) { return true }
+        if let decoded = decodedText(value), decoded.count >= 4, isPlaceholder(decoded, quoted: true) { return true }
         return false
+    }
+
+    /// `GetSessionToken`, `StreamingDistributionList.NextMarker`, `Partner-Token`, `GID:user_list`,
+    /// `KeyVaultDoesNotExist`: letters without a digit, in words (lower case, upper case, or camel
+    /// humps with acronyms), joined by `.`, `-`, `_`, `:`, `/`, `\` or spaces, are names, quoted or
+    /// not. A random token of letters alone mixes cases in short runs (`VpYdyabu`), which this rejects.
+    static func isWords(_ value: [UInt8]) -> Bool {
+        var letters = 0
+        var part: [UInt8] = []
+        for byte in value + [0x20] {
+            if (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) {
+                part.append(byte)
+                continue
+            }
+            guard ".-_:/\\ ".utf8.contains(byte) else { return false }
+            if !part.isEmpty && !isWordPart(part) { return false }
+            letters += part.count
+            part.removeAll(keepingCapacity: true)
+        }
+        return letters >= 4
+    }
+
+    /// One run of letters: all one case, or camel case (`nextPageToken`, `GetOpenIdToken`,
+    /// `IDTokenResponse`): few capitals, words of three letters or more on average, each with a
+    /// vowel but for one (`Db`, `Cfg`).
+    static func isWordPart(_ part: [UInt8]) -> Bool {
+        func isUpper(_ b: UInt8) -> Bool { b >= 0x41 && b <= 0x5a }
+        let upper = part.filter(isUpper).count
+        if upper == 0 || upper == part.count { return true }
+        guard upper * 5 <= part.count * 2 else { return false }
+        var words = 0, odd = 0, i = 0
+        while i < part.count {
+            // One word: capitals, then lower-case letters. Of a run of capitals followed by lower
+            // case, the last capital starts the next word (`IDToken` is `ID`, `Token`).
+            var caps = 0
+            while i + caps < part.count, isUpper(part[i + caps]) { caps += 1 }
+            if caps > 1, i + caps < part.count { caps -= 1 }
+            var lowers = 0
+            if caps <= 1 {
+                while i + caps + lowers < part.count, !isUpper(part[i + caps + lowers]) { lowers += 1 }
+            }
+            let vowel = part[(i + caps)..<(i + caps + lowers)].contains { "aeiouy".utf8.contains($0) }
+            if caps <= 1 && (lowers < 2 || !vowel) { odd += 1 }
+            words += 1
+            i += caps + lowers
+        }
+        return odd <= 1 && part.count >= words * 3
+    }
+
+    /// Values of a shape no credential has: numbers (timestamps, account ids, ports), dates, hex
+    /// constants (`-0x3f879678`), URLs without a password (`https://host/createToken/`), URNs and
+    /// ARNs (`urn:k8s:secret:name:key`, `arn:aws:iam::…`), code (`+authKey`, `+cfg.Dir`, `==h`),
+    /// versions (`^9.0.1`).
+    static func isNotACredential(_ value: [UInt8], _ lower: [UInt8]) -> Bool {
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        if value.allSatisfy(isDigit) { return true }
+        if lower.starts(with: Array("urn:".utf8)) || lower.starts(with: Array("arn:".utf8)) { return true }
+        if value.first == 0x3d || value.last == 0x3a { return true }  // `=…` is code, `…:` a label
+        if value.first == 0x2b {  // `+name`: concatenation in code
+            let rest = Array(value.dropFirst())
+            if !rest.isEmpty && (isIdentifierPath(rest) || isCamelCaseIdentifier(rest) || isWords(rest)) { return true }
+        }
+        // A URL with no password in it (those are the URL-credentials rule's).
+        if let scheme = (0..<max(0, lower.count - 2)).first(where: { lower[$0] == 0x3a && lower[$0 + 1] == 0x2f && lower[$0 + 2] == 0x2f }),
+           !lower[scheme...].contains(0x40) { return true }
+        // `0x…` constants of up to 64 bits.
+        var hex = lower[...]
+        if hex.first == 0x2d { hex = hex.dropFirst() }
+        if hex.starts(with: [0x30, 0x78]) && hex.count <= 18
+            && hex.dropFirst(2).allSatisfy({ isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) }) { return true }
+        // Dates and times: `2016-09-24…`.
+        if value.count >= 10 && value[0..<4].allSatisfy(isDigit) && value[4] == 0x2d && value[5..<7].allSatisfy(isDigit)
+            && value[7] == 0x2d && value[8..<10].allSatisfy(isDigit) { return true }
+        // Versions: `^1.2.3`, `~4.0`, `v2.10.1`, `1.2.3-beta`.
+        var version = lower[...]
+        while let c = version.first, c == 0x5e || c == 0x7e || c == 0x3e || c == 0x3d || c == 0x76 { version = version.dropFirst() }
+        let dotted = version.prefix { isDigit($0) || $0 == 0x2e }
+        if dotted.count == version.count || (dotted.count >= 3 && version.count > dotted.count && version[version.startIndex + dotted.count] == 0x2d) {
+            if dotted.filter({ $0 == 0x2e }).count >= 1 && dotted.first.map(isDigit) == true { return true }
+        }
+        return false
+    }
+
+    /// The text a base64 value decodes to, when it is printable text (`cGFzc3dvcmQ=` is `password`):
+    /// documentation and fixtures encode their placeholders, while an issued secret decodes to bytes.
+    static func decodedText(_ value: [UInt8]) -> [UInt8]? {
+        guard value.count >= 8, value.count % 4 == 0 || !value.contains(0x3d),
+              let raw = Base64Bytes.decode(value), !raw.isEmpty,
+              raw.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else { return nil }
+        return raw
     }
 
     /// Values that begin like a name for a password rather than one.
@@ -149,7 +250,7 @@ enum NameFilter {
         "provider", "arn", "ref", "column", "param", "validator", "strength", "reset", "confirm", "changed",
         "created", "updated", "hash", "digest", "salt_rounds", "id", "public", "publishable", "cache", "sort",
         "primary", "foreign", "partition", "idempotency", "object", "lookup", "shortcut", "hotkey", "i18n",
-        "translation", "locale",
+        "translation", "locale", "identifier",
     ]
 
     static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }

@@ -90,4 +90,80 @@ final class GenericSecretTests: XCTestCase {
             XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")
         }
     }
+
+    /// False-positive classes from the hand review of a large real repository (bench/precision.md):
+    /// each line's value is a name, a reference, a stand-in or a value of no credential's shape.
+    func testRealCodeFalsePositiveClasses() throws {
+        let cases: [(String, String)] = [
+            ("quoted PascalCase operation name", "const opGetSessionToken = \"GetSessionToken\""),
+            ("quoted camel case with an acronym", "\"GetOpenIDTokenForDeveloperIdentity\": \"GetOpenIdTokenForDeveloperIdentity\","),
+            ("quoted camel case, short word", "\"DBPassword\": \"DbPassword\","),
+            ("quoted camelCase value", "\"refresh_token\": \"refreshToken\","),
+            ("the brief's identifier", "credentials: \"basicCredentials\""),
+            ("Swift type after a colon", "let apiKey: ExpressibleByArgument"),
+            ("dotted path of names", "\"output_token\": \"StreamingDistributionList.NextMarker\","),
+            ("error code", "UnsupportedCredentialErrorCode = \"SDK.UnsupportedCredential\""),
+            ("header name", "\"detail\": HeaderMapping{\"partnerToken\": \"Partner-Token\"},"),
+            ("passwd field layout", "//  name:password:UID:GID:GECOS:directory:shell"),
+            ("Windows registry path", "credentialSpecRegistryLocation = `SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion`"),
+            ("URN secret reference", "clientSecret: \"urn:k8s:secret:my-secret:clientSecret\""),
+            ("ARN", "secret_arn = arn:aws:secretsmanager:us-east-1:123456789012:secret:db"),
+            ("secret-manager reference", "\"POSTGRES_PASSWORD\": \"${SECRET:team/main-db/20240115T030000Z-v1}\""),
+            ("string concatenation", "\"--authkey=\"+authKey,"),
+            ("concatenated field", "request.Header.Add(\"Authorization\", \"token=\"+r.config.DCOSToken)"),
+            ("hex constant", "SIOCGLIFTOKEN = -0x3f879678"),
+            ("timestamp", "\"PasswordLastUsed\": \"2016-09-24T16:18:07Z\","),
+            ("account id", "AWS_SECRET_ACCOUNT = 409871236540"),
+            ("URL without a password", "TokenAudience: \"https://management.azure.com/\","),
+            ("package version", "js-tokens: \"npm:^9.0.1\""),
+            ("semver range", "\"secretlint\": \"^10.20.13\""),
+            ("truncated in documentation", "\"identitytoken\": \"9cbaf023786cd7...\""),
+            ("minified code", "\"password\"===h||c.ngTrim&&\"false\""),
+            ("query string dummies", "body := \"say=Hi&password=ishouldbesecret&secret=notforyoureyes&to=Dave\""),
+            ("value naming itself", "password := \"superSecretPa$$word\""),
+            ("leetspeak stand-in", "\"token\": \"s3cr3t-t0k3n\""),
+            ("placeholder to replace", "API_KEY=your_api_key_here"),
+            ("placeholder in caps", "API_KEY=INSERT-KEY-HERE"),
+            ("sequence filler", "\"Secret\": \"abcd1234\""),
+            ("percent-encoded password word", "url: \"http://jane:p%40ssword@db.internal/app\""),
+            ("base64 of a word", "password: cGFzc3dvcmQ= # password: password"),
+            ("base64 of a phrase", "secret_value: dGhpc19pc190aGVfc2VjcmV0"),
+            ("unquoted variable with a number", "privateKey: ecTestKey256,"),
+            ("a label in a log line", "msg=\"Error: token: gandiv5: bad request\""),
+            ("an identifier element", "<CredentialIdentifier>TC6_UCS366_AF006</CredentialIdentifier>"),
+        ]
+        for (what, line) in cases {
+            XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")
+        }
+    }
+
+    /// The filters above must leave issued-looking values alone, in every wrapper.
+    func testRealCodeFiltersKeepCredentials() throws {
+        let hex = ExampleTemplate.expand("⟪hex:40⟫")
+        let base64 = ExampleTemplate.expand("⟪b64:43⟫=")
+        let cases: [(String, String, String)] = [
+            ("quoted mixed token", "\"client_secret\": \"\(value)\"", value),
+            ("hex token", "access_token = \"\(hex)\"", hex),
+            ("base64 key", "encryptSecret = \"\(base64)\"", base64),
+            ("query string: the token alone", "https://api.service.test/v1?api_key=\(value)&page=2", value),
+            ("unquoted .env value", "DB_PASSWORD=\(value)", value),
+        ]
+        for (what, line, secret) in cases {
+            XCTAssertEqual(try genericFindings(line), [secret], "\(what): \(line)")
+        }
+    }
+
+    /// Random letters-only tokens (no digit, by chance) mix cases in short runs: the camel-case test
+    /// must not take them for names. Over many draws, nearly all are kept.
+    func testLettersOnlyTokensAreNotTakenForNames() {
+        var taken = 0
+        for _ in 0..<2000 {
+            let token = Array(ExampleTemplate.expand("⟪al:16⟫").utf8)
+            if PlaceholderFilter.isWords(token) { taken += 1 }
+        }
+        XCTAssertLessThan(taken, 20, "\(taken) of 2000 random letter tokens read as names")
+        XCTAssertTrue(PlaceholderFilter.isWords(Array("GetOpenIdTokenForDeveloperIdentity".utf8)))
+        XCTAssertTrue(PlaceholderFilter.isWords(Array("UID:GID:GECOS:directory:shell".utf8)))
+        XCTAssertFalse(PlaceholderFilter.isWords(Array("tYZlWrBKmzLwyjbq".utf8)))
+    }
 }

@@ -2,8 +2,8 @@ import CFuzzDriver
 import Foundation
 @testable import KeysealEngine
 
-/// The base64, percent and JSON-escape decoders and the Kubernetes Secret value finders, each on the
-/// whole input.
+/// The base64, percent and JSON-escape decoders, the Kubernetes Secret value finders and the SQL
+/// statement reader, each on the whole input.
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     _ = EncodedSpans.decodeBase64Text(bytes, 0..<size)
@@ -12,6 +12,13 @@ func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for range in EncodedSpans.kubernetesDataValues(bytes) + EncodedSpans.kubernetesJSONDataValues(bytes) {
         precondition(range.lowerBound >= 0 && range.upperBound <= size, "value range outside the input")
         _ = EncodedSpans.decodeBase64Text(bytes, range)
+    }
+    // The SQL reader from every line start: it must stay inside the input and end past its start.
+    var start = 0
+    while start < size {
+        let (end, _) = SQLStatement.assignments(bytes, from: start)
+        precondition(end > start && end <= size, "statement end outside the input")
+        start = (bytes[start..<size].firstIndex(of: 0x0a) ?? size) + 1
     }
     return 0
 }

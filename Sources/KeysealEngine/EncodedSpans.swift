@@ -17,6 +17,10 @@ enum SpanLocator: Int, CaseIterable {
     case jsonEscape
     /// `"kind": "Secret"`: a Kubernetes Secret written as JSON; the values in `"data": {…}` are base64.
     case kubernetesSecretJSON
+    /// `INSERT INTO t (a, b) VALUES (…)` and `UPDATE t SET v = … WHERE k = 'NAME'`: a value's name is
+    /// a column (or a row's key) written apart from it. The statement is rewritten as `name = value`
+    /// lines (encoding `sql`), so every named rule sees the name beside the value.
+    case sqlStatement
 
     var pattern: String {
         switch self {
@@ -28,13 +32,14 @@ enum SpanLocator: Int, CaseIterable {
         case .percent: return "%[2-7][0-9A-Fa-f][^%\\s]{0,64}%[2-7][0-9A-Fa-f]"
         case .jsonEscape: return "\\\\/|\\\\u00[0-9A-Fa-f]{2}"
         case .kubernetesSecretJSON: return "\"kind\"[ \\t]*:[ \\t]*\"Secret\""
+        case .sqlStatement: return "insert[ \\t]+(?:ignore[ \\t]+)?into[ \\t]+[^ \\t(]{1,128}[ \\t]*\\(|update[ \\t]+[^ \\t\\r\\n]{1,128}\\s+set\\s"
         }
     }
 
     /// Compiled after the rules, so a hit's id tells rule from locator.
     static let rules: [Rule] = allCases.map {
         Rule(id: "locator-\($0.rawValue)", provider: "", description: "", regex: $0.pattern,
-             caseless: $0 == .base64Assigned, positives: [], negatives: [])
+             caseless: $0 == .base64Assigned || $0 == .sqlStatement, positives: [], negatives: [])
     }
 }
 
@@ -118,6 +123,19 @@ enum EncodedSpans {
                 budget.bytesExamined += stop - start
                 covered[kind.rawValue] = stop
                 add(start..<stop, "base64") { decodeBase64Text(bytes, start..<stop) }
+            case .sqlStatement:
+                guard end - 1 >= covered[kind.rawValue] else { continue }
+                var start = Matcher.lineStart(bytes, before: end - 1)
+                // `UPDATE t` on one line and `SET …` on the next: the statement starts a line earlier.
+                if start > 0 && !SQLStatement.startsStatement(bytes, at: start) {
+                    start = Matcher.lineStart(bytes, before: start - 1)
+                }
+                guard start >= covered[kind.rawValue] else { continue }
+                // Read once, whether or not it parses: how far the reader got is covered either way.
+                let (stop, text) = SQLStatement.assignments(bytes, from: start)
+                budget.bytesExamined += stop - start
+                covered[kind.rawValue] = max(stop, Matcher.lineEnd(bytes, from: end - 1))
+                if let text { add(start..<stop, "sql") { text } }
             case .percent, .jsonEscape:
                 // `covered` is the end of the line last decoded: a hit before it is on that line.
                 guard end - 1 >= covered[kind.rawValue] else { continue }
@@ -304,5 +322,195 @@ enum EncodedSpans {
             }
         }
         return changed ? out : nil
+    }
+}
+
+/// The assignments a SQL statement makes, as `name = value` lines. Reads one statement from the line
+/// a locator hit: the column list and the value tuples of an `INSERT` (each value beside its
+/// column), or an `UPDATE`'s `SET` list (and, for a key-value table, `WHERE name = 'NAME'` gives its
+/// first value that name). Bounded: a statement stops at `;`, at `DecodeBudget.maxSpanBytes`, or at
+/// the first byte that does not fit, and every byte is read once.
+enum SQLStatement {
+    /// Where the reader stopped (past `start`), and the assignments when the statement parsed.
+    static func assignments(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> (end: Int, text: [UInt8]?) {
+        var reader = Reader(bytes: bytes, at: start, limit: min(bytes.count, start + DecodeBudget.maxSpanBytes))
+        let text = read(&reader)
+        return (max(reader.furthest, reader.at, min(start + 1, bytes.count)), text)
+    }
+
+    /// Whether the line at `start` begins (after spaces) with INSERT or UPDATE.
+    static func startsStatement(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
+        var reader = Reader(bytes: bytes, at: start, limit: min(bytes.count, start + 256))
+        reader.skipSpace()
+        return reader.keyword("insert") || reader.keyword("update")
+    }
+
+    static func read(_ reader: inout Reader) -> [UInt8]? {
+        reader.skipSpace()
+        var out: [UInt8] = []
+        if reader.keyword("insert") {
+            reader.skipSpace()
+            _ = reader.keyword("ignore")
+            reader.skipSpace()
+            guard reader.keyword("into") else { return nil }
+            reader.skipSpace()
+            _ = reader.identifier()
+            reader.skipSpace()
+            guard reader.take(0x28) else { return nil }  // (
+            var columns: [[UInt8]] = []
+            while true {
+                reader.skipSpace()
+                guard let column = reader.identifier() else { return nil }
+                columns.append(column)
+                reader.skipSpace()
+                if reader.take(0x29) { break }  // )
+                guard reader.take(0x2c), columns.count < 1024 else { return nil }
+            }
+            reader.skipSpace()
+            guard reader.keyword("values") else { return nil }
+            var tuples = 0
+            repeat {
+                reader.skipSpace()
+                guard reader.take(0x28), let values = reader.valueList(), values.count == columns.count else { break }
+                for (column, value) in zip(columns, values) { out += column + Array(" = ".utf8) + value + [0x0a] }
+                tuples += 1
+                reader.skipSpace()
+            } while reader.take(0x2c) && tuples < 100_000
+        } else if reader.keyword("update") {
+            reader.skipSpace()
+            _ = reader.identifier()
+            reader.skipSpace()
+            guard reader.keyword("set") else { return nil }
+            var first: [UInt8]? = nil
+            repeat {
+                reader.skipSpace()
+                guard let column = reader.identifier() else { break }
+                reader.skipSpace()
+                guard reader.take(0x3d) else { break }
+                reader.skipSpace()
+                guard let value = reader.value() else { break }
+                out += column + Array(" = ".utf8) + value + [0x0a]
+                if first == nil { first = value }
+                reader.skipSpace()
+            } while reader.take(0x2c)
+            reader.skipSpace()
+            if reader.keyword("where") {
+                reader.skipSpace()
+                if reader.identifier() != nil {
+                    reader.skipSpace()
+                    let assigned = reader.take(0x3d)
+                    reader.skipSpace()
+                    if assigned, let key = reader.value(), let first, key.count > 2, key.first == 0x27 || key.first == 0x22 {
+                        out += key.dropFirst().dropLast() + Array(" = ".utf8) + first + [0x0a]
+                    }
+                }
+            }
+        } else {
+            return nil
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    struct Reader {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var at: Int { didSet { furthest = max(furthest, at) } }
+        let limit: Int
+        var furthest = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>, at: Int, limit: Int) {
+            self.bytes = bytes
+            self.at = at
+            self.limit = limit
+            furthest = at
+        }
+
+        mutating func skipSpace() {
+            while at < limit, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[at]) { at += 1 }
+        }
+
+        mutating func take(_ byte: UInt8) -> Bool {
+            guard at < limit, bytes[at] == byte else { return false }
+            at += 1
+            return true
+        }
+
+        /// A keyword, in any case, not followed by a name character.
+        mutating func keyword(_ word: String) -> Bool {
+            let word = Array(word.utf8)
+            guard at + word.count <= limit else { return false }
+            for (k, c) in word.enumerated() where bytes[at + k] | 0x20 != c { return false }
+            if at + word.count < limit, isName(bytes[at + word.count]) { return false }
+            at += word.count
+            return true
+        }
+
+        func isName(_ byte: UInt8) -> Bool {
+            (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7a) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5f || byte >= 0x80
+        }
+
+        /// A name, plain or quoted (`name`, "name", [name]), dotted; returned without its quotes.
+        mutating func identifier() -> [UInt8]? {
+            var name: [UInt8] = []
+            repeat {
+                guard at < limit else { break }
+                let open = bytes[at]
+                if open == 0x60 || open == 0x22 || open == 0x5b {
+                    let close: UInt8 = open == 0x5b ? 0x5d : open
+                    at += 1
+                    let begin = at
+                    while at < limit && bytes[at] != close && bytes[at] != 0x0a { at += 1 }
+                    guard at < limit, bytes[at] == close else { return nil }
+                    name += bytes[begin..<at]
+                    at += 1
+                } else {
+                    let begin = at
+                    while at < limit && isName(bytes[at]) { at += 1 }
+                    guard at > begin else { break }
+                    name += bytes[begin..<at]
+                }
+                if at < limit && bytes[at] == 0x2e { name.append(0x2e); at += 1 } else { break }
+            } while name.count < 256
+            return name.isEmpty || name.count > 256 ? nil : name
+        }
+
+        /// One value as written: a quoted string (with its quotes; `''` and `\'` inside), or a bare
+        /// token (a number, NULL, a function call without nesting).
+        mutating func value() -> [UInt8]? {
+            guard at < limit else { return nil }
+            let begin = at
+            let quote = bytes[at]
+            if quote == 0x27 || quote == 0x22 {
+                at += 1
+                while at < limit {
+                    let byte = bytes[at]
+                    if byte == 0x5c { at += 2; continue }
+                    if byte == quote {
+                        if at + 1 < limit && bytes[at + 1] == quote { at += 2; continue }
+                        at += 1
+                        return Array(bytes[begin..<min(at, limit)])
+                    }
+                    at += 1
+                }
+                return nil
+            }
+            while at < limit, ![0x2c, 0x29, 0x3b, 0x0a].contains(bytes[at]) { at += 1 }
+            var end = at
+            while end > begin, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+            return end > begin ? Array(bytes[begin..<end]) : nil
+        }
+
+        /// The values of one tuple, after its `(` and through its `)`.
+        mutating func valueList() -> [[UInt8]]? {
+            var values: [[UInt8]] = []
+            while values.count < 1024 {
+                skipSpace()
+                guard let value = value() else { return nil }
+                values.append(value)
+                skipSpace()
+                if take(0x29) { return values }
+                guard take(0x2c) else { return nil }
+            }
+            return nil
+        }
     }
 }

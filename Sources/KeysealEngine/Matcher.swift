@@ -906,13 +906,16 @@ final class HitBuffer {
             }
         case .base64Assigned:
             break
+        case .sqlStatement:
+            // A statement is read from its line's start: a second hit on the line adds nothing.
+            if end > lastEnd[k] && end <= lastLineEnd[k] { return }
         }
         guard locators.count < locatorLimit else {
             locatorsDropped = true
             return
         }
         lastEnd[k] = end
-        if kind == .percent || kind == .jsonEscape { lastLineEnd[k] = Matcher.lineEnd(bytes, from: max(end - 1, 0)) }
+        if kind == .percent || kind == .jsonEscape || kind == .sqlStatement { lastLineEnd[k] = Matcher.lineEnd(bytes, from: max(end - 1, 0)) }
         locators.append((kind, end))
     }
 }

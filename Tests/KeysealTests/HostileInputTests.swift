@@ -346,6 +346,35 @@ final class HostileInputTests: XCTestCase {
 
         let escapes = Array(String(repeating: "\\/", count: 1_500_000).utf8)
         XCTAssertLessThanOrEqual(examined(escapes, .jsonEscape, every: 2, from: 2).work, 2 * escapes.count)
+
+        // One INSERT of 100,000 tuples on one line, a hit at every tuple: the statement is read once.
+        let tuple = "('a', 'b'),"
+        let insert = Array(("INSERT INTO t (x, y) VALUES " + String(repeating: tuple, count: 100_000) + "('a', 'b');").utf8)
+        let sql = examined(insert, .sqlStatement, every: tuple.utf8.count, from: 30)
+        XCTAssertLessThanOrEqual(sql.work, 2 * insert.count)
+        XCTAssertEqual(sql.spans.count, 1)
+        // Statements that never close (an unterminated quote, a column list without its end) on
+        // many lines: each line is read at most to the span bound, and nothing is decoded.
+        let broken = Array(String(repeating: "INSERT INTO t (a, b) VALUES ('x\n", count: 20_000).utf8)
+        let unclosed = examined(broken, .sqlStatement, every: 33, from: 15)
+        XCTAssertLessThanOrEqual(unclosed.work, 2 * broken.count)
+    }
+
+    /// A value named by its column (`INSERT INTO t (api_token) VALUES ('…')`) or by its row's key
+    /// (`UPDATE settings SET value = '…' WHERE name = 'API_TOKEN'`) is found, as SQL.
+    func testSQLValuesAreNamedByTheirColumnOrRowKey() throws {
+        let token = ExampleTemplate.expand("⟪an:32⟫", salt: "sql")
+        for statement in ["INSERT INTO integrations (service, widget_api_token) VALUES ('widgets', '\(token)'), ('other', NULL);",
+                          "UPDATE app_settings\n  SET value = '\(token)'\n  WHERE name = 'WIDGET_API_TOKEN';",
+                          "insert into `cfg` (`id`, `deploy_secret`) values (1, '\(token)');"] {
+            let found = try scanBlob(Array(("BEGIN;\n" + statement + "\nCOMMIT;\n").utf8)).matches
+            XCTAssertEqual(found.map { String(decoding: $0.secret, as: UTF8.self) }, [token], statement)
+            XCTAssertEqual(found.first?.encoding, "sql", statement)
+        }
+        // Column lists and values that do not line up, and statements with no secret, give nothing.
+        for statement in ["INSERT INTO t (api_token, b) VALUES ('\(token)');", "UPDATE t SET value = 'plain' WHERE name = 'API_TOKEN';"] {
+            XCTAssertEqual(try scanBlob(Array(statement.utf8)).matches.count, 0, statement)
+        }
     }
 
     /// The same inputs through the whole engine (the old code would take days at these sizes), with

@@ -300,12 +300,14 @@ public final class Matcher: @unchecked Sendable {
         if confirmation.found.isEmpty && locators.isEmpty { return [] }
         var found = scratch.keepOverlaps ? confirmation.found : resolveOverlaps(confirmation.found)
         if !locators.isEmpty && depth < DecodeBudget.maxDepth {
-            let known = Set(found.map { SecretKey(rule: $0.rule, secret: $0.secret) })
+            // A secret already found in the clear (by any rule) is not found again through a
+            // decoding that leaves it as it was (SQL statements rewritten as assignments).
+            let known = Set(found.map(\.secret))
             var decoded: [EngineMatch] = []
             defer { if budget.partial { scratch.gaps.insert(.decodedInPart) } }
             for span in EncodedSpans.find(locators, in: bytes, budget: &budget) {
                 let inner = try span.decoded.withUnsafeBytes { try scan($0, scratch: scratch, depth: depth + 1, budget: &budget) }
-                for match in inner where !known.contains(SecretKey(rule: match.rule, secret: match.secret)) {
+                for match in inner where !known.contains(match.secret) {
                     var outer = EngineMatch(rule: match.rule, secretStart: span.range.lowerBound, secretEnd: span.range.upperBound,
                                             line: 0, column: 0, secret: match.secret, pairedWith: nil,
                                             checksumValid: match.checksumValid)

@@ -1,12 +1,12 @@
 /// Runs rules against their own examples: the check `keyseal config check` gives custom rules, and
 /// the built-in rules' tests (`BuiltInRuleTests`).
 public enum RuleExampleCheck {
-    /// The catch-all for random tokens under a key's name (`generic-named-key`) finds what it is meant
-    /// to in another rule's near-miss negative built from random characters (`ACME_KEY=` and one hex
-    /// digit too many): a random token named like a key is worth a look, whatever its provider. A
-    /// negative of fixed text (a placeholder, `${ACME_KEY}`) must still trip nothing.
+    /// A generic rule (a random token under a key's or a secret's name) finds what it is meant to in
+    /// a specific rule's near-miss negative built from random characters (`ACME_KEY=` and one hex
+    /// digit too many): a random value named like a secret is worth a look, whatever its provider.
+    /// A negative of fixed text (a placeholder, `${ACME_KEY}`) must still trip nothing.
     public static func catchAllMay(_ catchAll: Rule, trip template: String, of rule: Rule) -> Bool {
-        catchAll.id == "generic-named-key" && rule.id != catchAll.id && template.contains("⟪")
+        catchAll.generic && !rule.generic && template.contains("⟪")
     }
 
     /// An example template that cannot be expanded (see `ExampleTemplate.TemplateError`), with the

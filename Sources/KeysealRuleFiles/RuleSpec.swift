@@ -79,7 +79,8 @@ public struct RuleSpec: Sendable, Hashable {
     public static func assignedRegex(name: String, value: String) -> (regex: String, prefilter: String) {
         var name = name
         if name.hasPrefix(oldNameStart) { name.removeFirst(oldNameStart.count) }
-        let regex = "\(nameStart)((?:\(name))(\(nameTail)))\(assignment)(\(value))\(valueEnd)"
+        // Names in any case; the value as its rule writes it (`[A-Z0-9]{32}` is upper-case only).
+        let regex = "\(nameStart)((?:\(name))(\(nameTail)))\(assignment)((?-i:\(value)))\(valueEnd)"
         return (regex, "(?:\(name))\(nameTail)[^A-Za-z0-9_.-]")
     }
 

@@ -27,7 +27,7 @@ struct FindingBuilder {
                 }
                 let path = String(decoding: history.paths[Int(placement.path)], as: UTF8.self)
                 if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
-                for (k, match) in entry.matches.enumerated() {
+                for (k, match) in entry.matches.enumerated() where !Allowlist.heuristicQuietIn(rule: rules[match.rule].id, path: path) {
                     out.append(Finding(rule: rules[match.rule], match: match, fingerprint: fingerprints[k],
                                        pairedWith: match.pairedWith.map { fingerprints[$0] }, commit: commit.id.hex,
                                        author: author, path: path, blob: history.blobs[entry.blob].hex,
@@ -53,6 +53,7 @@ struct FindingBuilder {
                 if settings.allowlist.allowsPlace(path: path, commit: commit.id.hex) { continue }
                 for match in matches {
                     guard let secret = secrets[match.fingerprint] else { continue }
+                    if Allowlist.heuristicQuietIn(rule: secret.rule, path: path) { continue }
                     out.append(Finding(recorded: secret, commit: commit.id.hex, author: author.name, email: author.email,
                                        date: Timestamp.iso8601(author), path: path, line: match.line, column: match.column,
                                        blob: blob.hex, pairedWith: match.pairedWith, detail: match.detail))

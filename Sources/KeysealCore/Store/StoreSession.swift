@@ -143,6 +143,7 @@ final class StoreSession {
         }
         return try store.occurrences(rulesHash: rulesHash).compactMap { occurrence, secret in
             if settings.allowlist.allowsPlace(path: occurrence.path, commit: occurrence.commit) { return nil }
+            if Allowlist.heuristicQuietIn(rule: secret.rule, path: occurrence.path) { return nil }
             let key = Key(fingerprint: occurrence.fingerprint, blob: occurrence.blob, path: occurrence.path,
                           line: occurrence.line, column: occurrence.column)
             if let finding = mine[key], finding.commit == occurrence.commit { return finding }

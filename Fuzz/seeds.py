@@ -38,10 +38,14 @@ seeds = {
     "FuzzDecoders": [base64.b64encode(text), urllib.parse.quote(text).encode(),
                      json.dumps(text.decode()).replace("/", "\\/").encode(),
                      b"kind: Secret\ndata:\n  token: " + base64.b64encode(text) + b"\n",
-                     b'{"kind": "Secret", "data": {"t": "' + base64.b64encode(text) + b'"}}'],
+                     b'{"kind": "Secret", "data": {"t": "' + base64.b64encode(text) + b'"}}',
+                     b"INSERT INTO `t` (id, api_token) VALUES (1, 'a''b'), (2, \"c\\\"d\");\n"
+                     b"UPDATE s\n SET value = 'x' WHERE name = 'API_TOKEN';\n"],
     "FuzzMatcher": [text, b"\x00binary" + text, zip_bytes([("a.env", text)]), tar_bytes([("a", text)]),
                     b"kind: Secret\ndata:\n  t: " + base64.b64encode(text) + b"\n",
-                    b"x=" + urllib.parse.quote(text).encode(), b"-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"],
+                    b"x=" + urllib.parse.quote(text).encode(), b"-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n",
+                    b"define('APP_TOKEN', 'x');\n<add key=\"ApiKey\" value=\"y\" />\n- name: SVC_TOKEN\n  value: z\n"
+                    b"INSERT INTO t (a, api_token) VALUES (1, 'v');\n"],
     "FuzzDockerfile": [b"# escape=`\nFROM alpine\nENV A=1 \\\n  B=2\nRUN <<EOF\necho hi\nEOF\nARG PASSWORD=x\nCOPY . /app\n",
                        b"FROM x\nRUN a \\\n# c\n  b\nENV TOKEN " + token.encode() + b"\n"],
     "FuzzCompose": [b"services:\n  web:\n    environment:\n      - PASSWORD=" + word.encode() + b"\n      API_KEY: 'x'\n"],

@@ -43,6 +43,7 @@ enum PlaceholderFilter {
     /// and a String search per marker was most of the cost of a file holding thousands of them.
     static let markerBytes: [[UInt8]] = markers.map { Array($0.utf8) }
     static let prefixBytes: [[UInt8]] = prefixes.map { Array($0.utf8) }
+    static let schemeSeparator = Array("://".utf8)
     static let longestDefault = defaults.map(\.utf8.count).max() ?? 0
 
     static func isPlaceholder(_ value: [UInt8], quoted: Bool) -> Bool {
@@ -61,13 +62,10 @@ enum PlaceholderFilter {
         if !quoted && lower.first == 0x2e { return true }  // `.caseName`: a Swift enum case, a member
         if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
-        // `ecTestKey256`, `keyV2`: unquoted, a camel-case name with a number after it is a variable.
-        if !quoted, let end = value.lastIndex(where: { !($0 >= 0x30 && $0 <= 0x39) }), end < value.count - 1,
-           isCamelCaseIdentifier(Array(value[...end])) { return true }
         if isSingleCaseWord(value) { return true }
         if isSecretName(lower) { return true }
         // `token_endpoint: https://…`: an address (credentials inside one are the URL rules' part).
-        if lower.withUnsafeBufferPointer({ Matcher.contains($0, 0..<$0.count, Array("://".utf8)) }) { return true }
+        if lower.withUnsafeBufferPointer({ Matcher.contains($0, 0..<$0.count, schemeSeparator) }) { return true }
         if prefixBytes.contains(where: { lower.starts(with: $0) }) { return true }
         if isWords(value) || isNotACredential(value, lower) { return true }
         if let decoded = decodedText(value), decoded.count >= 4, isPlaceholder(decoded, quoted: true) { return true }
@@ -122,8 +120,7 @@ enum PlaceholderFilter {
     }
 
     /// Values of a shape no credential has: numbers (timestamps, account ids, ports), dates, hex
-    /// constants (`-0x3f879678`), URLs without a password (`https://host/createToken/`), URNs and
-    /// ARNs (`urn:k8s:secret:name:key`, `arn:aws:iam::…`), code (`+authKey`, `+cfg.Dir`, `==h`),
+    /// constants (`-0x3f879678`), URNs and ARNs (URLs are dropped before, by their `://`) (`urn:k8s:secret:name:key`, `arn:aws:iam::…`), code (`+authKey`, `+cfg.Dir`, `==h`),
     /// versions (`^9.0.1`).
     static func isNotACredential(_ value: [UInt8], _ lower: [UInt8]) -> Bool {
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
@@ -134,9 +131,6 @@ enum PlaceholderFilter {
             let rest = Array(value.dropFirst())
             if !rest.isEmpty && (isIdentifierPath(rest) || isCamelCaseIdentifier(rest) || isWords(rest)) { return true }
         }
-        // A URL with no password in it (those are the URL-credentials rule's).
-        if let scheme = (0..<max(0, lower.count - 2)).first(where: { lower[$0] == 0x3a && lower[$0 + 1] == 0x2f && lower[$0 + 2] == 0x2f }),
-           !lower[scheme...].contains(0x40) { return true }
         // `0x…` constants of up to 64 bits.
         var hex = lower[...]
         if hex.first == 0x2d { hex = hex.dropFirst() }
@@ -195,13 +189,13 @@ enum PlaceholderFilter {
     /// Lines that document a protocol with made-up values.
     static let lineMarkers: [[UInt8]] = ["example.com", "example.org", "example.net"].map { Array($0.utf8) }
 
-    /// `showSecrets`, `UnsafeBufferPointer`: unquoted letters in camel humps (each hump a capital and
+    /// `showSecrets`, `UnsafeBufferPointer`, `ecTestKey256`: unquoted letters in camel humps (each hump a capital and
     /// two or more lower-case letters) are a name in code, not a value.
     static func isCamelCaseIdentifier(_ value: [UInt8]) -> Bool {
-        // A version suffix (`KeyInfoV1`, `Handler2`) leaves a name a name.
+        // A number after it (`ecTestKey256`, `KeyInfoV1`, `Handler2`) leaves a name a name.
         var value = value[...]
         var digits = 0
-        while let last = value.last, last >= 0x30 && last <= 0x39, digits < 2 { value.removeLast(); digits += 1 }
+        while let last = value.last, last >= 0x30 && last <= 0x39 { value.removeLast(); digits += 1 }
         if digits > 0, let last = value.last, last >= 0x41 && last <= 0x5a { value.removeLast() }
         guard value.count >= 6, value.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }) else { return false }
         var humps = 0, run = 0

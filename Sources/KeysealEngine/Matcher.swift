@@ -597,20 +597,23 @@ public final class Matcher: @unchecked Sendable {
             let value = bytes[secret]
             return value.contains { $0 >= 0x30 && $0 <= 0x39 } && value.contains { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7a }
         }
-        // Whitespace alone: what precedes the name on its line decides.
+        // Whitespace alone: what precedes the name on its line decides (read in place, no copy).
         var start = name.lowerBound
         while start > 0 && bytes[start - 1] != 0x0a { start -= 1 }
-        var prefix = Array(bytes[start..<name.lowerBound])
-        while let first = prefix.first, first == 0x20 || first == 0x09 { prefix.removeFirst() }
-        if prefix.isEmpty { return true }
-        if prefix.last == 0x2d || bytes[name.lowerBound] == 0x2d { return true }  // --password, -p
-        while let last = prefix.last, last == 0x20 || last == 0x09 { prefix.removeLast() }
-        let words: [[UInt8]] = ["ENV", "ARG", "set", "SET", "setx", "SETX", "#define", "define", "export"].map { Array($0.utf8) }
-        return words.contains { word in
-            prefix.count >= word.count && Array(prefix[(prefix.count - word.count)...]) == word
-                && (prefix.count == word.count || [0x20, 0x09, 0x3b, 0x26, 0x7c].contains(prefix[prefix.count - word.count - 1]))
+        while start < name.lowerBound && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+        if start == name.lowerBound { return true }
+        if bytes[name.lowerBound - 1] == 0x2d || bytes[name.lowerBound] == 0x2d { return true }  // --password, -p
+        var end = name.lowerBound
+        while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+        let prefix = bytes[start..<end]
+        return Self.declarationWords.contains { word in
+            prefix.count >= word.count && prefix.suffix(word.count).elementsEqual(word)
+                && (prefix.count == word.count || [0x20, 0x09, 0x3b, 0x26, 0x7c].contains(prefix[end - word.count - 1]))
         }
     }
+
+    /// Words after which a name and its value may be separated by whitespace alone.
+    static let declarationWords: [[UInt8]] = ["ENV", "ARG", "set", "SET", "setx", "SETX", "#define", "define", "export"].map { Array($0.utf8) }
 
     /// Where two matches overlap, a generic rule yields to a specific one; between generic rules the
     /// higher-ranked one wins (URIs before the catch-all assignment). Between specific rules, a secret
@@ -898,7 +901,8 @@ final class HitBuffer {
         switch kind {
         case .kubernetesSecret, .kubernetesSecretJSON:
             if lastEnd[k] >= 0 { return }
-        case .percent, .jsonEscape:
+        case .percent, .jsonEscape, .sqlStatement:
+            // Read by whole lines (a statement from its line's start): a second hit on the line adds nothing.
             if end > lastEnd[k] && end <= lastLineEnd[k] { return }
         case .base64Header:
             if lastEnd[k] >= 0 && end > lastEnd[k] && end <= bytes.count
@@ -908,9 +912,6 @@ final class HitBuffer {
             }
         case .base64Assigned:
             break
-        case .sqlStatement:
-            // A statement is read from its line's start: a second hit on the line adds nothing.
-            if end > lastEnd[k] && end <= lastLineEnd[k] { return }
         }
         guard locators.count < locatorLimit else {
             locatorsDropped = true

@@ -132,13 +132,15 @@ final class HistoryScanTests: XCTestCase {
         XCTAssertEqual(result.summary.gitlinksSkipped, 1)
     }
 
+    /// A binary blob (NULs around it) holding `TOKEN=<token>` in a printable run.
+    static func binaryHolding(_ token: String) -> Data {
+        Data([0, 1, 2, 0, 7] + Array("TOKEN=\(token)".utf8) + [0, 1, 2, 0])
+    }
+
     func testBinaryBlobsAreScannedByPrintableRunsAndLargeBlobsSkipped() throws {
         let repo = try TestRepository()
-        var binary = Data([0, 1, 2, 0, 7])
         let token = FakeSecret.github("bin")
-        binary.append(contentsOf: Array("TOKEN=\(token)".utf8))
-        binary.append(contentsOf: [0, 1, 2, 0])
-        try repo.write("blob.bin", binary)
+        try repo.write("blob.bin", Self.binaryHolding(token))
         try repo.write("big.txt", String(repeating: "x", count: 3000) + "\nT=\(FakeSecret.github("big"))\n")
         try repo.commit("add")
         let result = try scan(repo, maxBlobSize: 2048)
@@ -214,11 +216,8 @@ final class HistoryScanTests: XCTestCase {
     /// length), from the scan and from the store's record of it on the next (incremental) scan.
     func testSARIFByteRegionHasTheSecretsLength() throws {
         let repo = try TestRepository()
-        var binary = Data([0, 1, 2, 0, 7])
         let token = FakeSecret.github("sarif")
-        binary.append(contentsOf: Array("TOKEN=\(token)".utf8))
-        binary.append(contentsOf: [0, 1, 2, 0])
-        try repo.write("blob.bin", binary)
+        try repo.write("blob.bin", Self.binaryHolding(token))
         try repo.commit("add")
         for round in ["first scan", "from the store"] {
             let out = try KeysealBinary.run(["scan", "--format", "sarif", "--quiet", "--no-audit"], in: repo.url)

@@ -335,7 +335,7 @@ enum SQLStatement {
     static func assignments(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> (end: Int, text: [UInt8]?) {
         var reader = Reader(bytes: bytes, at: start, limit: min(bytes.count, start + DecodeBudget.maxSpanBytes))
         let text = read(&reader)
-        return (max(reader.furthest, reader.at, min(start + 1, bytes.count)), text)
+        return (min(max(reader.furthest, reader.at, start + 1), bytes.count), text)
     }
 
     /// Whether the line at `start` begins (after spaces) with INSERT or UPDATE.
@@ -483,7 +483,9 @@ enum SQLStatement {
                 at += 1
                 while at < limit {
                     let byte = bytes[at]
-                    if byte == 0x5c { at += 2; continue }
+                    // An escape takes the next byte too, but never past the statement's limit (a
+                    // trailing `\` at the end of the input).
+                    if byte == 0x5c { at = min(at + 2, limit); continue }
                     if byte == quote {
                         if at + 1 < limit && bytes[at + 1] == quote { at += 2; continue }
                         at += 1

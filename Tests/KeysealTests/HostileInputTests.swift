@@ -371,6 +371,14 @@ final class HostileInputTests: XCTestCase {
             XCTAssertEqual(found.map { String(decoding: $0.secret, as: UTF8.self) }, [token], statement)
             XCTAssertEqual(found.first?.encoding, "sql", statement)
         }
+        // A statement whose last quoted value ends in `\` at the very end of the input (a fuzzer
+        // find): the reader stopped past the input and the span reached beyond the buffer.
+        for statement in ["UPDATE s\n SET value = '\(token)', other = 'x\\", "UPDATE s SET value = 'x\\"] {
+            let bytes = Array(statement.utf8)
+            let (end, _) = bytes.withUnsafeBufferPointer { SQLStatement.assignments($0, from: 0) }
+            XCTAssertLessThanOrEqual(end, bytes.count, statement)
+            XCTAssertNoThrow(try scanBlob(bytes))
+        }
         // Column lists and values that do not line up, and statements with no secret, give nothing.
         for statement in ["INSERT INTO t (api_token, b) VALUES ('\(token)');", "UPDATE t SET value = 'plain' WHERE name = 'API_TOKEN';"] {
             XCTAssertEqual(try scanBlob(Array(statement.utf8)).matches.count, 0, statement)

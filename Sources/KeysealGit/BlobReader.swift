@@ -8,6 +8,8 @@ public enum BlobContent {
     case bytes(UnsafeRawBufferPointer)
     /// Larger than the limit: not inflated at all.
     case tooLarge(size: Int)
+    /// Not in the object database (a partial clone, or a damaged repository): nothing to read.
+    case missing
 }
 
 /// Reads blobs on several threads, each with its own repository handle, in pack order so that
@@ -41,7 +43,10 @@ public enum BlobReader {
                     for slot in start..<min(start + batch, order.count) {
                         let index = order[slot]
                         let id = blobs[index]
-                        let size = try odb.size(of: id)
+                        guard let size = try odb.size(of: id) else {
+                            try body(&worker, index, .missing)
+                            continue
+                        }
                         if size > maxSize {
                             try body(&worker, index, .tooLarge(size: size))
                             continue
@@ -77,12 +82,14 @@ final class ObjectDatabase {
     }
     deinit { git_odb_free(handle) }
 
-    /// The inflated size, read from the object header without inflating the object.
-    func size(of id: ObjectID) throws -> Int {
+    /// The inflated size, read from the object header without inflating the object; nil when the
+    /// object is not in the database (any other failure is an error).
+    func size(of id: ObjectID) throws -> Int? {
         var oid = id.gitOID
         var length = 0
         var type = GIT_OBJECT_ANY
         let status = git_odb_read_header(&length, &type, handle, &oid)
+        if status == GIT_ENOTFOUND.rawValue { return nil }
         if status < 0 { throw repo.objectError(status, "git_odb_read_header", "blob", id) }
         return length
     }

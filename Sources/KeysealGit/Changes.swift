@@ -276,7 +276,14 @@ extension Repository {
         try ObjectDatabase(self).withBlob(id, body)
     }
 
-    public func blobSize(_ id: ObjectID) throws -> Int { try ObjectDatabase(self).size(of: id) }
+    /// The blob's size; a blob the database lacks is an error here (a hook never passes what it
+    /// could not read).
+    public func blobSize(_ id: ObjectID) throws -> Int {
+        guard let size = try ObjectDatabase(self).size(of: id) else {
+            throw objectError(GIT_ENOTFOUND.rawValue, "git_odb_read_header", "blob", id)
+        }
+        return size
+    }
 }
 
 extension Repository {

@@ -82,6 +82,33 @@ final class UnscannedTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("nested-token 3 time(s)"), text.stdout)
     }
 
+    /// A blob history names but the object database lacks (a partial clone, a damaged repository)
+    /// does not end the scan: the rest is scanned, the secret in another file found, and the missing
+    /// blob counted and listed as not fully scanned (so `--fail-on-unscanned` fails on it).
+    func testAMissingBlobIsListedAndTheRestIsScanned() throws {
+        let repo = try TestRepository()
+        try repo.write("lost.txt", "text the object database will lose\n")
+        try repo.write("config.env", "GITHUB_TOKEN=\(FakeSecret.github("missing"))\n")
+        try repo.commit("add")
+        let lost = try repo.git(["rev-parse", "HEAD:lost.txt"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let object = repo.url.appendingPathComponent(".git/objects/\(lost.prefix(2))/\(lost.dropFirst(2))")
+        try FileManager.default.removeItem(at: object)
+
+        let out = try KeysealBinary.run(["scan", "--quiet", "--no-store", "--no-audit", "-f", "json"], in: repo.url)
+        XCTAssertEqual(out.status, 1, "the token in the other file is found: \(out.stderr)")
+        let summary = try XCTUnwrap(try Self.json(out)["summary"] as? [String: Any])
+        XCTAssertEqual(summary["blobs_missing"] as? Int, 1)
+        XCTAssertEqual(summary["blobs_not_fully_scanned"] as? Int, 1)
+        let listed = try XCTUnwrap(summary["not_fully_scanned"] as? [[String: Any]])
+        XCTAssertEqual(listed.map { $0["path"] as? String }, ["lost.txt"])
+        XCTAssertEqual(listed.map { $0["reasons"] as? [String] }, [["missing"]])
+
+        let text = try KeysealBinary.run(["scan", "--quiet", "--no-store", "--no-audit", "--fail-on-unscanned"], in: repo.url)
+        XCTAssertEqual(text.status, 1)
+        XCTAssertTrue(text.stdout.contains("1 missing from the object database"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("lost.txt"), text.stdout)
+    }
+
     func testFailOnUnscannedFailsTheScanUntilThePathIsAllowed() throws {
         let repo = try TestRepository()
         try repo.write(".keyseal.toml", "max_blob_size = \"1K\"\n")

@@ -63,7 +63,8 @@ enum TextReport {
         out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
         out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
         out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
-        out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries.\n"
+        out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries"
+        out += s.blobsMissing > 0 ? ", \(s.blobsMissing) missing from the object database.\n" : ".\n"
         out += UnscannedText.render(s)
         for note in s.notes { out += "Note: \(e(note))\n" }
         let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count

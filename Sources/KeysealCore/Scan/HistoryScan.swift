@@ -17,7 +17,7 @@ struct BlobMatches {
 final class ScanWorker: @unchecked Sendable {
     let scratch: Matcher.Scratch
     var found: [BlobMatches] = []
-    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, regexLimited = 0, decodedInPart = 0
+    var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, missing = 0, regexLimited = 0, decodedInPart = 0
     var regexLimitHits: [String: Int] = [:]
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
@@ -147,6 +147,7 @@ public enum HistoryScan {
                 summary.archives += worker.archives
                 summary.archivesTruncated += worker.truncated
                 summary.blobsSkippedLarge += worker.large
+                summary.blobsMissing += worker.missing
                 summary.blobsRegexLimit += worker.regexLimited
                 summary.blobsDecodedInPart += worker.decodedInPart
                 summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
@@ -251,6 +252,9 @@ public enum HistoryScan {
         case .tooLarge(let size):
             worker.large += 1
             worker.unscanned.append((index, [.tooLarge], [], size))
+        case .missing:
+            worker.missing += 1
+            worker.unscanned.append((index, [.missing], [], nil))
         case .bytes(let bytes):
             worker.scanned += 1
             worker.bytes += bytes.count

@@ -14,6 +14,9 @@ public struct ScanSummary: Sendable, Codable {
     public var archivesTruncated = 0
     /// Blobs over the size limit, not read (allowlisted paths included).
     public var blobsSkippedLarge = 0
+    /// Blobs that history names but the object database does not hold (a partial or damaged
+    /// clone): not read, and counted as not fully scanned.
+    public var blobsMissing = 0
     /// Blobs in which PCRE2's match, depth or heap limit stopped a rule at some offset (the rule
     /// went on after it); `regexLimitHits` says which rules, how often.
     public var blobsRegexLimit = 0
@@ -44,6 +47,7 @@ public struct ScanSummary: Sendable, Codable {
         case archivesTruncated = "archives_truncated"
         case archives
         case blobsSkippedLarge = "blobs_skipped_large"
+        case blobsMissing = "blobs_missing"
         case blobsRegexLimit = "blobs_regex_limit"
         case regexLimitHits = "regex_limit_hits"
         case blobsDecodedInPart = "blobs_decoded_in_part"
@@ -62,6 +66,8 @@ public enum UnscannedReason: String, Sendable, Codable, Hashable, CaseIterable {
     case archiveTruncated = "archive-truncated"
     /// A PCRE2 limit stopped a rule at some offset in it.
     case regexLimit = "regex-limit"
+    /// Named by history but not in the object database (a partial clone, a damaged repository).
+    case missing = "missing"
 
     /// For messages: what happened, in a few words.
     public var explanation: String {
@@ -69,6 +75,7 @@ public enum UnscannedReason: String, Sendable, Codable, Hashable, CaseIterable {
         case .tooLarge: return "larger than the blob size limit, not read"
         case .archiveTruncated: return "an archive opened only in part (depth, size or member-count bound)"
         case .regexLimit: return "a rule stopped at PCRE2's match limit"
+        case .missing: return "not in the repository's object database (a partial or damaged clone), not read"
         }
     }
 
@@ -112,7 +119,7 @@ public struct UnscannedBlob: Sendable, Codable, Hashable {
                 let size = self.size.map { " (\(SizeText.human($0)))" } ?? ""
                 return "larger than the blob size limit\(size), not read"
             case .regexLimit: return reason.explanation + (rules.map { " (\($0.joined(separator: ", ")))" } ?? "")
-            case .archiveTruncated: return reason.explanation
+            case .archiveTruncated, .missing: return reason.explanation
             }
         }.joined(separator: "; ")
     }

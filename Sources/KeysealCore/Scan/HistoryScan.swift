@@ -118,6 +118,7 @@ public enum HistoryScan {
         }
 
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
+        trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")", since: started)
         let subset = Set(toRead)
         let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         var found: [BlobMatches] = []

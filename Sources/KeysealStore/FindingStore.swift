@@ -61,11 +61,14 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     public var occurrences: Int
     /// From the provider's checksum: "high", "low", or nil when the format has none.
     public var confidence: String?
+    /// When its status was last set (by `triage` or a baseline), UTC ISO 8601; nil if never.
+    public var triagedAt: String?
 
     public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
                 firstSeen: String?, status: SecretStatus = .open, note: String? = nil, occurrences: Int = 0,
-                confidence: String? = nil) {
+                confidence: String? = nil, triagedAt: String? = nil) {
         self.confidence = confidence
+        self.triagedAt = triagedAt
         self.fingerprint = fingerprint
         self.rule = rule
         self.provider = provider
@@ -80,6 +83,7 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence
         case firstSeen = "first_seen"
+        case triagedAt = "triaged_at"
     }
 }
 
@@ -134,13 +138,17 @@ public struct StoredOccurrence: Sendable, Hashable {
 }
 
 /// Triage states, stored and written (reports, baselines, JSON) as their raw values.
-/// `falsePositive` and `accepted` no longer fail a scan or a hook.
+/// - `open`: a leak not yet dealt with. The only status that fails a scan or a hook.
+/// - `rotated`: the credential was revoked and replaced; the old value is dead but still in
+///   history, so it stays in the checklist (purge and image rebuilds) until removed.
+/// - `false-positive`: not a credential (a test value, a placeholder keyseal took for one).
+/// - `accepted`: a real value the team keeps on purpose (a public key, a sandbox token).
 public enum SecretStatus: String, CaseIterable, Sendable, Codable {
     case open, rotated
     case falsePositive = "false-positive"
     case accepted
 
-    public var blocks: Bool { self == .open || self == .rotated }
+    public var blocks: Bool { self == .open }
 
     /// The values, as `--status` and a baseline spell them: "open, rotated, false-positive, accepted".
     public static let spelled = allCases.map(\.rawValue).joined(separator: ", ")
@@ -557,12 +565,13 @@ public final class FindingStore {
         var out: [SecretRecord] = []
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
-                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence
+                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence, s.updated_at
             FROM secrets s ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
             """).query { row in
             let record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
-                                      status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9))
+                                      status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9),
+                                      triagedAt: row.text(10))
             if statuses?.contains(record.status) ?? true { out.append(record) }
         }
         return out
@@ -606,7 +615,9 @@ public final class FindingStore {
             try upsertSecrets(entries)
             let update = try connection.prepare("UPDATE secrets SET status = ?, note = coalesce(?, note), updated_at = ? WHERE fingerprint = ?")
             for entry in entries {
-                try update.run([.text(entry.status.rawValue), entry.note.map { .text($0) } ?? .null, .text(Self.now()), .text(entry.fingerprint)])
+                // The baseline's own date of the decision, where it gives one.
+                try update.run([.text(entry.status.rawValue), entry.note.map { .text($0) } ?? .null, .text(entry.triagedAt ?? Self.now()),
+                                .text(entry.fingerprint)])
             }
             return entries.count
         }

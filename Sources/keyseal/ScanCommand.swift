@@ -71,7 +71,7 @@ struct ScanCommand: ParsableCommand {
             throw error
         }
         try output.write(result)
-        // Secrets triaged as false positives or accepted no longer fail the scan.
+        // Secrets triaged rotated, false positive or accepted no longer fail the scan.
         if result.fails { throw ExitCode(1) }
     }
 }

@@ -349,6 +349,46 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(imported.note, "fixture")
     }
 
+    /// A rotated secret no longer fails CI: `scan` exits 0 once every open secret is rotated, and the
+    /// hooks let the dead value pass; the baseline carries the decision with its date, so a fresh
+    /// clone that has only the committed baseline passes too. An open secret still fails.
+    func testARotatedSecretNoLongerFailsScanOrHooks() throws {
+        let (repo, token) = try leakyRepo()
+        let (first, json) = try scanJSON(repo)
+        XCTAssertEqual(first, 1)
+        let fingerprint = try XCTUnwrap(fingerprints(json).first)
+        XCTAssertEqual(try KeysealBinary.run(["triage", fingerprint, "--status", "rotated", "--note", "revoked"], in: repo.url).status, 0)
+        let (after, again) = try scanJSON(repo)
+        XCTAssertEqual(after, 0, "only rotated secrets: the scan passes")
+        XCTAssertEqual(fingerprints(again), [fingerprint], "still reported, with its status")
+        let text = try KeysealBinary.run(["scan", "--quiet"], in: repo.url)
+        XCTAssertTrue(text.stdout.contains("all triaged (rotated, false positive or accepted)"), text.stdout)
+        // The dead value written again passes the pre-commit hook.
+        try repo.write("copy.env", "TOKEN=\(token)\n")
+        try repo.git(["add", "copy.env"])
+        XCTAssertEqual(try KeysealBinary.run(["staged"], in: repo.url).status, 0)
+
+        // The baseline carries it, with its note and date, to a fresh clone without a store.
+        let exported = try KeysealBinary.run(["baseline", "export", "--out", ".keyseal-baseline.json"], in: repo.url)
+        XCTAssertEqual(exported.status, 0, exported.stderr)
+        let baseline = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: repo.url.appendingPathComponent(".keyseal-baseline.json"))) as? [String: Any])
+        let entry = try XCTUnwrap((baseline["secrets"] as? [[String: Any]])?.first)
+        XCTAssertEqual(entry["status"] as? String, "rotated")
+        XCTAssertEqual(entry["note"] as? String, "revoked")
+        XCTAssertTrue((entry["date"] as? String)?.hasPrefix("20") ?? false, "\(entry)")
+        try repo.git(["add", ".keyseal-baseline.json"])
+        try repo.commit("baseline")
+        let clone = try TestRepository(initialise: false)
+        try repo.git(["clone", "-q", repo.path, clone.path])
+        let (cloneStatus, _) = try scanJSON(clone, ["--no-store"])
+        XCTAssertEqual(cloneStatus, 0, "the committed baseline says it was rotated")
+
+        // A second, open secret still fails.
+        try repo.write("new.env", "STRIPE=\(FakeSecret.stripe("rotated-test"))\n")
+        try repo.commit("another")
+        XCTAssertEqual(try scanJSON(repo).0, 1)
+    }
+
     /// `--status` is checked by ArgumentParser: a value that is not a status is a usage error (exit 2)
     /// naming the four, for the single value of `triage` and the comma-separated lists of `findings`
     /// and `checklist`; nothing runs. Help lists the values.

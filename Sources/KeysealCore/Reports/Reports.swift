@@ -71,10 +71,10 @@ enum TextReport {
         if s.findings == 0 {
             out += paint("No secrets found.", "32") + "\n"
         } else if blocking == 0 {
-            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s), all triaged as false positives or accepted.", "33") + "\n"
+            out += paint("\(s.secrets) secret(s) in \(s.findings) place(s), all triaged (rotated, false positive or accepted).", "33") + "\n"
         } else {
             out += paint("\(s.secrets) secret(s) in \(s.findings) place(s)", "1;31")
-            if blocking < s.secrets { out += paint(" (\(s.secrets - blocking) triaged as false positive or accepted)", "33") }
+            if blocking < s.secrets { out += paint(" (\(s.secrets - blocking) triaged: rotated, false positive or accepted)", "33") }
             out += ". Treat each open one as leaked: rotate it, then remove it from history.\n"
         }
         if result.failsOnUnscanned {

@@ -36,8 +36,9 @@ public enum Triage {
     }
 }
 
-/// `.keyseal-baseline.json`: the fingerprints of secrets a team has accepted or marked false
-/// positive. No values and no line numbers, so it does not churn when code moves.
+/// `.keyseal-baseline.json`: the fingerprints of secrets a team has triaged (rotated, false
+/// positive or accepted), each with its status, note and the date it was decided, so that a fresh
+/// CI clone knows what was rotated. No values and no line numbers, so it does not churn when code moves.
 public enum Baseline {
     public static let fileName = ".keyseal-baseline.json"
 
@@ -52,13 +53,16 @@ public enum Baseline {
         let provider: String
         let status: SecretStatus
         let note: String?
+        /// When the status was set (UTC ISO 8601); absent in baselines older than this field.
+        let date: String?
 
-        init(fingerprint: String, rule: String, provider: String, status: SecretStatus, note: String?) {
+        init(fingerprint: String, rule: String, provider: String, status: SecretStatus, note: String?, date: String?) {
             self.fingerprint = fingerprint
             self.rule = rule
             self.provider = provider
             self.status = status
             self.note = note
+            self.date = date
         }
 
         /// A status that is not one of the four is named with its fingerprint, not as a decoding error.
@@ -68,6 +72,7 @@ public enum Baseline {
             rule = try container.decode(String.self, forKey: .rule)
             provider = try container.decode(String.self, forKey: .provider)
             note = try container.decodeIfPresent(String.self, forKey: .note)
+            date = try container.decodeIfPresent(String.self, forKey: .date)
             let text = try container.decode(String.self, forKey: .status)
             guard let status = SecretStatus(rawValue: text) else { throw UnknownStatus(status: text, fingerprint: fingerprint) }
             self.status = status
@@ -81,9 +86,10 @@ public enum Baseline {
 
     public static func export(repository: String, store choice: StoreChoice, to path: String) throws -> Int {
         let store = try Triage.openStore(repository: repository, store: choice)
-        let secrets = try store.secrets(statuses: [.falsePositive, .accepted])
+        let secrets = try store.secrets(statuses: [.rotated, .falsePositive, .accepted])
         let document = Document(secrets: secrets.map {
-            Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note)
+            Entry(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, status: $0.status, note: $0.note,
+                  date: $0.triagedAt)
         })
         let data = try JSONOutput.encode(document)
         try OutputFile.write(data, to: path, as: .file)
@@ -118,7 +124,7 @@ public enum Baseline {
         let store = try Triage.openStore(repository: repository, store: choice, create: true)
         return try store.importBaseline(entries.map {
             SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.rule,
-                         preview: "…", firstSeen: nil, status: $0.status, note: $0.note)
+                         preview: "…", firstSeen: nil, status: $0.status, note: $0.note, triagedAt: $0.date)
         })
     }
 

@@ -137,15 +137,45 @@ extension Repository {
     /// What `git commit` would record: the index against HEAD (the empty tree on an unborn branch).
     /// `git commit -a` and `git commit PATHS` stage into a temporary index named by GIT_INDEX_FILE
     /// while hooks run; that one is read when it is set.
-    public func stagedContent() throws -> [AddedContent] {
+    /// The index git would commit: `GIT_INDEX_FILE` when set (git sets it for hooks of
+    /// `git commit -a` and partial commits), else the repository's. The caller frees it.
+    private func openIndex() throws -> OpaquePointer {
         var index: OpaquePointer?
         if let file = ProcessInfo.processInfo.environment["GIT_INDEX_FILE"], !file.isEmpty {
             let path = file.hasPrefix("/") ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
             try check(git_index_open(&index, path), "git_index_open")
-            try check(git_index_read(index, 1), "git_index_read")
+            if let index, git_index_read(index, 1) < 0 {
+                let error = lastError(-1, "git_index_read")
+                git_index_free(index)
+                throw error
+            }
         } else {
             try check(git_repository_index(&index, handle), "git_repository_index")
         }
+        return index!  // Safe: success sets the out pointer.
+    }
+
+    /// The staged version of each of `paths` (relative to the work tree's root), whole: every line
+    /// counts as added. Paths the index does not hold come back in `missing`.
+    public func indexContent(paths: [String]) throws -> (content: [AddedContent], missing: [String]) {
+        let index = try openIndex()
+        defer { git_index_free(index) }
+        var content: [AddedContent] = []
+        var missing: [String] = []
+        for path in paths {
+            var relative = path
+            while relative.hasPrefix("./") { relative.removeFirst(2) }
+            guard let entry = git_index_get_bypath(index, relative, 0) else {
+                missing.append(path)
+                continue
+            }
+            content.append(AddedContent(blob: ObjectID(entry.pointee.id), path: Array(relative.utf8), addedLines: [1...Int.max], commit: nil))
+        }
+        return (content, missing)
+    }
+
+    public func stagedContent() throws -> [AddedContent] {
+        let index = try openIndex()
         defer { git_index_free(index) }
         let headTree = try headCommit().map { try commit($0).tree }
         if let headTree, try TreeHeights(self).exceeds(headTree, limit: Self.diffDepthLimit) {

@@ -7,15 +7,20 @@ struct StagedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "staged",
         abstract: "Scan what `git commit` would record (the index against HEAD); only added lines count.",
-        discussion: "Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the commit should stop), 2 error.")
+        discussion: "With --files (as the pre-commit framework runs it: it passes the files a run is about, all of them with --all-files), those files' staged content is also scanned whole. "
+            + "Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the commit should stop), 2 error.")
 
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."
 
+    @Option(parsing: .remaining, help: "Files (relative to the repository's root) whose staged content is scanned whole; the rest of the arguments.")
+    var files: [String] = []
+
     @OptionGroup var options: HookOptions
 
     func run() throws {
-        let result = try GuardScanner.staged(path: path, configFile: options.configuration.config, showSecrets: options.showSecrets)
+        let result = try GuardScanner.staged(path: path, files: files, configFile: options.configuration.config,
+                                             showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
         try writeGuardReport(result, to: options.report, privately: options.showSecrets)
         guard result.blocks else { return }
@@ -32,7 +37,9 @@ struct PrePushCommand: ParsableCommand {
             Reads `<local ref> <local oid> <remote ref> <remote oid>` lines on standard input, as git's
             pre-push hook receives them. New commits are those reachable from the local id and not from
             the remote id or any refs/remotes/REMOTE/*. Deletions pass. Under the pre-commit framework
-            (no standard input), PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF / PRE_COMMIT_REMOTE_NAME are used.
+            (no standard input), PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF / PRE_COMMIT_REMOTE_NAME are used;
+            where it gives no range (a push holding a root commit), every commit of PRE_COMMIT_LOCAL_BRANCH
+            (or HEAD) that the remote's tracking refs do not hold is scanned.
             Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the push should stop), 2 error.
             """)
 
@@ -51,10 +58,18 @@ struct PrePushCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let input = isatty(STDIN_FILENO) == 1 ? "" : String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         var updates = try PushUpdate.parse(input)
+        let noRemoteID = String(repeating: "0", count: 40)
         if updates.isEmpty, let to = environment["PRE_COMMIT_TO_REF"] {
-            let from = environment["PRE_COMMIT_FROM_REF"] ?? String(repeating: "0", count: 40)
+            let from = environment["PRE_COMMIT_FROM_REF"] ?? noRemoteID
             updates = [PushUpdate(localRef: environment["PRE_COMMIT_LOCAL_BRANCH"] ?? "HEAD", localOID: to,
                                   remoteRef: environment["PRE_COMMIT_REMOTE_BRANCH"] ?? "", remoteOID: from)]
+        } else if updates.isEmpty, environment["PRE_COMMIT"] == "1" || environment["PRE_COMMIT_REMOTE_NAME"] != nil {
+            // The pre-commit framework read git's lines itself and runs hooks only when something is
+            // pushed, but gives no range when the push holds a root commit (a new repository's first
+            // push): then everything the local branch holds that the remote lacks is new.
+            let local = environment["PRE_COMMIT_LOCAL_BRANCH"].flatMap { $0.isEmpty ? nil : $0 } ?? "HEAD"
+            updates = [PushUpdate(localRef: local, localOID: "", remoteRef: environment["PRE_COMMIT_REMOTE_BRANCH"] ?? "",
+                                  remoteOID: noRemoteID)]
         }
         let remoteName = remote ?? environment["PRE_COMMIT_REMOTE_NAME"] ?? ""
         let result = try GuardScanner.prePush(path: repo, remote: remoteName, updates: updates,

@@ -83,13 +83,27 @@ public struct GuardResult: Sendable {
 /// The guard behind `keyseal staged` and `keyseal pre-push`: scans only what a change adds, and of
 /// it only the added lines.
 public enum GuardScanner {
-    public static func staged(path: String, configFile: String?, showSecrets: Bool,
+    /// What `git commit` would record. With `files` (the pre-commit framework passes the files a
+    /// run is about, all of them with `--all-files`), those files' staged content is scanned whole
+    /// as well: a run over files must not pass a secret because no line of it is new. A named
+    /// file the index does not hold cannot be scanned, and is refused as not scanned.
+    public static func staged(path: String, files: [String] = [], configFile: String?, showSecrets: Bool,
                               cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
         let repository = try Repository.open(path)
         let settings = try Settings.load(workDirectory: repository.workDirectory, configFile: configFile)
-        let added = try repository.stagedContent()
+        var added = try repository.stagedContent()
+        var missing: [String] = []
+        if !files.isEmpty {
+            let whole = try repository.indexContent(paths: files)
+            let wholePaths = Set(whole.content.map(\.path))
+            added = added.filter { !wholePaths.contains($0.path) } + whole.content
+            missing = whole.missing
+        }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
                               cacheDirectory: cacheDirectory)
+        for file in missing where !settings.allowlist.allowsPath(file) {
+            result.unscanned.append(UnscannedBlob(path: file, commit: "", blob: "", reasons: [.notStaged]))
+        }
         result.audit = try stagedAudit(added, repository: repository, settings: settings)
         result.notes += settings.config.warnings
         return result
@@ -125,7 +139,10 @@ public enum GuardScanner {
         var commits: [ObjectID] = []
         var seen = Set<ObjectID>()
         for update in updates where !update.isDeletion {
-            guard let tip = ObjectID(hex: update.localOID) else { continue }
+            // An update without an id (the pre-commit framework gives none for a push holding a
+            // root commit) names its local ref: its commit is resolved here.
+            let tip = update.localOID.isEmpty ? try repository.resolveCommit(update.localRef) : ObjectID(hex: update.localOID)
+            guard let tip else { continue }
             let hidden = update.remoteIsNew ? [] : [ObjectID(hex: update.remoteOID)].compactMap { $0 }
             for commit in try repository.commits(from: tip, hiding: hidden, hidingGlobs: globs)
             where seen.insert(commit).inserted {

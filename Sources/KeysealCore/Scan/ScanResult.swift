@@ -68,6 +68,8 @@ public enum UnscannedReason: String, Sendable, Codable, Hashable, CaseIterable {
     case regexLimit = "regex-limit"
     /// Named by history but not in the object database (a partial clone, a damaged repository).
     case missing = "missing"
+    /// A file a hook was asked to scan (`staged --files`) that the index does not hold.
+    case notStaged = "not-staged"
 
     /// For messages: what happened, in a few words.
     public var explanation: String {
@@ -76,6 +78,7 @@ public enum UnscannedReason: String, Sendable, Codable, Hashable, CaseIterable {
         case .archiveTruncated: return "an archive opened only in part (depth, size or member-count bound)"
         case .regexLimit: return "a rule stopped at PCRE2's match limit"
         case .missing: return "not in the repository's object database (a partial or damaged clone), not read"
+        case .notStaged: return "not in the index (git add it, or leave it out), not scanned"
         }
     }
 
@@ -119,7 +122,7 @@ public struct UnscannedBlob: Sendable, Codable, Hashable {
                 let size = self.size.map { " (\(SizeText.human($0)))" } ?? ""
                 return "larger than the blob size limit\(size), not read"
             case .regexLimit: return reason.explanation + (rules.map { " (\($0.joined(separator: ", ")))" } ?? "")
-            case .archiveTruncated, .missing: return reason.explanation
+            case .archiveTruncated, .missing, .notStaged: return reason.explanation
             }
         }.joined(separator: "; ")
     }

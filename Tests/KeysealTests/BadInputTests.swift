@@ -60,16 +60,25 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(result.findings.map(\.commit), [detached])
     }
 
-    func testMissingObjectIsAClearErrorNamingIt() throws {
+    /// A blob the object database lacks (a partial or damaged clone) does not stop a full scan: it
+    /// is named as not scanned, and `--fail-on-unscanned` fails on it. A hook, which must never
+    /// pass what it could not read, stops with an error naming the blob.
+    func testMissingObjectIsNamedAsNotScannedAndAHookStops() throws {
         let repo = try TestRepository()
         try repo.write("a.env", "T=\(FakeSecret.github("corrupt"))\n")
         try repo.commit("a")
         let blob = try repo.git(["rev-parse", "HEAD:a.env"]).trimmingCharacters(in: .whitespacesAndNewlines)
         let object = repo.url.appendingPathComponent(".git/objects/\(blob.prefix(2))/\(blob.dropFirst(2))")
         try FileManager.default.removeItem(at: object)
-        let out = try KeysealBinary.run(["scan", "--quiet"], in: repo.url)
-        XCTAssertEqual(out.status, 2, out.stdout + out.stderr)
-        XCTAssertTrue(out.stderr.contains(blob), out.stderr)
+        let out = try KeysealBinary.run(["scan", "--quiet", "--no-store"], in: repo.url)
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("1 missing from the object database"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("a.env"), out.stdout)
+        let strict = try KeysealBinary.run(["scan", "--quiet", "--no-store", "--fail-on-unscanned"], in: repo.url)
+        XCTAssertEqual(strict.status, 1, strict.stdout + strict.stderr)
+        let hook = try KeysealBinary.run(["staged", "--files", "a.env"], in: repo.url)
+        XCTAssertEqual(hook.status, 2, hook.stdout + hook.stderr)
+        XCTAssertTrue(hook.stderr.contains(blob), hook.stderr)
     }
 
     func testCorruptObjectIsAClearError() throws {

@@ -133,6 +133,38 @@ final class GuardHookTests: XCTestCase {
         XCTAssertNotEqual(remoteHead, leak)
     }
 
+    /// Two commits that add secrets get one rebase, from the older, marking both: a second
+    /// `rebase -i X^` would name a commit the first rebase rewrote.
+    func testAPushBlockedByTwoCommitsGetsOneRebaseFromTheOldest() throws {
+        let (repo, _) = try pushSetup()
+        try repo.write("one.env", "STRIPE=\(FakeSecret.stripe("first"))\n")
+        let first = try commitUnchecked(repo, "first key")
+        try repo.write("b.txt", "b\n")
+        _ = try commitUnchecked(repo, "clean")
+        try repo.write("two.env", "TOKEN=\(FakeSecret.github("second"))\n")
+        let second = try commitUnchecked(repo, "second key")
+        try repo.write("c.txt", "c\n")
+        _ = try commitUnchecked(repo, "clean again")
+        let out = try push(repo, ["origin", "main"])
+        XCTAssertNotEqual(out.status, 0)
+        let rebases = out.stderr.components(separatedBy: "\n").filter { $0.contains("git rebase -i") }
+        XCTAssertEqual(rebases.map { $0.trimmingCharacters(in: .whitespaces) }, ["git rebase -i \(first.prefix(10))^"], out.stderr)
+        XCTAssertTrue(out.stderr.contains("mark \(first.prefix(10)), \(second.prefix(10)) as 'edit'"), out.stderr)
+    }
+
+    /// A `.env` file blocked by the audit alone (no secret on its lines) is to be untracked, not
+    /// edited: the advice says `git rm --cached`, `.gitignore`, and how to allow it.
+    func testAnAuditOnlyBlockSaysToUntrackTheFile() throws {
+        let repo = try installedRepo()
+        try repo.write(".env", "DEBUG=1\n")
+        let out = try commitStatus(repo)
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("git rm --cached .env"), out.stderr)
+        XCTAssertTrue(out.stderr.contains(".gitignore"), out.stderr)
+        XCTAssertTrue(out.stderr.contains("paths = [\".env\"]"), out.stderr)
+        XCTAssertFalse(out.stderr.contains("Remove the secret from the file"), out.stderr)
+    }
+
     func testNewBranchScansOnlyCommitsTheRemoteDoesNotHave() throws {
         let (repo, _) = try pushSetup()
         // History the remote already has may hold an old secret (it was pushed with --no-verify long ago).

@@ -19,19 +19,40 @@ public enum GuardReport {
             return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
         let paths = Array(Set(result.findings.map(\.path) + result.audit.map(\.path))).sorted()
-        out += """
+        // Files that must not be in git at all (`.env`, key files, state files): the way out is to
+        // untrack them, not to edit a line. Their paths are listed apart from files that hold a secret.
+        let untrack = Array(Set(result.audit.filter { $0.rule.hasPrefix("audit-tracked-") }.map(\.path))).sorted()
+        let edit = paths.filter { !untrack.contains($0) }
+        var step = 1
+        out += "\nHow to go on:\n"
+        if !edit.isEmpty {
+            out += """
+                  \(step). Remove the secret from the file (or unstage the file: git restore --staged FILE) and stage again:
+                       git add \(edit.map(quote).joined(separator: " "))
+                     Load it at run time instead (an environment variable, a secrets manager, a mounted secret).
 
-            How to go on:
-              1. Remove the secret from the file (or unstage the file: git restore --staged FILE) and stage again:
-                   git add \(paths.map(quote).joined(separator: " "))
-                 Load it at run time instead (an environment variable, a secrets manager, a mounted secret).
-              2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
+                """
+            step += 1
+        }
+        if !untrack.isEmpty {
+            out += """
+                  \(step). Keep these files out of git (the file stays on disk), and ignore them from now on:
+                       git rm --cached \(untrack.map(quote).joined(separator: " "))
+                       printf '%s\\n' \(untrack.map(quote).joined(separator: " ")) >> .gitignore && git add .gitignore
+                     Commit a template with placeholder values instead (.env.example).
+
+                """
+            step += 1
+        }
+        out += """
+              \(step). A false positive, or a file meant to be committed? Add the comment `keyseal:allow` on that line,
+                 or allow it in .keyseal.toml:
                    [allowlist]
                    paths = [\(paths.map { "\"\(e($0))\"" }.joined(separator: ", "))]   # or regexes = [...], stopwords = [...]
-              3. If this secret was ever committed, pushed or shared elsewhere, treat it as leaked and rotate it.
+              \(step + 1). If this secret was ever committed, pushed or shared elsewhere, treat it as leaked and rotate it.
 
             """
-        if !result.unscanned.isEmpty { out += unscannedAdvice(result, number: 4) }
+        if !result.unscanned.isEmpty { out += unscannedAdvice(result, number: step + 2) }
         return out
     }
 
@@ -51,15 +72,17 @@ public enum GuardReport {
             return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it, then push again:\n"
-        for commit in commits {
-            let short = String(commit.prefix(10))
-            if commit == result.head {
-                out += "       \(short) is HEAD: remove the secret, `git add` the file, then `git commit --amend`\n"
-            } else if result.roots.contains(commit) {
-                out += "       git rebase -i --root   # mark \(short) as 'edit'; remove the secret; git commit --amend; git rebase --continue\n"
-            } else {
-                out += "       git rebase -i \(short)^   # mark \(short) as 'edit'; remove the secret; git commit --amend; git rebase --continue\n"
-            }
+        // One rebase, from the oldest offending commit: a second `rebase -i X^` would name a commit
+        // the first rebase has rewritten.
+        let oldestFirst = result.commitOrder.filter { commits.contains($0) } + commits.filter { !result.commitOrder.contains($0) }
+        let marked = oldestFirst.map { String($0.prefix(10)) }.joined(separator: ", ")
+        if oldestFirst == [result.head].compactMap({ $0 }) {
+            out += "       \(marked) is HEAD: remove the secret, `git add` the file, then `git commit --amend`\n"
+        } else if let oldest = oldestFirst.first {
+            let base = result.roots.contains(oldest) ? "--root" : "\(oldest.prefix(10))^"
+            out += "       git rebase -i \(base)\n"
+            out += "       # mark \(marked) as 'edit'; at each stop remove the secret, git add the file, git commit --amend,\n"
+            out += "       # then git rebase --continue\n"
         }
         let paths = Array(Set(result.findings.map(\.path))).sorted()
         out += """

@@ -48,6 +48,8 @@ public struct GuardResult: Sendable {
     public var head: String?
     /// Commits with no parent in the push, for advice (`git rebase -i --root`).
     public var roots: Set<String> = []
+    /// The commits a push adds, oldest first (topological order): advice rebases from the oldest.
+    public var commitOrder: [String] = []
     /// Rules the findings may name, for SARIF descriptors.
     public var rules: [RuleInfo] = []
     /// Routes the staged change opens (a staged .env, a Dockerfile ENV secret): they block too.
@@ -167,6 +169,7 @@ public enum GuardScanner {
         result.commitsScanned = commits.count
         result.subjects = subjects
         result.roots = roots
+        result.commitOrder = commits.map(\.hex)
         result.head = try? repository.headCommit()?.hex
         result.notes += settings.config.warnings
         return result

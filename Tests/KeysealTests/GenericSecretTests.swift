@@ -42,6 +42,10 @@ final class GenericSecretTests: XCTestCase {
             ("PHP", "$password = '\(value)';"),
             ("C#", "public string ApiKey = \"\(value)\";"),
             ("Swift", "let accessToken = \"\(value)\""),
+            // `setCredential(` reads first as the name `Credential` with the value `API_TOKEN`; the
+            // search resumes at that rejected value, which names the real one.
+            ("JavaScript call, name as first argument", "client.setCredential(\"API_TOKEN\", \"\(value)\");"),
+            ("C# call, name as first argument", "Environment.SetEnvironmentVariable(\"SERVICE_SECRET\", \"\(value)\");"),
         ]
         for (format, line) in cases {
             XCTAssertEqual(try genericFindings(line), [value], "\(format): \(line)")
@@ -131,6 +135,7 @@ final class GenericSecretTests: XCTestCase {
             ("unquoted variable with a number", "privateKey: ecTestKey256,"),
             ("a label in a log line", "msg=\"Error: token: gandiv5: bad request\""),
             ("an identifier element", "<CredentialIdentifier>TC6_UCS366_AF006</CredentialIdentifier>"),
+            ("a variable before a list's next string", "exec(c, \"up\", \"--authkey=\"+authKey, \"--advertise-routes=172.31.42.0/24\")"),
         ]
         for (what, line) in cases {
             XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")

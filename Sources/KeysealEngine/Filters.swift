@@ -28,6 +28,8 @@ enum PlaceholderFilter {
         // asks to be replaced (`your_api_key_here`) is a stand-in; generated credentials never spell words.
         "secret", "s3cr3t", "password", "ssword", "ssw0rd", "p@ss", "token", "t0k3n", "apikey", "api_key", "api-key",
         "_here", "-here", "1234", "abcd",
+        // Keyboard runs typed as filler, like `qwerty` above (a join token in a guide, `…asdf…`).
+        "asdf",
         // Truncated in documentation (`eyJ2Ijoi...`), code (`a || b`, `x && y`), an AWS SigV4 scope.
         "...", "||", "&&", "aws4_request", "npm:",
     ]
@@ -62,7 +64,8 @@ enum PlaceholderFilter {
         if !quoted && lower.first == 0x2e { return true }  // `.caseName`: a Swift enum case, a member
         if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
-        if isSingleCaseWord(value) { return true }
+        if isSingleCaseWord(value) || isConstantName(value) { return true }
+        if isPathOfNames(value) || isEmptyPEMEnvelope(value) { return true }
         if isSecretName(lower) { return true }
         // `token_endpoint: https://…`: an address (credentials inside one are the URL rules' part).
         if lower.withUnsafeBufferPointer({ Matcher.contains($0, 0..<$0.count, schemeSeparator) }) { return true }
@@ -131,6 +134,8 @@ enum PlaceholderFilter {
             let rest = Array(value.dropFirst())
             if !rest.isEmpty && (isIdentifierPath(rest) || isCamelCaseIdentifier(rest) || isWords(rest)) { return true }
         }
+        // `N.DOMImplementation=N.dom=N.DocumentType=…`: chained assignments in minified code.
+        if isAssignmentChain(value) { return true }
         // `0x…` constants of up to 64 bits.
         var hex = lower[...]
         if hex.first == 0x2d { hex = hex.dropFirst() }
@@ -147,6 +152,19 @@ enum PlaceholderFilter {
             if dotted.filter({ $0 == 0x2e }).count >= 1 && dotted.first.map(isDigit) == true { return true }
         }
         return false
+    }
+
+    /// Three or more identifiers joined by `=`, one of them a member (`a.b`): code, where base64 has
+    /// `=` only as padding at its end and no `.`.
+    static func isAssignmentChain(_ value: [UInt8]) -> Bool {
+        let pieces = value.split(separator: 0x3d, omittingEmptySubsequences: false)
+        guard pieces.count >= 3, pieces.contains(where: { $0.contains(0x2e) }) else { return false }
+        return pieces.allSatisfy { piece in
+            piece.split(separator: 0x2e, omittingEmptySubsequences: false).allSatisfy { name in
+                guard let first = name.first, !(first >= 0x30 && first <= 0x39) else { return false }
+                return name.allSatisfy { ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7a || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x24 }
+            }
+        }
     }
 
     /// The text a base64 value decodes to, when it is printable text (`cGFzc3dvcmQ=` is `password`):
@@ -184,6 +202,89 @@ enum PlaceholderFilter {
             }
         }
         return !(upper && lower)
+    }
+
+    /// `RFC2136_TSIG_ALGORITHM`, `YANDEX360_ORG_ID`, `F5XC_API_TOKEN`: upper-case snake case is a
+    /// constant's or an environment variable's name, digits or not (`isSingleCaseWord` takes those
+    /// without). Each part starts with a letter and changes between letters and digits at most twice
+    /// (`RFC2136`, `F5XC`), and half the parts or more are letters alone; the random tail of a token
+    /// (`GA1V87G1SW`) changes more often.
+    static func isConstantName(_ value: [UInt8]) -> Bool {
+        var parts = 0, wordParts = 0
+        var part = 0, changes = 0, digits = 0, previousDigit = false
+        for byte in value + [0x5f] {
+            let digit = byte >= 0x30 && byte <= 0x39
+            if byte == 0x5f {
+                guard part > 0 else { return false }
+                parts += 1
+                if digits == 0 && part >= 2 { wordParts += 1 }
+                part = 0; changes = 0; digits = 0
+                continue
+            }
+            guard digit || (byte >= 0x41 && byte <= 0x5a) else { return false }
+            if part == 0 && digit { return false }
+            if part > 0 && digit != previousDigit { changes += 1 }
+            guard changes <= 2 else { return false }
+            if digit { digits += 1 }
+            previousDigit = digit
+            part += 1
+        }
+        return parts >= 2 && wordParts * 2 >= parts
+    }
+
+    /// `traefik/http/middlewares/Middleware02/basicAuth/users/0`, `aws/credentials/ec2rolecreds`,
+    /// `grpclb/grpc_lb_v1`: names joined by `/` are a key in a KV store, a package or a file, not a
+    /// secret. Every segment is a number or a name: parts (split at `_`, `-`, `.`) that start with a
+    /// letter, hold fewer digits than letters (a number at the end aside) and whose runs of letters are
+    /// words (`isWordPart`). Base64, whose alphabet has `/`, mixes cases in short runs; hex has about
+    /// as many digits as letters. (A lower-case token of letters and digits split by `/` would pass.)
+    static func isPathOfNames(_ value: [UInt8]) -> Bool {
+        guard value.contains(0x2f) else { return false }
+        var named = 0, letters = 0
+        for segment in value.split(separator: 0x2f, omittingEmptySubsequences: false) {
+            if segment.isEmpty { return false }
+            if segment.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { continue }
+            for piece in segment.split(omittingEmptySubsequences: false, whereSeparator: { $0 == 0x5f || $0 == 0x2d || $0 == 0x2e }) {
+                if piece.isEmpty { continue }
+                var pieceLetters = 0, pieceDigits = 0
+                var run: [UInt8] = []
+                for byte in piece + [0x30] {
+                    if (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) {
+                        run.append(byte)
+                        pieceLetters += 1
+                    } else if byte >= 0x30 && byte <= 0x39 {
+                        if !run.isEmpty && !isWordPart(run) { return false }
+                        run.removeAll(keepingCapacity: true)
+                        pieceDigits += 1
+                    } else {
+                        return false
+                    }
+                }
+                pieceDigits -= 1  // the sentinel
+                guard let first = piece.first, !(first >= 0x30 && first <= 0x39) || pieceLetters == 0 else { return false }
+                // A number at the end (`v1`, `Middleware02`) is a version or an index.
+                let trailing = piece.reversed().prefix { $0 >= 0x30 && $0 <= 0x39 }.count
+                if pieceLetters > 0 && pieceDigits > trailing && pieceDigits >= pieceLetters { return false }
+                letters += pieceLetters
+            }
+            named += 1
+        }
+        return named >= 2 && letters >= 8
+    }
+
+    /// `LS0tLS1CRUdJTi…`: base64 of PEM armour lines with nothing between them
+    /// (`-----BEGIN PRIVATE KEY-----` and its END line, or a header cut short in documentation), what
+    /// fixtures and manifests hold where a key would be. A real key's base64 carries its body.
+    static func isEmptyPEMEnvelope(_ value: [UInt8]) -> Bool {
+        guard value.count >= 20, value.starts(with: Array("LS0tLS".utf8)), let raw = Base64Bytes.decode(value) else { return false }
+        var armour = 0
+        for line in raw.split(whereSeparator: { $0 == 0x0a || $0 == 0x0d }) {
+            let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            guard text.hasPrefix("-----BEGIN ") || text.hasPrefix("-----END ") else { return false }
+            armour += 1
+        }
+        return armour > 0
     }
 
     /// Lines that document a protocol with made-up values.

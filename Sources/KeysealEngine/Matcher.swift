@@ -517,8 +517,13 @@ public final class Matcher: @unchecked Sendable {
             let vector = pcre2_get_ovector_pointer_8(matchData)!
             let matchStart = subjectStart + vector[0], matchEnd = subjectStart + vector[1]
             let group = rule.secretGroup
+            var next = matchEnd > matchStart ? matchEnd : matchStart + 1
             if Int(rc) > group, vector[2 * group] != Int(bitPattern: UInt.max) {
                 let s = subjectStart + vector[2 * group], e = subjectStart + vector[2 * group + 1]
+                // A rejected value may itself be the name of the next assignment:
+                // `setCredential("API_TOKEN", "v")` first reads as `Credential(` with the value
+                // `API_TOKEN`. The search resumes at the value, not after it.
+                if rule.namedValue && s > matchStart { next = s }
                 var name: Range<Int>? = nil
                 if let g = rule.nameGroup, Int(rc) > g, vector[2 * g] != Int(bitPattern: UInt.max) {
                     name = (subjectStart + vector[2 * g])..<(subjectStart + vector[2 * g + 1])
@@ -529,9 +534,10 @@ public final class Matcher: @unchecked Sendable {
                     state.found.append(EngineMatch(rule: ruleIndex, secretStart: s, secretEnd: e, line: 0, column: 0,
                                                    secret: secret, pairedWith: nil,
                                                    checksumValid: rule.checksum?.verify(secret), matchLength: matchEnd - matchStart))
+                    next = matchEnd
                 }
             }
-            offset = matchEnd > matchStart ? matchEnd : matchStart + 1
+            offset = next
         }
     }
 
@@ -569,18 +575,22 @@ public final class Matcher: @unchecked Sendable {
 
     /// The separators of the assignment model that are also ordinary code, checked where the regex
     /// cannot: a `,` or `(` between name and value counts only with the value quoted
-    /// (`define('NAME', 'v')`, `getenv("NAME", "v")`, not `f(passwords, ACLMatch)`); whitespace alone
+    /// (`define('NAME', 'v')`, `getenv("NAME", "v")`, not `f(passwords, ACLMatch)`), and a `,` only
+    /// with the name quoted too (not `f("--key="+authKey, "--routes=10.0.0.0/24")`); whitespace alone
     /// only where a line is a declaration: the name first on its line (`.properties`, `.netrc`), or
     /// after `ENV`/`ARG`/`set`/`setx`/`#define`/`define`, or a command-line flag (`--password v`).
     /// A generic rule's value after `,` or `(` must also hold both letters and digits: code is full of
     /// string lists (`("vault-token", "HashiCorp")`) whose next item is a word.
     static func plausibleAssignment(_ bytes: UnsafeBufferPointer<UInt8>, name: Range<Int>, secret: Range<Int>,
                                     generic: Bool) -> Bool {
-        var operatorSeen = false, listSeen = false, previous: UInt8 = 0
+        var operatorSeen = false, listSeen = false, quoteSeen = false, previous: UInt8 = 0
         for byte in bytes[name.upperBound..<secret.lowerBound] {
             switch byte {
             case 0x3d, 0x3a, 0x3e, 0x0a: operatorSeen = true  // = : > newline (a value field)
-            case 0x2c: listSeen = true  // ,
+            case 0x22, 0x27, 0x60: quoteSeen = true
+            case 0x2c:  // `,`: between two strings (`getenv("NAME", "v")`), not after a variable (`f(authKey, "v")`)
+                if !quoteSeen { return false }
+                listSeen = true
             case 0x28:  // `(`: a call, `setAcmeKey("v")`, not prose `token (`v`)`
                 if previous == 0x20 || previous == 0x09 { return false }
                 listSeen = true

@@ -42,6 +42,10 @@ final class GenericSecretTests: XCTestCase {
             ("PHP", "$password = '\(value)';"),
             ("C#", "public string ApiKey = \"\(value)\";"),
             ("Swift", "let accessToken = \"\(value)\""),
+            // `setCredential(` reads first as the name `Credential` with the value `API_TOKEN`; the
+            // search resumes at that rejected value, which names the real one.
+            ("JavaScript call, name as first argument", "client.setCredential(\"API_TOKEN\", \"\(value)\");"),
+            ("C# call, name as first argument", "Environment.SetEnvironmentVariable(\"SERVICE_SECRET\", \"\(value)\");"),
         ]
         for (format, line) in cases {
             XCTAssertEqual(try genericFindings(line), [value], "\(format): \(line)")
@@ -131,22 +135,50 @@ final class GenericSecretTests: XCTestCase {
             ("unquoted variable with a number", "privateKey: ecTestKey256,"),
             ("a label in a log line", "msg=\"Error: token: gandiv5: bad request\""),
             ("an identifier element", "<CredentialIdentifier>TC6_UCS366_AF006</CredentialIdentifier>"),
+            ("a variable before a list's next string", "exec(c, \"up\", \"--authkey=\"+authKey, \"--advertise-routes=172.31.42.0/24\")"),
+            // The traefik review (bench/precision.md, 2026-12-02): KV key paths, package paths,
+            // environment variable names with digits, a keyboard-mashed guide token, empty PEM blocks.
+            ("KV-store key path in a docs table",
+             "| <a id=\"k\" title=\"#traefikhttpmiddlewaresMiddleware02basicAuthusers0\">`traefik/http/middlewares/Middleware02/basicAuth/users/0`</a> | `foobar` |"),
+            ("KV-store key path ending in a name",
+             "| <a title=\"#httpmiddlewaresMiddleware12headersaccessControlAllowCredentials\">`traefik/http/middlewares/Middleware12/headers/accessControlAllowCredentials`</a> |"),
+            ("package paths in a lock file", "  packages = [\"aws/credentials\",\"aws/credentials/ec2rolecreds\",\"aws/credentials/endpointcreds\"]"),
+            ("package path with a version part", "  packages = [\"connectivity\",\"credentials\",\"grpclb/grpc_lb_v1\",\"grpclog\"]"),
+            ("environment variable names with digits",
+             "| `rfc2136` | `RFC2136_TSIG_KEY`, `RFC2136_TSIG_SECRET`, `RFC2136_TSIG_ALGORITHM`, `RFC2136_NAMESERVER` |"),
+            ("environment variable name, digits inside a word", "| `YANDEX360_OAUTH_TOKEN`, `YANDEX360_ORG_ID` |"),
+            ("keyboard-mashed token in a guide",
+             "docker swarm join --token SWMTKN-1-" + ExampleTemplate.expand("⟪lo:6⟫asdf⟪lo:30⟫-⟪lo:8⟫asdf⟪lo:12⟫") + " 10.0.0.2:2377"),
+            ("base64 of an empty PEM block", "  tls.key: " + Data((pemLine("BEGIN") + "\n" + pemLine("END")).utf8).base64EncodedString()),
+            ("base64 of a PEM header cut short", "  tls.key: " + Data(pemLine("BEGIN", "RSA ").utf8).base64EncodedString() + "..."),
+            ("chained assignments in minified code", "N.DOMTokenList=N.DOMImplementation=N.dom=N.DocumentType=N.Document=N.Comment,"),
         ]
         for (what, line) in cases {
             XCTAssertEqual(try genericFindings(line), [], "\(what) is not a secret: \(line)")
         }
     }
 
+    /// An armour line, assembled so that this file holds no PEM header of its own.
+    func pemLine(_ edge: String, _ kind: String = "") -> String {
+        "-----" + edge + " " + kind + "PRIVATE " + "KEY-----"
+    }
+
     /// The filters above must leave issued-looking values alone, in every wrapper.
     func testRealCodeFiltersKeepCredentials() throws {
         let hex = ExampleTemplate.expand("⟪hex:40⟫")
         let base64 = ExampleTemplate.expand("⟪b64:43⟫=")
+        let base64Slash = ExampleTemplate.expand("⟪b64:20⟫/⟪b64:22⟫=")
+        let upperSnake = ExampleTemplate.expand("TK_⟪up:6⟫1A2B3C_⟪up:20⟫")
+        let pemBody = Data((pemLine("BEGIN") + "\n" + ExampleTemplate.expand("⟪b64:48⟫") + "\n").utf8).base64EncodedString()
         let cases: [(String, String, String)] = [
             ("quoted mixed token", "\"client_secret\": \"\(value)\"", value),
             ("hex token", "access_token = \"\(hex)\"", hex),
             ("base64 key", "encryptSecret = \"\(base64)\"", base64),
             ("query string: the token alone", "https://api.service.test/v1?api_key=\(value)&page=2", value),
             ("unquoted .env value", "DB_PASSWORD=\(value)", value),
+            ("base64 key with a slash", "aesKey := \"\(base64Slash)\"", base64Slash),
+            ("upper-case token with underscores", "SERVICE_TOKEN=\(upperSnake)", upperSnake),
+            ("base64 of a PEM block with a body", "tls.key: \(pemBody)", pemBody),
         ]
         for (what, line, secret) in cases {
             XCTAssertEqual(try genericFindings(line), [secret], "\(what): \(line)")
@@ -165,5 +197,27 @@ final class GenericSecretTests: XCTestCase {
         XCTAssertTrue(PlaceholderFilter.isWords(Array("GetOpenIdTokenForDeveloperIdentity".utf8)))
         XCTAssertTrue(PlaceholderFilter.isWords(Array("UID:GID:GECOS:directory:shell".utf8)))
         XCTAssertFalse(PlaceholderFilter.isWords(Array("tYZlWrBKmzLwyjbq".utf8)))
+    }
+
+    /// The shape tests added for the traefik review must not take random tokens for names: base64
+    /// (which has `/`) and hex split at `/` for key paths, upper-case tokens with `_` for constant
+    /// names. Over many draws, nearly none are taken; the shapes they are for are.
+    func testPathAndConstantShapesSpareRandomTokens() {
+        var paths = 0, constants = 0
+        for i in 0..<2000 {
+            let salt = String(i)
+            if PlaceholderFilter.isPathOfNames(Array(ExampleTemplate.expand("⟪b64:40⟫/⟪b64:3⟫", salt: salt).utf8)) { paths += 1 }
+            if PlaceholderFilter.isPathOfNames(Array(ExampleTemplate.expand("⟪hex:12⟫/⟪hex:12⟫/⟪hex:8⟫", salt: salt).utf8)) { paths += 1 }
+            if PlaceholderFilter.isConstantName(Array(ExampleTemplate.expand("⟪up:4⟫_⟪up:8⟫_⟪up:16⟫", salt: salt).utf8)) { constants += 1 }
+            if PlaceholderFilter.isConstantName(Array(ExampleTemplate.expand("SK_LIVE_⟪up:24⟫", salt: salt).utf8)) { constants += 1 }
+        }
+        XCTAssertLessThan(paths, 20, "\(paths) of 4000 random tokens read as paths of names")
+        XCTAssertLessThan(constants, 20, "\(constants) of 4000 random upper-case tokens read as constant names")
+        for path in ["traefik/tls/options/Options0/clientAuth/caFiles/1", "aws/credentials/ec2rolecreds", "grpclb/grpc_lb_v1"] {
+            XCTAssertTrue(PlaceholderFilter.isPathOfNames(Array(path.utf8)), path)
+        }
+        for name in ["RFC2136_TSIG_ALGORITHM", "YANDEX360_ORG_ID", "F5XC_TENANT_NAME", "BLUECATV2_CONFIG_NAME"] {
+            XCTAssertTrue(PlaceholderFilter.isConstantName(Array(name.utf8)), name)
+        }
     }
 }

@@ -57,6 +57,19 @@ final class RuleFileTests: XCTestCase {
         XCTAssertTrue(Self.undocumented.isSubset(of: Set(BuiltInRules.all.map(\.id))))
     }
 
+    /// A rotation guide's CLI steps must create, disable or delete the credential. Logging a CLI in
+    /// or out (`gh auth refresh`, `stripe login`, `docker logout`, `cargo logout`) changes only that
+    /// tool's own session and revokes nothing, so no guide may offer it.
+    func testNoRotationStepIsOnlyALoginOrLogout() throws {
+        let sessionOnly = try NSRegularExpression(pattern: #"(^|\s)(login|logout)(\s|$)|\bauth (refresh|token|login|logout)\b"#)
+        for rule in BuiltInRules.all {
+            for step in rule.rotation?.cli ?? [] {
+                let range = NSRange(step.startIndex..., in: step)
+                XCTAssertNil(sessionOnly.firstMatch(in: step, range: range), "\(rule.id): '\(step)' only logs a CLI in or out")
+            }
+        }
+    }
+
     func testChecksumAndConfidenceNamesAreTheEnginesOwn() {
         XCTAssertEqual(Set(RuleSpec.checksums.values), Set(TokenChecksum.allCases.map(\.rawValue)))
         XCTAssertEqual(RuleSpec.confidences, RuleConfidence.allCases.map(\.rawValue))

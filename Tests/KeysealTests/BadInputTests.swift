@@ -45,6 +45,8 @@ final class BadInputTests: XCTestCase {
         let result = try HistoryScan.scan(ScanOptions(path: holder.path + "/c", threads: 2))
         XCTAssertEqual(result.summary.commits, 2)
         XCTAssertTrue(result.summary.notes.contains { $0.contains("shallow") }, "\(result.summary.notes)")
+        XCTAssertTrue(result.summary.notes.contains { $0.contains("git fetch --unshallow") && $0.contains("fetch-depth: 0") },
+                      "the note says how to fetch the rest: \(result.summary.notes)")
         // The boundary commit is compared with the empty tree, so what it holds is still scanned.
         XCTAssertEqual(Set(result.findings.map(\.path)), ["new.env", "old.env"])
     }

@@ -349,6 +349,21 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(imported.note, "fixture")
     }
 
+    /// A rescan with the store does not say "Scanned 0 commits … 0 blobs" as if nothing was
+    /// checked: it says how many commits were scanned before and that their findings come from
+    /// the store, and the JSON summary counts them.
+    func testARescanSaysWhatCameFromTheStore() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
+        let text = try KeysealBinary.run(["scan", "--quiet"], in: repo.url)
+        XCTAssertEqual(text.status, 1)
+        XCTAssertTrue(text.stdout.contains("Scanned 0 new commit(s) on 1 refs (2 scanned before)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("findings of earlier scans come from the store"), text.stdout)
+        let (_, json) = try scanJSON(repo)
+        XCTAssertEqual(summary(json)["commits_from_store"] as? Int, 2)
+        XCTAssertEqual(fingerprints(json).count, 1, "the store's finding is still reported")
+    }
+
     /// A rotated secret no longer fails CI: `scan` exits 0 once every open secret is rotated, and the
     /// hooks let the dead value pass; the baseline carries the decision with its date, so a fresh
     /// clone that has only the committed baseline passes too. An open secret still fails.

@@ -82,6 +82,7 @@ public enum HistoryScan {
         let history = try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
                                               threads: options.threads, progress: progress)
         summary.commits = history.commits.count
+        summary.commitsFromStore = known.count
         summary.gitlinksSkipped = history.gitlinks
         if history.repeatedSubtrees > 0 {
             summary.notes.append(
@@ -93,7 +94,7 @@ public enum HistoryScan {
         trace("walked \(history.commits.count) commits, \(history.blobs.count) unique blobs", since: started)
         if !history.shallowBoundary.isEmpty {
             summary.notes.append(
-                "shallow clone: history before \(history.shallowBoundary.count) boundary commit(s) is not in this clone and was not scanned (\(history.shallowBoundary.prefix(3).map { String($0.hex.prefix(12)) }.joined(separator: ", ")))")
+                "shallow clone: history before \(history.shallowBoundary.count) boundary commit(s) is not in this clone and was not scanned (\(history.shallowBoundary.prefix(3).map { String($0.hex.prefix(12)) }.joined(separator: ", "))); fetch all of it first: git fetch --unshallow (GitHub Actions: actions/checkout with fetch-depth: 0; GitLab CI: GIT_DEPTH: 0)")
         }
 
         // Blobs the store has scanned under these rules are not read again (unless their secrets
@@ -109,6 +110,7 @@ public enum HistoryScan {
                 if cachedIDs.contains(blob.hex) { cachedHere.insert(blob.hex) } else { toRead.append(index) }
             }
             cachedMatches = try store!.matches(of: cachedHere)
+            summary.blobsFromStore = options.showSecrets ? 0 : cachedHere.count
             if options.showSecrets {
                 for (index, blob) in history.blobs.enumerated() where cachedMatches[blob.hex] != nil {
                     toRead.append(index)

@@ -3,6 +3,11 @@ import KeysealEngine
 /// Counts a report's summary gives, so nothing is skipped silently.
 public struct ScanSummary: Sendable, Codable {
     public var commits = 0
+    /// Commits an earlier scan recorded in the store, not walked again (incremental scans).
+    public var commitsFromStore = 0
+    /// Blobs an earlier scan recorded in the store under the same rules: their findings come
+    /// from the store, their bytes are not read again.
+    public var blobsFromStore = 0
     public var refs = 0
     public var blobsScanned = 0
     public var bytesScanned = 0
@@ -41,6 +46,8 @@ public struct ScanSummary: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case commits, refs, findings, secrets, notes
+        case commitsFromStore = "commits_from_store"
+        case blobsFromStore = "blobs_from_store"
         case blobsScanned = "blobs_scanned"
         case bytesScanned = "bytes_scanned"
         case blobsBinary = "blobs_binary"

@@ -144,8 +144,9 @@ extension Repository {
         if let file = ProcessInfo.processInfo.environment["GIT_INDEX_FILE"], !file.isEmpty {
             let path = file.hasPrefix("/") ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
             try check(git_index_open(&index, path), "git_index_open")
-            if let index, git_index_read(index, 1) < 0 {
-                let error = lastError(-1, "git_index_read")
+            do {
+                try check(git_index_read(index, 1), "git_index_read")
+            } catch {
                 git_index_free(index)
                 throw error
             }

@@ -74,7 +74,8 @@ public enum GuardReport {
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it, then push again:\n"
         // One rebase, from the oldest offending commit: a second `rebase -i X^` would name a commit
         // the first rebase has rewritten.
-        let oldestFirst = result.commitOrder.filter { commits.contains($0) } + commits.filter { !result.commitOrder.contains($0) }
+        let offending = Set(commits), ordered = Set(result.commitOrder)
+        let oldestFirst = result.commitOrder.filter { offending.contains($0) } + commits.filter { !ordered.contains($0) }
         let marked = oldestFirst.map { String($0.prefix(10)) }.joined(separator: ", ")
         if oldestFirst == [result.head].compactMap({ $0 }) {
             out += "       \(marked) is HEAD: remove the secret, `git add` the file, then `git commit --amend`\n"

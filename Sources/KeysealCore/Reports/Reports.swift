@@ -60,13 +60,14 @@ enum TextReport {
         if let audit = result.audit { out += AuditText.render(audit, colour: colour) }
         let s = result.summary
         let mib = String(format: "%.1f", Double(s.bytesScanned) / 1_048_576)
+        let seconds = String(format: "%.2f", s.durationSeconds)
         if s.commitsFromStore > 0 || s.blobsFromStore > 0 {
             // An incremental scan: say what was new and that the rest of the findings are the store's.
             out += "Scanned \(s.commits) new commit(s) on \(s.refs) refs (\(s.commitsFromStore) scanned before); read \(s.blobsScanned) blobs (\(mib) MiB)"
             out += s.blobsFromStore > 0 ? ", \(s.blobsFromStore) known from the store" : ""
-            out += " in \(String(format: "%.2f", s.durationSeconds)) s; findings of earlier scans come from the store; "
+            out += " in \(seconds) s; findings of earlier scans come from the store; "
         } else {
-            out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(String(format: "%.2f", s.durationSeconds)) s; "
+            out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(seconds) s; "
         }
         out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
         out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""

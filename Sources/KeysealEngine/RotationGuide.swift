@@ -5,15 +5,23 @@ public struct RotationGuide: Sendable, Codable, Hashable {
     public let revoke: String
     /// The console page, when the provider has one address for it.
     public let console: String?
+    /// Why there is no console page, when the credential is not issued by a provider's console
+    /// (a database password, a private key): what the rotation is done with instead.
+    public let noConsole: String?
     public let cli: [String]
+    /// The provider's documentation of the `cli` commands.
+    public let cliReference: String?
     /// What to update besides `afterwards`.
     public let update: [String]
     public let notes: String?
 
-    public init(revoke: String, console: String? = nil, cli: [String] = [], update: [String] = [], notes: String? = nil) {
+    public init(revoke: String, console: String? = nil, noConsole: String? = nil, cli: [String] = [],
+                cliReference: String? = nil, update: [String] = [], notes: String? = nil) {
         self.revoke = revoke
         self.console = console
+        self.noConsole = noConsole
         self.cli = cli
+        self.cliReference = cliReference
         self.update = update
         self.notes = notes
     }
@@ -37,13 +45,18 @@ public struct RotationGuide: Sendable, Codable, Hashable {
         rule.rotation ?? standard(provider: rule.provider, description: rule.description, reference: rule.references.first)
     }
 
-    enum CodingKeys: String, CodingKey { case revoke, console, cli, update, notes }
+    enum CodingKeys: String, CodingKey {
+        case revoke, console, cli, update, notes
+        case noConsole = "no_console", cliReference = "cli_reference"
+    }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(revoke, forKey: .revoke)
         try container.encodeIfPresent(console, forKey: .console)
+        try container.encodeIfPresent(noConsole, forKey: .noConsole)
         try container.encode(cli, forKey: .cli)
+        try container.encodeIfPresent(cliReference, forKey: .cliReference)
         if !update.isEmpty { try container.encode(update, forKey: .update) }
         try container.encodeIfPresent(notes, forKey: .notes)
     }
@@ -52,7 +65,9 @@ public struct RotationGuide: Sendable, Codable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         revoke = try container.decode(String.self, forKey: .revoke)
         console = try container.decodeIfPresent(String.self, forKey: .console)
+        noConsole = try container.decodeIfPresent(String.self, forKey: .noConsole)
         cli = try container.decodeIfPresent([String].self, forKey: .cli) ?? []
+        cliReference = try container.decodeIfPresent(String.self, forKey: .cliReference)
         update = try container.decodeIfPresent([String].self, forKey: .update) ?? []
         notes = try container.decodeIfPresent(String.self, forKey: .notes)
     }

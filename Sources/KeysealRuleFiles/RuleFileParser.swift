@@ -20,7 +20,9 @@ public enum RuleFileParser {
         // Names an earlier `.keyseal.toml` schema used; still read.
         "entropy", "positives", "negatives",
     ]
-    public static let rotationKeys: Set<String> = ["revoke", "console", "cli", "update", "notes"]
+    public static let rotationKeys: Set<String> = [
+        "revoke", "console", "no_console", "cli", "cli_reference", "update", "notes",
+    ]
     public static let fileKeys: Set<String> = ["rotation", "rules"]
 
     /// Parses a whole rule file (trusted input: the built-in files; for a user's file, parse the TOML
@@ -217,6 +219,23 @@ public enum RuleFileParser {
                 throw fail("'console' must be the console page's http(s) address")
             }
             spec.console = console
+        }
+        if let value = table["no_console"] {
+            guard let reason = value.string, !reason.isEmpty else {
+                throw fail("'no_console' must say why there is no console page and what rotates the credential instead")
+            }
+            guard spec.console == nil else { throw fail("give 'console' or 'no_console', not both") }
+            spec.noConsole = reason
+        }
+        if let value = table["cli_reference"] {
+            guard let reference = value.string, reference.hasPrefix("https://") || reference.hasPrefix("http://") else {
+                throw fail("'cli_reference' must be the http(s) address of the provider's documentation of the 'cli' commands")
+            }
+            guard !spec.cli.isEmpty else { throw fail("'cli_reference' documents 'cli' commands; this guide has none") }
+            spec.cliReference = reference
+        }
+        if !spec.cli.isEmpty, spec.cliReference == nil {
+            warnings.append("\(path):\(line.map(String.init) ?? "?"): '\(key).cli' has no 'cli_reference' to the provider's documentation of those commands")
         }
         if let value = table["notes"] {
             guard let notes = value.string else { throw fail("'notes' must be a string") }

@@ -106,8 +106,13 @@ public struct RotationSpec: Sendable, Hashable {
     public var revoke: String
     /// The console page, when the provider has one address for it.
     public var console: String?
+    /// Why there is no console page (a credential the user issues themselves: a database password,
+    /// a private key), in place of `console`.
+    public var noConsole: String?
     /// CLI commands to create, disable or delete a credential.
     public var cli: [String] = []
+    /// The provider's documentation of those commands.
+    public var cliReference: String?
     /// What to update besides the steps every rotation ends with.
     public var update: [String] = []
     public var notes: String?

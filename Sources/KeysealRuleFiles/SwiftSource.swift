@@ -54,7 +54,9 @@ public enum SwiftSource {
         for (name, spec) in guides {
             var args = ["revoke: \(literal(spec.revoke))"]
             if let console = spec.console { args.append("console: \(literal(console))") }
+            if let noConsole = spec.noConsole { args.append("noConsole: \(literal(noConsole))") }
             if !spec.cli.isEmpty { args.append("cli: \(array(spec.cli))") }
+            if let reference = spec.cliReference { args.append("cliReference: \(literal(reference))") }
             if !spec.update.isEmpty { args.append("update: \(array(spec.update))") }
             if let notes = spec.notes { args.append("notes: \(literal(notes))") }
             out += "    static let \(name) = RotationGuide(\(args.joined(separator: ", ")))\n"

@@ -19,7 +19,8 @@ extension Rule {
 
 extension RotationGuide {
     public init(_ spec: RotationSpec) {
-        self.init(revoke: spec.revoke, console: spec.console, cli: spec.cli, update: spec.update, notes: spec.notes)
+        self.init(revoke: spec.revoke, console: spec.console, noConsole: spec.noConsole, cli: spec.cli,
+                  cliReference: spec.cliReference, update: spec.update, notes: spec.notes)
     }
 }
 

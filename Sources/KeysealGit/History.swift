@@ -55,6 +55,7 @@ public enum HistoryWalker {
         let hidden = try ancestors(of: range.hide, repository: repository, shallow: shallow).union(range.known)
         let (commits, boundary) = try collect(range.tips.map(\.commit), hidden: hidden, repository: repository,
                                               shallow: shallow)
+        progress?.commitsTotal.store(commits.count, ordering: .relaxed)
         let position: [ObjectID: Int32] = Dictionary(
             uniqueKeysWithValues: commits.enumerated().map { ($0.element.id, Int32($0.offset)) })
 

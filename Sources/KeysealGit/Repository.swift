@@ -196,3 +196,26 @@ public final class Repository {
         }
     }
 }
+
+extension Repository {
+    /// The URL of the remote that names this repository: `origin` when it exists, else the first
+    /// remote in name order; nil when there is none. The URL is as configured and may carry
+    /// credentials: callers normalise it before showing or sending it.
+    public func primaryRemoteURL() throws -> String? {
+        var names = git_strarray()
+        try check(git_remote_list(&names, handle), "git_remote_list")
+        defer { git_strarray_dispose(&names) }
+        var remotes: [String] = []
+        for index in 0..<names.count {
+            if let name = names.strings[index] { remotes.append(String(cString: name)) }
+        }
+        guard let chosen = remotes.contains("origin") ? "origin" : remotes.sorted().first else { return nil }
+        var remote: OpaquePointer?
+        let status = git_remote_lookup(&remote, handle, chosen)
+        // A remote named in config but not valid (no url) is not an error for naming purposes.
+        if status == GIT_ENOTFOUND.rawValue || status == GIT_EINVALIDSPEC.rawValue { return nil }
+        try check(status, "git_remote_lookup")
+        defer { git_remote_free(remote) }
+        return git_remote_url(remote).map { String(cString: $0) }
+    }
+}

@@ -56,7 +56,7 @@ public enum RebuildPlanner {
                 reasons[ref, default: []].insert(.init(fingerprint: finding.fingerprint, rule: finding.rule, provider: finding.provider))
             }
         }
-        let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
+        let name = RepositoryName.of(repository)
         let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
         return reasons.keys.sorted().map { ref in
             RebuildRequest(repository: name, tag: String(ref.dropFirst(10)), commit: exposure.tagCommits[ref]?.hex ?? "",

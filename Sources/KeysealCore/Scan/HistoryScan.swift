@@ -123,6 +123,7 @@ public enum HistoryScan {
         trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")", since: started)
         let subset = Set(toRead)
         let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
+        progress?.blobsTotal.store(order.count, ordering: .relaxed)
         var found: [BlobMatches] = []
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0

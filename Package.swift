@@ -32,6 +32,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
         // git_libgit2_opts is variadic, which Swift cannot call: one C function per option we set.
         .target(name: "CGitOptions", dependencies: ["CGit2"]),
+        // Webhook POSTs through libcurl loaded at run time, so the release binary needs only libc.
+        .target(name: "CWebhookHTTP", linkerSettings: [.linkedLibrary("dl")]),
         // Runs TOMLKit's parser in a child process first: toml++ aborts on some malformed input.
         .target(name: "CIsolation"),
 
@@ -51,7 +53,7 @@ let package = Package(
         .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
         // _CryptoExtras: PBKDF2 for the slow fingerprints of guessable secrets (BoringSSL's, as Crypto uses).
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation",
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation", "CWebhookHTTP",
                                                     .product(name: "Crypto", package: "swift-crypto"),
                                                     .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .executableTarget(

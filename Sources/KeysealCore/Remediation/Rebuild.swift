@@ -1,8 +1,6 @@
+import CWebhookHTTP
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KeysealGit
 import KeysealStore
 
@@ -146,13 +144,9 @@ public struct RebuildDispatcher {
         let retries = min(max(retries, 0), Self.maxRetries)
         var attempt = 0
         while true {
-            var http = URLRequest(url: url, timeoutInterval: timeout)
-            http.httpMethod = "POST"
-            http.httpBody = body
-            http.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            http.setValue("keyseal/\(KeysealVersion.current)", forHTTPHeaderField: "User-Agent")
-            if let signingKey { http.setValue(Self.signature(of: body, key: signingKey), forHTTPHeaderField: "X-Keyseal-Signature") }
-            let (status, error) = HTTPClient.send(http, timeout: timeout)
+            var headers = ["Content-Type": "application/json", "User-Agent": "keyseal/\(KeysealVersion.current)"]
+            if let signingKey { headers["X-Keyseal-Signature"] = Self.signature(of: body, key: signingKey) }
+            let (status, error) = HTTPClient.post(url: url, headers: headers, body: body, timeout: timeout)
             let retryable: Bool
             let message: String
             if let status {
@@ -257,47 +251,31 @@ struct WebhookTarget {
     }
 }
 
-/// A blocking HTTP call on URLSession (the CLI has nothing else to do meanwhile).
+/// A blocking HTTP POST through libcurl, loaded at run time (CWebhookHTTP): the release binary
+/// then needs only the C library, where FoundationNetworking would link libcurl and its two dozen
+/// dependencies into every run, for a command most runs never use.
 enum HTTPClient {
-    final class Box: @unchecked Sendable {
-        var status: Int?
-        var error: String?
-    }
-
-    /// Refuses every redirect: the signed request must go where the user said, and nowhere else.
-    /// The 3xx then completes the task as its response (swift-corelibs-foundation and Darwin alike).
-    final class RedirectRefuser: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
-            completionHandler(nil)
-        }
-    }
-
-    static func send(_ request: URLRequest, timeout: TimeInterval) -> (Int?, String?) {
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration, delegate: RedirectRefuser(), delegateQueue: nil)
-        let target = request.url
-        session.dataTask(with: request) { _, response, error in
-            let http = response as? HTTPURLResponse
-            box.status = http?.statusCode
-            box.error = error?.localizedDescription
-            // Belt and braces: an answer from anywhere but the URL asked is no answer.
-            if let answered = http?.url, let target,
-               (answered.scheme, answered.host, answered.port, answered.path) != (target.scheme, target.host, target.port, target.path) {
-                box.status = nil
-                box.error = "the answer came from another location (a redirect was followed)"
+    static func post(url: URL, headers: [String: String], body: Data, timeout: TimeInterval) -> (Int?, String?) {
+        let lines = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        var status = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let result = withCStrings(lines) { pointers in
+            body.withUnsafeBytes { bytes in
+                keyseal_http_post(url.absoluteString, pointers, pointers.count, bytes.baseAddress, bytes.count,
+                                  Int(min(timeout, 3600) * 1000), &status, &error, error.count)
             }
-            done.signal()
-        }.resume()
-        if done.wait(timeout: .now() + timeout + 5) == .timedOut {
-            session.invalidateAndCancel()
-            return (nil, "timed out after \(Int(timeout)) s")
         }
-        session.finishTasksAndInvalidate()
-        return (box.status, box.error)
+        guard result == 0 else {
+            let message = error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }  // Safe: 256 elements.
+            return (nil, message)
+        }
+        return (status, nil)
+    }
+
+    /// C strings for the header lines, valid during `body`.
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        return body(copies.map { UnsafePointer($0) })
     }
 }

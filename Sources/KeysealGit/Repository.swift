@@ -37,6 +37,14 @@ public final class Repository {
         _ = GitRuntime.initialised
         var repo: OpaquePointer?
         let status = git_repository_open_ext(&repo, path, 0, nil)
+        // libgit2, like git since 2.35.2, refuses a repository another user owns (a mounted
+        // checkout in a container, a CI workspace). 1.5 reports it as not found, with the failed
+        // lookup of `safe.directory` as its message; later versions as GIT_EOWNER.
+        let libgitMessage = status < 0 ? (git_error_last()?.pointee.message.map { String(cString: $0) } ?? "") : ""
+        if status == GIT_EOWNER.rawValue || libgitMessage.contains("safe.directory") || libgitMessage.contains("not owned by current user") {
+            throw GitError(function: "git_repository_open_ext", code: status,
+                           message: "the repository at \(path) is owned by another user, and git (and libgit2) refuse to open such a repository until it is trusted: git config --global --add safe.directory '\(path)' (or run keyseal as the owner)")
+        }
         if status == GIT_ENOTFOUND.rawValue {
             throw GitError(function: "git_repository_open_ext", code: status,
                            message: "not a git repository (or any parent up to /): \(path)")

@@ -56,4 +56,20 @@ final class RepositoryNameTests: XCTestCase {
         let requests = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         XCTAssertEqual(requests.compactMap { $0["repository"] as? String }, [repo.url.standardizedFileURL.lastPathComponent])
     }
+
+    /// A repository another user owns (a mounted checkout in a container) is refused by libgit2 as
+    /// by git; keyseal says so and how to trust it, instead of "not a git repository".
+    func testARepositoryOwnedByAnotherUserGetsTheSafeDirectoryAdvice() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to give the repository to another user") }
+        let repo = try TestRepository()
+        try repo.write("a.txt", "a\n")
+        try repo.commit("a")
+        XCTAssertEqual(chown(repo.url.path, 4242, 4242), 0)
+        XCTAssertEqual(chown(repo.url.appendingPathComponent(".git").path, 4242, 4242), 0)
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let out = try KeysealBinary.run(["scan", "--no-store", repo.url.path], in: home, environment: ["HOME": home.path])
+        XCTAssertEqual(out.status, 2, out.stderr)
+        XCTAssertTrue(out.stderr.contains("owned by another user") && out.stderr.contains("safe.directory"), out.stderr)
+    }
 }

@@ -1,8 +1,32 @@
 import Foundation
 import KeysealEngine
 
+/// The report formats of `scan`, `audit` and the hooks' report files.
 public enum ReportFormat: String, CaseIterable, Sendable {
-    case text, json, sarif
+    /// For people: grouped by secret, coloured on a terminal.
+    case text
+    /// keyseal's own JSON (`version` 1; its schema is docs/keyseal-report.schema.json).
+    case json
+    /// SARIF 2.1.0, as GitHub code scanning reads it.
+    case sarif
+    /// GitLab's secret detection report (`artifacts:reports:secret_detection`).
+    case gitlab
+    /// JUnit XML (GitLab `artifacts:reports:junit`, Jenkins, most CI test views).
+    case junit
+    /// CSV with a header row (RFC 4180), for spreadsheets and ticket imports.
+    case csv
+
+    /// The format a hook's report file is written in, from its name: `*.sarif`, GitLab's
+    /// `gl-secret-detection-report.json` (any `*secret-detection-report.json`), `*.xml` (JUnit),
+    /// `*.csv`; anything else JSON.
+    public static func forReportFile(_ path: String) -> ReportFormat {
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".sarif") || name.hasSuffix(".sarif.json") { return .sarif }
+        if name.hasSuffix("secret-detection-report.json") { return .gitlab }
+        if name.hasSuffix(".xml") { return .junit }
+        if name.hasSuffix(".csv") { return .csv }
+        return .json
+    }
 }
 
 /// Every JSON keyseal writes: pretty, keys sorted (stable diffs), slashes unescaped, newline-terminated.
@@ -22,6 +46,9 @@ public enum ReportWriter {
         case .text: return Data(TextReport.render(result, colour: colour).utf8)
         case .json: return try JSONReport.render(result)
         case .sarif: return try SARIFReport.render(result)
+        case .gitlab: return try GitLabReport.render(result)
+        case .junit: return JUnitReport.render(result)
+        case .csv: return CSVReport.render(result)
         }
     }
 }
@@ -191,7 +218,7 @@ extension ReportWriter {
         switch format {
         case .text: return Data(AuditText.render(audit, colour: colour).utf8)
         case .json: return try JSONOutput.encode(audit)
-        case .sarif: return try render(result, format: format)
+        case .sarif, .gitlab, .junit, .csv: return try render(result, format: format)
         }
     }
 }

@@ -29,14 +29,24 @@ public struct MatchDetail: Sendable, Hashable, Codable {
     /// With `byteOffset`: how many bytes the secret (or its encoded span) takes in the file.
     /// Absent in records written before keyseal kept it.
     public let byteLength: Int?
+    /// Where the secret ends in text (the line of its last character, and the column after it, in
+    /// Unicode code points): what SARIF's region needs for its end. Absent for a binary, for a
+    /// secret found decoded from an encoded span (whose length in the file is not the secret's), and
+    /// in records written before keyseal kept it.
+    public let endLine: Int?
+    public let endColumn: Int?
 
-    public init?(innerPath: String?, byteOffset: Int?, encoding: String?, identity: String? = nil, byteLength: Int? = nil) {
-        if innerPath == nil && byteOffset == nil && encoding == nil && identity == nil { return nil }
+    public init?(innerPath: String?, byteOffset: Int?, encoding: String?, identity: String? = nil, byteLength: Int? = nil,
+                 endLine: Int? = nil, endColumn: Int? = nil) {
+        if innerPath == nil && byteOffset == nil && encoding == nil && identity == nil && endColumn == nil { return nil }
         self.innerPath = innerPath
         self.byteOffset = byteOffset
         self.byteLength = byteOffset == nil ? nil : byteLength
         self.encoding = encoding
         self.identity = identity
+        let inText = byteOffset == nil && encoding == nil && endColumn != nil
+        self.endLine = inText ? endLine : nil
+        self.endColumn = inText ? endColumn : nil
     }
 
     var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }

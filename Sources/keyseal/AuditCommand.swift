@@ -18,7 +18,7 @@ struct AuditCommand: ParsableCommand {
 
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."
-    @Option(name: .shortAndLong, help: "text, json or sarif.")
+    @Option(name: .shortAndLong, help: "text, json, sarif, gitlab, junit or csv.")
     var format: ReportOptions.Format = .text
     @Option(name: .shortAndLong, help: "Write the report to this file.")
     var report: String?

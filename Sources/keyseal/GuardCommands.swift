@@ -86,19 +86,19 @@ struct PrePushCommand: ParsableCommand {
 struct HookOptions: ParsableArguments {
     @OptionGroup var configuration: ConfigOptions
 
-    @Option(name: .shortAndLong, help: "Also write the findings as json (or sarif, for a *.sarif file) to this file.")
+    @Option(name: .shortAndLong, help: "Also write the findings to this file: sarif for *.sarif, gitlab for *secret-detection-report.json, junit for *.xml, csv for *.csv, else json.")
     var report: String?
 
     @Flag(help: "Show clear secret values in the report file.")
     var showSecrets = false
 }
 
-/// A hook's findings as JSON (or SARIF when the file name ends in .sarif).
+/// A hook's findings in the format the file's name asks for (`ReportFormat.forReportFile`).
 /// Created mode 0600 with `--show-secrets`, since it then holds clear secrets.
 func writeGuardReport(_ result: GuardResult, to path: String?, privately: Bool) throws {
     guard let path else { return }
     let scan = result.asScanResult()
-    let format: ReportFormat = path.hasSuffix(".sarif") ? .sarif : .json
+    let format = ReportFormat.forReportFile(path)
     try OutputFile.write(ReportWriter.render(scan, format: format), to: path, as: .report, privately: privately)
 }
 

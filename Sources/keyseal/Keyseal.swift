@@ -88,7 +88,7 @@ struct ConfigOptions: ParsableArguments {
 
 /// Where and how to write a report; shared by every command that reports findings.
 struct ReportOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Report format: text, json or sarif.")
+    @Option(name: .shortAndLong, help: "Report format: text, json, sarif (GitHub code scanning), gitlab (GitLab secret detection), junit or csv.")
     var format: Format = .text
 
     @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
@@ -98,7 +98,7 @@ struct ReportOptions: ParsableArguments {
     var showSecrets = false
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, sarif
+        case text, json, sarif, gitlab, junit, csv
         var reportFormat: ReportFormat { ReportFormat(rawValue: rawValue)! }  // Safe: the cases mirror ReportFormat's.
     }
 

@@ -43,7 +43,7 @@ final class ReportTests: XCTestCase {
     }
 
     func testNoClearSecretInAnyFormatUnlessAsked() throws {
-        for format in ["text", "json", "sarif"] {
+        for format in ReportFormat.allCases.map(\.rawValue) {
             let out = try run(["scan", "--format", format])
             XCTAssertEqual(out.status, 1)
             XCTAssertFalse(out.stdout.contains(token), format)

@@ -7,9 +7,12 @@ public struct AuditResult: Sendable, Codable {
     /// Files that could not be fully understood (malformed Dockerfile, YAML, JSON); the audit went on.
     public var warnings: [String] = []
     public var filesChecked = 0
+    /// The commit whose tree was audited (HEAD's, or `--rev`'s); nil when there is none yet. Reports
+    /// that tie every finding to a commit (GitLab's) name this one.
+    public var commit: String?
 
     enum CodingKeys: String, CodingKey {
-        case findings, warnings
+        case findings, warnings, commit
         case filesChecked = "files_checked"
     }
 }
@@ -48,6 +51,7 @@ public enum Auditor {
             }
         }
         result.findings.sort { ($0.path, $0.line, $0.rule) < ($1.path, $1.line, $1.rule) }
+        result.commit = try (revision.map { try repository.resolveCommit($0) } ?? repository.headCommit())?.hex
         return result
     }
 

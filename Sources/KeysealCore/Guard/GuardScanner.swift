@@ -78,7 +78,9 @@ public struct GuardResult: Sendable {
         summary.regexLimitHits = regexLimitHits
         var auditResult: AuditResult? = nil
         if !audit.isEmpty { auditResult = AuditResult(findings: audit, warnings: [], filesChecked: 0) }
-        return ScanResult(summary: summary, findings: findings, rules: rules, audit: auditResult)
+        var result = ScanResult(summary: summary, findings: findings, rules: rules, audit: auditResult)
+        result.origin = .hook
+        return result
     }
 }
 
@@ -181,7 +183,7 @@ public enum GuardScanner {
         var result = GuardResult(findings: [])
         result.maxBlobSize = settings.maxBlobSize
         let decisions = try Decisions.forHooks(repository: repository)
-        result.rules = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+        result.rules = settings.rules.map(RuleInfo.init)
         if added.isEmpty { return result }
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
         let scratch = try matcher.makeScratch()

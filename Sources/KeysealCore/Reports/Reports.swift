@@ -1,8 +1,32 @@
 import Foundation
 import KeysealEngine
 
+/// The report formats of `scan`, `audit` and the hooks' report files.
 public enum ReportFormat: String, CaseIterable, Sendable {
-    case text, json, sarif
+    /// For people: grouped by secret, coloured on a terminal.
+    case text
+    /// keyseal's own JSON (`version` 1; its schema is docs/keyseal-report.schema.json).
+    case json
+    /// SARIF 2.1.0, as GitHub code scanning reads it.
+    case sarif
+    /// GitLab's secret detection report (`artifacts:reports:secret_detection`).
+    case gitlab
+    /// JUnit XML (GitLab `artifacts:reports:junit`, Jenkins, most CI test views).
+    case junit
+    /// CSV with a header row (RFC 4180), for spreadsheets and ticket imports.
+    case csv
+
+    /// The format a hook's report file is written in, from its name: `*.sarif`, GitLab's
+    /// `gl-secret-detection-report.json` (any `*secret-detection-report.json`), `*.xml` (JUnit),
+    /// `*.csv`; anything else JSON.
+    public static func forReportFile(_ path: String) -> ReportFormat {
+        let name = (path as NSString).lastPathComponent.lowercased()
+        if name.hasSuffix(".sarif") || name.hasSuffix(".sarif.json") { return .sarif }
+        if name.hasSuffix("secret-detection-report.json") { return .gitlab }
+        if name.hasSuffix(".xml") { return .junit }
+        if name.hasSuffix(".csv") { return .csv }
+        return .json
+    }
 }
 
 /// Every JSON keyseal writes: pretty, keys sorted (stable diffs), slashes unescaped, newline-terminated.
@@ -22,6 +46,9 @@ public enum ReportWriter {
         case .text: return Data(TextReport.render(result, colour: colour).utf8)
         case .json: return try JSONReport.render(result)
         case .sarif: return try SARIFReport.render(result)
+        case .gitlab: return try GitLabReport.render(result)
+        case .junit: return JUnitReport.render(result)
+        case .csv: return CSVReport.render(result)
         }
     }
 }
@@ -141,119 +168,6 @@ enum JSONReport {
     }
 }
 
-/// SARIF 2.1.0: one run, one reporting descriptor per rule, one result per finding.
-enum SARIFReport {
-    static func render(_ result: ScanResult) throws -> Data {
-        let used = Set(result.findings.map(\.rule))
-        let rules = result.rules.filter { used.contains($0.id) }
-        let auditFindings = result.audit?.findings ?? []
-        let auditRules = AuditRules.all.filter { rule in auditFindings.contains { $0.rule == rule.id } }
-        var ruleIndex = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($0.element.id, $0.offset) })
-        for (offset, rule) in auditRules.enumerated() { ruleIndex[rule.id] = rules.count + offset }
-        var descriptors: [[String: Any]] = rules.map { rule in
-            [
-                "id": rule.id,
-                "name": rule.id.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
-                "shortDescription": ["text": rule.description],
-                "fullDescription": ["text": "\(rule.description) (\(rule.provider))."],
-                "help": [
-                    "text": "A \(rule.provider) credential was committed. Treat it as leaked: revoke and re-issue it at \(rule.provider), update what uses it, then remove it from history and rebuild images built from affected commits.",
-                    "markdown": "A **\(rule.provider)** credential was committed. Treat it as leaked: revoke and re-issue it, update what uses it, then remove it from history (`git filter-repo --replace-text`) and rebuild images built from affected commits.",
-                ],
-                "defaultConfiguration": ["level": "error"],
-                "properties": ["tags": ["security", "secret", rule.provider], "precision": "high",
-                               "security-severity": "8.0"],
-            ]
-        }
-        descriptors += auditRules.map { rule in
-            [
-                "id": rule.id,
-                "name": rule.id.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(),
-                "shortDescription": ["text": rule.title],
-                "fullDescription": ["text": rule.why],
-                "help": ["text": "Fix: \(rule.fix)", "markdown": "**Why:** \(rule.why)\n\n**Fix:** \(rule.fix)"],
-                "defaultConfiguration": ["level": rule.severity == .low ? "note" : (rule.severity == .medium ? "warning" : "error")],
-                "properties": ["tags": ["security", "secret", "audit"], "precision": "high",
-                               "security-severity": rule.severity == .high ? "7.5" : (rule.severity == .medium ? "5.0" : "2.0")],
-            ] as [String: Any]
-        }
-        var results: [[String: Any]] = result.findings.map { finding in
-            // A binary has no lines: SARIF's byte region instead (its length unknown only for a record
-            // an earlier keyseal wrote, then left out rather than guessed).
-            let region: [String: Any] = finding.byteOffset.map { offset in
-                var region: [String: Any] = ["byteOffset": offset]
-                if let length = finding.byteLength { region["byteLength"] = length }
-                return region
-            }
-                ?? ["startLine": finding.line, "startColumn": finding.column, "endLine": finding.line]
-            var properties: [String: Any] = [
-                "commit": finding.commit, "author": finding.author, "email": finding.email, "date": finding.date,
-                "provider": finding.provider, "preview": finding.preview, "blob": finding.blob,
-            ]
-            if let secret = finding.secret { properties["secret"] = secret }
-            if let paired = finding.pairedWith { properties["pairedWith"] = paired }
-            if let confidence = finding.confidence { properties["confidence"] = confidence }
-            if let encoding = finding.encoding { properties["encoding"] = encoding }
-            return [
-                "ruleId": finding.rule,
-                "ruleIndex": ruleIndex[finding.rule] ?? 0,
-                "level": "error",
-                "message": ["text": "\(finding.description) (\(finding.preview)) committed in \(finding.commit.prefix(10)) by \(finding.author)."],
-                "locations": [[
-                    "physicalLocation": [
-                        "artifactLocation": ["uri": uri(finding.path), "uriBaseId": "%SRCROOT%"],
-                        "region": region,
-                    ],
-                ]],
-                "partialFingerprints": ["keyseal/v1": finding.fingerprint, "commitSha": finding.commit],
-                "properties": properties,
-            ]
-        }
-        results += auditFindings.map { finding in
-            var properties: [String: Any] = ["severity": finding.severity.rawValue, "detail": finding.detail]
-            if let provider = finding.provider { properties["provider"] = provider }
-            if let content = finding.contentRule { properties["contentRule"] = content }
-            return [
-                "ruleId": finding.rule,
-                "ruleIndex": ruleIndex[finding.rule] ?? 0,
-                "level": finding.severity == .low ? "note" : (finding.severity == .medium ? "warning" : "error"),
-                "message": ["text": "\(finding.detail). \(finding.why) Fix: \(finding.fix)"],
-                "locations": [[
-                    "physicalLocation": [
-                        "artifactLocation": ["uri": uri(finding.path), "uriBaseId": "%SRCROOT%"],
-                        "region": ["startLine": max(1, finding.line)],
-                    ],
-                ]],
-                "properties": properties,
-            ] as [String: Any]
-        }
-        let document: [String: Any] = [
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [[
-                "tool": ["driver": [
-                    "name": "keyseal", "version": KeysealVersion.current, "semanticVersion": KeysealVersion.current,
-                    "informationUri": KeysealVersion.informationURI, "rules": descriptors,
-                ]],
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-                "properties": ["commits": result.summary.commits, "blobsScanned": result.summary.blobsScanned,
-                               "blobsNotFullyScanned": result.summary.blobsNotFullyScanned],
-            ]],
-        ]
-        var data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        data.append(0x0a)
-        return TerminalText.escapeJSON(data)
-    }
-
-    /// A relative URI reference: every byte outside the unreserved set and `/` is percent-encoded.
-    static func uri(_ path: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
-        allowed.insert(charactersIn: "-._~/")
-        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
-    }
-}
-
 extension ReportWriter {
     /// One line for stderr when the report itself went to a file.
     public static func render(summaryOnly result: ScanResult) -> String {
@@ -268,7 +182,7 @@ extension ReportWriter {
 /// The built-in rules as reports and `keyseal rules` describe them.
 public enum RuleCatalog {
     public static var builtIn: [RuleInfo] {
-        BuiltInRules.all.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+        BuiltInRules.all.map(RuleInfo.init)
     }
 
     /// Compiles the built-in rules into the on-disk rule cache (a no-op when they are there).
@@ -299,12 +213,12 @@ enum AuditText {
 extension ReportWriter {
     /// The audit alone (`keyseal audit`), in any report format.
     public static func render(audit: AuditResult, format: ReportFormat, colour: Bool) throws -> Data {
-        let result = ScanResult(summary: ScanSummary(), findings: [], rules: [], audit: audit)
+        var result = ScanResult(summary: ScanSummary(), findings: [], rules: [], audit: audit)
+        result.origin = .audit
         switch format {
         case .text: return Data(AuditText.render(audit, colour: colour).utf8)
-        case .json:
-            return try JSONOutput.encode(audit)
-        case .sarif: return try SARIFReport.render(result)
+        case .json: return try JSONOutput.encode(audit)
+        case .sarif, .gitlab, .junit, .csv: return try render(result, format: format)
         }
     }
 }

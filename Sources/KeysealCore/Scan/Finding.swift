@@ -45,6 +45,18 @@ public struct Finding: Sendable, Codable, Hashable {
     /// The identity used with the secret, from the same block (`DB_USER (admi…)` beside a password,
     /// `CLIENT_ID (3f2a…)` beside a client secret): rotate the pair together.
     public var identity: String?
+    /// Where the secret ends in a text file: the line of its last character and the column after it
+    /// (SARIF's `endLine`, `endColumn`). Nil in a binary, for a secret decoded from an encoded span,
+    /// and for records an earlier keyseal wrote.
+    public var endLine: Int?
+    public var endColumn: Int?
+    /// Whether HEAD's tree holds this very blob at this path (nil when not checked: a hook's
+    /// findings). False: the secret is only in history, and the file now at that path (if any) is
+    /// another version, whose lines are not the ones reported.
+    public var inHead: Bool?
+    /// The note given with the triage decision (`keyseal triage … --note`, or the baseline's), when
+    /// there is one: the justification reports carry with a rotated, false positive or accepted secret.
+    public var triageNote: String?
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
@@ -65,6 +77,8 @@ public struct Finding: Sendable, Codable, Hashable {
         self.byteLength = detail?.byteLength
         self.encoding = detail?.encoding
         self.identity = detail?.identity
+        self.endLine = detail?.endLine
+        self.endColumn = detail?.endColumn
         self.line = line
         self.column = column
         self.blob = blob
@@ -82,7 +96,8 @@ public struct Finding: Sendable, Codable, Hashable {
     /// What an occurrence row keeps beyond path, line and column (the path already names any
     /// archive member).
     var occurrenceDetail: MatchDetail? {
-        MatchDetail(innerPath: nil, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength)
+        MatchDetail(innerPath: nil, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength,
+                    endLine: endLine, endColumn: endColumn)
     }
 
     /// The confidence a checksum verdict gives.
@@ -107,6 +122,10 @@ public struct Finding: Sendable, Codable, Hashable {
         case rule, provider, description, fingerprint, preview, secret, commit, author, email, date, path, line, column,
              blob, status, confidence, encoding, identity
         case pairedWith = "paired_with"
+        case inHead = "in_head"
+        case endLine = "end_line"
+        case endColumn = "end_column"
+        case triageNote = "triage_note"
         case byteOffset = "byte_offset"
         case byteLength = "byte_length"
     }
@@ -263,7 +282,26 @@ extension Finding {
 extension EngineMatch {
     /// Archive member, byte offset and encoding, as the store keeps them.
     var detail: MatchDetail? {
-        MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength)
+        let end = textEnd
+        return MatchDetail(innerPath: innerPath, byteOffset: byteOffset, encoding: encoding, identity: identity, byteLength: byteLength,
+                           endLine: end?.line, endColumn: end?.column)
+    }
+
+    /// The line of the secret's last character and the column after it, counted as `column` is (in
+    /// Unicode code points); nil when the secret's bytes are not the file's at `line`:`column` (a
+    /// binary's offset, a span decoded from base64 or the like).
+    var textEnd: (line: Int, column: Int)? {
+        guard byteOffset == nil, encoding == nil, line >= 1, column >= 1, !secret.isEmpty else { return nil }
+        var line = self.line, column = self.column
+        for scalar in String(decoding: secret, as: UTF8.self).unicodeScalars {
+            if scalar == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
     }
     /// Found in an archive member, a compressed file or a binary: its lines are not the blob's, so a
     /// hook reports it whenever the blob is part of the change.

@@ -38,7 +38,7 @@ public enum HistoryScan {
                                                    maxBlobSize: options.maxBlobSize)
         var summary = ScanSummary()
         summary.notes += settings.config.warnings
-        let ruleInfo = settings.rules.map { RuleInfo(id: $0.id, provider: $0.provider, description: $0.description) }
+        let ruleInfo = settings.rules.map(RuleInfo.init)
 
         let (tips, _) = try repository.tips()
         summary.refs = tips.count
@@ -60,7 +60,7 @@ public enum HistoryScan {
                                           baseline: baseline, hooks: options.storeHooks)
         do {
             let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
-                                  store: store, baseline: baseline.mapValues(\.status), summary: summary, ruleInfo: ruleInfo,
+                                  store: store, baseline: baseline, summary: summary, ruleInfo: ruleInfo,
                                   started: started, progress: progress)
             return result
         } catch {
@@ -70,7 +70,7 @@ public enum HistoryScan {
     }
 
     private static func scan(_ options: ScanOptions, repository: Repository, settings: Settings, tips: [RefTip],
-                             hide: [ObjectID], store: StoreSession?, baseline: [String: SecretStatus], summary initial: ScanSummary,
+                             hide: [ObjectID], store: StoreSession?, baseline: [String: Baseline.Entry], summary initial: ScanSummary,
                              ruleInfo: [RuleInfo],
                              started: Date, progress: ScanProgress?) throws -> ScanResult {
         var summary = initial
@@ -188,16 +188,21 @@ public enum HistoryScan {
                 }
             }
         }
-        let statuses = Decisions.merge(store: try store?.statuses() ?? [:], baseline: baseline)
+        let statuses = Decisions.merge(store: try store?.statuses() ?? [:], baseline: baseline.mapValues(\.status))
         if store != nil || !statuses.isEmpty {
             // Secrets met in this run also answer to their legacy fingerprints (stores and baselines
             // written before guessable secrets were fingerprinted slowly).
             var legacy: [String: String] = [:]
             for entry in found { for print in entry.prints { if let old = print.legacy { legacy[print.fingerprint] = old } } }
+            let notes = Decisions.notes(store: try store?.secretsByFingerprint() ?? [:], baseline: baseline)
             findings = findings.map {
-                $0.with(status: Decisions.status(of: $0.fingerprint, legacy: legacy[$0.fingerprint], in: statuses) ?? .open)
+                let old = legacy[$0.fingerprint]
+                var decided = $0.with(status: Decisions.status(of: $0.fingerprint, legacy: old, in: statuses) ?? .open)
+                if decided.status != .open { decided.triageNote = notes[$0.fingerprint] ?? old.flatMap { notes[$0] } }
+                return decided
             }
         }
+        findings = try placedInHead(findings, repository: repository)
         findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
@@ -210,6 +215,39 @@ public enum HistoryScan {
         var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
         result.failOnUnscanned = options.failOnUnscanned
         return result
+    }
+
+    /// Marks each finding with whether HEAD's tree holds its blob at its path: reports must not
+    /// point at the lines of a later version of the file for a secret that is only in history.
+    /// A member of an archive (`outer.zip!inner/file`) is in HEAD when the archive is.
+    static func placedInHead(_ findings: [Finding], repository: Repository) throws -> [Finding] {
+        var known: [String: Bool] = [:]
+        return try findings.map { finding in
+            let key = finding.blob + "\u{0}" + finding.path
+            if let inHead = known[key] {
+                var placed = finding
+                placed.inHead = inHead
+                return placed
+            }
+            var inHead = false
+            if let blob = ObjectID(hex: finding.blob) {
+                // The path itself, else (for an archive member) each prefix before a `!`.
+                var candidates = [finding.path]
+                var prefix = Substring(finding.path)
+                while let bang = prefix.lastIndex(of: "!") {
+                    prefix = prefix[..<bang]
+                    candidates.append(String(prefix))
+                }
+                for path in candidates where try repository.headHas(blob: blob, at: path) {
+                    inHead = true
+                    break
+                }
+            }
+            known[key] = inHead
+            var placed = finding
+            placed.inHead = inHead
+            return placed
+        }
     }
 
     /// The blobs not fully scanned, each at a path (and commit) the allowlist does not allow; a

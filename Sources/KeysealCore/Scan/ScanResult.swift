@@ -144,6 +144,8 @@ public struct ScanResult: Sendable {
     public var audit: AuditResult?
     /// `--fail-on-unscanned`: blobs not fully scanned fail the command.
     public var failOnUnscanned = false
+    /// What produced the result: reports that keep runs apart (SARIF's category) say so.
+    public var origin: ScanOrigin = .history
 
     public init(summary: ScanSummary, findings: [Finding], rules: [RuleInfo], audit: AuditResult? = nil) {
         self.summary = summary
@@ -161,9 +163,45 @@ public struct ScanResult: Sendable {
     public var failsOnUnscanned: Bool { failOnUnscanned && summary.blobsNotFullyScanned > 0 }
 }
 
-/// What reports say about a rule.
+/// What produced a result.
+public enum ScanOrigin: String, Sendable, CaseIterable {
+    /// `keyseal scan`: history (and the audit of HEAD).
+    case history
+    /// A hook (`keyseal staged`, `keyseal pre-push`): what is being committed or pushed.
+    case hook
+    /// `keyseal audit` alone.
+    case audit
+}
+
+/// What reports say about a rule: its name, and what SARIF, GitLab and CSV reports rank and explain
+/// its findings by (how sure a match is, what kind of credential it finds, how to rotate one).
 public struct RuleInfo: Sendable, Codable, Hashable {
     public let id: String
     public let provider: String
     public let description: String
+    /// How sure a match is, as the rule states it (nil: not stated).
+    public var confidence: RuleConfidence?
+    /// A generic rule (passwords, assignments): more often a false positive than a provider's token.
+    public var generic = false
+    /// The provider builds a checksum into its tokens, which keyseal verifies offline.
+    public var hasChecksum = false
+    /// The provider's documentation of the token format.
+    public var references: [String] = []
+    /// How to rotate what the rule finds (its own guide, or the standard one).
+    public var rotation: RotationGuide?
+
+    public init(id: String, provider: String, description: String) {
+        self.id = id
+        self.provider = provider
+        self.description = description
+    }
+
+    public init(_ rule: Rule) {
+        self.init(id: rule.id, provider: rule.provider, description: rule.description)
+        confidence = rule.confidence
+        generic = rule.generic
+        hasChecksum = rule.checksum != nil
+        references = rule.references
+        rotation = RotationGuide.guide(for: rule)
+    }
 }

@@ -151,6 +151,17 @@ enum Decisions {
         return out
     }
 
+    /// The notes that go with the decisions `merge` takes: the store's where it has decided (a
+    /// status other than open), else the baseline's.
+    static func notes(store: [String: SecretRecord], baseline: [String: Baseline.Entry]) -> [String: String] {
+        var out: [String: String] = [:]
+        for (fingerprint, entry) in baseline { if let note = entry.note { out[fingerprint] = note } }
+        for (fingerprint, record) in store where record.status != .open {
+            out[fingerprint] = record.note
+        }
+        return out
+    }
+
     /// The decision for a secret: its own fingerprint's, else (for a guessable secret, whose
     /// fingerprint changed) its legacy fingerprint's, as stores and baselines written before recorded it.
     static func status(of fingerprint: String, legacy: String?, in decisions: [String: SecretStatus]) -> SecretStatus? {

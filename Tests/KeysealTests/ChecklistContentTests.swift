@@ -262,7 +262,7 @@ final class ChecklistContentTests: XCTestCase {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
         let out = try TestRepository.capture("/usr/bin/timeout", ["120", chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                                                                  "--no-first-run", "--hide-scrollbars", "--user-data-dir=\(profile.path)",
+                                                                  "--no-first-run", "--hide-scrollbars", "--disable-dev-shm-usage", "--user-data-dir=\(profile.path)",
                                                                   "--enable-logging=stderr", "--v=0"] + arguments + [page.absoluteString],
                                              in: page.deletingLastPathComponent())
         XCTAssertEqual(out.status, 0, "chromium \(arguments): \(out.stderr)")

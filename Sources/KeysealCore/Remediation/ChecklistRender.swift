@@ -431,9 +431,9 @@ public enum ChecklistRenderer {
         }
         if c.entries.contains(where: { $0.status != .falsePositive }) {
             out += "<h2 id=\"after-every-rotation\">After every rotation</h2><p>For each secret, once it is rotated:</p><ul class=\"steps\">"
-            out += c.afterEachRotation.map { "<li><label><input type=\"checkbox\">\(richText($0))</label></li>" }.joined()
+            out += c.afterEachRotation.map { step(richText($0)) }.joined()
             out += "</ul><p>Once, when every secret above is rotated:</p><ul class=\"steps\">"
-            out += c.afterAllRotations.map { "<li><label><input type=\"checkbox\">\(richText($0))</label></li>" }.joined() + "</ul>\n"
+            out += c.afterAllRotations.map { step(richText($0)) }.joined() + "</ul>\n"
         }
         let falsePositives = numbered.filter { $0.element.status == .falsePositive }
         if !falsePositives.isEmpty {
@@ -449,6 +449,11 @@ public enum ChecklistRenderer {
             out += "</ul>\n"
         }
         return out + "</body></html>\n"
+    }
+
+    /// A step to tick: the box, then its text as one block (it wraps beside the box, not under it).
+    static func step(_ html: String) -> String {
+        "<li><label><input type=\"checkbox\"><span>\(html)</span></label></li>"
     }
 
     static func htmlEntry(_ e: Checklist.Entry, number: Int, now: Double, today: Bool) -> String {
@@ -485,8 +490,8 @@ public enum ChecklistRenderer {
         }
         out += "<p><b>Then:</b></p><ul class=\"steps\">"
         let steps = e.afterRotation.map(richText) + FollowUp.steps(for: e).map { $0.text { "<code>\(escape($0))</code>" } }
-        out += steps.map { "<li><label><input type=\"checkbox\">\($0)</label></li>" }.joined()
-        out += "<li><label><input type=\"checkbox\">Then the steps <a href=\"#after-every-rotation\">after every rotation</a>.</label></li></ul></section>\n"
+        out += steps.map(step).joined()
+        out += step("Then the steps <a href=\"#after-every-rotation\">after every rotation</a>.") + "</ul></section>\n"
         return out
     }
 }

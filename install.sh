@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs keyseal's system libraries, builds a release binary and installs it.
 #   ./install.sh              libraries, release build, install to ${PREFIX:-/usr/local}/bin/keyseal
-#   ./install.sh --deps-only  libraries (and what the tests use) only
+#   ./install.sh --deps-only  libraries (and what the tests use: git, jsonschema, chromium, pre-commit) only
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -21,6 +21,9 @@ cd "$(dirname "$0")"
 # validate SARIF output.
 # libcurl4-openssl-dev: Foundation's networking part, linked statically below.
 packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config git)
+# Tests only: headless Chromium renders the HTML checklist to check it in a real browser (no
+# console error, a visible bar per secret). Large, so not for a plain install.
+if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

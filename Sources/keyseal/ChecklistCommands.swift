@@ -7,7 +7,7 @@ struct ChecklistCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checklist",
         abstract: "Write the rotation checklist: each distinct secret, how to rotate it, and where it is exposed.",
-        discussion: "Scans first (incrementally, through the store). Most urgent first: pushed, in a tag, still in HEAD, then oldest.")
+        discussion: "Scans first (incrementally, through the store). Sections by status: open, rotated, accepted, then false positives (without rotation steps); most urgent first within each: pushed, in a tag, still in HEAD, then oldest. Times in UTC.")
 
     @Argument(help: "The repository (default: the current folder).")
     var path: String = "."

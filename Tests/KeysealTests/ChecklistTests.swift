@@ -102,10 +102,16 @@ final class ChecklistTests: XCTestCase {
         XCTAssertEqual(out.status, 0, out.stderr)
         let html = try String(contentsOf: repo.url.appendingPathComponent("checklist.html"), encoding: .utf8)
         XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
-        XCTAssertTrue(html.contains("<svg"), "the exposure timeline")
+        XCTAssertTrue(html.contains("class=\"timeline\""), "the exposure timeline")
         XCTAssertFalse(html.contains(token))
-        for external in ["http://", "https://", "src=", "<script", "<link", "@import", "url("] {
+        for external in ["src=", "<script", "<link", "@import", "url(", "<img", "<iframe", "<object", "<embed", "<base", "<form"] {
             XCTAssertFalse(html.contains(external), "the HTML must load nothing: found \(external)")
+        }
+        XCTAssertTrue(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline';"),
+                      "a policy that forbids loading anything")
+        // Links (a guide's console page) are only to web pages or within the page.
+        for link in html.components(separatedBy: "href=\"").dropFirst() {
+            XCTAssertTrue(link.hasPrefix("https://") || link.hasPrefix("http://") || link.hasPrefix("#"), String(link.prefix(60)))
         }
     }
 

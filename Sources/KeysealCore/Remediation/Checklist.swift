@@ -3,23 +3,44 @@ import KeysealEngine
 import KeysealGit
 import KeysealStore
 
-/// The rotation checklist: one entry per distinct secret, most urgent first.
+/// The rotation checklist: one entry per distinct secret, open first (most urgent first within a
+/// status), then rotated, accepted and false positives. Every time in it is UTC.
 public struct Checklist: Sendable, Codable {
-    public var version = 1
+    /// 2: times in UTC, status counts that add up, the steps common to every secret given once.
+    public var version = 2
     public let repository: String
     public let generatedAt: String
     public let summary: Summary
     public let entries: [Entry]
+    /// The steps after each rotation, the same for every secret: given once, not in every entry.
+    public let afterEachRotation: [String]
+    /// The steps once every secret is rotated (one history purge for all of them).
+    public let afterAllRotations: [String]
 
+    /// `open + rotated + accepted + falsePositive == secrets`; `pushed` and `inHead` count across statuses.
     public struct Summary: Sendable, Codable {
         public let secrets: Int
         public let open: Int
         public let rotated: Int
+        public let accepted: Int
+        public let falsePositive: Int
         public let pushed: Int
         public let inHead: Int
         enum CodingKeys: String, CodingKey {
-            case secrets, open, rotated, pushed
+            case secrets, open, rotated, accepted, pushed
+            case falsePositive = "false_positive"
             case inHead = "in_head"
+        }
+
+        init(entries: [Entry]) {
+            func count(_ status: SecretStatus) -> Int { entries.filter { $0.status == status }.count }
+            secrets = entries.count
+            open = count(.open)
+            rotated = count(.rotated)
+            accepted = count(.accepted)
+            falsePositive = count(.falsePositive)
+            pushed = entries.filter(\.pushed).count
+            inHead = entries.filter(\.inHead).count
         }
     }
 
@@ -58,7 +79,9 @@ public struct Checklist: Sendable, Codable {
         public let introduced: String
         public let removed: String?
         public let rotation: RotationGuide
+        /// This guide's own steps after rotating (the checklist's `afterEachRotation` follow for every secret).
         public let afterRotation: [String]
+        /// Steps for this secret's exposure: remove it from the current code, rebuild its tags' images.
         public let followUps: [String]
         /// The other half of a multi-part secret (the AWS key id for a secret access key), merged
         /// into this entry: rotating one rotates both.
@@ -86,6 +109,8 @@ public struct Checklist: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case version, repository, summary, entries
         case generatedAt = "generated_at"
+        case afterEachRotation = "after_each_rotation"
+        case afterAllRotations = "after_all_rotations"
     }
 }
 
@@ -137,13 +162,13 @@ public enum ChecklistBuilder {
                 fingerprint: fingerprint, provider: first.provider, rule: first.rule, description: first.description,
                 preview: first.preview, status: first.status ?? .open, note: notes[fingerprint], pushed: !remotes.isEmpty,
                 inHead: inHead, branches: branches, tags: tags, remoteRefs: remotes,
-                firstCommit: Checklist.Commit(id: first.commit, author: first.author, email: first.email, date: first.date),
+                firstCommit: Checklist.Commit(id: first.commit, author: first.author, email: first.email, date: utc(first.date)),
                 occurrences: ordered.map {
-                    Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: $0.date, author: $0.author)
+                    Checklist.Occurrence(path: $0.path, line: $0.line, column: $0.column, commit: $0.commit, date: utc($0.date), author: $0.author)
                 },
-                introduced: first.date, removed: removed.map(Timestamp.iso8601UTC),
-                rotation: guide, afterRotation: guide.update + RotationGuide.afterwards,
-                followUps: followUps(paths: Array(Set(ordered.map(\.path))).sorted(), tags: tags, inHead: inHead),
+                introduced: utc(first.date), removed: removed.map(Timestamp.iso8601UTC),
+                rotation: guide, afterRotation: guide.update,
+                followUps: FollowUp.steps(paths: ordered.map(\.path), tags: tags, inHead: inHead).map { $0.text(code: FollowUp.codeSpan) },
                 identity: ordered.compactMap(\.identity).first))
         }
         // Multi-part secrets are one secret: the partner's entry is merged into the entry that names it.
@@ -156,31 +181,78 @@ public enum ChecklistBuilder {
             absorbed.insert(partner)
         }
         entries.removeAll { absorbed.contains($0.fingerprint) }
-        // Pushed before local, in a tag before not, still in HEAD before history-only, then oldest first.
+        // Open first, then rotated, accepted and false positives; within a status pushed before
+        // local, in a tag before not, still in HEAD before history-only, then oldest first.
         entries.sort {
+            if $0.status != $1.status { return statusOrder($0.status) < statusOrder($1.status) }
             if $0.pushed != $1.pushed { return $0.pushed }
             if $0.tags.isEmpty != $1.tags.isEmpty { return !$0.tags.isEmpty }
             if $0.inHead != $1.inHead { return $0.inHead }
             return ($0.introduced, $0.fingerprint) < ($1.introduced, $1.fingerprint)
         }
-        let summary = Checklist.Summary(secrets: entries.count, open: entries.filter { $0.status == .open }.count,
-                                        rotated: entries.filter { $0.status == .rotated }.count,
-                                        pushed: entries.filter(\.pushed).count, inHead: entries.filter(\.inHead).count)
         let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
-        return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)), summary: summary,
-                         entries: entries)
+        return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)),
+                         summary: Checklist.Summary(entries: entries), entries: entries,
+                         afterEachRotation: RotationGuide.afterwards, afterAllRotations: afterAllRotations)
     }
 
-    static func followUps(paths: [String], tags: [String], inHead: Bool) -> [String] {
-        var steps: [String] = []
-        if inHead {
-            steps.append("Remove the secret from the current code (\(paths.joined(separator: ", "))) and load it at run time instead.")
+    /// The order of the checklist's sections.
+    static func statusOrder(_ status: SecretStatus) -> Int {
+        switch status {
+        case .open: 0
+        case .rotated: 1
+        case .accepted: 2
+        case .falsePositive: 3
         }
-        steps.append("Purge it from history once rotated: list the old value in a file as `VALUE==>REMOVED` and run `git filter-repo --replace-text FILE`, force-push every branch and tag, and have everyone re-clone (old clones, forks and caches keep it).")
-        if !tags.isEmpty {
-            steps.append("Rebuild and redeploy the images built from \(tags.count == 1 ? "tag" : "tags") \(tags.joined(separator: ", ")) (`keyseal rebuild` makes the requests), and delete the old images from registries.")
+    }
+
+    /// A git author date (at the author's offset) in UTC, so the checklist has one time zone.
+    static func utc(_ date: String) -> String {
+        Timestamp.seconds(date).map { Timestamp.iso8601UTC(Int64($0)) } ?? date
+    }
+
+    /// Once for the repository, not per secret: one purge removes every rotated value.
+    static let afterAllRotations = [
+        "Purge the old values from history in one pass: list each as `VALUE==>REMOVED` in a file, run `git filter-repo --replace-text FILE`, force-push every branch and tag, and have everyone re-clone (old clones, forks and caches keep them).",
+        "Inject secrets at run time, never at build time: a secrets manager, Docker/Kubernetes secrets, or `RUN --mount=type=secret` in Dockerfiles (never ENV or ARG).",
+    ]
+
+}
+
+/// A step for one secret's exposure. It names paths and tags from the repository, so each format
+/// writes them as code its own way (escaped for HTML, fenced for Markdown) rather than receiving
+/// them inside a finished sentence.
+enum FollowUp {
+    case removeFromCode(paths: [String])
+    case rebuildImages(tags: [String])
+
+    static func steps(paths: [String], tags: [String], inHead: Bool) -> [FollowUp] {
+        (inHead ? [.removeFromCode(paths: Array(Set(paths)).sorted())] : []) + (tags.isEmpty ? [] : [.rebuildImages(tags: tags)])
+    }
+
+    static func steps(for entry: Checklist.Entry) -> [FollowUp] {
+        steps(paths: entry.occurrences.map(\.path), tags: entry.tags, inHead: entry.inHead)
+    }
+
+    /// The sentence, with `code` applied to each path, tag and command; the rest is plain words.
+    func text(code: (String) -> String) -> String {
+        switch self {
+        case .removeFromCode(let paths):
+            "Remove the secret from the current code (\(paths.map(code).joined(separator: ", "))) and load it at run time instead."
+        case .rebuildImages(let tags):
+            "Rebuild and redeploy the images built from \(tags.count == 1 ? "tag" : "tags") \(tags.map(code).joined(separator: ", ")) (\(code("keyseal rebuild")) makes the requests), and delete the old images from registries."
         }
-        steps.append("Inject secrets at run time, never at build time: a secrets manager, Docker/Kubernetes secrets, or `RUN --mount=type=secret` in Dockerfiles (never ENV or ARG).")
-        return steps
+    }
+
+    /// A Markdown code span that holds any text: its fence is longer than any run of backticks in it.
+    static func codeSpan(_ text: String) -> String {
+        var longest = 0, run = 0
+        for character in text {
+            run = character == "`" ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        let fence = String(repeating: "`", count: longest + 1)
+        let pad = text.hasPrefix("`") || text.hasSuffix("`") ? " " : ""
+        return fence + pad + text + pad + fence
     }
 }

@@ -7,7 +7,11 @@ struct ChecklistCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checklist",
         abstract: "Write the rotation checklist: each distinct secret, how to rotate it, and where it is exposed.",
-        discussion: "Scans first (incrementally, through the store). Most urgent first: pushed, in a tag, still in HEAD, then oldest.")
+        discussion: """
+            It scans first (incrementally, through the store), then lists the secrets most urgent \
+            first: pushed before local-only, in a tag before not, still in HEAD before only in \
+            history, then oldest first.
+            """)
 
     @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."

@@ -57,6 +57,19 @@ if [ "$deps_only" -eq 1 ]; then
       || echo "install.sh: pre-commit not installed (the tests through the real tool will be skipped)" >&2
     command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null
   fi
+  # Tests only: zsh and fish, to syntax-check the completion scripts `keyseal completions` prints
+  # (bash is always there). Best effort: without them, those two checks are skipped.
+  shells=()
+  for shell in zsh fish; do command -v "$shell" >/dev/null 2>&1 || shells+=("$shell"); done
+  if [ ${#shells[@]} -gt 0 ]; then
+    as_root=
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && as_root=sudo
+    if [ "$(id -u)" -eq 0 ] || [ -n "$as_root" ]; then
+      { DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends "${shells[@]}" >/dev/null 2>&1 \
+          || { $as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends "${shells[@]}" >/dev/null 2>&1; }; } \
+        || echo "install.sh: ${shells[*]} not installed (their completion-script checks will be skipped)" >&2
+    fi
+  fi
   exit 0
 fi
 

@@ -7,31 +7,44 @@ struct ChecklistCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checklist",
         abstract: "Write the rotation checklist: each distinct secret, how to rotate it, and where it is exposed.",
-        discussion: "Scans first (incrementally, through the store). Sections by status: open, rotated, accepted, then false positives (without rotation steps); most urgent first within each: pushed, in a tag, still in HEAD, then oldest. Times in UTC.")
+        discussion: """
+            It scans first (incrementally, through the store), then lists the secrets in sections by \
+            triage status: open, rotated, accepted, and last the false positives, without rotation \
+            steps. Within a section the most urgent come first: pushed before local-only, in a tag \
+            before not, still in HEAD before only in history, then oldest first. Times are in UTC.
+            """)
 
-    @Argument(help: "The repository (default: the current folder).")
+    @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."
-    @Option(name: .shortAndLong, help: "markdown, json or html.")
+    @Option(name: .shortAndLong, help: "Checklist format: markdown, json or html.")
     var format: Format = .markdown
-    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
+            completion: .file())
+    var output: String?
+    /// The old name of --output.
+    @Option(name: .customLong("out"), help: .hidden)
     var out: String?
     @Option(help: "Only secrets with these statuses (comma-separated).")
     var status: StatusFilter?
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
 
-    enum Format: String, ExpressibleByArgument {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
         case markdown, json, html
         var checklistFormat: ChecklistFormat { ChecklistFormat(rawValue: rawValue)! }  // Safe: same cases.
+    }
+
+    mutating func validate() throws {
+        output = try OldNames.output(output, or: out, oldName: "--out")
     }
 
     func run() throws {
         let checklist = try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
                                                    statuses: status?.statuses)
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
-        if let out {
-            try OutputFile.write(data, to: out, as: .file)
-            FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(out)\n".utf8))
+        if let output {
+            try OutputFile.write(data, to: output, as: .file)
+            FileHandle.standardError.write(Data("keyseal: wrote \(checklist.entries.count) secret(s) to \(output)\n".utf8))
         } else {
             FileHandle.standardOutput.write(data)
         }
@@ -43,40 +56,52 @@ struct RebuildCommand: ParsableCommand {
         commandName: "rebuild",
         abstract: "Request image rebuilds for every tag whose commits hold an open or rotated secret.",
         discussion: """
-            Without --apply this is a dry run: the requests are printed (and written with --out) and nothing
-            is sent. With --apply, each request goes to --webhook (POST, JSON, signed with HMAC-SHA256 when
-            --signing-key-env names a variable holding the key; redirects are not followed, a 3xx fails)
-            and/or to --exec (run once per tag, {tag}, {commit} and {repository} substituted, no shell; the
-            same values in KEYSEAL_TAG, KEYSEAL_COMMIT and KEYSEAL_REPOSITORY; a value that would make a
-            word start with '-' is refused unless the word follows a '--' word). A request that succeeded
-            is recorded and not sent again for the same tag and secrets unless --force. Exit 1 when any
-            request failed.
+            Without --apply this is a dry run: the requests are printed (or written to --output) and \
+            nothing is sent.
+
+            With --apply, each request goes to --webhook, to --exec, or to both. --webhook POSTs it as \
+            JSON, signed with HMAC-SHA256 when --signing-key-env names a variable that holds the key; \
+            redirects are not followed (a 3xx fails). --exec runs a command once per tag, with {tag}, \
+            {commit} and {repository} substituted and no shell; the same values are in KEYSEAL_TAG, \
+            KEYSEAL_COMMIT and KEYSEAL_REPOSITORY. A value that would make a word start with '-' is \
+            refused, unless the word follows a '--' word.
+
+            A request that succeeded is recorded, and not sent again for the same tag and secrets \
+            unless --force.
+
+            Exit codes: 0 every request sent (or a dry run), 1 a request failed, 2 error.
             """)
 
-    @Argument(help: "The repository (default: the current folder).")
+    @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."
-    @Option(help: "POST each request to this URL.")
+    @Option(help: ArgumentHelp("POST each request to this URL.", valueName: "url"))
     var webhook: String?
-    @Option(help: "The name of the environment variable that holds the HMAC signing key (never the key itself).")
+    @Option(help: ArgumentHelp("The name of the environment variable that holds the HMAC signing key (never the key itself).", valueName: "name"))
     var signingKeyEnv: String?
-    @Option(name: .customLong("exec"), help: "A command run once per tag, e.g. 'ci-trigger --commit {commit} -- {tag}' (also given KEYSEAL_TAG, KEYSEAL_COMMIT, KEYSEAL_REPOSITORY).")
+    @Option(name: .customLong("exec"),
+            help: ArgumentHelp("A command run once per tag, e.g. 'ci-trigger --commit {commit} -- {tag}' (also given KEYSEAL_TAG, KEYSEAL_COMMIT, KEYSEAL_REPOSITORY).",
+                               valueName: "command"))
     var command: String?
-    @Option(name: .shortAndLong, help: "Write the requests as JSON to this file.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the requests as JSON to this file.", valueName: "file"), completion: .file())
+    var output: String?
+    /// The old name of --output.
+    @Option(name: .customLong("out"), help: .hidden)
     var out: String?
     @Flag(help: "Send the requests (default: dry run).")
     var apply = false
     @Flag(help: "Send again requests that already succeeded.")
     var force = false
-    @Option(help: "Seconds to wait for a webhook response (at most 3600).")
+    @Option(help: ArgumentHelp("Seconds to wait for a webhook response (at most 3600).", valueName: "seconds"))
     var timeout: Double = 10
-    @Option(help: "Retries after a connection error or an HTTP 5xx (at most 100).")
+    @Option(help: ArgumentHelp("Retries after a connection error or an HTTP 5xx (at most 100).", valueName: "n"))
     var retries: Int = 3
-    @Option(help: "Seconds before the first retry (doubling each time; at most 3600).")
+    @Option(help: ArgumentHelp("Seconds before the first retry (doubling each time; at most 3600).", valueName: "seconds"))
     var backoff: Double = 0.5
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
 
-    func validate() throws {
+    mutating func validate() throws {
+        output = try OldNames.output(output, or: out, oldName: "--out")
         if let webhook {
             guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? "") else {
                 // Not the URL itself: it may hold a password or a token.
@@ -104,9 +129,9 @@ struct RebuildCommand: ParsableCommand {
     func run() throws {
         let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
         let json = try JSONOutput.encode(requests)
-        if let out { try OutputFile.write(json, to: out, as: .file) }
+        if let output { try OutputFile.write(json, to: output, as: .file) }
         guard apply else {
-            if out == nil { FileHandle.standardOutput.write(json) }
+            if output == nil { FileHandle.standardOutput.write(json) }
             FileHandle.standardError.write(Data("keyseal: dry run: \(requests.count) rebuild request(s); nothing sent (--apply sends)\n".utf8))
             return
         }

@@ -7,13 +7,22 @@ struct StagedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "staged",
         abstract: "Scan what `git commit` would record (the index against HEAD); only added lines count.",
-        discussion: "With --files (as the pre-commit framework runs it: it passes the files a run is about, all of them with --all-files), those files' staged content is also scanned whole. "
-            + "Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the commit should stop), 2 error.")
+        discussion: """
+            With --files, the staged content of the files named is also scanned whole. The \
+            pre-commit framework runs it so: it passes the files a run is about (every file with \
+            --all-files).
 
-    @Argument(help: "The repository (default: the current folder).")
+            Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the commit \
+            should stop), 2 error.
+            """)
+
+    @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."
 
-    @Option(parsing: .remaining, help: "Files (relative to the repository's root) whose staged content is scanned whole; the rest of the arguments.")
+    @Option(parsing: .remaining,
+            help: ArgumentHelp("Files (relative to the repository's root) whose staged content is scanned whole: every argument after --files.",
+                               valueName: "file"),
+            completion: .file())
     var files: [String] = []
 
     @OptionGroup var options: HookOptions
@@ -22,7 +31,7 @@ struct StagedCommand: ParsableCommand {
         let result = try GuardScanner.staged(path: path, files: files, configFile: options.configuration.config,
                                              showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
-        try writeGuardReport(result, to: options.report, privately: options.showSecrets)
+        try writeGuardReport(result, to: options.output, privately: options.showSecrets)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
         throw ExitCode(1)
@@ -34,22 +43,29 @@ struct PrePushCommand: ParsableCommand {
         commandName: "pre-push",
         abstract: "git's pre-push hook: scan the commits a push would send; only added lines count.",
         discussion: """
-            Reads `<local ref> <local oid> <remote ref> <remote oid>` lines on standard input, as git's
-            pre-push hook receives them. New commits are those reachable from the local id and not from
-            the remote id or any refs/remotes/REMOTE/*. Deletions pass. Under the pre-commit framework
-            (no standard input), PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF / PRE_COMMIT_REMOTE_NAME are used;
-            where it gives no range (a push holding a root commit), every commit of PRE_COMMIT_LOCAL_BRANCH
-            (or HEAD) that the remote's tracking refs do not hold is scanned.
-            Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the push should stop), 2 error.
+            Reads lines of `<local ref> <local oid> <remote ref> <remote oid>` on standard input, as \
+            git's pre-push hook receives them. The new commits are those reachable from the local id \
+            and not from the remote id or any refs/remotes/REMOTE/*. Deletions pass.
+
+            Under the pre-commit framework (no standard input), PRE_COMMIT_FROM_REF, \
+            PRE_COMMIT_TO_REF and PRE_COMMIT_REMOTE_NAME are used instead. Where the framework gives \
+            no range (a push that holds a root commit), every commit of PRE_COMMIT_LOCAL_BRANCH (or \
+            HEAD) that the remote's tracking refs do not hold is scanned.
+
+            The positional arguments are git's (the remote and its URL), so the repository is given \
+            with --repo here, not as PATH.
+
+            Exit codes: 0 nothing found, 1 secrets found or a file not fully scanned (the push \
+            should stop), 2 error.
             """)
 
-    @Argument(help: "The remote's name (or URL when pushing to a URL).")
+    @Argument(help: "The remote's name (or its URL when pushing to a URL), as git passes it.")
     var remote: String?
 
-    @Argument(help: "The remote's URL (as git passes it; not used to connect).")
+    @Argument(help: "The remote's URL, as git passes it (not used to connect).")
     var url: String?
 
-    @Option(help: "The repository (default: the current folder).")
+    @Option(help: ArgumentHelp("The repository, or a folder inside it.", valueName: "path"), completion: .directory)
     var repo: String = "."
 
     @OptionGroup var options: HookOptions
@@ -75,7 +91,7 @@ struct PrePushCommand: ParsableCommand {
         let result = try GuardScanner.prePush(path: repo, remote: remoteName, updates: updates,
                                               configFile: options.configuration.config, showSecrets: options.showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
-        try writeGuardReport(result, to: options.report, privately: options.showSecrets)
+        try writeGuardReport(result, to: options.output, privately: options.showSecrets)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.prePush(result, remote: remoteName).utf8))
         throw ExitCode(1)
@@ -86,11 +102,21 @@ struct PrePushCommand: ParsableCommand {
 struct HookOptions: ParsableArguments {
     @OptionGroup var configuration: ConfigOptions
 
-    @Option(name: .shortAndLong, help: "Also write the findings to this file: sarif for *.sarif, gitlab for *secret-detection-report.json, junit for *.xml, csv for *.csv, else json.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Also write the findings to this file, in the format its name asks for: SARIF for *.sarif, GitLab for *secret-detection-report.json, JUnit for *.xml, CSV for *.csv, else JSON.",
+                                                   valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    /// The old name of --output.
+    @Option(name: [.customLong("report"), .customShort("r")], help: .hidden)
     var report: String?
 
-    @Flag(help: "Show clear secret values in the report file.")
+    @Flag(help: "Show clear secret values in the --output file.")
     var showSecrets = false
+
+    mutating func validate() throws {
+        output = try OldNames.output(output, or: report, oldName: "--report")
+    }
 }
 
 /// A hook's findings in the format the file's name asks for (`ReportFormat.forReportFile`).
@@ -108,12 +134,19 @@ struct HooksCommand: ParsableCommand {
         subcommands: [Install.self, Uninstall.self, Show.self])
 
     struct Selection: ParsableArguments {
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
         @Flag(help: "The pre-commit hook (keyseal staged).")
         var preCommit = false
         @Flag(help: "The pre-push hook (keyseal pre-push).")
         var prePush = false
-        @Option(help: "The repository (default: the current folder).")
-        var repo: String = "."
+        /// The old name of PATH.
+        @Option(help: oldRepositoryHelp)
+        var repo: String?
+
+        mutating func validate() throws {
+            path = try OldNames.repository(path, or: repo)
+        }
 
         /// Both when neither is named.
         var hooks: [HookScript] {
@@ -125,10 +158,13 @@ struct HooksCommand: ParsableCommand {
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the hooks into the folder git runs hooks from (core.hooksPath respected).",
-            discussion: "An existing hook is kept as NAME.keyseal-chained and runs after keyseal's. Installing twice changes nothing.")
+            discussion: """
+                Both hooks unless one is named. An existing hook is kept as NAME.keyseal-chained and \
+                runs after keyseal's. Installing twice changes nothing.
+                """)
         @OptionGroup var selection: Selection
         func run() throws {
-            let outcome = try HookInstaller.install(repository: selection.repo, hooks: selection.hooks)
+            let outcome = try HookInstaller.install(repository: selection.path, hooks: selection.hooks)
             outcome.messages.forEach { print(TerminalText.escape($0)) }
         }
     }
@@ -137,7 +173,7 @@ struct HooksCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove keyseal's hooks and restore those they replaced.")
         @OptionGroup var selection: Selection
         func run() throws {
-            let outcome = try HookInstaller.uninstall(repository: selection.repo, hooks: selection.hooks)
+            let outcome = try HookInstaller.uninstall(repository: selection.path, hooks: selection.hooks)
             outcome.messages.forEach { print(TerminalText.escape($0)) }
         }
     }
@@ -156,14 +192,37 @@ extension HooksCommand {
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Work with .keyseal.toml.", subcommands: [Check.self])
+        commandName: "config", abstract: "Work with .keyseal.toml.", subcommands: [Init.self, Check.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a commented starter .keyseal.toml at the repository's root.",
+            discussion: """
+                The file sets nothing yet (empty allowlists, no disabled rule); its comments say what \
+                each key does, and a custom rule waits there commented out. An existing file is left \
+                as it is unless --force.
+                """)
+
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of .keyseal.toml at the repository's root.", valueName: "file"),
+                completion: .file())
+        var output: String?
+        @Flag(help: "Replace an existing file.")
+        var force = false
+
+        func run() throws {
+            let written = try StarterConfig.write(repository: path, to: output, force: force)
+            print("wrote \(TerminalText.escape(written)); check it with: keyseal config check \(TerminalText.escape(written))")
+        }
+    }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a config file and run its custom rules' examples.",
             discussion: "Exit codes: 0 valid, 1 a custom rule fails its examples, 2 the file is invalid.")
 
-        @Argument(help: "The config file (default: .keyseal.toml).")
+        @Argument(help: "The config file.", completion: .file())
         var file: String = KeysealConfig.fileName
 
         func run() throws {

@@ -11,10 +11,17 @@ struct Keyseal: ParsableCommand {
         commandName: "keyseal",
         abstract: "Keep credentials out of git history, and out of the images built from it.",
         discussion: """
+            A command that reads a repository takes it as PATH (default: the current folder; \
+            pre-push, whose arguments are git's, takes --repo). A command that writes a file \
+            takes it as --output FILE (-o). Text reports are coloured only on a terminal, and not \
+            when NO_COLOR is set; --color always|never decides instead. `keyseal completions \
+            bash|zsh|fish` prints a completion script, and `man keyseal` (docs/keyseal.1) describes \
+            every command.
+
             Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
             """,
         version: KeysealVersion.current,
-        subcommands: [ScanCommand.self, AuditCommand.self, StagedCommand.self, PrePushCommand.self, HooksCommand.self, FindingsCommand.self, TriageCommand.self, BaselineCommand.self, ChecklistCommand.self, RebuildCommand.self, ConfigCommand.self, RulesCommand.self],
+        subcommands: [ScanCommand.self, AuditCommand.self, StagedCommand.self, PrePushCommand.self, HooksCommand.self, FindingsCommand.self, TriageCommand.self, BaselineCommand.self, ChecklistCommand.self, RebuildCommand.self, ConfigCommand.self, RulesCommand.self, CompletionsCommand.self],
         defaultSubcommand: nil)
 
     /// ArgumentParser exits 64 on usage errors and 1 on other errors; keyseal promises 2 for both,
@@ -76,7 +83,8 @@ struct RuntimeError: Error, CustomStringConvertible {
 
 /// Which config file to use; shared by every command that scans.
 struct ConfigOptions: ParsableArguments {
-    @Option(help: "Config file (default: .keyseal.toml at the repository root, when present).")
+    @Option(help: ArgumentHelp("Config file (default: .keyseal.toml at the repository root, when present).", valueName: "file"),
+            completion: .file())
     var config: String?
 
     func validate() throws {
@@ -91,27 +99,39 @@ struct ReportOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Report format: text, json, sarif (GitHub code scanning), gitlab (GitLab secret detection), junit or csv.")
     var format: Format = .text
 
-    @Option(name: .shortAndLong, help: "Write the report to this file instead of standard output.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the report to this file instead of standard output.", valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    /// The old name of --output.
+    @Option(name: [.customLong("report"), .customShort("r")], help: .hidden)
     var report: String?
 
     @Flag(help: "Put the clear secret values in the report. Without it, only a redacted preview and a fingerprint.")
     var showSecrets = false
+
+    @OptionGroup var colour: ColourOptions
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case text, json, sarif, gitlab, junit, csv
         var reportFormat: ReportFormat { ReportFormat(rawValue: rawValue)! }  // Safe: the cases mirror ReportFormat's.
     }
 
+    mutating func validate() throws {
+        output = try OldNames.output(output, or: report, oldName: "--report")
+    }
+
     func write(_ result: ScanResult) throws {
-        if let report {
+        if let output {
+            // A file is written without colour, whatever --color says: colour is for a reader at a terminal.
             let data = try ReportWriter.render(result, format: format.reportFormat, colour: false)
-            try OutputFile.write(data, to: report, as: .report, privately: showSecrets)
+            try OutputFile.write(data, to: output, as: .report, privately: showSecrets)
             if format != .text {
                 let text = ReportWriter.render(summaryOnly: result)
                 FileHandle.standardError.write(Data(text.utf8))
             }
         } else {
-            let colour = format == .text && isatty(STDOUT_FILENO) == 1
+            let colour = format == .text && colour.toStandardOutput
             FileHandle.standardOutput.write(try ReportWriter.render(result, format: format.reportFormat, colour: colour))
         }
     }

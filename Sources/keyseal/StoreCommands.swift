@@ -5,10 +5,11 @@ import KeysealStore
 
 /// Where findings are recorded; shared by every command that reads or writes the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The findings store (default: .git/keyseal/store.sqlite in the repository).")
+    @Option(help: ArgumentHelp("The findings store (default: .git/keyseal/store.sqlite in the repository).", valueName: "file"),
+            completion: .file())
     var store: String?
 
-    @Flag(help: "Record nothing.")
+    @Flag(help: "Use no findings store: record nothing (a command that reads the store then fails).")
     var noStore = false
 
     func validate() throws {
@@ -25,15 +26,15 @@ struct FindingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "findings", abstract: "List the secrets the store has recorded, with their occurrence counts.")
 
-    @Argument(help: "The repository (default: the current folder).")
+    @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."
     @OptionGroup var storage: StoreOptions
     @Option(help: "Only secrets with these statuses (comma-separated).")
     var status: StatusFilter?
-    @Option(name: .shortAndLong, help: "text or json.")
+    @Option(name: .shortAndLong, help: "Output format: text or json.")
     var format: Format = .text
 
-    enum Format: String, ExpressibleByArgument { case text, json }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func run() throws {
         let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: status?.statuses)
@@ -55,20 +56,30 @@ struct FindingsCommand: ParsableCommand {
 struct TriageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triage", abstract: "Record a decision about a secret: rotated, false-positive, accepted or open.",
-        discussion: "A unique prefix of the fingerprint is enough (see `keyseal findings`). False positives and accepted secrets no longer fail scan, staged or pre-push.")
+        discussion: """
+            A unique prefix of the fingerprint is enough (`keyseal findings` lists them). Secrets \
+            that are rotated, false positives or accepted no longer fail scan, staged or pre-push.
+            """)
 
     @Argument(help: "A unique prefix of the secret's fingerprint (at least 4 hex digits).")
     var fingerprint: String
+    @Argument(help: repositoryHelp, completion: .directory)
+    var path: String = "."
     @Option(help: "The decision.")
     var status: SecretStatus
-    @Option(help: "Why (kept with the decision).")
+    @Option(help: ArgumentHelp("Why (kept with the decision).", valueName: "text"))
     var note: String?
-    @Option(help: "The repository (default: the current folder).")
-    var repo: String = "."
+    /// The old name of PATH.
+    @Option(help: oldRepositoryHelp)
+    var repo: String?
     @OptionGroup var storage: StoreOptions
 
+    mutating func validate() throws {
+        path = try OldNames.repository(path, or: repo)
+    }
+
     func run() throws {
-        let secret = try Triage.set(repository: repo, store: storage.choice, prefix: fingerprint, status: status, note: note)
+        let secret = try Triage.set(repository: path, store: storage.choice, prefix: fingerprint, status: status, note: note)
         print(TerminalText.escape("\(secret.fingerprint.prefix(12))  \(secret.rule)  \(secret.preview): \(secret.status.rawValue)"))
     }
 }
@@ -80,27 +91,49 @@ struct BaselineCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the fingerprints of accepted and false-positive secrets (no values, no line numbers).")
-        @Option(help: "The file to write.")
-        var out: String = Baseline.fileName
-        @Option(help: "The repository (default: the current folder).")
-        var repo: String = "."
+            abstract: "Write the triage decisions (rotated, false positive, accepted) by fingerprint: no values, no line numbers.")
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
+        @Option(name: .shortAndLong, help: ArgumentHelp("The file to write (default: \(Baseline.fileName)).", valueName: "file"),
+                completion: .file())
+        var output: String?
+        /// The old name of --output.
+        @Option(name: .customLong("out"), help: .hidden)
+        var out: String?
+        /// The old name of PATH.
+        @Option(help: oldRepositoryHelp)
+        var repo: String?
         @OptionGroup var storage: StoreOptions
+
+        mutating func validate() throws {
+            path = try OldNames.repository(path, or: repo)
+            output = try OldNames.output(output, or: out, oldName: "--out")
+        }
+
         func run() throws {
-            let count = try Baseline.export(repository: repo, store: storage.choice, to: out)
-            print("wrote \(count) secret(s) to \(out)")
+            let file = output ?? Baseline.fileName
+            let count = try Baseline.export(repository: path, store: storage.choice, to: file)
+            print("wrote \(count) secret(s) to \(TerminalText.escape(file))")
         }
     }
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load a baseline's decisions into the store.")
-        @Argument(help: "The baseline file.")
+        @Argument(help: "The baseline file.", completion: .file())
         var file: String
-        @Option(help: "The repository (default: the current folder).")
-        var repo: String = "."
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
+        /// The old name of PATH.
+        @Option(help: oldRepositoryHelp)
+        var repo: String?
         @OptionGroup var storage: StoreOptions
+
+        mutating func validate() throws {
+            path = try OldNames.repository(path, or: repo)
+        }
+
         func run() throws {
-            let count = try Baseline.importFile(file, repository: repo, store: storage.choice)
+            let count = try Baseline.importFile(file, repository: path, store: storage.choice)
             print("imported \(count) decision(s) from \(file)")
         }
     }

@@ -145,16 +145,19 @@ final class ReportTests: XCTestCase {
     func testRulesCommandListsEveryRule() throws {
         let out = try KeysealBinary.run(["rules", "--format", "json"], in: repo.url)
         XCTAssertEqual(out.status, 0)
-        let rules = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+        let entries = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+        let rules = entries.filter { $0["kind"] as? String == "content" }
         let listed = rules.map { "\($0["id"] ?? "-") | \($0["provider"] ?? "-") | \($0["description"] ?? "-")" }
         XCTAssertEqual(listed, BuiltInRules.all.map { "\($0.id) | \($0.provider) | \($0.description)" }, "every built-in rule, in order")
+        XCTAssertEqual(entries.filter { $0["kind"] as? String == "audit" }.compactMap { $0["id"] as? String }, AuditRules.all.map(\.id),
+                       "then every audit rule")
 
         let text = try KeysealBinary.run(["rules"], in: repo.url)
         XCTAssertEqual(text.status, 0)
         let lines = text.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, BuiltInRules.all.count + 1)
+        XCTAssertEqual(lines.count, BuiltInRules.all.count + AuditRules.all.count + 1)
         XCTAssertEqual(lines.last.map(String.init),
-                       "\(BuiltInRules.all.count) rules, \(Set(BuiltInRules.all.map(\.provider)).count) providers")
+                       "\(BuiltInRules.all.count) rules, \(Set(BuiltInRules.all.map(\.provider)).count) providers; \(AuditRules.all.count) audit rules")
     }
 }
 

@@ -310,7 +310,8 @@ final class RuleFileTests: XCTestCase {
         let repo = try TestRepository()
         let out = try KeysealBinary.run(["rules", "--format", "json"], in: repo.url)
         XCTAssertEqual(out.status, 0, out.stderr)
-        let rules = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+        let entries = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+        let rules = entries.filter { $0["kind"] as? String == "content" }
         XCTAssertEqual(rules.count, BuiltInRules.all.count)
         let keys = Set(rules.flatMap(\.keys))
         let schema = RuleFileParser.ruleKeys.subtracting(["assigned_to", "value", "entropy", "positives", "negatives"])

@@ -74,3 +74,24 @@ public enum TerminalText {
         return String([digits[Int(value >> 4) & 0xF], digits[Int(value) & 0xF]])
     }
 }
+
+/// When text reports use colour (`--color`). `auto`, the default, follows https://no-color.org:
+/// colour only on a terminal, and never when `NO_COLOR` is set to anything but the empty string.
+/// `always` colours even a pipe and overrides `NO_COLOR`; `never` never colours.
+public enum ColourChoice: String, CaseIterable, Sendable {
+    case auto, always, never
+
+    /// Whether to colour output going to a terminal (or not), in this environment.
+    public func enabled(toTerminal isTerminal: Bool, environment: [String: String]) -> Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .auto: return isTerminal && (environment["NO_COLOR"] ?? "").isEmpty
+        }
+    }
+
+    /// Whether to colour what goes to standard output in this process.
+    public func enabledForStandardOutput() -> Bool {
+        enabled(toTerminal: isatty(STDOUT_FILENO) == 1, environment: ProcessInfo.processInfo.environment)
+    }
+}

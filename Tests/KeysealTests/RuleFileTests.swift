@@ -70,6 +70,22 @@ final class RuleFileTests: XCTestCase {
         }
     }
 
+    /// Every built-in rule has its own guide (not the standard one) that names the console page
+    /// where the credential is revoked, or says why there is none; every CLI step is documented.
+    func testEveryGuideNamesAConsolePageAndDocumentsItsCLISteps() {
+        for rule in BuiltInRules.all {
+            guard let guide = rule.rotation else {
+                XCTFail("\(rule.id): no [rotation] in its rule file (the standard guide names no console)")
+                continue
+            }
+            XCTAssertTrue((guide.console != nil) != (guide.noConsole != nil), "\(rule.id): give console or no_console")
+            if let console = guide.console { XCTAssertTrue(console.hasPrefix("https://"), "\(rule.id): \(console)") }
+            if !guide.cli.isEmpty {
+                XCTAssertNotNil(guide.cliReference, "\(rule.id): cli steps without cli_reference")
+            }
+        }
+    }
+
     func testChecksumAndConfidenceNamesAreTheEnginesOwn() {
         XCTAssertEqual(Set(RuleSpec.checksums.values), Set(TokenChecksum.allCases.map(\.rawValue)))
         XCTAssertEqual(RuleSpec.confidences, RuleConfidence.allCases.map(\.rawValue))

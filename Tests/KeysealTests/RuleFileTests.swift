@@ -86,6 +86,30 @@ final class RuleFileTests: XCTestCase {
         }
     }
 
+    /// `no_console` replaces `console`, never joins it; `cli_reference` documents `cli` commands.
+    func testConsoleAndCLIReferenceRulesOfTheRotationTable() throws {
+        func parse(_ rotation: String) throws -> KeysealConfig {
+            try KeysealConfig.parse("""
+                [rotation]
+                revoke = "Revoke it"
+                \(rotation)
+
+                [[rules]]
+                id = "acme-key"
+                provider = "Acme"
+                description = "Acme key"
+                regex = '\\b(acme_[a-f0-9]{32})\\b'
+                examples = ["acme_⟪hex:32⟫"]
+                """, file: "test.toml")
+        }
+        XCTAssertThrowsError(try parse("console = 'https://acme.example/keys'\nno_console = 'self-hosted'"))
+        XCTAssertThrowsError(try parse("cli_reference = 'https://acme.example/cli'"), "a reference without commands")
+        XCTAssertThrowsError(try parse("cli = ['acme keys delete ID']\ncli_reference = 'acme docs'"), "not an address")
+        let selfHosted = try parse("no_console = 'the admin page of your own server'")
+        XCTAssertEqual(selfHosted.customRules.first?.rotation?.noConsole, "the admin page of your own server")
+        XCTAssertEqual(selfHosted.warnings, [])
+    }
+
     func testChecksumAndConfidenceNamesAreTheEnginesOwn() {
         XCTAssertEqual(Set(RuleSpec.checksums.values), Set(TokenChecksum.allCases.map(\.rawValue)))
         XCTAssertEqual(RuleSpec.confidences, RuleConfidence.allCases.map(\.rawValue))
@@ -172,6 +196,7 @@ final class RuleFileTests: XCTestCase {
             revoke = "Acme console > Key ids: delete the id"
             console = "https://acme.example/console/keys"
             cli = ["acme keys delete ID"]
+            cli_reference = "https://acme.example/docs/cli#keys-delete"
             notes = "Ids are public in logs."
             """, file: "test.toml")
         XCTAssertEqual(config.warnings, [])
@@ -195,6 +220,7 @@ final class RuleFileTests: XCTestCase {
         XCTAssertTrue(id.generic)
         XCTAssertEqual(id.nameGroup, 1)
         XCTAssertEqual(id.rotation?.console, "https://acme.example/console/keys")
+        XCTAssertEqual(id.rotation?.cliReference, "https://acme.example/docs/cli#keys-delete")
         XCTAssertEqual(id.rotation?.cli, ["acme keys delete ID"])
 
         // The names an earlier .keyseal.toml used are still read.

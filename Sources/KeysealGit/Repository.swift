@@ -67,6 +67,20 @@ public final class Repository {
         workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
     }
 
+    /// Opens the repository as git describes it to a hook: `GIT_DIR`, and in a pre-receive hook
+    /// the quarantine (`GIT_OBJECT_DIRECTORY`, with the main object store in
+    /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`), so that objects a push brings are visible before git
+    /// moves them in. Without `GIT_DIR`, the repository at or above the current folder.
+    public init(fromEnvironment _: Void) throws {
+        _ = GitRuntime.initialised
+        var repo: OpaquePointer?
+        try check(git_repository_open_ext(&repo, nil, UInt32(GIT_REPOSITORY_OPEN_FROM_ENV.rawValue), nil),
+                  "git_repository_open_ext")
+        handle = repo!  // Safe: success sets the out pointer.
+        gitDirectory = String(cString: git_repository_path(handle))
+        workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+    }
+
     deinit { git_repository_free(handle) }
 
     public var isBare: Bool { git_repository_is_bare(handle) == 1 }

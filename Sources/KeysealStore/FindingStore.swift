@@ -618,6 +618,12 @@ public final class FindingStore {
         }
     }
 
+    /// Records secrets without touching a decision already made about them: what a server's
+    /// pre-receive hook refused, so that its admins can triage them by fingerprint.
+    public func rememberSecrets(_ secrets: [SecretRecord]) throws {
+        try connection.transaction { try upsertSecrets(secrets) }
+    }
+
     /// Applies a baseline: the status of each listed fingerprint (the secret must be known, or is
     /// recorded with the baseline's rule and preview).
     public func importBaseline(_ entries: [SecretRecord]) throws -> Int {

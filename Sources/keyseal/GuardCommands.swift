@@ -98,6 +98,72 @@ struct PrePushCommand: ParsableCommand {
     }
 }
 
+struct PreReceiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pre-receive",
+        abstract: "git's pre-receive hook on a server: refuse a push whose new commits add a secret.",
+        discussion: """
+            Run by git in the repository that receives a push (install it with `keyseal hooks \
+            install --server`). Reads `<old> <new> <ref>` lines on standard input, and scans the \
+            commits the push would add: those reachable from a new id and from no ref the \
+            repository has now. Objects still in git's quarantine are read. Deletions pass. A \
+            client's --no-verify does not skip it.
+
+            The policy is the server's: --config, else keyseal.toml or .keyseal.toml in the \
+            repository's git directory (a config inside the pushed commits never applies), the \
+            baseline .keyseal-baseline.json there, and triage decisions in the store beside the \
+            repository (`keyseal triage` run there).
+
+            Exit codes: 0 the push may go on, 1 refused (a secret, a file not fully scanned, or \
+            the time budget spent), 2 error (git refuses the push then too).
+            """)
+
+    enum TimeoutAction: String, ExpressibleByArgument, CaseIterable {
+        case refuse, pass
+    }
+
+    @OptionGroup var configuration: ConfigOptions
+
+    @Flag(help: "Let every push through, printing what would have been refused (for a rollout period).")
+    var warnOnly = false
+
+    @Option(help: ArgumentHelp("Seconds the scan may take (the server's hook time limit).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: "When --timeout is spent: refuse the push (default), or pass it with a warning.")
+    var onTimeout: TimeoutAction = .refuse
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Also write the findings to this file, in the format its name asks for.", valueName: "file"),
+            completion: .file())
+    var output: String?
+
+    func validate() throws {
+        if let timeout, !(timeout.isFinite && timeout > 0 && timeout <= 86_400) {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most 86400")
+        }
+    }
+
+    func run() throws {
+        let input = isatty(STDIN_FILENO) == 1 ? "" : String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let updates = try ReceiveUpdate.parse(input)
+        let result = try GuardScanner.preReceive(
+            updates: updates, options: PreReceiveOptions(configFile: configuration.config, timeout: timeout))
+        for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
+        try writeGuardReport(result, to: output, privately: false)
+        var refuse = false
+        if result.timedOut {
+            let refused = onTimeout == .refuse && !warnOnly
+            FileHandle.standardError.write(Data(GuardReport.preReceiveTimeout(result, seconds: timeout ?? 0, refused: refused).utf8))
+            refuse = refused
+        }
+        if result.blocks {
+            FileHandle.standardError.write(Data(GuardReport.preReceive(result, warnOnly: warnOnly).utf8))
+            refuse = refuse || !warnOnly
+        }
+        if refuse { throw ExitCode(1) }
+    }
+}
+
 /// What `staged` and `pre-push` share: the config, and an optional report file.
 struct HookOptions: ParsableArguments {
     @OptionGroup var configuration: ConfigOptions
@@ -140,6 +206,8 @@ struct HooksCommand: ParsableCommand {
         var preCommit = false
         @Flag(help: "The pre-push hook (keyseal pre-push).")
         var prePush = false
+        @Flag(help: "The server's pre-receive hook (keyseal pre-receive), in a bare repository that receives pushes.")
+        var server = false
         /// The old name of PATH.
         @Option(help: oldRepositoryHelp)
         var repo: String?
@@ -150,7 +218,8 @@ struct HooksCommand: ParsableCommand {
 
         /// Both when neither is named.
         var hooks: [HookScript] {
-            if preCommit == prePush { return HookScript.allCases }
+            if server { return [.preReceive] + (preCommit ? [.preCommit] : []) + (prePush ? [.prePush] : []) }
+            if preCommit == prePush { return HookScript.client }
             return preCommit ? [.preCommit] : [.prePush]
         }
     }
@@ -184,7 +253,7 @@ extension HookScript: ExpressibleByArgument {}
 extension HooksCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a hook script (to install it your own way).")
-        @Argument(help: "pre-commit or pre-push.")
+        @Argument(help: "pre-commit, pre-push or pre-receive.")
         var hook: HookScript
         func run() throws { FileHandle.standardOutput.write(Data(hook.text.utf8)) }
     }

@@ -98,6 +98,55 @@ public enum GuardReport {
         return out
     }
 
+    /// What the pusher reads (git prefixes each line with `remote:`): what was found, in which
+    /// commit and path, how to rewrite the commits, and how an exception is made on the server.
+    public static func preReceive(_ result: GuardResult, warnOnly: Bool) -> String {
+        var what: [String] = []
+        if !result.findings.isEmpty { what.append(count(result.findings)) }
+        if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
+        let verdict = warnOnly ? "WARNING (warn-only mode): this push would be refused" : "push refused"
+        var out = "keyseal: \(verdict): \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
+        var commits: [String] = []
+        for finding in result.findings {
+            if !commits.contains(finding.commit) { commits.append(finding.commit) }
+            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)  fingerprint \(finding.fingerprint.prefix(12))\n"
+        }
+        out += unscannedLines(result.unscanned, commits: true)
+        if result.findings.isEmpty {
+            return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
+        }
+        let offending = Set(commits)
+        let oldestFirst = result.commitOrder.filter { offending.contains($0) }
+        out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it (on your machine), then push again:\n"
+        if let oldest = oldestFirst.first ?? commits.first {
+            let base = result.roots.contains(oldest) ? "--root" : "\(oldest.prefix(10))^"
+            out += "       git rebase -i \(base)\n"
+            out += "       # mark \((oldestFirst.isEmpty ? commits : oldestFirst).map { String($0.prefix(10)) }.joined(separator: ", ")) as 'edit'; at each stop remove the secret,\n"
+            out += "       # git add the file, git commit --amend, then git rebase --continue\n"
+        }
+        out += """
+              2. A false positive? Add the comment `keyseal:allow` on that line, or ask the repository's admins to
+                 mark it on the server: keyseal triage FINGERPRINT --status false-positive --note "why"
+              3. The secret left your machine with this push attempt: rotate it with its provider now.
+
+            """
+        if !result.unscanned.isEmpty { out += unscannedAdvice(result, number: 4) }
+        return out
+    }
+
+    /// The time budget ran out: what was left, and what the server did about it.
+    public static func preReceiveTimeout(_ result: GuardResult, seconds: Double, refused: Bool) -> String {
+        let left = [result.commitsLeft > 0 ? "\(result.commitsLeft) commit(s)" : nil,
+                    result.filesLeft > 0 ? "\(result.filesLeft) changed file(s)" : nil].compactMap { $0 }.joined(separator: " and ")
+        let budget = seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+        if refused {
+            return "keyseal: push refused: the scan did not finish within its time budget (\(budget)); \(left) not scanned.\n"
+                + "  Push fewer commits at a time, or ask the repository's admins to raise keyseal's --timeout.\n"
+        }
+        return "keyseal: WARNING: the scan did not finish within its time budget (\(budget)); \(left) not scanned, and the push was let through.\n"
+    }
+
     static func unscannedCount(_ unscanned: [UnscannedBlob]) -> String {
         let files = Set(unscanned.map(\.path)).count
         return files == 1 ? "1 file not fully scanned" : "\(files) files not fully scanned"

@@ -59,6 +59,11 @@ public struct GuardResult: Sendable {
     public var unscanned: [UnscannedBlob] = []
     /// The size limit in force, for advice.
     public var maxBlobSize = Settings.defaultMaxBlobSize
+    /// The time budget ran out (pre-receive's `--timeout`): the rest was not scanned.
+    public var timedOut = false
+    /// With `timedOut`: the commits and files the budget left unscanned.
+    public var commitsLeft = 0
+    public var filesLeft = 0
 
     public var blocks: Bool { !findings.isEmpty || !audit.isEmpty || !unscanned.isEmpty }
 
@@ -179,7 +184,7 @@ public enum GuardScanner {
 
     /// Scans each distinct blob once, then keeps the matches on lines the change added.
     static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
-                     authors: [ObjectID: Signature] = [:], cacheDirectory: URL?) throws -> GuardResult {
+                     authors: [ObjectID: Signature] = [:], cacheDirectory: URL?, deadline: Date? = nil) throws -> GuardResult {
         var result = GuardResult(findings: [])
         result.maxBlobSize = settings.maxBlobSize
         let decisions = try Decisions.forHooks(repository: repository)
@@ -196,7 +201,12 @@ public enum GuardScanner {
         }
         var byBlob: [ObjectID: Scanned] = [:]
         var unscannedPlaces = Set<String>()
-        for content in added {
+        for (position, content) in added.enumerated() {
+            if let deadline, Date() > deadline {
+                result.timedOut = true
+                result.filesLeft = added.count - position
+                break
+            }
             let path = String(decoding: content.path, as: UTF8.self)
             // An allowlisted path (or commit) is neither scanned nor refused.
             if settings.allowlist.allowsPath(path) { continue }

@@ -6,6 +6,11 @@ import KeysealGit
 public enum HookScript: String, CaseIterable, Sendable {
     case preCommit = "pre-commit"
     case prePush = "pre-push"
+    /// The server's guard, in a bare repository (`keyseal hooks install --server`).
+    case preReceive = "pre-receive"
+
+    /// The hooks a developer's clone gets by default.
+    public static let client: [HookScript] = [.preCommit, .prePush]
 
     /// Marks a hook file as keyseal's, so install and uninstall recognise their own work.
     static let marker = "# keyseal-hook v1"
@@ -25,6 +30,16 @@ public enum HookScript: String, CaseIterable, Sendable {
                 printf '%s\\n' "$updates" | "$keyseal" pre-push "$@" || exit $?
                 \(chained(["printf '%s\\n' \"$updates\" | \"$chained\" \"$@\"", "exit $?"]))
                 """
+        case .preReceive:
+            return preamble + """
+                # git writes `<old> <new> <ref>` lines on standard input; both keyseal and a chained hook read them.
+                # Server options (--warn-only, --timeout SECONDS, --on-timeout pass, --config FILE) come from
+                # KEYSEAL_PRE_RECEIVE_OPTIONS in the server's environment, or edit this line.
+                updates="$(cat)"
+                # shellcheck disable=SC2086
+                printf '%s\\n' "$updates" | "$keyseal" pre-receive ${KEYSEAL_PRE_RECEIVE_OPTIONS:-} || exit $?
+                \(chained(["printf '%s\\n' \"$updates\" | \"$chained\" \"$@\"", "exit $?"]))
+                """
         }
     }
 
@@ -33,6 +48,7 @@ public enum HookScript: String, CaseIterable, Sendable {
         switch self {
         case .preCommit: return ("commit", "a commit whose staged changes add a secret")
         case .prePush: return ("push", "a push whose new commits add a secret")
+        case .preReceive: return ("push", "a push to this repository whose new commits add a secret")
         }
     }
 
@@ -47,12 +63,26 @@ public enum HookScript: String, CaseIterable, Sendable {
             # `keyseal hooks uninstall` removes it and restores any hook it replaced.
             keyseal="${KEYSEAL:-keyseal}"
             if ! command -v "$keyseal" >/dev/null 2>&1; then
-              echo "keyseal: the keyseal binary was not found, so this \(command) cannot be checked for secrets." >&2
-              echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
-              echo "  To \(command) without the check, once: git \(command) --no-verify" >&2
+            \(missingBinary)
               exit 1
             fi
 
+            """
+    }
+
+    /// Without the binary a hook fails closed; a client can skip it once, a server's pusher cannot.
+    private var missingBinary: String {
+        let (command, _) = guarded
+        if self == .preReceive {
+            return """
+                  echo "keyseal: the keyseal binary was not found on the server, so this push cannot be checked for secrets and is refused." >&2
+                  echo "  Server admins: install keyseal, or set KEYSEAL=/path/to/keyseal in the hook's environment." >&2
+                """
+        }
+        return """
+              echo "keyseal: the keyseal binary was not found, so this \(command) cannot be checked for secrets." >&2
+              echo "  Install it (./install.sh in the keyseal repository) or set KEYSEAL=/path/to/keyseal." >&2
+              echo "  To \(command) without the check, once: git \(command) --no-verify" >&2
             """
     }
 

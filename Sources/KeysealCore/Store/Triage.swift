@@ -178,6 +178,7 @@ enum Decisions {
         if FileManager.default.fileExists(atPath: path) {
             stored = (try? FindingStore(path: path, create: false, readOnly: true).statuses()) ?? [:]
         }
-        return merge(store: stored, baseline: try Baseline.statuses(workDirectory: repository.workDirectory))
+        // A bare repository (a server's) has no work tree: its baseline sits in the git directory.
+        return merge(store: stored, baseline: try Baseline.statuses(workDirectory: repository.workDirectory ?? repository.gitDirectory))
     }
 }

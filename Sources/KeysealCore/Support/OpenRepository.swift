@@ -11,4 +11,14 @@ extension Repository {
             throw KeysealError.repository(error)
         }
     }
+
+    /// Opens the repository a server-side hook runs in, quarantined objects included.
+    static func openForHook(verifyHashes: Bool = false) throws -> Repository {
+        do {
+            try Repository.configureReading(verifyHashes: verifyHashes)
+            return try Repository(fromEnvironment: ())
+        } catch let error as GitError {
+            throw KeysealError.repository(error)
+        }
+    }
 }

@@ -1,0 +1,135 @@
+import Foundation
+import KeysealEngine
+import KeysealGit
+import KeysealStore
+
+/// One line of git's pre-receive input: `<old> <new> <ref>`.
+public struct ReceiveUpdate: Sendable, Equatable {
+    public let old: String
+    public let new: String
+    public let ref: String
+
+    public var isDeletion: Bool { new == PushUpdate.zero }
+
+    public init(old: String, new: String, ref: String) {
+        self.old = old
+        self.new = new
+        self.ref = ref
+    }
+
+    /// Parses git's pre-receive standard input; a malformed line is an error (refusing the push).
+    public static func parse(_ text: String) throws -> [ReceiveUpdate] {
+        try text.split(whereSeparator: \.isNewline).compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 2).map(String.init)
+            if fields.isEmpty { return nil }
+            guard fields.count == 3, ObjectID(hex: fields[0]) != nil, ObjectID(hex: fields[1]) != nil, !fields[2].isEmpty else {
+                throw KeysealError.invalidInput("pre-receive: expected '<old id> <new id> <ref>' lines on standard input")
+            }
+            return ReceiveUpdate(old: fields[0], new: fields[1], ref: fields[2])
+        }
+    }
+}
+
+/// What the server's hook is told besides the updates.
+public struct PreReceiveOptions: Sendable {
+    /// The server's config; nil: `keyseal.toml` or `.keyseal.toml` in the repository's git
+    /// directory, when there is one. A config inside the pushed commits never applies: the pusher
+    /// does not set the policy their push is judged by.
+    public var configFile: String?
+    /// Seconds the scan may take; past it, what is left is not scanned (`GuardResult.timedOut`).
+    public var timeout: Double?
+    public var showSecrets = false
+
+    public init(configFile: String? = nil, timeout: Double? = nil, showSecrets: Bool = false) {
+        self.configFile = configFile
+        self.timeout = timeout
+        self.showSecrets = showSecrets
+    }
+}
+
+extension GuardScanner {
+    /// The commits a push would add to this repository: reachable from a pushed tip and from no
+    /// ref the repository has now (git updates refs only after this hook accepts). A deletion
+    /// adds nothing; a new branch from a base the server has costs only its new commits; a
+    /// force-push is judged on its new commits. The repository is opened as git describes it to
+    /// the hook, so objects still in the push's quarantine are read.
+    public static func preReceive(updates: [ReceiveUpdate], options: PreReceiveOptions,
+                                  cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> GuardResult {
+        let started = Date()
+        let deadline = options.timeout.map { started.addingTimeInterval($0) }
+        let repository = try Repository.openForHook()
+        let configFile = options.configFile ?? serverConfig(gitDirectory: repository.gitDirectory)
+        let settings = try Settings.load(workDirectory: nil, configFile: configFile)
+        var commits: [ObjectID] = []
+        var seen = Set<ObjectID>()
+        var notes: [String] = []
+        for update in updates where !update.isDeletion {
+            // A pushed tag is judged by the commit it points to. A ref to a tree or a blob is rare
+            // and cannot be walked: it is noted, not passed silently.
+            guard let commit = try? repository.resolveCommit(update.new) else {
+                notes.append("\(update.ref) points to an object that is not a commit; it was not scanned")
+                continue
+            }
+            for id in try repository.commits(from: commit, hiding: [], hidingGlobs: ["refs/*"]) where seen.insert(id).inserted {
+                commits.append(id)
+            }
+        }
+        var added: [AddedContent] = []
+        var authors: [ObjectID: Signature] = [:]
+        var subjects: [String: String] = [:]
+        var roots: Set<String> = []
+        let heights = TreeHeights(repository)
+        var read = 0
+        for commit in commits {
+            if let deadline, Date() > deadline { break }
+            added += try repository.addedContent(of: commit, treatAsRoot: false, heights: heights)
+            authors[commit] = try repository.author(of: commit)
+            subjects[commit.hex] = try repository.subject(of: commit)
+            if try repository.commit(commit).parents.isEmpty { roots.insert(commit.hex) }
+            read += 1
+        }
+        var result = try scan(added, repository: repository, settings: settings, showSecrets: options.showSecrets,
+                              authors: authors, cacheDirectory: cacheDirectory, deadline: deadline)
+        if read < commits.count {
+            result.timedOut = true
+            result.commitsLeft = commits.count - read
+        }
+        result.commitsScanned = read
+        result.subjects = subjects
+        result.roots = roots
+        result.commitOrder = commits.map(\.hex)
+        result.notes += notes + settings.config.warnings
+        if !result.findings.isEmpty {
+            do {
+                try remember(result.findings, repository: repository)
+            } catch {
+                result.notes.append("the secrets found could not be recorded in the store: \(error)")
+            }
+        }
+        return result
+    }
+
+    /// The secrets a push brought, recorded (open, unless already decided) in the store beside the
+    /// repository: an admin can then `keyseal triage` one by its fingerprint, and the next push
+    /// holding it passes.
+    static func remember(_ findings: [Finding], repository: Repository) throws {
+        let path = StoreSession.defaultPath(for: repository)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let store = try FindingStore(path: path, create: true)
+        var seen = Set<String>()
+        let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
+        try store.rememberSecrets(findings.filter { seen.insert($0.fingerprint).inserted }.map {
+            SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.description,
+                         preview: $0.preview, firstSeen: now, confidence: $0.confidence)
+        })
+    }
+
+    /// `keyseal.toml` or `.keyseal.toml` in the git directory of the repository the hook guards.
+    static func serverConfig(gitDirectory: String) -> String? {
+        for name in ["keyseal.toml", ".keyseal.toml"] {
+            let path = (gitDirectory as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
+    }
+}

@@ -620,8 +620,15 @@ public final class FindingStore {
 
     /// Records secrets without touching a decision already made about them: what a server's
     /// pre-receive hook refused, so that its admins can triage them by fingerprint.
-    public func rememberSecrets(_ secrets: [SecretRecord]) throws {
-        try connection.transaction { try upsertSecrets(secrets) }
+    /// `note`: appended to each secret's note (an emergency bypass and who used it), dated.
+    public func rememberSecrets(_ secrets: [SecretRecord], note: String? = nil) throws {
+        try connection.transaction {
+            try upsertSecrets(secrets)
+            guard let note else { return }
+            let update = try connection.prepare(
+                "UPDATE secrets SET note = CASE WHEN note IS NULL OR note = '' THEN ?1 ELSE note || '; ' || ?1 END, updated_at = ?2 WHERE fingerprint = ?3")
+            for secret in secrets { try update.run([.text(note), .text(Self.now()), .text(secret.fingerprint)]) }
+        }
     }
 
     /// Applies a baseline: the status of each listed fingerprint (the secret must be known, or is

@@ -133,6 +133,9 @@ struct PreReceiveCommand: ParsableCommand {
     @Option(help: "When --timeout is spent: refuse the push (default), or pass it with a warning.")
     var onTimeout: TimeoutAction = .refuse
 
+    @Flag(help: "Accept `git push -o keyseal.bypass=REASON` (an emergency bypass; it is recorded in the store with the pusher and reason).")
+    var allowBypass = false
+
     @Option(name: .shortAndLong, help: ArgumentHelp("Also write the findings to this file, in the format its name asks for.", valueName: "file"),
             completion: .file())
     var output: String?
@@ -160,7 +163,19 @@ struct PreReceiveCommand: ParsableCommand {
             FileHandle.standardError.write(Data(GuardReport.preReceive(result, warnOnly: warnOnly).utf8))
             refuse = refuse || !warnOnly
         }
-        if refuse { throw ExitCode(1) }
+        guard refuse else { return }
+        let environment = ProcessInfo.processInfo.environment
+        if let reason = GuardScanner.bypassReason(environment: environment) {
+            guard allowBypass else {
+                FileHandle.standardError.write(Data("keyseal: the push option keyseal.bypass is not enabled on this server (its admins enable it with --allow-bypass); the push stays refused.\n".utf8))
+                throw ExitCode(1)
+            }
+            let pusher = GuardScanner.pusher(environment: environment)
+            try GuardScanner.recordBypass(result, reason: reason, pusher: pusher)
+            FileHandle.standardError.write(Data("keyseal: BYPASS accepted for \(TerminalText.escape(pusher)): \(TerminalText.escape(reason)). It is recorded with every secret above, which stays open: rotate each one.\n".utf8))
+            return
+        }
+        throw ExitCode(1)
     }
 }
 

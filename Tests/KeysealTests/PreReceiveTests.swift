@@ -122,6 +122,26 @@ final class PreReceiveTests: XCTestCase {
         XCTAssertTrue(passed.stderr.contains("WARNING: the scan did not finish within its time budget"), passed.stderr)
     }
 
+    /// `git push -o keyseal.bypass=REASON`: refused unless the server enables it; when enabled, the
+    /// push goes through and the bypass is recorded with the pusher and the reason.
+    func testTheBypassPushOptionIsTheAdminsToEnableAndIsRecorded() throws {
+        try server.git(["config", "receive.advertisePushOptions", "true"])
+        try client.write("prod.env", "STRIPE_KEY=\(secret)\n")
+        try client.commit("hotfix config")
+        let refused = try push(["-o", "keyseal.bypass=INC-42 outage", "origin", "main"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("keyseal.bypass is not enabled on this server"), refused.stderr)
+        let accepted = try push(["-o", "keyseal.bypass=INC-42 outage", "origin", "main"], options: "--allow-bypass")
+        XCTAssertEqual(accepted.status, 0, accepted.stderr)
+        XCTAssertTrue(accepted.stderr.contains("BYPASS accepted"), accepted.stderr)
+        XCTAssertFalse(accepted.stderr.contains(secret))
+        let listed = try KeysealBinary.run(["findings", "--format", "json"], in: server.url)
+        let secrets = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], listed.stderr)
+        let note = try XCTUnwrap(secrets.first?["note"] as? String, "\(secrets)")
+        XCTAssertTrue(note.contains("keyseal.bypass") && note.contains("INC-42 outage"), note)
+        XCTAssertEqual(secrets.first?["status"] as? String, "open", "a bypassed secret still has to be rotated")
+    }
+
     func testBadInputIsAnErrorThatRefuses() throws {
         let out = try KeysealBinary.run(["pre-receive"], in: server.url, stdin: Data("not a ref update\n".utf8))
         XCTAssertEqual(out.status, 2, out.stderr)

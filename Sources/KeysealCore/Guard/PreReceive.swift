@@ -109,10 +109,40 @@ extension GuardScanner {
         return result
     }
 
+    /// The push option that asks for an emergency bypass (`git push -o keyseal.bypass=REASON`), from
+    /// the environment git gives the hook; nil when the push gave none (or an empty reason).
+    public static func bypassReason(environment: [String: String]) -> String? {
+        let count = min(Int(environment["GIT_PUSH_OPTION_COUNT"] ?? "") ?? 0, 1000)
+        for index in 0..<max(count, 0) {
+            guard let option = environment["GIT_PUSH_OPTION_\(index)"], option.hasPrefix("keyseal.bypass=") else { continue }
+            let reason = option.dropFirst("keyseal.bypass=".count).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !reason.isEmpty { return String(reason.prefix(500)) }
+        }
+        return nil
+    }
+
+    /// Who pushed, as the hosting software tells the hook (GitLab, Gitea/Forgejo, an HTTP server),
+    /// else the account git runs as.
+    public static func pusher(environment: [String: String]) -> String {
+        for name in ["GL_USERNAME", "GITEA_PUSHER_NAME", "REMOTE_USER", "LOGNAME", "USER"] {
+            if let value = environment[name], !value.isEmpty { return "\(value) (\(name))" }
+        }
+        return "unknown"
+    }
+
+    /// A bypass accepted by the server: recorded on each secret it let through (which stays open:
+    /// it is in the repository now and must be rotated).
+    public static func recordBypass(_ result: GuardResult, reason: String, pusher: String) throws {
+        let repository = try Repository.openForHook()
+        let date = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
+        try remember(result.findings, repository: repository,
+                     note: "pushed past pre-receive with keyseal.bypass by \(pusher) on \(date): \(reason)")
+    }
+
     /// The secrets a push brought, recorded (open, unless already decided) in the store beside the
     /// repository: an admin can then `keyseal triage` one by its fingerprint, and the next push
     /// holding it passes.
-    static func remember(_ findings: [Finding], repository: Repository) throws {
+    static func remember(_ findings: [Finding], repository: Repository, note: String? = nil) throws {
         let path = StoreSession.defaultPath(for: repository)
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let store = try FindingStore(path: path, create: true)
@@ -121,7 +151,7 @@ extension GuardScanner {
         try store.rememberSecrets(findings.filter { seen.insert($0.fingerprint).inserted }.map {
             SecretRecord(fingerprint: $0.fingerprint, rule: $0.rule, provider: $0.provider, description: $0.description,
                          preview: $0.preview, firstSeen: now, confidence: $0.confidence)
-        })
+        }, note: note)
     }
 
     /// `keyseal.toml` or `.keyseal.toml` in the git directory of the repository the hook guards.

@@ -142,6 +142,51 @@ final class PreReceiveTests: XCTestCase {
         XCTAssertEqual(secrets.first?["status"] as? String, "open", "a bypassed secret still has to be rotated")
     }
 
+    /// Over the network, through `git daemon` on loopback (its receive-pack runs the hook in the
+    /// daemon's environment, as a server does).
+    func testAPushOverGitDaemonIsRefusedAndACleanOnePasses() throws {
+        let base = server.url.deletingLastPathComponent()
+        let name = server.url.lastPathComponent
+        var daemon: Process?
+        var port = 0
+        for _ in 0..<5 where daemon == nil {
+            port = Int.random(in: 20_000...60_000)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", "--port=\(port)", "--export-all",
+                                 "--enable=receive-pack", "--base-path=\(base.path)", base.path]
+            var env = ProcessInfo.processInfo.environment
+            env["KEYSEAL"] = KeysealBinary.path
+            env["GIT_CONFIG_NOSYSTEM"] = "1"
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Ready when it answers; a port already taken ends the process instead.
+            for _ in 0..<50 {
+                if !process.isRunning { break }
+                let probe = try TestRepository.capture("/usr/bin/env", ["git", "ls-remote", "git://127.0.0.1:\(port)/\(name)"], in: client.url)
+                if probe.status == 0 { daemon = process; break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            if daemon == nil { process.terminate(); process.waitUntilExit() }
+        }
+        let running = try XCTUnwrap(daemon, "git daemon did not start")
+        defer { running.terminate(); running.waitUntilExit() }
+        let url = "git://127.0.0.1:\(port)/\(name)"
+        try client.write("deploy.env", "STRIPE_KEY=\(secret)\n")
+        try client.commit("deploy config")
+        let refused = try TestRepository.capture("/usr/bin/env", ["git", "push", "--no-verify", url, "main"], in: client.url)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("remote: keyseal: push refused"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains(secret))
+        try client.git(["reset", "-q", "--hard", "HEAD~1"])
+        try client.write("notes.txt", "fine\n")
+        try client.commit("notes")
+        let passed = try TestRepository.capture("/usr/bin/env", ["git", "push", "--no-verify", url, "main"], in: client.url)
+        XCTAssertEqual(passed.status, 0, passed.stderr)
+    }
+
     func testBadInputIsAnErrorThatRefuses() throws {
         let out = try KeysealBinary.run(["pre-receive"], in: server.url, stdin: Data("not a ref update\n".utf8))
         XCTAssertEqual(out.status, 2, out.stderr)

@@ -27,10 +27,16 @@ def git(repo, *args, **kw):
 
 
 def server_for(corpus, work):
+    """A bare copy of the corpus and its tip (kept in a file: the cuts below delete the refs)."""
     server = os.path.join(work, corpus + "-server.git")
-    if not os.path.isdir(server):
+    tip_file = server + ".tip"
+    if not os.path.isfile(tip_file):
+        subprocess.run(["rm", "-rf", server], check=True)
         subprocess.run(["git", "clone", "-q", "--bare", os.path.join(run.CORPORA, corpus + ".git"), server], check=True)
-    return server
+        with open(tip_file, "w") as out:
+            out.write(git(server, "rev-parse", "HEAD").strip())
+    with open(tip_file) as tip:
+        return server, tip.read().strip()
 
 
 def cut(server, branch, tip, commits):
@@ -60,9 +66,8 @@ def main():
     gitleaks = run.peer_binaries(["gitleaks"])["gitleaks"]
     work = os.path.join(tempfile.gettempdir(), "keyseal-bench-pre-receive")
     os.makedirs(work, exist_ok=True)
-    server = server_for(args.corpus, work)
+    server, tip = server_for(args.corpus, work)
     branch = "bench"
-    tip = git(server, "rev-parse", "HEAD").strip()
     print(f"corpus {args.corpus}, tip {tip[:10]}, {args.runs} run(s) each; medians")
     for count in [int(n) for n in args.commits.split(",")]:
         old, new = cut(server, branch, tip, count)
@@ -74,7 +79,7 @@ def main():
                 sys.exit(f"keyseal pre-receive exited {result.returncode}: {result.stderr[-500:]}")
             times["keyseal"].append(seconds)
             seconds, result = timed([gitleaks, "git", server, "--no-banner", "--log-opts", f"{old}..{tip}",
-                                     "--exit-code", "0", "--report-path", os.devnull], server)
+                                     "--exit-code", "0", "--report-format", "json", "--report-path", os.path.join(work, "gitleaks.json")], server)
             if result.returncode != 0:
                 sys.exit(f"gitleaks exited {result.returncode}: {result.stderr[-500:]}")
             times["gitleaks"].append(seconds)

@@ -61,30 +61,13 @@ public enum GuardReport {
         if !result.findings.isEmpty { what.append(count(result.findings)) }
         if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
         var out = "keyseal: push to \(remote.isEmpty ? "the remote" : e(remote)) blocked: \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
-        var commits: [String] = []
-        for finding in result.findings {
-            if !commits.contains(finding.commit) { commits.append(finding.commit) }
-            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
-            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\n"
-        }
-        out += unscannedLines(result.unscanned, commits: true)
+        let (lines, commits) = pushFindings(result, fingerprints: false)
+        out += lines + unscannedLines(result.unscanned, commits: true)
         guard !result.findings.isEmpty else {
             return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it, then push again:\n"
-        // One rebase, from the oldest offending commit: a second `rebase -i X^` would name a commit
-        // the first rebase has rewritten.
-        let offending = Set(commits), ordered = Set(result.commitOrder)
-        let oldestFirst = result.commitOrder.filter { offending.contains($0) } + commits.filter { !ordered.contains($0) }
-        let marked = oldestFirst.map { String($0.prefix(10)) }.joined(separator: ", ")
-        if oldestFirst == [result.head].compactMap({ $0 }) {
-            out += "       \(marked) is HEAD: remove the secret, `git add` the file, then `git commit --amend`\n"
-        } else if let oldest = oldestFirst.first {
-            let base = result.roots.contains(oldest) ? "--root" : "\(oldest.prefix(10))^"
-            out += "       git rebase -i \(base)\n"
-            out += "       # mark \(marked) as 'edit'; at each stop remove the secret, git add the file, git commit --amend,\n"
-            out += "       # then git rebase --continue\n"
-        }
+        out += rebaseAdvice(result, commits: commits)
         let paths = Array(Set(result.findings.map(\.path))).sorted()
         out += """
               2. A false positive? Add the comment `keyseal:allow` on that line, or allow it in .keyseal.toml:
@@ -106,25 +89,14 @@ public enum GuardReport {
         if !result.unscanned.isEmpty { what.append(unscannedCount(result.unscanned)) }
         let verdict = warnOnly ? "WARNING (warn-only mode): this push would be refused" : "push refused"
         var out = "keyseal: \(verdict): \(what.joined(separator: " and ")) in \(result.commitsScanned) new commit(s)\n\n"
-        var commits: [String] = []
-        for finding in result.findings {
-            if !commits.contains(finding.commit) { commits.append(finding.commit) }
-            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
-            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)  fingerprint \(finding.fingerprint.prefix(12))\n"
-        }
-        out += unscannedLines(result.unscanned, commits: true)
+        // The fingerprint too: it is what the server's admins triage by.
+        let (lines, commits) = pushFindings(result, fingerprints: true)
+        out += lines + unscannedLines(result.unscanned, commits: true)
         if result.findings.isEmpty {
             return out + "\nHow to go on:\n" + unscannedAdvice(result, number: 1)
         }
-        let offending = Set(commits)
-        let oldestFirst = result.commitOrder.filter { offending.contains($0) }
         out += "\nHow to go on:\n  1. Remove the secret from every commit that adds it (on your machine), then push again:\n"
-        if let oldest = oldestFirst.first ?? commits.first {
-            let base = result.roots.contains(oldest) ? "--root" : "\(oldest.prefix(10))^"
-            out += "       git rebase -i \(base)\n"
-            out += "       # mark \((oldestFirst.isEmpty ? commits : oldestFirst).map { String($0.prefix(10)) }.joined(separator: ", ")) as 'edit'; at each stop remove the secret,\n"
-            out += "       # git add the file, git commit --amend, then git rebase --continue\n"
-        }
+        out += rebaseAdvice(result, commits: commits)
         out += """
               2. A false positive? Add the comment `keyseal:allow` on that line, or ask the repository's admins to
                  mark it on the server: keyseal triage FINGERPRINT --status false-positive --note "why"
@@ -145,6 +117,35 @@ public enum GuardReport {
                 + "  Push fewer commits at a time, or ask the repository's admins to raise keyseal's --timeout.\n"
         }
         return "keyseal: WARNING: the scan did not finish within its time budget (\(budget)); \(left) not scanned, and the push was let through.\n"
+    }
+
+    /// One line per finding of a push (rule, preview, path, commit and its subject), and the
+    /// offending commits in the order first met.
+    static func pushFindings(_ result: GuardResult, fingerprints: Bool) -> (lines: String, commits: [String]) {
+        var out = "", commits: [String] = []
+        for finding in result.findings {
+            if !commits.contains(finding.commit) { commits.append(finding.commit) }
+            let subject = result.subjects[finding.commit].map { " \"\(e($0))\"" } ?? ""
+            let print = fingerprints ? "  fingerprint \(finding.fingerprint.prefix(12))" : ""
+            out += "  \(e(finding.rule)) (\(e(finding.provider)))  \(e(finding.preview))  \(e(finding.path)):\(finding.line)  commit \(finding.commit.prefix(10))\(subject)\(print)\n"
+        }
+        return (out, commits)
+    }
+
+    /// One rebase, from the oldest offending commit: a second `rebase -i X^` would name a commit
+    /// the first rebase has rewritten. HEAD alone needs only an amend.
+    static func rebaseAdvice(_ result: GuardResult, commits: [String]) -> String {
+        let offending = Set(commits), ordered = Set(result.commitOrder)
+        let oldestFirst = result.commitOrder.filter { offending.contains($0) } + commits.filter { !ordered.contains($0) }
+        let marked = oldestFirst.map { String($0.prefix(10)) }.joined(separator: ", ")
+        if oldestFirst == [result.head].compactMap({ $0 }) {
+            return "       \(marked) is HEAD: remove the secret, `git add` the file, then `git commit --amend`\n"
+        }
+        guard let oldest = oldestFirst.first else { return "" }
+        let base = result.roots.contains(oldest) ? "--root" : "\(oldest.prefix(10))^"
+        return "       git rebase -i \(base)\n"
+            + "       # mark \(marked) as 'edit'; at each stop remove the secret, git add the file, git commit --amend,\n"
+            + "       # then git rebase --continue\n"
     }
 
     static func unscannedCount(_ unscanned: [UnscannedBlob]) -> String {

@@ -78,7 +78,7 @@ if Context.environment["KEYSEAL_FUZZ"] != nil {
         ("FuzzTar", "KeysealEngine"), ("FuzzZip", "KeysealEngine"), ("FuzzGzip", "KeysealEngine"),
         ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"), ("FuzzPackIndex", "KeysealGit"),
         ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
-        ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"),
+        ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"), ("FuzzHookInput", "KeysealCore"),
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     for target in fuzzTargets {

@@ -54,6 +54,9 @@ seeds = {
                    b'[[rules]]\nid = "c"\nregex = "acme_([a-z0-9]{32})"\nkeywords = ["acme"]\npositives = ["k = acme_\xe2\x9f\xaalo:32\xe2\x9f\xab"]\n'],
     "FuzzBaseline": [json.dumps({"version": 1, "secrets": [{"fingerprint": "ab" * 32, "rule": "r", "provider": "p",
                                                            "status": "accepted", "note": "n"}]}).encode()],
+    "FuzzHookInput": [("0" * 40 + " " + "1" * 40 + " refs/heads/main\n").encode(),
+                      b"git@github.com:team/app.git", b"https://u:p@Host.example.test:8443/a/b.git/?x#y",
+                      b"keyseal.bypass=INC-1\nother\n"],
 }
 # A real pack index, from a throwaway repository.
 import glob, subprocess, tempfile

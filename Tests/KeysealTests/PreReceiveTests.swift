@@ -187,6 +187,24 @@ final class PreReceiveTests: XCTestCase {
         XCTAssertEqual(passed.status, 0, passed.stderr)
     }
 
+    /// Hostile input costs time linear in its size: one 8 MB line, a million short lines, remote
+    /// URLs of megabytes of `@` and slashes (trailing slashes were quadratic), and many push options.
+    func testHookInputParsersAreLinear() throws {
+        XCTAssertThrowsError(try ReceiveUpdate.parse(String(repeating: "a", count: 8 << 20)))
+        let line = String(repeating: "0", count: 40) + " " + String(repeating: "1", count: 40) + " refs/heads/x\n"
+        XCTAssertEqual(try ReceiveUpdate.parse(String(repeating: line, count: 100_000)).count, 100_000)
+        XCTAssertThrowsError(try PushUpdate.parse(String(repeating: " \n", count: 1_000_000) + "x"))
+        let url = "https://" + String(repeating: "p@", count: 2 << 20) + "host/" + String(repeating: "a/", count: 1 << 20) + "x.git///"
+        XCTAssertEqual(RepositoryName.normalise(remoteURL: url)?.hasPrefix("host/a/a/"), true)
+        XCTAssertEqual(RepositoryName.normalise(remoteURL: url)?.hasSuffix("/a/x"), true)
+        XCTAssertNil(RepositoryName.normalise(remoteURL: String(repeating: "/", count: 4 << 20)))
+        var environment = ["GIT_PUSH_OPTION_COUNT": "999999999"]
+        for index in 0..<2000 { environment["GIT_PUSH_OPTION_\(index)"] = "x=" + String(repeating: "y", count: 1000) }
+        XCTAssertNil(GuardScanner.bypassReason(environment: environment))
+        environment["GIT_PUSH_OPTION_999"] = "keyseal.bypass=" + String(repeating: "r", count: 1 << 20)
+        XCTAssertEqual(GuardScanner.bypassReason(environment: environment)?.count, 500, "a reason is kept to 500 characters")
+    }
+
     func testBadInputIsAnErrorThatRefuses() throws {
         let out = try KeysealBinary.run(["pre-receive"], in: server.url, stdin: Data("not a ref update\n".utf8))
         XCTAssertEqual(out.status, 2, out.stderr)

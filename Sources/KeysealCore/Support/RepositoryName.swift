@@ -42,11 +42,15 @@ public enum RepositoryName {
         return path.isEmpty ? host : host + "/" + path.drop(while: { $0 == "/" })
     }
 
+    /// The path without trailing `/`, then `.git`, then `/` again. On the UTF-8 bytes, from the end:
+    /// linear however many slashes a hostile URL holds (`hasSuffix` on a substring rescans it).
     static func trimmedPath(_ path: String) -> String? {
-        var path = Substring(path)
-        while path.hasSuffix("/") { path = path.dropLast() }
-        if path.hasSuffix(".git") { path = path.dropLast(4) }
-        while path.hasSuffix("/") { path = path.dropLast() }
-        return path.isEmpty ? nil : String(path)
+        let bytes = Array(path.utf8)
+        var end = bytes.count
+        func dropSlashes() { while end > 0 && bytes[end - 1] == UInt8(ascii: "/") { end -= 1 } }
+        dropSlashes()
+        if end >= 4, bytes[(end - 4)..<end].elementsEqual(".git".utf8) { end -= 4 }
+        dropSlashes()
+        return end == 0 ? nil : String(decoding: bytes[..<end], as: UTF8.self)
     }
 }

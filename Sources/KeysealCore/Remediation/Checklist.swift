@@ -152,7 +152,8 @@ public enum ChecklistBuilder {
                 guard parts.count == 2, let blob = ObjectID(hex: String(parts[0])) else { return nil }
                 return (blob, String(parts[1]))
             }
-            let inHead = try placements.contains { try repository.headHas(blob: $0.blob, at: $0.path) }
+            // The scan has looked each (blob, path) up in HEAD once already (archive members by their archive).
+            let inHead = ordered.contains { $0.inHead == true }
             let introducedAt = ordered.compactMap { ObjectID(hex: $0.commit) }
                 .compactMap { try? repository.commit($0).time }.min() ?? 0
             let removed = inHead ? nil : try repository.removalTime(of: placements, introducedAt: introducedAt)

@@ -24,6 +24,11 @@ packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev l
 # Tests only: headless Chromium renders the HTML checklist to check it in a real browser (no
 # console error, a visible bar per secret). Large, so not for a plain install.
 if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi
+# The release build CI checks after the tests (release/build.sh) links libgit2's own dependencies
+# statically: their archives come with libgit2-dev's dependencies, but for libssh2's OpenSSL and
+# libgpg-error, named here so a machine without them does not fail the release check.
+# binutils: readelf, strip and ar, which the release build and its check use.
+if [ "$deps_only" -eq 1 ]; then packages+=(libssl-dev libgpg-error-dev binutils); fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -11,6 +11,7 @@ range). Medians of --runs rounds, printed with the keyseal/gitleaks ratio. The f
     bench/pre_receive.py [--corpus redis] [--commits 20,1000] [--runs 3] [--keyseal BIN]
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -73,18 +74,26 @@ def main():
         old, new = cut(server, branch, tip, count)
         line = f"{old} {tip} refs/heads/{branch}\n"
         times = {"keyseal": [], "gitleaks": []}
+        keyseal_report = os.path.join(work, "keyseal.json")
+        gitleaks_report = os.path.join(work, "gitleaks.json")
         for _ in range(args.runs):
-            seconds, result = timed([keyseal, "pre-receive"], server, line)
+            seconds, result = timed([keyseal, "pre-receive", "-o", keyseal_report], server, line)
             if result.returncode not in (0, 1):
                 sys.exit(f"keyseal pre-receive exited {result.returncode}: {result.stderr[-500:]}")
             times["keyseal"].append(seconds)
             seconds, result = timed([gitleaks, "git", server, "--no-banner", "--log-opts", f"{old}..{tip}",
-                                     "--exit-code", "0", "--report-format", "json", "--report-path", os.path.join(work, "gitleaks.json")], server)
+                                     "--exit-code", "0", "--report-format", "json", "--report-path", gitleaks_report], server)
             if result.returncode != 0:
                 sys.exit(f"gitleaks exited {result.returncode}: {result.stderr[-500:]}")
             times["gitleaks"].append(seconds)
         k, g = statistics.median(times["keyseal"]), statistics.median(times["gitleaks"])
-        print(f"{count:>5} first-parent commits ({new} new): keyseal {k:.3f} s, gitleaks {g:.3f} s, ratio {k / g:.2f}")
+        with open(keyseal_report) as report:
+            summary = json.load(report)
+        with open(gitleaks_report) as report:
+            leaks = len(json.load(report))
+        found = len(summary.get("findings", []))
+        print(f"{count:>5} first-parent commits ({new} new): keyseal {k:.3f} s, gitleaks {g:.3f} s, ratio {k / g:.2f}; "
+              f"findings: keyseal {found} (blobs scanned {summary['summary'].get('blobs_scanned', '?')}), gitleaks {leaks}")
 
 
 if __name__ == "__main__":

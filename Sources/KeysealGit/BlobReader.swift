@@ -30,10 +30,10 @@ public enum BlobReader {
         let batch = 32
         let next = Atomic<Int>(0)
         let failure = FirstError()
-        let gitDirectory = repository.gitDirectory
+        nonisolated(unsafe) let repository = repository  // Only opens another handle, from immutable fields.
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             do {
-                let repo = try Repository(gitDirectory: gitDirectory)
+                let repo = try repository.anotherHandle()
                 let odb = try ObjectDatabase(repo)
                 var worker = try makeWorker()
                 defer { finish(&worker) }

@@ -69,6 +69,21 @@ final class Diff {
         return result
     }
 
+    /// Every added, modified or retyped file as wholly added: no patch, so no blob is read.
+    func changedFiles(commit: ObjectID?) -> [AddedContent] {
+        var result: [AddedContent] = []
+        let count = git_diff_num_deltas(handle)
+        for index in 0..<count {
+            // Safe: the index is below git_diff_num_deltas.
+            let delta = git_diff_get_delta(handle, index)!.pointee
+            guard [GIT_DELTA_ADDED, GIT_DELTA_MODIFIED, GIT_DELTA_TYPECHANGE].contains(delta.status),
+                  TreeDiffer.fileModes.contains(UInt32(delta.new_file.mode)) else { continue }
+            let path = Array(String(cString: delta.new_file.path).utf8)
+            result.append(AddedContent(blob: ObjectID(delta.new_file.id), path: path, addedLines: [1...Int.max], commit: commit))
+        }
+        return result
+    }
+
     static func options() throws -> git_diff_options {
         var options = git_diff_options()
         try check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init")
@@ -225,6 +240,29 @@ extension Repository {
             let diff = Diff(raw!)  // Safe: success sets the out pointer.
             try diff.findRenames()
             perParent.append(try diff.addedContent(commit: commitID))
+        }
+        return Self.common(perParent, commit: commitID)
+    }
+
+    /// The files a commit changes relative to every parent, each as wholly added: a tree comparison
+    /// only, with no rename detection and no line diff. A superset of what `addedContent(of:)` gives
+    /// (a path with lines new to every parent differs from every parent), so a hook can scan these
+    /// blobs first and diff line by line only the commits whose blobs hold a match.
+    public func changedFiles(of commitID: ObjectID, heights: TreeHeights? = nil) throws -> [AddedContent] {
+        let info = try commit(commitID)
+        let parentTrees = try info.parents.map { try commit($0).tree }
+        let heights = heights ?? TreeHeights(self)
+        if try ([info.tree] + parentTrees).contains(where: { try heights.exceeds($0, limit: Self.diffDepthLimit) }) {
+            return try addedContent(of: commitID, heights: heights)
+        }
+        let new = try Tree(self, info.tree)
+        var perParent: [[AddedContent]] = []
+        for parent in parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some) {
+            let old = try parent.map { try Tree(self, $0) }
+            var options = try Diff.options()
+            var raw: OpaquePointer?
+            try check(git_diff_tree_to_tree(&raw, handle, old?.handle, new.handle, &options), "git_diff_tree_to_tree")
+            perParent.append(Diff(raw!).changedFiles(commit: commitID))  // Safe: success sets the out pointer.
         }
         return Self.common(perParent, commit: commitID)
     }

@@ -31,6 +31,8 @@ public final class Repository {
     /// The path the repository was opened from, used to open more handles for other threads.
     public let gitDirectory: String
     public let workDirectory: String?
+    /// Opened from the environment git gives a hook (quarantine included): other handles must be too.
+    let fromEnvironment: Bool
 
     /// Opens the repository at `path` or in a folder above it, as git does.
     public init(discovering path: String) throws {
@@ -54,6 +56,7 @@ public final class Repository {
         handle = repo!
         gitDirectory = String(cString: git_repository_path(handle))
         workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+        fromEnvironment = false
     }
 
     /// Opens exactly the git directory another handle found (no search).
@@ -65,6 +68,7 @@ public final class Repository {
         handle = repo!  // Safe: success sets the out pointer.
         self.gitDirectory = String(cString: git_repository_path(handle))
         workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+        fromEnvironment = false
     }
 
     /// Opens the repository as git describes it to a hook: `GIT_DIR`, and in a pre-receive hook
@@ -79,6 +83,13 @@ public final class Repository {
         handle = repo!  // Safe: success sets the out pointer.
         gitDirectory = String(cString: git_repository_path(handle))
         workDirectory = git_repository_workdir(handle).map { String(cString: $0) }
+        fromEnvironment = true
+    }
+
+    /// Another handle on the same repository, for another thread, opened the same way (a hook's
+    /// handle sees the quarantined objects of a push; a handle opened by path would not).
+    public func anotherHandle() throws -> Repository {
+        fromEnvironment ? try Repository(fromEnvironment: ()) : try Repository(gitDirectory: gitDirectory)
     }
 
     deinit { git_repository_free(handle) }

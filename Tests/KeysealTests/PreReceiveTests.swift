@@ -89,6 +89,33 @@ final class PreReceiveTests: XCTestCase {
         XCTAssertEqual(out.status, 0, out.stderr)
     }
 
+    func testRenamingOrEditingAFileThatAlreadyHeldASecretPassesButANewSecretInItDoesNot() throws {
+        // The hook scans each new blob once and diffs line by line (with rename detection) only the
+        // commits whose blobs hold a match: a secret the server already had must still not count.
+        try TestRepository.run("/bin/mv", [server.url.appendingPathComponent("hooks/pre-receive").path,
+                                           server.url.appendingPathComponent("hooks/pre-receive.off").path], in: server.url)
+        let lines = (1...30).map { "setting_\($0) = \($0)" }.joined(separator: "\n")
+        try client.write("old.env", "STRIPE_KEY=\(secret)\n\(lines)\n")
+        try client.write("config/README", "settings\n")
+        try client.commit("old leak")
+        XCTAssertEqual(try push(["origin", "main"]).status, 0)
+        try TestRepository.run("/bin/mv", [server.url.appendingPathComponent("hooks/pre-receive.off").path,
+                                           server.url.appendingPathComponent("hooks/pre-receive").path], in: server.url)
+        try client.git(["mv", "old.env", "config/renamed.env"])
+        try client.commit("rename")
+        try client.write("config/renamed.env", "STRIPE_KEY=\(secret)\n\(lines)\nsetting_31 = 31\n")
+        try client.commit("edit another line")
+        let passed = try push(["origin", "main"])
+        XCTAssertEqual(passed.status, 0, passed.stderr)
+        let other = FakeSecret.stripe("pre-receive-new")
+        try client.write("config/renamed.env", "STRIPE_KEY=\(secret)\n\(lines)\nsetting_31 = 31\nSTRIPE_NEW=\(other)\n")
+        try client.commit("new key")
+        let refused = try push(["origin", "main"])
+        XCTAssertNotEqual(refused.status, 0, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("push refused: 1 secret in 1 new commit(s)"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("config/renamed.env:33"), refused.stderr)
+    }
+
     func testATriagedFalsePositivePassesAndWarnOnlyRecords() throws {
         try client.write("fixtures/stripe.env", "STRIPE_KEY=\(secret)\n")
         try client.commit("test fixture")

@@ -184,13 +184,14 @@ public enum GuardScanner {
 
     /// Scans each distinct blob once, then keeps the matches on lines the change added.
     static func scan(_ added: [AddedContent], repository: Repository, settings: Settings, showSecrets: Bool,
-                     authors: [ObjectID: Signature] = [:], cacheDirectory: URL?, deadline: Date? = nil) throws -> GuardResult {
+                     authors: [ObjectID: Signature] = [:], cacheDirectory: URL?, matcher prepared: Matcher? = nil,
+                     deadline: Date? = nil) throws -> GuardResult {
         var result = GuardResult(findings: [])
         result.maxBlobSize = settings.maxBlobSize
         let decisions = try Decisions.forHooks(repository: repository)
         result.rules = settings.rules.map(RuleInfo.init)
         if added.isEmpty { return result }
-        let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
+        let matcher = try prepared ?? settings.matcher(cacheDirectory: cacheDirectory)
         let scratch = try matcher.makeScratch()
         /// One blob's scan: its matches, and what it left out.
         struct Scanned {

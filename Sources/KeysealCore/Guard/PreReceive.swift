@@ -2,6 +2,7 @@ import Foundation
 import KeysealEngine
 import KeysealGit
 import KeysealStore
+import Synchronization
 
 /// One line of git's pre-receive input: `<old> <new> <ref>`.
 public struct ReceiveUpdate: Sendable, Equatable {
@@ -74,7 +75,7 @@ extension GuardScanner {
                 commits.append(id)
             }
         }
-        var added: [AddedContent] = []
+        var changed: [AddedContent] = []
         var authors: [ObjectID: Signature] = [:]
         var subjects: [String: String] = [:]
         var roots: Set<String> = []
@@ -82,14 +83,33 @@ extension GuardScanner {
         var read = 0
         for commit in commits {
             if let deadline, Date() > deadline { break }
-            added += try repository.addedContent(of: commit, treatAsRoot: false, heights: heights)
+            changed += try repository.changedFiles(of: commit, heights: heights)
             authors[commit] = try repository.author(of: commit)
             subjects[commit.hex] = try repository.subject(of: commit)
             if try repository.commit(commit).parents.isEmpty { roots.insert(commit.hex) }
             read += 1
         }
+        changed.removeAll { settings.allowlist.allowsPath(String(decoding: $0.path, as: UTF8.self)) }
+        // Each new blob is scanned once, on all cores. Most hold no match: only the commits that
+        // change a file to a blob with a match (or one not fully scanned) are diffed line by line
+        // (with rename detection), which is where a hook's time went.
+        let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
+        let prescan = try flagBlobs(changed, repository: repository, matcher: matcher, maxBlobSize: settings.maxBlobSize,
+                                    deadline: deadline)
+        var added: [AddedContent] = []
+        var exact: [ObjectID: [AddedContent]] = [:]
+        for candidate in changed where prescan.flagged.contains(candidate.blob) {
+            guard let commit = candidate.commit else { continue }
+            if exact[commit] == nil { exact[commit] = try repository.addedContent(of: commit, heights: heights) }
+            added += exact[commit, default: []].filter { $0.path == candidate.path }
+        }
         var result = try scan(added, repository: repository, settings: settings, showSecrets: options.showSecrets,
-                              authors: authors, cacheDirectory: cacheDirectory, deadline: deadline)
+                              authors: authors, cacheDirectory: cacheDirectory, matcher: matcher, deadline: deadline)
+        result.blobsScanned = prescan.scanned
+        if prescan.left > 0 {
+            result.timedOut = true
+            result.filesLeft += prescan.left
+        }
         if read < commits.count {
             result.timedOut = true
             result.commitsLeft = commits.count - read
@@ -107,6 +127,46 @@ extension GuardScanner {
             }
         }
         return result
+    }
+
+    /// Scans each distinct blob of `changed` once, on all cores, and returns those that need a closer
+    /// look: a match, a part not scanned, too large, or missing. `left`: files not reached in time.
+    static func flagBlobs(_ changed: [AddedContent], repository: Repository, matcher: Matcher, maxBlobSize: Int,
+                          deadline: Date?) throws -> (flagged: Set<ObjectID>, scanned: Int, left: Int) {
+        var seen = Set<ObjectID>()
+        let unique = changed.map(\.blob).filter { seen.insert($0).inserted }
+        /// One thread's state; handed to `collected` only when its thread is done with it.
+        final class Worker: @unchecked Sendable {
+            let scratch: Matcher.Scratch
+            var flagged: [ObjectID] = []
+            var scanned = 0
+            var reached: [ObjectID] = []
+            init(scratch: Matcher.Scratch) { self.scratch = scratch }
+        }
+        let collected = Mutex<[Worker]>([])
+        try BlobReader.read(
+            unique, repository: repository, threads: ProcessInfo.processInfo.activeProcessorCount, maxSize: maxBlobSize,
+            makeWorker: { Worker(scratch: try matcher.makeScratch()) },
+            body: { worker, index, content in
+                if let deadline, Date() > deadline { return }
+                worker.reached.append(unique[index])
+                switch content {
+                case .bytes(let bytes):
+                    let scan = try matcher.scanBlob(bytes, scratch: worker.scratch)
+                    worker.scanned += 1
+                    if !scan.matches.isEmpty || !scan.gaps.isEmpty { worker.flagged.append(unique[index]) }
+                case .tooLarge, .missing:
+                    worker.flagged.append(unique[index])
+                }
+            },
+            finish: { worker in
+                let done = worker
+                collected.withLock { $0.append(done) }
+            })
+        let workers = collected.withLock { $0 }
+        let reached = Set(workers.flatMap(\.reached))
+        return (Set(workers.flatMap(\.flagged)), workers.reduce(0) { $0 + $1.scanned },
+                changed.filter { !reached.contains($0.blob) }.count)
     }
 
     /// The push option that asks for an emergency bypass (`git push -o keyseal.bypass=REASON`), from

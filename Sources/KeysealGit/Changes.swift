@@ -248,12 +248,12 @@ extension Repository {
     /// only, with no rename detection and no line diff. A superset of what `addedContent(of:)` gives
     /// (a path with lines new to every parent differs from every parent), so a hook can scan these
     /// blobs first and diff line by line only the commits whose blobs hold a match.
-    public func changedFiles(of commitID: ObjectID, heights: TreeHeights? = nil) throws -> [AddedContent] {
+    public func changedFiles(of commitID: ObjectID, treatAsRoot: Bool = false, heights: TreeHeights? = nil) throws -> [AddedContent] {
         let info = try commit(commitID)
-        let parentTrees = try info.parents.map { try commit($0).tree }
+        let parentTrees = try (treatAsRoot ? [] : info.parents).map { try commit($0).tree }
         let heights = heights ?? TreeHeights(self)
         if try ([info.tree] + parentTrees).contains(where: { try heights.exceeds($0, limit: Self.diffDepthLimit) }) {
-            return try addedContent(of: commitID, heights: heights)
+            return try addedContent(of: commitID, treatAsRoot: treatAsRoot, heights: heights)
         }
         let new = try Tree(self, info.tree)
         var perParent: [[AddedContent]] = []

@@ -158,21 +158,25 @@ public enum GuardScanner {
                 commits.append(commit)
             }
         }
-        var added: [AddedContent] = []
+        var changed: [AddedContent] = []
         var authors: [ObjectID: Signature] = [:]
         var subjects: [String: String] = [:]
         var roots: Set<String> = []
         let heights = TreeHeights(repository)
         for commit in commits {
             let boundary = shallow.contains(commit)
-            added += try repository.addedContent(of: commit, treatAsRoot: boundary, heights: heights)
+            changed += try repository.changedFiles(of: commit, treatAsRoot: boundary, heights: heights)
             authors[commit] = try repository.author(of: commit)
             subjects[commit.hex] = try repository.subject(of: commit)
             let isRoot = try repository.commit(commit).parents.isEmpty
             if boundary || isRoot { roots.insert(commit.hex) }
         }
-        var result = try scan(added, repository: repository, settings: settings, showSecrets: showSecrets,
-                              authors: authors, cacheDirectory: cacheDirectory)
+        let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
+        let prescan = try addedContent(changed, repository: repository, settings: settings, matcher: matcher, heights: heights,
+                                       roots: Set(commits.filter { shallow.contains($0) }), deadline: nil)
+        var result = try scan(prescan.added, repository: repository, settings: settings, showSecrets: showSecrets,
+                              authors: authors, cacheDirectory: cacheDirectory, matcher: matcher)
+        result.blobsScanned = prescan.scanned
         result.commitsScanned = commits.count
         result.subjects = subjects
         result.roots = roots

@@ -89,20 +89,10 @@ extension GuardScanner {
             if try repository.commit(commit).parents.isEmpty { roots.insert(commit.hex) }
             read += 1
         }
-        changed.removeAll { settings.allowlist.allowsPath(String(decoding: $0.path, as: UTF8.self)) }
-        // Each new blob is scanned once, on all cores. Most hold no match: only the commits that
-        // change a file to a blob with a match (or one not fully scanned) are diffed line by line
-        // (with rename detection), which is where a hook's time went.
         let matcher = try settings.matcher(cacheDirectory: cacheDirectory)
-        let prescan = try flagBlobs(changed, repository: repository, matcher: matcher, maxBlobSize: settings.maxBlobSize,
-                                    deadline: deadline)
-        var added: [AddedContent] = []
-        var exact: [ObjectID: [AddedContent]] = [:]
-        for candidate in changed where prescan.flagged.contains(candidate.blob) {
-            guard let commit = candidate.commit else { continue }
-            if exact[commit] == nil { exact[commit] = try repository.addedContent(of: commit, heights: heights) }
-            added += exact[commit, default: []].filter { $0.path == candidate.path }
-        }
+        let prescan = try addedContent(changed, repository: repository, settings: settings, matcher: matcher,
+                                       heights: heights, roots: [], deadline: deadline)
+        let added = prescan.added
         var result = try scan(added, repository: repository, settings: settings, showSecrets: options.showSecrets,
                               authors: authors, cacheDirectory: cacheDirectory, matcher: matcher, deadline: deadline)
         result.blobsScanned = prescan.scanned
@@ -127,6 +117,29 @@ extension GuardScanner {
             }
         }
         return result
+    }
+
+    /// What `commits` added, line by line, found cheaply: `changed` (each commit's changed files as
+    /// wholly added, from `changedFiles`) is scanned blob by blob, each blob once, on all cores. Most
+    /// hold no match: only the commits that change a file to a blob with a match (or one not fully
+    /// scanned) are diffed line by line, with rename detection, which is where a hook's time went.
+    /// `roots`: commits to compare with an empty tree (a shallow clone's boundary).
+    static func addedContent(_ changed: [AddedContent], repository: Repository, settings: Settings, matcher: Matcher,
+                             heights: TreeHeights, roots: Set<ObjectID>, deadline: Date?)
+        throws -> (added: [AddedContent], scanned: Int, left: Int) {
+        let changed = changed.filter { !settings.allowlist.allowsPath(String(decoding: $0.path, as: UTF8.self)) }
+        let prescan = try flagBlobs(changed, repository: repository, matcher: matcher, maxBlobSize: settings.maxBlobSize,
+                                    deadline: deadline)
+        var added: [AddedContent] = []
+        var exact: [ObjectID: [AddedContent]] = [:]
+        for candidate in changed where prescan.flagged.contains(candidate.blob) {
+            guard let commit = candidate.commit else { continue }
+            if exact[commit] == nil {
+                exact[commit] = try repository.addedContent(of: commit, treatAsRoot: roots.contains(commit), heights: heights)
+            }
+            added += exact[commit, default: []].filter { $0.path == candidate.path }
+        }
+        return (added, prescan.scanned, prescan.left)
     }
 
     /// Scans each distinct blob of `changed` once, on all cores, and returns those that need a closer

@@ -134,11 +134,11 @@ def tree_rss(root):
     return total
 
 
-def run_measured(cmd, env=None):
+def run_measured(cmd, env=None, cwd=None):
     """Runs `cmd`; returns (exit status, wall s, CPU s of it and its children, peak tree RSS MiB)."""
     before = os.times()
     start = time.perf_counter()
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     peak = 0
     while process.poll() is None:
         peak = max(peak, tree_rss(process.pid))

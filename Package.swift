@@ -31,6 +31,9 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         // git_libgit2_opts is variadic, which Swift cannot call: one C function per option we set.
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
         .target(name: "CGitOptions", dependencies: ["CGit2"]),
         // Webhook POSTs through libcurl loaded at run time, so the release binary needs only libc.
         .target(name: "CWebhookHTTP", linkerSettings: [.linkedLibrary("dl")]),
@@ -47,25 +50,27 @@ let package = Package(
             exclude: ["Rules"]),
         // The rule-file schema (built-in Rules/*.toml and a .keyseal.toml's [[rules]]), and the Swift
         // it generates. Depends on no engine type, so the generator builds even when its output does not.
+        // Container images: another source of blobs beside git, knowing neither git nor the rules.
+        .target(name: "KeysealImage", dependencies: ["CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KeysealRuleFiles", dependencies: ["TOMLKit"]),
         .executableTarget(name: "keyseal-rulegen", dependencies: ["KeysealRuleFiles"]),
         // The findings store (SQLite); knows neither git nor rules.
         .target(name: "KeysealStore", dependencies: ["CSQLite"]),
         // Joins sources and engine into findings; report writers.
         // _CryptoExtras: PBKDF2 for the slow fingerprints of guessable secrets (BoringSSL's, as Crypto uses).
-        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation", "CWebhookHTTP",
+        .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealImage", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation", "CWebhookHTTP",
                                                     .product(name: "Crypto", package: "swift-crypto"),
                                                     .product(name: "_CryptoExtras", package: "swift-crypto")]),
         .executableTarget(
             name: "keyseal",
-            dependencies: ["KeysealCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["KeysealCore", "KeysealImage", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A scan in a process of its own with the test seams set (killed part way, held in a store
         // write): for StoreTests. Not a product; install.sh builds only keyseal.
         .executableTarget(
             name: "keyseal-test-scan", dependencies: ["KeysealCore", "KeysealStore"], path: "Tests/KeysealTestScan"),
         .testTarget(
             name: "KeysealTests",
-            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealStore", "KeysealRuleFiles", "keyseal", "keyseal-test-scan", "CZlib",
+            dependencies: ["KeysealCore", "KeysealEngine", "KeysealGit", "KeysealImage", "KeysealStore", "KeysealRuleFiles", "keyseal", "keyseal-test-scan", "CZlib", "CZstd",
                            .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"]),
     ]

@@ -145,6 +145,7 @@ enum FindingText {
 
     /// One line a reader can act on: for a secret only in history, that it is, and the commit, first.
     static func summary(_ finding: Finding) -> String {
+        if let image = finding.image { return imageSummary(finding, image) }
         let commit = finding.commit.isEmpty ? "" : " in \(finding.commit.prefix(10))"
         let by = finding.author.isEmpty ? "" : " by \(finding.author)"
         let on = finding.date.isEmpty ? "" : " on \(day(finding))"
@@ -152,5 +153,25 @@ enum FindingText {
             return "History only (commit \(finding.commit.prefix(10))): \(what(finding)) was committed at \(finding.place)\(by)\(on) and is no longer in HEAD at that path. Rotate it, then remove it from history."
         }
         return "\(what(finding)) committed\(commit)\(by)\(on). Rotate it, then remove it from history."
+    }
+
+    /// Image, platform, where in it, and whether a container still sees it.
+    static func imageSummary(_ finding: Finding, _ image: ImagePlace) -> String {
+        let inImage = "in image \(image.image) (\(image.platform))"
+        switch image.source {
+        case .layer:
+            let state: String
+            switch image.visibility ?? .visible {
+            case .visible: state = ""
+            case .deleted: state = "; a later layer deletes the file, but it is still in the image"
+            case .overwritten: state = "; a later layer overwrites the file, but it is still in the image"
+            }
+            let made = image.instruction.map { ", made by `\(String($0.prefix(200)))`" } ?? ""
+            return "\(what(finding)) \(inImage), layer \(image.layerIndex ?? 0)\(made), at \(finding.place)\(state). Rotate it, then rebuild the image without it."
+        case .config, .history, .annotation:
+            return "\(what(finding)) \(inImage), \(image.source.rawValue) \(finding.path). Rotate it, then rebuild the image without it."
+        case .attestation:
+            return "\(what(finding)) \(inImage), attestation \(image.entry ?? ""). Rotate it, then rebuild the image without it."
+        }
     }
 }

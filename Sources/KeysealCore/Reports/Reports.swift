@@ -79,6 +79,10 @@ enum TextReport {
             default: break
             }
             for finding in occurrences {
+                if let image = finding.image {
+                    out += ImageTextReport.occurrence(finding, image, paint: paint)
+                    continue
+                }
                 let date = String(finding.date.prefix(10))
                 out += "    \(paint(e(finding.place), "1"))\(finding.identity.map { "  with \(e($0))" } ?? "")  \(finding.commit.prefix(10))  \(e(finding.author)) <\(e(finding.email))>  \(e(date))\n"
             }
@@ -88,7 +92,9 @@ enum TextReport {
         let s = result.summary
         let mib = String(format: "%.1f", Double(s.bytesScanned) / 1_048_576)
         let seconds = String(format: "%.2f", s.durationSeconds)
-        if s.commitsFromStore > 0 || s.blobsFromStore > 0 {
+        if result.origin == .image {
+            out += "Scanned \(s.blobsScanned) files (\(mib) MiB) in \(seconds) s; skipped \(s.blobsSkippedLarge) too large.\n"
+        } else if s.commitsFromStore > 0 || s.blobsFromStore > 0 {
             // An incremental scan: say what was new and that the rest of the findings are the store's.
             out += "Scanned \(s.commits) new commit(s) on \(s.refs) refs (\(s.commitsFromStore) scanned before); read \(s.blobsScanned) blobs (\(mib) MiB)"
             out += s.blobsFromStore > 0 ? ", \(s.blobsFromStore) known from the store" : ""
@@ -96,10 +102,12 @@ enum TextReport {
         } else {
             out += "Scanned \(s.commits) commits on \(s.refs) refs: \(s.blobsScanned) blobs (\(mib) MiB) in \(seconds) s; "
         }
-        out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
-        out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
-        out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries"
-        out += s.blobsMissing > 0 ? ", \(s.blobsMissing) missing from the object database.\n" : ".\n"
+        if result.origin != .image {
+            out += "\(s.blobsBinary) binary (printable text scanned), \(s.archives) archive(s) opened"
+            out += s.archivesTruncated > 0 ? " (\(s.archivesTruncated) only in part: size or depth bounds)" : ""
+            out += "; skipped \(s.blobsSkippedLarge) too large, \(s.gitlinksSkipped) submodule entries"
+            out += s.blobsMissing > 0 ? ", \(s.blobsMissing) missing from the object database.\n" : ".\n"
+        }
         out += UnscannedText.render(s)
         for note in s.notes { out += "Note: \(e(note))\n" }
         let blocking = Set(result.findings.filter(\.blocks).map(\.fingerprint)).count
@@ -110,7 +118,9 @@ enum TextReport {
         } else {
             out += paint("\(s.secrets) secret(s) in \(s.findings) place(s)", "1;31")
             if blocking < s.secrets { out += paint(" (\(s.secrets - blocking) triaged: rotated, false positive or accepted)", "33") }
-            out += ". Treat each open one as leaked: rotate it, then remove it from history.\n"
+            out += result.origin == .image
+                ? ". Treat each open one as leaked: rotate it, then rebuild the image without it (a file a later layer deletes is still in the image).\n"
+                : ". Treat each open one as leaked: rotate it, then remove it from history.\n"
         }
         if result.failsOnUnscanned {
             out += paint("Failing: \(s.blobsNotFullyScanned) blob(s) not fully scanned, and --fail-on-unscanned is set.", "1;31") + "\n"
@@ -172,7 +182,9 @@ extension ReportWriter {
     /// One line for stderr when the report itself went to a file.
     public static func render(summaryOnly result: ScanResult) -> String {
         let s = result.summary
-        var line = "keyseal: \(s.commits) commits, \(s.blobsScanned) blobs scanned; \(s.secrets) secret(s) in \(s.findings) place(s)"
+        var line = result.origin == .image
+            ? "keyseal: \(s.blobsScanned) files scanned; \(s.secrets) secret(s) in \(s.findings) place(s)"
+            : "keyseal: \(s.commits) commits, \(s.blobsScanned) blobs scanned; \(s.secrets) secret(s) in \(s.findings) place(s)"
         if s.blobsNotFullyScanned > 0 { line += "; \(s.blobsNotFullyScanned) blob(s) not fully scanned" }
         if result.failsOnUnscanned { line += " (failing: --fail-on-unscanned)" }
         return line + "\n"

@@ -57,6 +57,7 @@ enum SARIFReport {
         case .history: return "scan"
         case .hook: return "hook"
         case .audit: return "audit"
+        case .image: return "image"
         }
     }
 
@@ -112,6 +113,10 @@ enum SARIFReport {
         if let encoding = finding.encoding { properties["encoding"] = encoding }
         if let inHead = finding.inHead { properties["inHead"] = inHead }
         if let status = finding.status { properties["triageStatus"] = status.rawValue }
+        if let image = finding.image, let data = try? JSONEncoder().encode(image),
+           let place = try? JSONSerialization.jsonObject(with: data) {
+            properties["image"] = place
+        }
         let identity = ResultIdentity.of(finding)
         var out: [String: Any] = [
             "ruleId": finding.rule,
@@ -147,6 +152,13 @@ enum SARIFReport {
     /// region of that commit's version. GitHub then lists the alert with that path and the message,
     /// which names the commit first, and annotates no line of any file.
     static func location(_ finding: Finding) -> [String: Any] {
+        if let image = finding.image {
+            // Not a file of the repository: under a folder no repository file is expected in, named
+            // by image, platform and layer (or config), so GitHub lists it without annotating a file.
+            let layer = image.layerIndex.map { "layer-\($0)" } ?? image.source.rawValue
+            let uri = "\(imagePrefix)\(self.uri(image.image))/\(self.uri(image.platform))/\(layer)/\(self.uri(finding.path))"
+            return ["physicalLocation": ["artifactLocation": ["uri": uri, "uriBaseId": "%SRCROOT%"], "region": region(finding)]]
+        }
         let historyOnly = FindingText.isHistoryOnly(finding)
         let uri = historyOnly ? "\(historyPrefix)\(finding.commit)/\(self.uri(finding.path))" : self.uri(finding.path)
         var location: [String: Any] = [
@@ -160,6 +172,8 @@ enum SARIFReport {
 
     /// Where a secret only in history is placed: inside the git directory, where no tracked file is.
     static let historyPrefix = ".git/keyseal-history/"
+    /// Where an image's secret is placed.
+    static let imagePrefix = ".keyseal-image/"
 
     /// A binary has no lines: SARIF's byte region instead (its length unknown only for a record an
     /// earlier keyseal wrote, then left out rather than guessed). In text, the end is given when known.

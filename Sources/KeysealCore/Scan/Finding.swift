@@ -57,6 +57,9 @@ public struct Finding: Sendable, Codable, Hashable {
     /// The note given with the triage decision (`keyseal triage … --note`, or the baseline's), when
     /// there is one: the justification reports carry with a rotated, false positive or accepted secret.
     public var triageNote: String?
+    /// Found in a container image (`keyseal image`): which image, platform, layer or config entry.
+    /// Then `commit` is empty and `path` is the file's path in the layer (or the config entry).
+    public var image: ImagePlace?
 
     public init(rule: String, provider: String, description: String, fingerprint: String, preview: String, secret: String?,
                 commit: String, author: String, email: String, date: String, path: String, line: Int, column: Int,
@@ -128,6 +131,7 @@ public struct Finding: Sendable, Codable, Hashable {
         case triageNote = "triage_note"
         case byteOffset = "byte_offset"
         case byteLength = "byte_length"
+        case image
     }
 }
 

@@ -171,6 +171,8 @@ public enum ScanOrigin: String, Sendable, CaseIterable {
     case hook
     /// `keyseal audit` alone.
     case audit
+    /// `keyseal image`: container images.
+    case image
 }
 
 /// What reports say about a rule: its name, and what SARIF, GitLab and CSV reports rank and explain

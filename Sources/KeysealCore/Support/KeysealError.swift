@@ -21,6 +21,8 @@ public enum KeysealError: Error, Sendable {
     case file(String)
     /// The slow fingerprint of a guessable secret could not be derived (the rule is named; the secret is not).
     case fingerprint(rule: String, reason: String)
+    /// A container image that cannot be read as one (missing or altered blob, malformed JSON, a bad layer).
+    case image(String)
 }
 
 extension KeysealError: CustomStringConvertible {
@@ -33,6 +35,7 @@ extension KeysealError: CustomStringConvertible {
         case .noStore(let path): return "no findings store at \(path) yet: run `keyseal scan` first"
         case .usage(let message), .invalidInput(let message), .file(let message): return message
         case .fingerprint(let rule, let reason): return "cannot derive the fingerprint of a \(rule) secret: \(reason)"
+        case .image(let message): return message
         }
     }
 }

@@ -1,0 +1,255 @@
+import Dispatch
+import Foundation
+import KeysealEngine
+import KeysealImage
+import Synchronization
+
+/// What `keyseal image` is asked to read.
+public struct ImageScanOptions: Sendable {
+    /// Image tarballs (`docker save`, an OCI layout in a tar) or OCI layout folders.
+    public var inputs: [String]
+    public var platform: PlatformFilter = .all
+    public var configFile: String?
+    public var showSecrets = false
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var cacheDirectory: URL? = Matcher.defaultCacheDirectory
+
+    public init(inputs: [String]) { self.inputs = inputs }
+}
+
+/// Finds secrets in container images: every file of every layer (those a later layer deletes or
+/// overwrites too: they are still in the image), the config (environment, labels, commands, the
+/// history with its build arguments), annotations and attestations. Each distinct layer is read
+/// once, streamed and decompressed on the fly, on all cores.
+public enum ImageScan {
+    public static func run(_ options: ImageScanOptions) throws -> ScanResult {
+        let started = Date()
+        let settings = try Settings.load(workDirectory: nil, configFile: options.configFile)
+        var images: [PlatformImage] = []
+        do {
+            for input in options.inputs { images += try ImageLoader.load(input, platform: options.platform) }
+        } catch let error as ImageError {
+            throw KeysealError.image(error.description)
+        }
+        let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
+
+        // Each layer once, however many images (or platforms) share it; the largest first, so the
+        // threads finish together.
+        var layers: [ImageLayer] = []
+        var seen = Set<String>()
+        for image in images {
+            for layer in image.layers where seen.insert(layer.key).inserted { layers.append(layer) }
+        }
+        layers.sort { $0.location.size > $1.location.size }
+        let read = try readLayers(layers, matcher: matcher, settings: settings, options: options)
+
+        var summary = ScanSummary()
+        var findings: [Finding] = []
+        var unscanned: [UnscannedBlob] = []
+        for layer in read.values {
+            summary.blobsScanned += layer.files
+            summary.bytesScanned += layer.bytes
+            summary.blobsSkippedLarge += layer.tooLarge
+        }
+        for image in images {
+            let listings = image.layers.map { read[$0.key]?.listing ?? LayerListing() }
+            for layer in image.layers {
+                guard let done = read[layer.key] else { continue }
+                for hit in done.hits {
+                    var finding = hit.finding
+                    finding.image = place(image, layer: layer,
+                                          visibility: visibility(of: hit.path, in: layer.index, listings: listings))
+                    findings.append(finding)
+                }
+                for gap in done.unscanned {
+                    unscanned.append(UnscannedBlob(path: gap.path, commit: "", blob: layer.key, reasons: gap.reasons,
+                                                   rules: gap.rules.isEmpty ? nil : gap.rules, size: gap.size))
+                }
+            }
+            let outside = try scanOutsideLayers(image, matcher: matcher, settings: settings, showSecrets: options.showSecrets)
+            findings += outside.findings
+            unscanned += outside.unscanned
+            summary.blobsScanned += outside.scanned
+            summary.notes.append("\(image.reference) (\(image.platform)): \(image.layers.count) layer(s)"
+                                 + (image.attachments.isEmpty ? "" : ", \(image.attachments.count) attestation(s)"))
+        }
+        findings.sort { a, b in
+            let x = a.image!, y = b.image!  // Safe: every finding of an image scan has its place.
+            return (x.image, x.platform, x.layerIndex ?? -1, a.path, a.line, a.column)
+                < (y.image, y.platform, y.layerIndex ?? -1, b.path, b.line, b.column)
+        }
+        summary.findings = findings.count
+        summary.secrets = Set(findings.map(\.fingerprint)).count
+        summary.blobsNotFullyScanned = unscanned.count
+        summary.notFullyScanned = Array(unscanned.prefix(UnscannedBlob.listed))
+        summary.durationSeconds = Date().timeIntervalSince(started)
+        summary.notes += settings.config.warnings
+        var result = ScanResult(summary: summary, findings: findings, rules: settings.rules.map(RuleInfo.init))
+        result.origin = .image
+        return result
+    }
+
+    /// What one layer held: its findings (without their image place, which depends on the image),
+    /// its files not fully scanned, and its listing.
+    struct LayerResult: Sendable {
+        var hits: [(path: String, finding: Finding)] = []
+        var unscanned: [(path: String, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
+        var listing = LayerListing()
+        var files = 0, bytes = 0, tooLarge = 0
+    }
+
+    /// Reads the layers on `options.threads` threads, each layer whole on one thread.
+    static func readLayers(_ layers: [ImageLayer], matcher: Matcher, settings: Settings,
+                           options: ImageScanOptions) throws -> [String: LayerResult] {
+        let results = Mutex<[String: LayerResult]>([:])
+        let failure = Mutex<Error?>(nil)
+        let next = Atomic<Int>(0)
+        let workers = max(1, min(options.threads, layers.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            do {
+                let scratch = try matcher.makeScratch()
+                while failure.withLock({ $0 == nil }) {
+                    let index = next.add(1, ordering: .relaxed).oldValue
+                    guard index < layers.count else { break }
+                    let layer = layers[index]
+                    let result = try readLayer(layer, matcher: matcher, scratch: scratch, settings: settings,
+                                               showSecrets: options.showSecrets)
+                    results.withLock { $0[layer.key] = result }
+                }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) {
+            if let error = error as? ImageError { throw KeysealError.image(error.description) }
+            throw error
+        }
+        return results.withLock { $0 }
+    }
+
+    static func readLayer(_ layer: ImageLayer, matcher: Matcher, scratch: Matcher.Scratch, settings: Settings,
+                          showSecrets: Bool) throws -> LayerResult {
+        var result = LayerResult()
+        result.listing = try LayerReader.read(layer, maxFileSize: settings.maxBlobSize) { entry, content in
+            if settings.allowlist.allowsPath(entry.path) { return }
+            switch content {
+            case .tooLarge:
+                result.tooLarge += 1
+                result.unscanned.append((entry.path, [.tooLarge], [], entry.size))
+            case .bytes(let bytes):
+                result.files += 1
+                result.bytes += bytes.count
+                let scan = try matcher.scanBlob(bytes, scratch: scratch)
+                let reasons = UnscannedReason.from(scan.gaps)
+                if !reasons.isEmpty { result.unscanned.append((entry.path, reasons, scan.regexLimitHits.keys.sorted(), nil)) }
+                for finding in try findings(scan.matches, path: entry.path, matcher: matcher, settings: settings,
+                                            showSecrets: showSecrets) {
+                    result.hits.append((entry.path, finding))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Findings from a blob's matches, allowlisted secrets left out; the place is filled in later.
+    static func findings(_ matches: [EngineMatch], path: String, matcher: Matcher, settings: Settings,
+                         showSecrets: Bool) throws -> [Finding] {
+        guard !matches.isEmpty else { return [] }
+        let prints = try SecretText.identify(matches, rules: matcher.rules)
+        var out: [Finding] = []
+        for (k, match) in matches.enumerated() {
+            if settings.allowlist.allowsSecret(String(decoding: match.secret, as: UTF8.self)) { continue }
+            out.append(Finding(rule: matcher.rules[match.rule], match: match, fingerprint: prints[k].fingerprint,
+                               pairedWith: match.pairedWith.map { prints[$0].fingerprint }, commit: "", author: nil,
+                               path: path, blob: "", showSecret: showSecrets))
+        }
+        return out
+    }
+
+    /// Whether a file of layer `index` is still what a container sees, or a later layer deleted or
+    /// replaced it (or a folder above it).
+    static func visibility(of path: String, in index: Int, listings: [LayerListing]) -> ImagePlace.Visibility {
+        var ancestors: [String] = []
+        var cursor = path.startIndex
+        while let slash = path[cursor...].firstIndex(of: "/") {
+            ancestors.append(String(path[..<slash]))
+            cursor = path.index(after: slash)
+        }
+        for later in listings.dropFirst(index + 1) {
+            if later.whiteouts.contains(path) || ancestors.contains(where: { later.whiteouts.contains($0) || later.opaqueFolders.contains($0) }) {
+                return .deleted
+            }
+            if later.paths.contains(path) { return later.folders.contains(path) ? .deleted : .overwritten }
+            if ancestors.contains(where: { later.paths.contains($0) && !later.folders.contains($0) }) { return .deleted }
+        }
+        return .visible
+    }
+
+    static func place(_ image: PlatformImage, layer: ImageLayer?, visibility: ImagePlace.Visibility?,
+                      source: ImagePlace.Source = .layer, entry: String? = nil) -> ImagePlace {
+        ImagePlace(image: image.reference, imageDigest: image.manifestDigest, platform: image.platform, source: source,
+                   layerIndex: layer?.index, layerDigest: layer?.digest, diffID: layer?.diffID, instruction: layer?.instruction,
+                   visibility: visibility, entry: entry)
+    }
+
+    /// The config's values and history, annotations, and attestations: one text per entry, each
+    /// scanned on its own line(s) so a finding names its entry.
+    static func scanOutsideLayers(_ image: PlatformImage, matcher: Matcher, settings: Settings, showSecrets: Bool)
+        throws -> (findings: [Finding], unscanned: [UnscannedBlob], scanned: Int) {
+        let scratch = try matcher.makeScratch()
+        var findings: [Finding] = []
+        var unscanned: [UnscannedBlob] = []
+        var document: [UInt8] = []
+        var starts: [(line: Int, text: ImageText)] = []
+        var line = 1
+        for text in image.texts {
+            starts.append((line, text))
+            document += Array(text.text.utf8)
+            document.append(10)
+            line += 1 + text.text.utf8.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+        }
+        let scan = try document.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+        for finding in try Self.findings(scan.matches, path: "", matcher: matcher, settings: settings, showSecrets: showSecrets) {
+            guard let owner = starts.last(where: { $0.line <= finding.line }) else { continue }
+            let source: ImagePlace.Source = owner.text.source == .history ? .history : owner.text.source == .annotation ? .annotation : .config
+            findings.append(relocated(finding, path: owner.text.place, line: finding.line - owner.line + 1,
+                                      place: place(image, layer: nil, visibility: nil, source: source, entry: owner.text.place)))
+        }
+        var scanned = 1
+        for attachment in image.attachments {
+            let name = "attestation \(attachment.digest)"
+            if settings.allowlist.allowsPath(name) { continue }
+            guard attachment.location.size <= settings.maxBlobSize else {
+                unscanned.append(UnscannedBlob(path: name, commit: "", blob: attachment.digest, reasons: [.tooLarge], rules: nil,
+                                               size: attachment.location.size))
+                continue
+            }
+            let bytes: [UInt8]
+            do {
+                bytes = try attachment.bytes(limit: settings.maxBlobSize)
+            } catch let error as ImageError {
+                throw KeysealError.image(error.description)
+            }
+            let scan = try bytes.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+            scanned += 1
+            for finding in try Self.findings(scan.matches, path: name, matcher: matcher, settings: settings, showSecrets: showSecrets) {
+                var located = finding
+                located.image = place(image, layer: nil, visibility: nil, source: .attestation, entry: attachment.digest)
+                findings.append(located)
+            }
+        }
+        return (findings, unscanned, scanned)
+    }
+
+    /// A config finding at its entry: `path` names the entry, `line` counts within it.
+    static func relocated(_ finding: Finding, path: String, line: Int, place: ImagePlace) -> Finding {
+        var moved = Finding(rule: finding.rule, provider: finding.provider, description: finding.description,
+                            fingerprint: finding.fingerprint, preview: finding.preview, secret: finding.secret, commit: "",
+                            author: "", email: "", date: "", path: path, line: line, column: finding.column, blob: "",
+                            pairedWith: finding.pairedWith, confidence: finding.confidence)
+        moved.identity = finding.identity
+        moved.encoding = finding.encoding
+        moved.image = place
+        return moved
+    }
+}

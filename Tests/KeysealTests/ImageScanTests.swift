@@ -1,0 +1,256 @@
+import Foundation
+import KeysealEngine
+import XCTest
+
+/// `keyseal image` on images the tests write (no Docker daemon): both `docker save` layouts, OCI
+/// layouts as folders and tars, gzip, zstd and plain layers, whiteouts, platforms, attestations,
+/// and images that are damaged or hostile.
+final class ImageScanTests: XCTestCase {
+    var folder: URL!
+    let github = FakeSecret.github("image-env")
+    let stripe = FakeSecret.stripe("image-layer")
+    let npm = ExampleTemplate.expand("npm_⟪an:36⟫", salt: "image-build-arg")
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-image-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// A three-layer image: a secret in a file the top layer deletes, one in a file it overwrites,
+    /// one visible, one in ENV and one as a build argument.
+    func leakyImage(compression: ImageFixture.Compression = .gzip) -> ImageFixture.Image {
+        typealias M = ImageFixture.Member
+        return ImageFixture.Image(
+            layers: [
+                .init(members: [.folder("etc"), .file("etc/hostname", "app\n")], compression: compression,
+                      createdBy: "ADD rootfs.tar / # buildkit"),
+                .init(members: [.folder("app"), .file("app/old.env", "STRIPE_KEY=\(stripe)\n"),
+                                .file("app/settings.py", "DEBUG = False\nSTRIPE_KEY = '\(stripe)'\n"),
+                                .file("app/visible.env", "# prod\nSTRIPE_KEY=\(stripe)\n")],
+                      compression: compression, createdBy: "COPY app/ /app/ # buildkit"),
+                .init(members: [.whiteout("app/old.env"), .file("app/settings.py", "DEBUG = False\n")],
+                      compression: compression, createdBy: "RUN |1 NPM_TOKEN=\(npm) /bin/sh -c rm app/old.env # buildkit"),
+            ],
+            env: ["PATH=/usr/bin", "GITHUB_TOKEN=\(github)"],
+            emptyHistory: ["ENV GITHUB_TOKEN=\(github)"])
+    }
+
+    func scan(_ arguments: [String]) throws -> (status: Int32, json: [String: Any], stderr: String) {
+        let report = folder.appendingPathComponent("report-\(UUID().uuidString).json")
+        let out = try KeysealBinary.run(["image"] + arguments + ["--format", "json", "-o", report.path], in: folder)
+        let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: report))) as? [String: Any] ?? [:]
+        for secret in [github, stripe, npm] {
+            XCTAssertFalse(out.stdout.contains(secret) || out.stderr.contains(secret), "no clear secret in output")
+            XCTAssertFalse((try? String(contentsOf: report, encoding: .utf8))?.contains(secret) ?? false, "no clear secret in the report")
+        }
+        return (out.status, json, out.stderr)
+    }
+
+    func findings(_ json: [String: Any]) -> [[String: Any]] { json["findings"] as? [[String: Any]] ?? [] }
+
+    func place(_ finding: [String: Any]) -> [String: Any] { finding["image"] as? [String: Any] ?? [:] }
+
+    func testALegacyDockerSaveTarballShowsEveryLayerConfigAndBuildArgument() throws {
+        let tarball = folder.appendingPathComponent("app.tar")
+        _ = try ImageFixture.legacyDockerSave(leakyImage(compression: .none), to: tarball)
+        let result = try scan([tarball.path])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let found = findings(result.json)
+        func find(_ path: String) -> [String: Any]? { found.first { $0["path"] as? String == path } }
+        let deleted = try XCTUnwrap(find("app/old.env"), "\(found)")
+        XCTAssertEqual(place(deleted)["visibility"] as? String, "deleted")
+        XCTAssertEqual(place(deleted)["layer_index"] as? Int, 1)
+        XCTAssertEqual(place(deleted)["instruction"] as? String, "COPY app/ /app/ # buildkit")
+        XCTAssertEqual(place(deleted)["image"] as? String, "example.com/team/app:1.0")
+        XCTAssertEqual(place(deleted)["platform"] as? String, "linux/amd64")
+        XCTAssertEqual((place(deleted)["diff_id"] as? String)?.hasPrefix("sha256:"), true)
+        XCTAssertEqual(place(try XCTUnwrap(find("app/settings.py")))["visibility"] as? String, "overwritten")
+        XCTAssertEqual(place(try XCTUnwrap(find("app/visible.env")))["visibility"] as? String, "visible")
+        let env = try XCTUnwrap(found.first { place($0)["source"] as? String == "config" })
+        XCTAssertEqual(env["rule"] as? String, "github-pat")
+        XCTAssertEqual(env["path"] as? String, "Env[1]")
+        let argument = try XCTUnwrap(found.first { ($0["path"] as? String)?.hasPrefix("build argument NPM_TOKEN") == true }, "\(found)")
+        XCTAssertEqual(place(argument)["source"] as? String, "history")
+        XCTAssertEqual(argument["rule"] as? String, "npm-token")
+        // The same secret in three files is one secret (one fingerprint), as it would be in git.
+        let stripePrints = Set(found.filter { ($0["rule"] as? String)?.hasPrefix("stripe") == true }.compactMap { $0["fingerprint"] as? String })
+        XCTAssertEqual(stripePrints.count, 1)
+        // Text: the layer, the instruction and the visibility are shown.
+        let text = try KeysealBinary.run(["image", tarball.path], in: folder)
+        XCTAssertEqual(text.status, 1)
+        XCTAssertTrue(text.stdout.contains("deleted by a later layer, still in the image"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("made by: COPY app/ /app/"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("build argument NPM_TOKEN"), text.stdout)
+    }
+
+    func testOCILayoutsGzipZstdPlatformsOpaqueFoldersAndAttestations() throws {
+        typealias M = ImageFixture.Member
+        var amd = leakyImage(compression: .zstd)
+        amd.layers.append(.init(members: [.opaque("app"), .file("app/run", "#!/bin/sh\n")], compression: .gzip,
+                                createdBy: "COPY run /app/ # buildkit"))
+        var arm = ImageFixture.Image(layers: [.init(members: [.file("srv/arm.env", "STRIPE_KEY=\(stripe)\n")], compression: .none)])
+        arm.architecture = "arm64"
+        let layout = folder.appendingPathComponent("layout")
+        let provenance: [String: Any] = ["_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2",
+                                         "predicate": ["invocation": ["parameters": ["args": ["build-arg:GH_TOKEN": github]]]]]
+        try ImageFixture.ociLayout(layout, images: [amd, arm], attest: provenance)
+        let all = try scan([layout.path])
+        XCTAssertEqual(all.status, 1, all.stderr)
+        let found = findings(all.json)
+        XCTAssertEqual(Set(found.compactMap { place($0)["platform"] as? String }), ["linux/amd64", "linux/arm64"])
+        // The opaque folder of the top layer hides everything lower layers put in app/.
+        XCTAssertEqual(place(try XCTUnwrap(found.first { $0["path"] as? String == "app/visible.env" }))["visibility"] as? String, "deleted")
+        let attested = try XCTUnwrap(found.first { place($0)["source"] as? String == "attestation" }, "\(found)")
+        XCTAssertEqual(attested["rule"] as? String, "github-pat")
+        XCTAssertEqual(place(try XCTUnwrap(found.first { $0["path"] as? String == "srv/arm.env" }))["layer_index"] as? Int, 0)
+
+        let arm64 = try scan([layout.path, "--platform", "linux/arm64"])
+        XCTAssertEqual(Set(findings(arm64.json).compactMap { place($0)["platform"] as? String }), ["linux/arm64"])
+        let none = try KeysealBinary.run(["image", layout.path, "--platform", "linux/s390x"], in: folder)
+        XCTAssertEqual(none.status, 2)
+        XCTAssertTrue(none.stderr.contains("no image for platform linux/s390x") && none.stderr.contains("linux/arm64"), none.stderr)
+
+        // The same layout as a tar reads the same.
+        let tarred = folder.appendingPathComponent("layout.tar")
+        try ImageFixture.tarFolder(layout, to: tarred)
+        XCTAssertEqual(findings(try scan([tarred.path]).json).count, found.count)
+    }
+
+    /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
+    /// python's jsonschema.
+    func testImageReportsMatchTheirSchemas() throws {
+        let python = try XCTUnwrap(ReportTests.pythonWithJSONSchema(), "no python3 with jsonschema: run ./install.sh --deps-only")
+        let tarball = folder.appendingPathComponent("app.tar")
+        _ = try ImageFixture.legacyDockerSave(leakyImage(compression: .none), to: tarball)
+        for (format, schema) in [("json", CIFormatTests.reportSchema),
+                                 ("sarif", CIFormatTests.fixtures.appendingPathComponent("sarif-2.1.0.json").path)] {
+            let report = folder.appendingPathComponent("image.\(format)").path
+            let out = try KeysealBinary.run(["image", tarball.path, "--format", format, "-o", report], in: folder)
+            XCTAssertEqual(out.status, 1, out.stderr)
+            let check = """
+                import json, sys, jsonschema
+                jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+                print("ok")
+                """
+            let result = try TestRepository.capture(python, ["-c", check, schema, report], in: folder)
+            XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "ok", "\(format): \(result.stderr)")
+        }
+    }
+
+    func testDockerSave25AndContainerdNestedIndex() throws {
+        for nested in [false, true] {
+            let tarball = folder.appendingPathComponent("app-\(nested).tar")
+            try ImageFixture.dockerSave25(leakyImage(), to: tarball, scratch: folder, nested: nested)
+            let result = try scan([tarball.path])
+            XCTAssertEqual(result.status, 1, result.stderr)
+            let found = findings(result.json)
+            XCTAssertNotNil(found.first { $0["path"] as? String == "app/old.env" && place($0)["visibility"] as? String == "deleted" }, "\(found)")
+            XCTAssertEqual(place(found[0])["image"] as? String, "example.com/team/app:1.0")
+            XCTAssertEqual((place(found[0])["image_digest"] as? String)?.hasPrefix("sha256:"), true)
+        }
+    }
+
+    func testACleanImagePassesAndAllowlistsApply() throws {
+        let clean = ImageFixture.Image(layers: [.init(members: [.file("etc/hostname", "app\n")])])
+        let layout = folder.appendingPathComponent("clean")
+        try ImageFixture.ociLayout(layout, images: [clean])
+        let out = try KeysealBinary.run(["image", layout.path], in: folder)
+        XCTAssertEqual(out.status, 0, out.stderr + out.stdout)
+        XCTAssertTrue(out.stdout.contains("No secrets found."), out.stdout)
+
+        let config = folder.appendingPathComponent("keyseal.toml")
+        try "[allowlist]\npaths = [\"app/**\"]\n".write(to: config, atomically: true, encoding: .utf8)
+        let leaky = folder.appendingPathComponent("leaky")
+        try ImageFixture.ociLayout(leaky, images: [leakyImage()])
+        let allowed = try scan([leaky.path, "--config", config.path])
+        XCTAssertNil(findings(allowed.json).first { ($0["path"] as? String)?.hasPrefix("app/") == true })
+        XCTAssertFalse(findings(allowed.json).isEmpty, "the config's secrets are still found")
+    }
+
+    /// Damaged and hostile images: a clear error (exit 2) naming what is wrong, nothing quoted.
+    func testBrokenImagesAreClearErrors() throws {
+        func expectError(_ path: URL, _ fragment: String, line: UInt = #line) throws {
+            let out = try KeysealBinary.run(["image", path.path], in: folder)
+            XCTAssertEqual(out.status, 2, out.stderr, line: line)
+            XCTAssertTrue(out.stderr.contains(fragment), "\(fragment) not in: \(out.stderr)", line: line)
+            XCTAssertFalse(out.stderr.contains(stripe), line: line)
+        }
+        func layout(_ name: String, _ image: ImageFixture.Image? = nil) throws -> (URL, ImageFixture.Built) {
+            let url = folder.appendingPathComponent(name)
+            let built = try ImageFixture.ociLayout(url, images: [image ?? leakyImage()])[0]
+            return (url, built)
+        }
+        func blob(_ url: URL, _ digest: String) -> URL { url.appendingPathComponent("blobs/sha256/" + digest.dropFirst(7)) }
+
+        let (missing, missingBuilt) = try layout("missing")
+        try FileManager.default.removeItem(at: blob(missing, missingBuilt.layerDigests[1]))
+        try expectError(missing, "names blob \(missingBuilt.layerDigests[1]), which is not in it")
+
+        let (altered, alteredBuilt) = try layout("altered", leakyImage(compression: .none))
+        var bytes = try Data(contentsOf: blob(altered, alteredBuilt.layerDigests[1]))
+        bytes[600] ^= 0x20
+        try bytes.write(to: blob(altered, alteredBuilt.layerDigests[1]))
+        try expectError(altered, "blob \(alteredBuilt.layerDigests[1]) does not match its digest")
+
+        let (badConfig, badConfigBuilt) = try layout("bad-config")
+        try Data("{not json".utf8).write(to: blob(badConfig, badConfigBuilt.configDigest))
+        try expectError(badConfig, "does not match its digest")
+
+        let malformed = folder.appendingPathComponent("malformed")
+        try FileManager.default.createDirectory(at: malformed, withIntermediateDirectories: true)
+        try Data("[1, 2".utf8).write(to: malformed.appendingPathComponent("index.json"))
+        try expectError(malformed, "index.json is malformed: not JSON")
+
+        let outside = folder.appendingPathComponent("outside.tar")
+        try Data(ImageFixture.tar([("manifest.json", ImageFixture.json([["Config": "../../etc/passwd", "Layers": []]]), UInt8(ascii: "0"), "")]))
+            .write(to: outside)
+        try expectError(outside, "outside itself: ../../etc/passwd")
+
+        // Broken layers whose digests match what they hold: the layer is at fault, not tampering.
+        var notTar = leakyImage()
+        notTar.layers[0].damage = { _ in ImageFixture.gzip(Array(repeating: UInt8(ascii: "x"), count: 4096)) }
+        try expectError(try layout("not-a-tar", notTar).0, "is not a tar archive")
+
+        for compression in [ImageFixture.Compression.gzip, .zstd] {
+            var cut = leakyImage(compression: compression)
+            cut.layers[1].damage = { Array($0.prefix($0.count / 2)) }
+            try expectError(try layout("truncated-\(compression)", cut).0, "cannot be decompressed")
+        }
+
+        // A member claiming a size past the end of the file.
+        var huge = ImageFixture.header(name: "big", size: 0, type: UInt8(ascii: "0"), link: "")
+        let size = Array(String(format: "%011o", 0o77777777777).utf8)
+        for (index, byte) in size.enumerated() { huge[124 + index] = byte }
+        for index in 148..<156 { huge[index] = 32 }
+        let sum = huge.reduce(0) { $0 + Int($1) }
+        for (index, byte) in String(format: "%06o", sum).utf8.enumerated() { huge[148 + index] = byte }
+        huge[154] = 0
+        let absurd = folder.appendingPathComponent("absurd.tar")
+        try Data(huge + [UInt8](repeating: 0, count: 1024)).write(to: absurd)
+        try expectError(absurd, "runs past the end of the file")
+
+        let plain = folder.appendingPathComponent("plain.txt")
+        try Data("hello\n".utf8).write(to: plain)
+        try expectError(plain, "is not a container image")
+        try expectError(folder.appendingPathComponent("nothing-here"), "no such file or folder")
+    }
+
+    /// Many small files in deep folders: read in one pass, memory and time linear in the layer.
+    func testManySmallFilesAndDeepFoldersAreReadInFull() throws {
+        var members: [ImageFixture.Member] = []
+        var deep = "d"
+        for level in 0..<200 { deep += "/\(level)" }
+        members.append(.file(deep + "/secret.env", "STRIPE_KEY=\(stripe)\n"))
+        for index in 0..<20_000 { members.append(.file("many/\(index % 100)/f\(index).txt", "line \(index)\n")) }
+        let layout = folder.appendingPathComponent("many")
+        try ImageFixture.ociLayout(layout, images: [ImageFixture.Image(layers: [.init(members: members)])])
+        let result = try scan([layout.path])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertEqual(findings(result.json).count, 1)
+        XCTAssertEqual((result.json["summary"] as? [String: Any])?["blobs_scanned"] as? Int, 20_001 + 1)
+    }
+}

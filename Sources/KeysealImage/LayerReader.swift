@@ -11,7 +11,12 @@ public struct LayerListing: Sendable {
     /// Folders (directory members): replacing a lower file with a folder hides it too.
     public internal(set) var folders: Set<String> = []
 
-    public init() {}
+    public init(paths: Set<String> = [], whiteouts: Set<String> = [], opaqueFolders: Set<String> = [], folders: Set<String> = []) {
+        self.paths = paths
+        self.whiteouts = whiteouts
+        self.opaqueFolders = opaqueFolders
+        self.folders = folders
+    }
 }
 
 /// Streams a layer's tar: each regular file's bytes (up to a size limit) go to a callback as the

@@ -174,7 +174,7 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
     /// SQLite's `PRAGMA application_id` of a keyseal store: ASCII "KSEA". Set when keyseal creates
     /// a store (or adopts one an older keyseal made); any other non-empty database is refused.
     public static let applicationID: Int32 = 0x4B53_4541
@@ -280,6 +280,23 @@ public final class FindingStore {
             FROM secrets;
         DROP TABLE secrets;
         ALTER TABLE secrets_v5 RENAME TO secrets;
+        """,
+        // Container images: each layer (by diff_id) scanned once per rule set, with its listing (what a
+        // later layer deletes or replaces is decided from the listings) and its matches; and where
+        // each secret stands in each image scanned.
+        """
+        CREATE TABLE IF NOT EXISTS scanned_layers (
+            layer TEXT NOT NULL, rules_hash TEXT NOT NULL, listing TEXT NOT NULL, files INTEGER NOT NULL,
+            bytes INTEGER NOT NULL, PRIMARY KEY (layer, rules_hash)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS layer_matches (
+            layer TEXT NOT NULL, rules_hash TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            line INTEGER NOT NULL, col INTEGER NOT NULL, paired_with TEXT, detail TEXT,
+            PRIMARY KEY (layer, rules_hash, path, fingerprint, line, col)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS image_occurrences (
+            fingerprint TEXT NOT NULL, image TEXT NOT NULL, image_digest TEXT NOT NULL, platform TEXT NOT NULL,
+            place TEXT NOT NULL, path TEXT NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, scanned_at TEXT NOT NULL,
+            PRIMARY KEY (fingerprint, image, image_digest, platform, place, path, line, col));
+        CREATE INDEX IF NOT EXISTS image_occurrences_by_image ON image_occurrences (image, platform);
         """,
     ]
 
@@ -493,7 +510,7 @@ public final class FindingStore {
         }
     }
 
-    private func upsertSecrets(_ secrets: [SecretRecord]) throws {
+    func upsertSecrets(_ secrets: [SecretRecord]) throws {
         let statement = try connection.prepare("""
             INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, confidence) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (fingerprint) DO UPDATE SET

@@ -19,6 +19,12 @@ struct ImageCommand: ParsableCommand {
             Each finding names the image, platform, layer (index, diff_id) and the instruction that \
             made it, the path and line, and whether the file is visible in the final filesystem.
 
+            The store (--store FILE, or by default the store of the repository the command runs in, \
+            if any) records each layer read, so a layer already scanned under the same rules is not \
+            read again, and where each secret stands in each image; triage decided there applies. \
+            --verify checks a rebuilt image: it fails on every secret still in it that is not a false \
+            positive or accepted, rotated ones included.
+
             Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error (a missing or \
             altered blob, a malformed manifest, a layer that is not a tar).
             """)
@@ -36,6 +42,11 @@ struct ImageCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads to read layers with (default: one per core).", valueName: "n"))
     var threads: Int?
 
+    @OptionGroup var storage: StoreOptions
+
+    @Flag(help: "Check a rebuilt image: exit 1 if it still holds any secret the store does not know as a false positive or accepted (rotated ones included).")
+    var verify = false
+
     func validate() throws {
         if sources.isEmpty { throw ValidationError("give at least one image (a docker save tarball or an OCI layout).") }
         if let threads, !(1...256).contains(threads) {
@@ -52,6 +63,8 @@ struct ImageCommand: ParsableCommand {
         options.configFile = configuration.config
         options.showSecrets = output.showSecrets
         if let threads { options.threads = threads }
+        options.store = storage.choice
+        options.verify = verify
         let result = try ImageScan.run(options)
         try output.write(result)
         if result.fails { throw ExitCode(1) }

@@ -120,6 +120,47 @@ final class ImageScanTests: XCTestCase {
         XCTAssertEqual(findings(try scan([tarred.path]).json).count, found.count)
     }
 
+    /// The store keeps each layer read (by diff_id) under the rules: a second scan reads none of
+    /// them again and reports the same; triage applies; --verify fails a rebuilt image on every
+    /// secret not a false positive or accepted, rotated ones included.
+    func testTheStoreSkipsKnownLayersAndVerifyChecksARebuiltImage() throws {
+        let store = folder.appendingPathComponent("store.sqlite").path
+        let layout = folder.appendingPathComponent("app")
+        let built = try ImageFixture.ociLayout(layout, images: [leakyImage()])[0]
+        let first = try scan([layout.path, "--store", store])
+        XCTAssertEqual(first.status, 1, first.stderr)
+        XCTAssertEqual((first.json["summary"] as? [String: Any])?["blobs_from_store"] as? Int, 0)
+        // Damage every layer blob: a scan that read them would fail on their digests.
+        for digest in built.layerDigests {
+            try Data("not the layer".utf8).write(to: layout.appendingPathComponent("blobs/sha256/" + digest.dropFirst(7)))
+        }
+        let second = try scan([layout.path, "--store", store])
+        XCTAssertEqual(second.status, 1, second.stderr)
+        XCTAssertEqual((second.json["summary"] as? [String: Any])?["blobs_from_store"] as? Int, 3, "all three layers from the store")
+        func summary(_ found: [[String: Any]]) -> [String] {
+            found.map { "\($0["fingerprint"] ?? "") \($0["path"] ?? "") \($0["line"] ?? "") \(place($0)["visibility"] ?? "-") \(place($0)["layer_index"] ?? "-")" }.sorted()
+        }
+        XCTAssertEqual(summary(findings(second.json)), summary(findings(first.json)))
+
+        // The team rotated the Stripe key and rebuilt the image without the ENV token and the
+        // build argument, but a lower layer still holds the key.
+        let stripePrint = try XCTUnwrap(findings(first.json).first { ($0["rule"] as? String)?.hasPrefix("stripe") == true }?["fingerprint"] as? String)
+        let triage = try KeysealBinary.run(["triage", String(stripePrint.prefix(12)), "--status", "rotated", "--store", store], in: folder)
+        XCTAssertEqual(triage.status, 0, triage.stderr)
+        let rebuilt = folder.appendingPathComponent("rebuilt")
+        try ImageFixture.ociLayout(rebuilt, images: [ImageFixture.Image(layers: [.init(members: [.file("app/old.env", "STRIPE_KEY=\(stripe)\n")]),
+                                                                          .init(members: [.whiteout("app/old.env")])])])
+        XCTAssertEqual(try scan([rebuilt.path, "--store", store]).status, 0, "a rotated secret does not fail a scan")
+        let verified = try scan([rebuilt.path, "--store", store, "--verify"])
+        XCTAssertEqual(verified.status, 1, "but a rebuilt image must not hold it")
+        let clean = folder.appendingPathComponent("clean")
+        try ImageFixture.ociLayout(clean, images: [ImageFixture.Image(layers: [.init(members: [.file("app/run", "#!/bin/sh\n")])])])
+        XCTAssertEqual(try scan([clean.path, "--store", store, "--verify"]).status, 0)
+        let noStore = try KeysealBinary.run(["image", clean.path, "--verify", "--no-store"], in: folder)
+        XCTAssertEqual(noStore.status, 2)
+        XCTAssertTrue(noStore.stderr.contains("--verify checks an image against the store"), noStore.stderr)
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

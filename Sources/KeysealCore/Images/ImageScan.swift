@@ -1,7 +1,9 @@
 import Dispatch
 import Foundation
 import KeysealEngine
+import KeysealGit
 import KeysealImage
+import KeysealStore
 import Synchronization
 
 /// What `keyseal image` is asked to read.
@@ -13,6 +15,13 @@ public struct ImageScanOptions: Sendable {
     public var showSecrets = false
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var cacheDirectory: URL? = Matcher.defaultCacheDirectory
+    /// Where layers already read and the images' findings are recorded. `.inRepository`: the store
+    /// of the repository at or above the current folder, when there is one (so triage decided on
+    /// git findings applies to the same secrets in images); else none.
+    public var store: StoreChoice = .inRepository
+    /// `--verify`: fail on every secret the store does not know as a false positive or accepted,
+    /// rotated ones included: a rebuilt image must hold none of them.
+    public var verify = false
 
     public init(inputs: [String]) { self.inputs = inputs }
 }
@@ -32,6 +41,7 @@ public enum ImageScan {
             throw KeysealError.image(error.description)
         }
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
+        var summary = ScanSummary()
 
         // Each layer once, however many images (or platforms) share it; the largest first, so the
         // threads finish together.
@@ -41,9 +51,37 @@ public enum ImageScan {
             for layer in image.layers where seen.insert(layer.key).inserted { layers.append(layer) }
         }
         layers.sort { $0.location.size > $1.location.size }
-        let read = try readLayers(layers, matcher: matcher, settings: settings, options: options)
+        let store = try openStore(options.store)
+        let rulesHash = RuleSetHash.of(settings.rules) + "-" + settings.config.secretAllowlistHash + "-" + SecretText.scheme
+        var read: [String: LayerResult] = [:]
+        var toRead: [ImageLayer] = []
+        if let store, !options.showSecrets {
+            // A layer recorded under the same rules is not read again (its clear secrets are not
+            // kept, so --show-secrets reads every layer).
+            let known = try store.scannedLayers(rulesHash: rulesHash)
+            let secrets = Dictionary(try store.secrets().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+            for layer in layers {
+                if known.contains(layer.key), let stored = try store.layer(layer.key, rulesHash: rulesHash),
+                   let result = LayerResult(stored, secrets: secrets) {
+                    read[layer.key] = result
+                } else {
+                    toRead.append(layer)
+                }
+            }
+        } else {
+            toRead = layers
+        }
+        read.merge(try readLayers(toRead, matcher: matcher, settings: settings, options: options)) { a, _ in a }
+        if let store {
+            for layer in toRead {
+                guard let done = read[layer.key], done.unscanned.isEmpty else { continue }
+                try store.recordLayer(layer.key, rulesHash: rulesHash, listing: done.listing.stored, files: done.files,
+                                      bytes: done.bytes, matches: done.hits.map { ($0.path, $0.finding.storedMatch(entryPath: $0.path)) },
+                                      secrets: done.hits.map(\.finding.secretRecord))
+            }
+        }
+        summary.blobsFromStore = layers.count - toRead.count
 
-        var summary = ScanSummary()
         var findings: [Finding] = []
         var unscanned: [UnscannedBlob] = []
         for layer in read.values {
@@ -78,6 +116,32 @@ public enum ImageScan {
             return (x.image, x.platform, x.layerIndex ?? -1, a.path, a.line, a.column)
                 < (y.image, y.platform, y.layerIndex ?? -1, b.path, b.line, b.column)
         }
+        if let store {
+            let statuses = try store.statuses()
+            findings = findings.map { finding in
+                var decided = finding
+                // Under --verify a rotated secret still fails: the rebuilt image must not hold it.
+                let status = statuses[finding.fingerprint] ?? .open
+                decided.status = options.verify && status == .rotated ? .open : status
+                if options.verify && status == .rotated { decided.triageNote = "rotated, but still in this image" }
+                return decided
+            }
+            let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try store.recordImages(
+                images.map { ($0.reference, $0.manifestDigest ?? $0.configDigest, $0.platform) },
+                occurrences: findings.compactMap { finding in
+                    guard let place = finding.image, let json = try? encoder.encode(place) else { return nil }
+                    return ImageOccurrence(fingerprint: finding.fingerprint, image: place.image,
+                                           imageDigest: place.imageDigest ?? images.first { $0.reference == place.image && $0.platform == place.platform }?.configDigest ?? "",
+                                           platform: place.platform, place: String(decoding: json, as: UTF8.self), path: finding.path,
+                                           line: finding.line, column: finding.column, scannedAt: now)
+                },
+                secrets: findings.map(\.secretRecord))
+        } else if options.verify {
+            throw KeysealError.usage("--verify checks an image against the store's triage: run it in the repository whose store records the secrets, or give --store")
+        }
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count
         summary.blobsNotFullyScanned = unscanned.count
@@ -96,6 +160,33 @@ public enum ImageScan {
         var unscanned: [(path: String, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var listing = LayerListing()
         var files = 0, bytes = 0, tooLarge = 0
+
+        init() {}
+
+        /// A layer as the store recorded it; nil if a secret it names is not in the store.
+        init?(_ stored: StoredLayer, secrets: [String: SecretRecord]) {
+            for (path, match) in stored.matches {
+                guard let secret = secrets[match.fingerprint] else { return nil }
+                hits.append((path, Finding(recorded: secret, commit: "", author: "", email: "", date: "", path: path,
+                                           line: match.line, column: match.column, blob: "", pairedWith: match.pairedWith,
+                                           detail: match.detail)))
+            }
+            guard let listing = LayerListing(stored: stored.listing) else { return nil }
+            self.listing = listing
+            files = stored.files
+            bytes = stored.bytes
+        }
+    }
+
+    static func openStore(_ choice: StoreChoice) throws -> FindingStore? {
+        switch choice {
+        case .none: return nil
+        case .path(let path): return try FindingStore(path: path, create: true)
+        case .inRepository:
+            // Outside a repository, an image scan records nothing unless --store names a file.
+            guard let repository = try? Repository(discovering: FileManager.default.currentDirectoryPath) else { return nil }
+            return try FindingStore(path: StoreSession.defaultPath(for: repository), create: true)
+        }
     }
 
     /// Reads the layers on `options.threads` threads, each layer whole on one thread.
@@ -251,5 +342,37 @@ public enum ImageScan {
         moved.encoding = finding.encoding
         moved.image = place
         return moved
+    }
+}
+
+extension LayerListing {
+    /// As the store keeps it: JSON of the four sets.
+    var stored: String {
+        let object: [String: [String]] = ["paths": paths.sorted(), "whiteouts": whiteouts.sorted(),
+                                          "opaque": opaqueFolders.sorted(), "folders": folders.sorted()]
+        return String(decoding: (try? JSONEncoder().encode(object)) ?? Data(), as: UTF8.self)
+    }
+
+    init?(stored: String) {
+        guard let object = try? JSONDecoder().decode([String: [String]].self, from: Data(stored.utf8)) else { return nil }
+        self.init(paths: Set(object["paths"] ?? []), whiteouts: Set(object["whiteouts"] ?? []),
+                  opaqueFolders: Set(object["opaque"] ?? []), folders: Set(object["folders"] ?? []))
+    }
+}
+
+extension Finding {
+    /// The match as the store keeps it (no secret), found in the file at `entryPath` (the finding's
+    /// path adds `!member` inside an archive).
+    func storedMatch(entryPath: String) -> StoredMatch {
+        let inner = path.count > entryPath.count ? String(path.dropFirst(entryPath.count + 1)) : nil
+        return StoredMatch(fingerprint: fingerprint, line: line, column: column, pairedWith: pairedWith,
+                           detail: MatchDetail(innerPath: inner, byteOffset: byteOffset, encoding: encoding, identity: identity,
+                                               byteLength: byteLength, endLine: endLine, endColumn: endColumn))
+    }
+
+    /// The secret as the store keeps it (no value).
+    var secretRecord: SecretRecord {
+        SecretRecord(fingerprint: fingerprint, rule: rule, provider: provider, description: description, preview: preview,
+                     firstSeen: nil, confidence: confidence)
     }
 }

@@ -73,6 +73,8 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     public var confidence: String?
     /// When its status was last set (by `triage` or a baseline), UTC ISO 8601; nil if never.
     public var triagedAt: String?
+    /// The container images (image and platform) `keyseal image` found it in; nil when none.
+    public var images: Int?
 
     public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
                 firstSeen: String?, status: SecretStatus = .open, note: String? = nil, occurrences: Int = 0,
@@ -91,7 +93,7 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence
+        case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence, images
         case firstSeen = "first_seen"
         case triagedAt = "triaged_at"
     }
@@ -592,13 +594,16 @@ public final class FindingStore {
         var out: [SecretRecord] = []
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
-                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence, s.updated_at
+                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence, s.updated_at,
+                   (SELECT count(DISTINCT i.image || ' ' || i.platform) FROM image_occurrences i WHERE i.fingerprint = s.fingerprint)
             FROM secrets s ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
             """).query { row in
-            let record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
+            var record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
                                       status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9),
                                       triagedAt: row.text(10))
+            let images = row.int(11)
+            record.images = images > 0 ? images : nil
             if statuses?.contains(record.status) ?? true { out.append(record) }
         }
         return out

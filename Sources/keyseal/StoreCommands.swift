@@ -46,7 +46,7 @@ struct FindingsCommand: ParsableCommand {
             // Rules, notes and previews can come from a committed config or baseline: escaped for the terminal.
             let e = TerminalText.escape as (String) -> String
             for secret in secrets {
-                print("\(secret.fingerprint.prefix(12))  \(secret.status.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s), first seen \(secret.firstSeen.map { e(String($0.prefix(10))) } ?? "unknown")\(secret.note.map { "  — \(e($0))" } ?? "")")
+                print("\(secret.fingerprint.prefix(12))  \(secret.status.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s)\(secret.images.map { ", in \($0) image(s)" } ?? ""), first seen \(secret.firstSeen.map { e(String($0.prefix(10))) } ?? "unknown")\(secret.note.map { "  — \(e($0))" } ?? "")")
             }
             print("\(secrets.count) secret(s)")
         }

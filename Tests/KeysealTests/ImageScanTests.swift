@@ -161,6 +161,45 @@ final class ImageScanTests: XCTestCase {
         XCTAssertTrue(noStore.stderr.contains("--verify checks an image against the store"), noStore.stderr)
     }
 
+    /// One picture of a leak: a secret committed (and tagged) and baked into an image has one
+    /// fingerprint; findings, the checklist and rebuild show the image beside the commits and tags.
+    func testAnImageFindingJoinsTheSameSecretInGitFindingsChecklistAndRebuild() throws {
+        let repo = try TestRepository()
+        try repo.write("deploy/app.env", "STRIPE_KEY=\(stripe)\n")
+        try repo.commit("config")
+        try repo.git(["tag", "v1.0"])
+        XCTAssertEqual(try KeysealBinary.run(["scan", "--quiet"], in: repo.url).status, 1)
+        let tarball = folder.appendingPathComponent("app.tar")
+        _ = try ImageFixture.legacyDockerSave(ImageFixture.Image(layers: [.init(members: [.file("app/app.env", "STRIPE_KEY=\(stripe)\n")],
+                                                                                compression: .none)]), to: tarball)
+        // Run in the repository: its store is the image scan's by default.
+        let image = try KeysealBinary.run(["image", tarball.path, "--format", "json"], in: repo.url)
+        XCTAssertEqual(image.status, 1, image.stderr)
+        let imagePrint = try XCTUnwrap(findings(try XCTUnwrap(JSONSerialization.jsonObject(with: Data(image.stdout.utf8)) as? [String: Any])).first?["fingerprint"] as? String)
+
+        let listed = try KeysealBinary.run(["findings", "--format", "json"], in: repo.url)
+        let secrets = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(secrets.count, 1, "one secret in git and in the image: \(secrets)")
+        XCTAssertEqual(secrets[0]["fingerprint"] as? String, imagePrint)
+        XCTAssertEqual(secrets[0]["images"] as? Int, 1)
+        XCTAssertTrue(try KeysealBinary.run(["findings"], in: repo.url).stdout.contains("in 1 image(s)"))
+
+        let checklist = try KeysealBinary.run(["checklist", "--format", "json"], in: repo.url)
+        let entries = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(checklist.stdout.utf8)) as? [String: Any])?["entries"] as? [[String: Any]])
+        let holding = try XCTUnwrap(entries.first?["images"] as? [[String: Any]], checklist.stdout)
+        XCTAssertEqual(holding.first?["image"] as? String, "example.com/team/app:1.0")
+        XCTAssertEqual(holding.first?["place"] as? String, "layer 0: app/app.env:1")
+        XCTAssertTrue((entries.first?["follow_ups"] as? [String])?.contains { $0.contains("--verify") } ?? false, checklist.stdout)
+        let markdown = try KeysealBinary.run(["checklist"], in: repo.url)
+        XCTAssertTrue(markdown.stdout.contains("- Images:"), markdown.stdout)
+
+        let rebuild = try KeysealBinary.run(["rebuild"], in: repo.url)
+        let requests = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(rebuild.stdout.utf8)) as? [[String: Any]], rebuild.stderr)
+        let reason = try XCTUnwrap((requests.first?["reasons"] as? [[String: Any]])?.first)
+        XCTAssertEqual(requests.first?["tag"] as? String, "v1.0")
+        XCTAssertEqual(reason["images"] as? [String], ["example.com/team/app:1.0 linux/amd64"])
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

@@ -88,6 +88,23 @@ public struct Checklist: Sendable, Codable {
         public var paired: Paired?
         /// The identity the secret is used with (a username, a client id): name and preview.
         public var identity: String?
+        /// The container images `keyseal image` found it in (recorded in the store).
+        public var images: [ImageHolding] = []
+
+        /// An image that holds the secret, and where in it.
+        public struct ImageHolding: Sendable, Codable, Hashable {
+            public let image: String
+            public let platform: String
+            public let imageDigest: String
+            /// `layer 2: app/old.env (deleted by a later layer, still in the image)`, `config: Env[1]`.
+            public let place: String
+            public let scannedAt: String
+            enum CodingKeys: String, CodingKey {
+                case image, platform, place
+                case imageDigest = "image_digest"
+                case scannedAt = "scanned_at"
+            }
+        }
 
         public struct Paired: Sendable, Codable {
             public let fingerprint: String
@@ -97,7 +114,7 @@ public struct Checklist: Sendable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case fingerprint, provider, rule, description, preview, status, note, pushed, branches, tags, occurrences,
-                 introduced, removed, rotation, paired, identity
+                 introduced, removed, rotation, paired, identity, images
             case inHead = "in_head"
             case remoteRefs = "remote_refs"
             case firstCommit = "first_commit"
@@ -127,8 +144,10 @@ public enum ChecklistBuilder {
                                           settings: settings, progress: progress)
         let rulesByID = Dictionary((BuiltInRules.all + settings.config.customRules).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var notes: [String: String] = [:]
+        var images: [String: [ImageOccurrence]] = [:]
         if case .none = store {} else {
             for secret in try Triage.secrets(repository: path, store: store, statuses: nil) { notes[secret.fingerprint] = secret.note }
+            images = try Triage.imageOccurrences(repository: path, store: store)
         }
         var groups: [String: [Finding]] = [:]
         for finding in result.findings where statuses?.contains(finding.status ?? .open) ?? true {
@@ -169,8 +188,11 @@ public enum ChecklistBuilder {
                 },
                 introduced: utc(first.date), removed: removed.map(Timestamp.iso8601UTC),
                 rotation: guide, afterRotation: guide.update,
-                followUps: FollowUp.steps(paths: ordered.map(\.path), tags: tags, inHead: inHead).map { $0.text(code: FollowUp.codeSpan) },
-                identity: ordered.compactMap(\.identity).first))
+                followUps: FollowUp.steps(paths: ordered.map(\.path), tags: tags, inHead: inHead,
+                                          images: Checklist.Entry.ImageHolding.names(images[fingerprint] ?? []))
+                    .map { $0.text(code: FollowUp.codeSpan) },
+                identity: ordered.compactMap(\.identity).first,
+                images: (images[fingerprint] ?? []).map(Checklist.Entry.ImageHolding.init)))
         }
         // Multi-part secrets are one secret: the partner's entry is merged into the entry that names it.
         let byFingerprint = Dictionary(entries.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
@@ -226,13 +248,17 @@ public enum ChecklistBuilder {
 enum FollowUp {
     case removeFromCode(paths: [String])
     case rebuildImages(tags: [String])
+    /// Images `keyseal image` found the secret in: rebuilt, then proven clean.
+    case verifyImages(images: [String])
 
-    static func steps(paths: [String], tags: [String], inHead: Bool) -> [FollowUp] {
+    static func steps(paths: [String], tags: [String], inHead: Bool, images: [String] = []) -> [FollowUp] {
         (inHead ? [.removeFromCode(paths: Array(Set(paths)).sorted())] : []) + (tags.isEmpty ? [] : [.rebuildImages(tags: tags)])
+            + (images.isEmpty ? [] : [.verifyImages(images: images)])
     }
 
     static func steps(for entry: Checklist.Entry) -> [FollowUp] {
-        steps(paths: entry.occurrences.map(\.path), tags: entry.tags, inHead: entry.inHead)
+        steps(paths: entry.occurrences.map(\.path), tags: entry.tags, inHead: entry.inHead,
+              images: Checklist.Entry.ImageHolding.names(entry.images))
     }
 
     /// The sentence, with `code` applied to each path, tag and command; the rest is plain words.
@@ -242,6 +268,8 @@ enum FollowUp {
             "Remove the secret from the current code (\(paths.map(code).joined(separator: ", "))) and load it at run time instead."
         case .rebuildImages(let tags):
             "Rebuild and redeploy the images built from \(tags.count == 1 ? "tag" : "tags") \(tags.map(code).joined(separator: ", ")) (\(code("keyseal rebuild")) makes the requests), and delete the old images from registries."
+        case .verifyImages(let images):
+            "Rebuild \(images.count == 1 ? "the image that holds" : "the images that hold") it (\(images.map(code).joined(separator: ", "))), prove each rebuild clean with \(code("keyseal image NEW-IMAGE --verify")), and delete the old images from registries."
         }
     }
 
@@ -255,5 +283,41 @@ enum FollowUp {
         let fence = String(repeating: "`", count: longest + 1)
         let pad = text.hasPrefix("`") || text.hasSuffix("`") ? " " : ""
         return fence + pad + text + pad + fence
+    }
+}
+
+extension Checklist.Entry.ImageHolding {
+    init(_ occurrence: ImageOccurrence) {
+        image = occurrence.image
+        platform = occurrence.platform
+        imageDigest = occurrence.imageDigest
+        scannedAt = occurrence.scannedAt
+        guard let place = try? JSONDecoder().decode(ImagePlace.self, from: Data(occurrence.place.utf8)) else {
+            self.place = occurrence.path
+            return
+        }
+        switch place.source {
+        case .layer:
+            let state: String
+            switch place.visibility ?? .visible {
+            case .visible: state = ""
+            case .deleted: state = " (deleted by a later layer, still in the image)"
+            case .overwritten: state = " (overwritten by a later layer, still in the image)"
+            }
+            self.place = "layer \(place.layerIndex ?? 0): \(occurrence.path):\(occurrence.line)\(state)"
+        case .config, .history, .annotation:
+            self.place = "\(place.source.rawValue): \(occurrence.path)"
+        case .attestation:
+            self.place = "attestation \(place.entry ?? "")"
+        }
+    }
+
+    /// Each image once, with its platform when it has several.
+    static func names(_ occurrences: [ImageOccurrence]) -> [String] {
+        Array(Set(occurrences.map(\.image))).sorted()
+    }
+
+    static func names(_ holdings: [Checklist.Entry.ImageHolding]) -> [String] {
+        Array(Set(holdings.map(\.image))).sorted()
     }
 }

@@ -127,6 +127,10 @@ public enum ChecklistRenderer {
                 if !entry.branches.isEmpty { out += "- Branches: \(entry.branches.map(mdCode).joined(separator: ", "))\n" }
                 if !entry.tags.isEmpty { out += "- Tags: \(entry.tags.map(mdCode).joined(separator: ", "))\n" }
                 if !entry.remoteRefs.isEmpty { out += "- Remote refs: \(entry.remoteRefs.map(mdCode).joined(separator: ", "))\n" }
+                if !entry.images.isEmpty {
+                    out += "- Images:\n"
+                    for i in entry.images { out += "  - \(mdCode("\(i.image) \(i.platform)")): \(mdText(i.place)) (scanned \(day(i.scannedAt)))\n" }
+                }
                 out += "- Occurrences:\n"
                 for o in entry.occurrences { out += "  - \(mdCode("\(o.path):\(o.line)")) in `\(o.commit.prefix(10))` (\(mdText(o.author)), \(day(o.date)))\n" }
                 if entry.status != .rotated { out += markdownGuide(entry.rotation) }
@@ -473,6 +477,11 @@ public enum ChecklistRenderer {
         if !e.branches.isEmpty { row("Branches", e.branches.map { "<code>\(escape($0))</code>" }.joined(separator: ", ")) }
         if !e.tags.isEmpty { row("Tags", e.tags.map { "<code>\(escape($0))</code>" }.joined(separator: ", ")) }
         if !e.remoteRefs.isEmpty { row("Remote refs", e.remoteRefs.map { "<code>\(escape($0))</code>" }.joined(separator: ", ")) }
+        if !e.images.isEmpty {
+            row("Images", "<ul>" + e.images.map {
+                "<li><code>\(escape($0.image)) \(escape($0.platform))</code>: \(escape($0.place)) (scanned \(day($0.scannedAt)))</li>"
+            }.joined() + "</ul>")
+        }
         row("Occurrences", "<ul>" + e.occurrences.map {
             "<li><code>\(escape($0.path)):\($0.line)</code> in <code>\(escape(String($0.commit.prefix(10))))</code> (\(escape($0.author)), \(day($0.date)))</li>"
         }.joined() + "</ul>")

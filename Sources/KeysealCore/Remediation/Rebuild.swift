@@ -10,6 +10,9 @@ public struct RebuildRequest: Sendable, Codable, Equatable {
         public let fingerprint: String
         public let rule: String
         public let provider: String
+        /// The images `keyseal image` found this secret in (`IMAGE PLATFORM`), when the store has any:
+        /// a rebuild should replace them, and `keyseal image NEW --verify` prove the new one clean.
+        public var images: [String]? = nil
     }
 
     public let repository: String
@@ -47,11 +50,15 @@ public enum RebuildPlanner {
         let affected = result.findings.filter { [.open, .rotated].contains($0.status ?? .open) }
         let commits = Set(affected.map(\.commit)).compactMap(ObjectID.init(hex:))
         let exposure = try repository.exposure(of: commits)
+        var images: [String: [ImageOccurrence]] = [:]
+        if case .none = store {} else { images = (try? Triage.imageOccurrences(repository: path, store: store)) ?? [:] }
         var reasons: [String: Set<RebuildRequest.Reason>] = [:]
         for finding in affected {
             guard let id = ObjectID(hex: finding.commit) else { continue }
+            let holding = Array(Set((images[finding.fingerprint] ?? []).map { "\($0.image) \($0.platform)" })).sorted()
             for ref in exposure.containing[id] ?? [] where ref.hasPrefix("refs/tags/") {
-                reasons[ref, default: []].insert(.init(fingerprint: finding.fingerprint, rule: finding.rule, provider: finding.provider))
+                reasons[ref, default: []].insert(.init(fingerprint: finding.fingerprint, rule: finding.rule, provider: finding.provider,
+                                                       images: holding.isEmpty ? nil : holding))
             }
         }
         let name = RepositoryName.of(repository)

@@ -29,6 +29,11 @@ public enum Triage {
         return try store.secrets(statuses: statuses)
     }
 
+    /// Where `keyseal image` found each secret, by fingerprint.
+    public static func imageOccurrences(repository: String, store: StoreChoice) throws -> [String: [ImageOccurrence]] {
+        try openStore(repository: repository, store: store).imageOccurrences()
+    }
+
     public static func set(repository: String, store: StoreChoice, prefix: String, status: SecretStatus,
                            note: String?) throws -> SecretRecord {
         let store = try openStore(repository: repository, store: store)

@@ -58,6 +58,27 @@ seeds = {
                       b"git@github.com:team/app.git", b"https://u:p@Host.example.test:8443/a/b.git/?x#y",
                       b"keyseal.bypass=INC-1\nother\n"],
 }
+# Container images: a docker save tarball (legacy layout: manifest.json, config, layer.tar with a
+# whiteout) and an OCI layout tar with a gzip layer and a nested index; and bare layers.
+import hashlib
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+layer_one = tar_bytes([("app/a.env", text), ("app/b.txt", b"hello")])
+layer_two = tar_bytes([("app/.wh.a.env", b""), ("app/.wh..wh..opq", b"")])
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["TOKEN=" + token]},
+                     "rootfs": {"type": "layers", "diff_ids": [sha(layer_one), sha(layer_two)]},
+                     "history": [{"created_by": "RUN |1 NPM_TOKEN=" + token + " /bin/sh -c x"}, {"created_by": "COPY . /"}]}).encode()
+legacy = tar_bytes([("l1/layer.tar", layer_one), ("l2/layer.tar", layer_two), ("c.json", config),
+                    ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["a:1"], "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())])
+gz = gzip.compress(layer_one)
+manifest = json.dumps({"schemaVersion": 2, "config": {"digest": sha(config), "size": len(config)},
+                       "layers": [{"digest": sha(gz), "size": len(gz), "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}]}).encode()
+inner = json.dumps({"manifests": [{"digest": sha(manifest), "size": len(manifest), "platform": {"os": "linux", "architecture": "arm64"}}]}).encode()
+oci = tar_bytes([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                 ("index.json", json.dumps({"manifests": [{"digest": sha(inner), "size": len(inner)}]}).encode())]
+                + [("blobs/sha256/" + sha(b)[7:], b) for b in (config, gz, manifest, inner)], tarfile.PAX_FORMAT)
+seeds["FuzzImage"] = [legacy, oci, gz, layer_one]
+
 # A real pack index, from a throwaway repository.
 import glob, subprocess, tempfile
 with tempfile.TemporaryDirectory() as repo:

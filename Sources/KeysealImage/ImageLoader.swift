@@ -212,11 +212,15 @@ struct ConfigFacts {
         let history = config["history"] as? [[String: Any]] ?? []
         for (index, entry) in history.enumerated() {
             let createdBy = entry["created_by"] as? String ?? ""
-            if entry["empty_layer"] as? Bool != true { instructions.append(createdBy) }
+            let (arguments, command) = Self.buildArguments(createdBy)
+            // The instruction reports show: build arguments' values are left out (`NAME=…`).
+            if entry["empty_layer"] as? Bool != true {
+                instructions.append(arguments.isEmpty ? createdBy
+                    : "RUN |\(arguments.count) " + arguments.map { "\($0.0)=…" }.joined(separator: " ") + " " + command.replacingOccurrences(of: "RUN ", with: "", options: .anchored))
+            }
             if !createdBy.isEmpty {
                 // Build arguments on lines of their own (each `NAME=value`, as a rule expects an
                 // assignment), and the command without them, so a value is found once, at its name.
-                let (arguments, command) = Self.buildArguments(createdBy)
                 for (name, value) in arguments {
                     texts.append(ImageText(source: .history, place: "build argument \(name) (history[\(index)])", text: "\(name)=\(value)"))
                 }

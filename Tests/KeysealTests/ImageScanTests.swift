@@ -85,6 +85,16 @@ final class ImageScanTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("deleted by a later layer, still in the image"), text.stdout)
         XCTAssertTrue(text.stdout.contains("made by: COPY app/ /app/"), text.stdout)
         XCTAssertTrue(text.stdout.contains("build argument NPM_TOKEN"), text.stdout)
+        for secret in [github, stripe, npm] { XCTAssertFalse(text.stdout.contains(secret), "no clear secret in the text report") }
+        // An instruction is quoted with its build arguments' values and every secret found in it left out.
+        let settings = try XCTUnwrap(find("app/settings.py"))
+        XCTAssertEqual(place(settings)["layer_index"] as? Int, 1)
+        let credentials = ImageFixture.Image(layers: [.init(members: [.file("srv/.env", "STRIPE_KEY=\(stripe)\n")], compression: .none,
+                                                             createdBy: "RUN |1 NPM_TOKEN=\(npm) /bin/sh -c curl -u ci:\(github) https://example.test # buildkit")])
+        let second = folder.appendingPathComponent("second.tar")
+        _ = try ImageFixture.legacyDockerSave(credentials, to: second)
+        let quoted = try XCTUnwrap(findings(try scan([second.path]).json).first { $0["path"] as? String == "srv/.env" })
+        XCTAssertEqual(place(quoted)["instruction"] as? String, "RUN |1 NPM_TOKEN=… /bin/sh -c curl -u ci:… https://example.test # buildkit")
     }
 
     func testOCILayoutsGzipZstdPlatformsOpaqueFoldersAndAttestations() throws {

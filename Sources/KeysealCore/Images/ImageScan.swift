@@ -90,13 +90,16 @@ public enum ImageScan {
             summary.blobsSkippedLarge += layer.tooLarge
         }
         for image in images {
+            // The config first: what its rules find there is masked in the instructions reports quote.
+            let outside = try scanOutsideLayers(image, matcher: matcher, settings: settings, showSecrets: options.showSecrets)
             let listings = image.layers.map { read[$0.key]?.listing ?? LayerListing() }
             for layer in image.layers {
                 guard let done = read[layer.key] else { continue }
                 for hit in done.hits {
                     var finding = hit.finding
                     finding.image = place(image, layer: layer,
-                                          visibility: visibility(of: hit.path, in: layer.index, listings: listings))
+                                          visibility: visibility(of: hit.path, in: layer.index, listings: listings),
+                                          masking: outside.secrets)
                     findings.append(finding)
                 }
                 for gap in done.unscanned {
@@ -104,7 +107,6 @@ public enum ImageScan {
                                                    rules: gap.rules.isEmpty ? nil : gap.rules, size: gap.size))
                 }
             }
-            let outside = try scanOutsideLayers(image, matcher: matcher, settings: settings, showSecrets: options.showSecrets)
             findings += outside.findings
             unscanned += outside.unscanned
             summary.blobsScanned += outside.scanned
@@ -277,16 +279,25 @@ public enum ImageScan {
     }
 
     static func place(_ image: PlatformImage, layer: ImageLayer?, visibility: ImagePlace.Visibility?,
-                      source: ImagePlace.Source = .layer, entry: String? = nil) -> ImagePlace {
+                      source: ImagePlace.Source = .layer, entry: String? = nil, masking secrets: [String] = []) -> ImagePlace {
         ImagePlace(image: image.reference, imageDigest: image.manifestDigest, platform: image.platform, source: source,
-                   layerIndex: layer?.index, layerDigest: layer?.digest, diffID: layer?.diffID, instruction: layer?.instruction,
+                   layerIndex: layer?.index, layerDigest: layer?.digest, diffID: layer?.diffID,
+                   instruction: layer?.instruction.map { masked($0, secrets: secrets) },
                    visibility: visibility, entry: entry)
+    }
+
+    /// An instruction as reports quote it: every secret found in the config's texts replaced by `…`,
+    /// and cut at 300 characters.
+    static func masked(_ instruction: String, secrets: [String]) -> String {
+        var text = instruction
+        for secret in secrets where !secret.isEmpty { text = text.replacingOccurrences(of: secret, with: "…") }
+        return text.count > 300 ? String(text.prefix(300)) + "…" : text
     }
 
     /// The config's values and history, annotations, and attestations: one text per entry, each
     /// scanned on its own line(s) so a finding names its entry.
     static func scanOutsideLayers(_ image: PlatformImage, matcher: Matcher, settings: Settings, showSecrets: Bool)
-        throws -> (findings: [Finding], unscanned: [UnscannedBlob], scanned: Int) {
+        throws -> (findings: [Finding], unscanned: [UnscannedBlob], scanned: Int, secrets: [String]) {
         let scratch = try matcher.makeScratch()
         var findings: [Finding] = []
         var unscanned: [UnscannedBlob] = []
@@ -300,6 +311,8 @@ public enum ImageScan {
             line += 1 + text.text.utf8.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
         }
         let scan = try document.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+        // Every match, allowlisted or not: none is quoted in an instruction.
+        let secrets = Array(Set(scan.matches.map { String(decoding: $0.secret, as: UTF8.self) }))
         for finding in try Self.findings(scan.matches, path: "", matcher: matcher, settings: settings, showSecrets: showSecrets) {
             guard let owner = starts.last(where: { $0.line <= finding.line }) else { continue }
             let source: ImagePlace.Source = owner.text.source == .history ? .history : owner.text.source == .annotation ? .annotation : .config
@@ -329,7 +342,7 @@ public enum ImageScan {
                 findings.append(located)
             }
         }
-        return (findings, unscanned, scanned)
+        return (findings, unscanned, scanned, secrets)
     }
 
     /// A config finding at its entry: `path` names the entry, `line` counts within it.

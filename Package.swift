@@ -51,7 +51,7 @@ let package = Package(
         // The rule-file schema (built-in Rules/*.toml and a .keyseal.toml's [[rules]]), and the Swift
         // it generates. Depends on no engine type, so the generator builds even when its output does not.
         // Container images: another source of blobs beside git, knowing neither git nor the rules.
-        .target(name: "KeysealImage", dependencies: ["CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "KeysealImage", dependencies: ["CZlib", "CZstd", "CWebhookHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KeysealRuleFiles", dependencies: ["TOMLKit"]),
         .executableTarget(name: "keyseal-rulegen", dependencies: ["KeysealRuleFiles"]),
         // The findings store (SQLite); knows neither git nor rules.

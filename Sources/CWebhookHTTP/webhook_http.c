@@ -34,7 +34,7 @@ static void load_curl(void) {
     }
     if (library == NULL) {
         snprintf(curl.failure, sizeof curl.failure,
-                 "sending webhooks needs libcurl (Debian: apt-get install libcurl4); it was not found");
+                 "sending webhooks and pulling from registries need libcurl (Debian: apt-get install libcurl4); it was not found");
         return;
     }
 #define RESOLVE(field, symbol)                                                                   \
@@ -116,5 +116,114 @@ int keyseal_http_post(const char *url, const char *const *headers, size_t header
 done:
     if (list != NULL) curl.slist_free_all(list);
     curl.easy_cleanup(handle);
+    return result;
+}
+
+// A GET's body goes to a file, bounded; its answer's headers to a buffer (only the last answer's:
+// a redirect's headers are dropped when the next status line arrives).
+struct download {
+    FILE *file;
+    long long written, limit;
+    int over;
+    char *headers;
+    size_t used, capacity;
+};
+
+static size_t write_body(char *data, size_t size, size_t count, void *context) {
+    struct download *d = context;
+    size_t bytes = size * count;
+    if (d->written + (long long)bytes > d->limit) {
+        d->over = 1;
+        return 0;
+    }
+    if (fwrite(data, 1, bytes, d->file) != bytes) return 0;
+    d->written += (long long)bytes;
+    return bytes;
+}
+
+static size_t write_header(char *data, size_t size, size_t count, void *context) {
+    struct download *d = context;
+    size_t bytes = size * count;
+    if (d->capacity == 0) return bytes;
+    if (bytes >= 5 && memcmp(data, "HTTP/", 5) == 0) d->used = 0;
+    size_t room = d->capacity - 1 - d->used;
+    size_t take = bytes < room ? bytes : room;
+    memcpy(d->headers + d->used, data, take);
+    d->used += take;
+    d->headers[d->used] = 0;
+    return bytes;
+}
+
+int keyseal_http_get(const char *url, const char *const *headers, size_t header_count,
+                     const char *body_path, long long max_bytes, long connect_timeout_ms, long stall_seconds,
+                     long *http_status, char *response_headers, size_t response_headers_capacity,
+                     char *error, size_t error_capacity) {
+    pthread_once(&curl_once, load_curl);
+    if (!curl.loaded) {
+        snprintf(error, error_capacity, "%s", curl.failure);
+        return -1;
+    }
+    struct download d = {0};
+    d.limit = max_bytes;
+    d.headers = response_headers;
+    d.capacity = response_headers_capacity;
+    if (response_headers_capacity > 0) response_headers[0] = 0;
+    d.file = fopen(body_path, "wb");
+    if (d.file == NULL) {
+        snprintf(error, error_capacity, "cannot write the download to %s", body_path);
+        return -1;
+    }
+    CURL *handle = curl.easy_init();
+    if (handle == NULL) {
+        fclose(d.file);
+        snprintf(error, error_capacity, "curl_easy_init failed");
+        return -1;
+    }
+    struct curl_slist *list = NULL;
+    int result = -1;
+    for (size_t i = 0; i < header_count; i++) {
+        struct curl_slist *grown = curl.slist_append(list, headers[i]);
+        if (grown == NULL) {
+            snprintf(error, error_capacity, "curl_slist_append failed");
+            goto done;
+        }
+        list = grown;
+    }
+    curl.easy_setopt(handle, CURLOPT_URL, url);
+    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, list);
+    curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 1L);
+    curl.easy_setopt(handle, CURLOPT_MAXREDIRS, 5L);
+    curl.easy_setopt(handle, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    curl.easy_setopt(handle, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl.easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl.easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+    curl.easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, stall_seconds);
+    curl.easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, write_body);
+    curl.easy_setopt(handle, CURLOPT_WRITEDATA, &d);
+    curl.easy_setopt(handle, CURLOPT_HEADERFUNCTION, write_header);
+    curl.easy_setopt(handle, CURLOPT_HEADERDATA, &d);
+    CURLcode code = curl.easy_perform(handle);
+    if (code != CURLE_OK) {
+        if (d.over) {
+            snprintf(error, error_capacity, "the answer is larger than %lld bytes", max_bytes);
+        } else {
+            snprintf(error, error_capacity, "%s", curl.easy_strerror(code));
+        }
+        goto done;
+    }
+    long status = 0;
+    curl.easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+    *http_status = status;
+    result = 0;
+done:
+    if (list != NULL) curl.slist_free_all(list);
+    curl.easy_cleanup(handle);
+    if (fclose(d.file) != 0 && result == 0) {
+        snprintf(error, error_capacity, "cannot finish writing %s", body_path);
+        result = -1;
+    }
     return result;
 }

@@ -27,7 +27,7 @@ public enum ImageLoader {
         let name = (input as NSString).lastPathComponent
         var images: [PlatformImage]
         if let index = try store.locate("index.json") {
-            images = try fromIndex(index, store: store, name: name)
+            images = try fromIndex(index, store: store, name: name, platform: platform)
         } else if let manifest = try store.locate("manifest.json") {
             images = try fromDockerManifest(manifest, store: store, name: name)
         } else {
@@ -44,11 +44,12 @@ public enum ImageLoader {
 
     // MARK: OCI layout (and Docker 25+ `docker save`)
 
-    static func fromIndex(_ location: BlobLocation, store: BlobStore, name: String) throws -> [PlatformImage] {
+    static func fromIndex(_ location: BlobLocation, store: BlobStore, name: String, platform: PlatformFilter = .all) throws -> [PlatformImage] {
         let index = try BlobStore.object(try location.readAll(limit: documentLimit, what: "index.json"), what: "index.json")
         var found: [(descriptor: [String: Any], manifest: [String: Any], name: String, annotations: [ImageText])] = []
         var attestations: [String: [ImageAttachment]] = [:]
         var visited = 0
+        var skippedPlatforms: [String] = []
 
         func walk(_ document: [String: Any], what: String, depth: Int, name: String, annotations: [ImageText]) throws {
             guard depth <= depthLimit else { throw ImageError.tooLarge(what, why: "indexes nest more than \(depthLimit) deep") }
@@ -67,12 +68,21 @@ public enum ImageLoader {
                     // An OCI ref.name is often only the tag.
                     $0.contains(":") || $0.contains("/") ? $0 : "\(name):\($0)"
                 } ?? name
+                let attestation = notes["vnd.docker.reference.type"] as? String == "attestation-manifest"
+                // A platform not asked for is not read (a registry pull does not fetch it either).
+                if !attestation, let described = descriptor["platform"] as? [String: Any],
+                   !platform.accepts(ConfigFacts.platform(described)) {
+                    skippedPlatforms.append(ConfigFacts.platform(described))
+                    continue
+                }
+                // An attestation whose manifest was not saved is skipped: it is optional.
+                if attestation, (try? store.blob(digest)) == nil { continue }
                 let child = try store.document(digest, what: "manifest")
                 let descriptorTexts = texts(annotations: descriptor["annotations"], place: "\(what) manifests[\(position)]")
                 if child["manifests"] != nil {
                     try walk(child, what: "index \(digest.prefix(19))", depth: depth + 1, name: imageName,
                              annotations: annotations + own + descriptorTexts)
-                } else if notes["vnd.docker.reference.type"] as? String == "attestation-manifest" {
+                } else if attestation {
                     let subject = notes["vnd.docker.reference.digest"] as? String ?? ""
                     for layer in child["layers"] as? [[String: Any]] ?? [] {
                         guard let layerDigest = layer["digest"] as? String else { continue }
@@ -89,6 +99,9 @@ public enum ImageLoader {
             }
         }
         try walk(index, what: "index.json", depth: 0, name: name, annotations: [])
+        if found.isEmpty, !skippedPlatforms.isEmpty, case .only(let wanted) = platform {
+            throw ImageError.notAnImage(location.file.path, why: "it has no image for platform \(wanted) (it has \(Set(skippedPlatforms).sorted().joined(separator: ", ")))")
+        }
         return try found.map { entry in
             let digest = entry.descriptor["digest"] as? String ?? ""
             var image = try platformImage(manifest: entry.manifest, digest: digest, descriptor: entry.descriptor,

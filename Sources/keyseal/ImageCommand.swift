@@ -8,8 +8,9 @@ struct ImageCommand: ParsableCommand {
         commandName: "image",
         abstract: "Scan container images for secrets: every layer, the config, history and attestations.",
         discussion: """
-            SOURCE is a `docker save` tarball (either layout), an OCI image layout folder, or the same \
-            as a tar. Every file of every layer is scanned, files a later layer deletes or overwrites \
+            SOURCE is a `docker save` tarball (either layout), an OCI image layout folder, the same \
+            as a tar, or a registry reference (registry.example.com/team/app:1.2, or @sha256:…), \
+            pulled over the registry API with the credentials of `docker login`. Every file of every layer is scanned, files a later layer deletes or overwrites \
             included (they are still in the image); so are the config's Env, Labels, Entrypoint, Cmd \
             and OnBuild, the history (BuildKit's `RUN |N NAME=value` exposes build arguments), \
             annotations, and in-toto attestations. Layers are read once each, streamed and \
@@ -29,7 +30,7 @@ struct ImageCommand: ParsableCommand {
             altered blob, a malformed manifest, a layer that is not a tar).
             """)
 
-    @Argument(help: ArgumentHelp("Image tarballs or OCI layout folders.", valueName: "source"), completion: .file())
+    @Argument(help: ArgumentHelp("Image tarballs, OCI layout folders, or registry references.", valueName: "source"), completion: .file())
     var sources: [String]
 
     @OptionGroup var output: ReportOptions

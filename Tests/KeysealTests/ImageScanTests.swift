@@ -210,6 +210,56 @@ final class ImageScanTests: XCTestCase {
         XCTAssertEqual(reason["images"] as? [String], ["example.com/team/app:1.0 linux/amd64"])
     }
 
+    /// A real registry on loopback: an image pushed to it is pulled by reference and scanned, with
+    /// no authentication, with htpasswd basic auth, and with the Bearer token flow; credentials come
+    /// from Docker's config.json; a 401 without them is a clear error.
+    func testARegistryReferenceIsPulledAnonymouslyWithBasicAuthAndWithATokenService() throws {
+        try XCTSkipUnless(RegistryServer.available, "no docker-registry: run ./install.sh --deps-only")
+        let layout = folder.appendingPathComponent("push")
+        var arm = ImageFixture.Image(layers: [.init(members: [.file("srv/arm.env", "STRIPE_KEY=\(stripe)\n")])])
+        arm.architecture = "arm64"
+        try ImageFixture.ociLayout(layout, images: [leakyImage(), arm])
+        for auth in [RegistryServer.Auth.none, .basic, .token] {
+            let registry = try RegistryServer(auth: auth)
+            defer { registry.stop() }
+            try registry.push(layout: layout, repository: "team/app", tag: "1.0",
+                              authorization: try registry.pushAuthorization(auth, repository: "team/app"))
+            let reference = "\(registry.host)/team/app:1.0"
+            let dockerConfig = folder.appendingPathComponent("docker-\(auth)")
+            try FileManager.default.createDirectory(at: dockerConfig, withIntermediateDirectories: true)
+            let environment = ["DOCKER_CONFIG": dockerConfig.path]
+            if auth != .none {
+                // Without credentials: a clear 401 error, exit 2.
+                let refused = try KeysealBinary.run(["image", reference, "--no-store"], in: folder, environment: environment)
+                XCTAssertEqual(refused.status, 2, "\(auth): \(refused.stderr)")
+                XCTAssertTrue(refused.stderr.contains("401") || refused.stderr.contains("refused"), "\(auth): \(refused.stderr)")
+                let login = Data("\(RegistryServer.user):\(registry.password)".utf8).base64EncodedString()
+                try Data(#"{"auths": {"\#(registry.host)": {"auth": "\#(login)"}}}"#.utf8)
+                    .write(to: dockerConfig.appendingPathComponent("config.json"))
+            }
+            let report = folder.appendingPathComponent("pulled-\(auth).json")
+            let out = try KeysealBinary.run(["image", reference, "--no-store", "--format", "json", "-o", report.path], in: folder,
+                                            environment: environment)
+            XCTAssertEqual(out.status, 1, "\(auth): \(out.stderr)")
+            XCTAssertFalse(out.stderr.contains(registry.password), "no password in the output")
+            let found = findings(try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any]))
+            XCTAssertEqual(Set(found.compactMap { place($0)["platform"] as? String }), ["linux/amd64", "linux/arm64"], "\(auth)")
+            XCTAssertEqual(place(found[0])["image"] as? String, reference)
+            XCTAssertNotNil(found.first { $0["path"] as? String == "app/old.env" && place($0)["visibility"] as? String == "deleted" })
+            // One platform: only its blobs are fetched.
+            let arm64 = try KeysealBinary.run(["image", reference, "--no-store", "--platform", "linux/arm64", "--format", "json"],
+                                              in: folder, environment: environment)
+            let armFound = findings(try XCTUnwrap(JSONSerialization.jsonObject(with: Data(arm64.stdout.utf8)) as? [String: Any], arm64.stderr))
+            XCTAssertEqual(Set(armFound.compactMap { place($0)["platform"] as? String }), ["linux/arm64"])
+        }
+        // A tag that is not there.
+        let registry = try RegistryServer(auth: .none)
+        defer { registry.stop() }
+        let missing = try KeysealBinary.run(["image", "\(registry.host)/team/none:9", "--no-store"], in: folder)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("not found (404)"), missing.stderr)
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

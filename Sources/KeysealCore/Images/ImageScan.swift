@@ -35,8 +35,20 @@ public enum ImageScan {
         let started = Date()
         let settings = try Settings.load(workDirectory: nil, configFile: options.configFile)
         var images: [PlatformImage] = []
+        var pulled: [URL] = []
+        defer { for folder in pulled { try? FileManager.default.removeItem(at: folder) } }
         do {
-            for input in options.inputs { images += try ImageLoader.load(input, platform: options.platform) }
+            for input in options.inputs {
+                if !FileManager.default.fileExists(atPath: input), let reference = ImageReference(input) {
+                    // A registry reference: pulled into a layout folder of its own, read, then removed.
+                    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-pull-\(UUID().uuidString)")
+                    pulled.append(folder)
+                    try RegistryPull.pull(reference, into: folder, platform: options.platform)
+                    images += try ImageLoader.load(folder.path, platform: options.platform)
+                } else {
+                    images += try ImageLoader.load(input, platform: options.platform)
+                }
+            }
         } catch let error as ImageError {
             throw KeysealError.image(error.description)
         }

@@ -27,8 +27,8 @@ packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev l
 if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi
 # Tests only: a real registry on loopback for `keyseal image REGISTRY/NAME:TAG` (the CNCF
 # distribution server), htpasswd for its basic auth, openssl and curl for its token service and
-# the test's own uploads.
-if [ "$deps_only" -eq 1 ]; then packages+=(docker-registry apache2-utils openssl curl); fi
+# the test's own uploads; umoci makes an image with a tool other than keyseal's own test writer.
+if [ "$deps_only" -eq 1 ]; then packages+=(docker-registry apache2-utils openssl curl umoci); fi
 # The release build CI checks after the tests (release/build.sh) links libgit2's own dependencies
 # statically: their archives come with libgit2-dev's dependencies, but for libssh2's OpenSSL and
 # libgpg-error, named here so a machine without them does not fail the release check.

@@ -10,7 +10,9 @@ struct ImageCommand: ParsableCommand {
         discussion: """
             SOURCE is a `docker save` tarball (either layout), an OCI image layout folder, the same \
             as a tar, or a registry reference (registry.example.com/team/app:1.2, or @sha256:…), \
-            pulled over the registry API with the credentials of `docker login`. Every file of every layer is scanned, files a later layer deletes or overwrites \
+            pulled over the registry API with the credentials of `docker login`.
+
+            Every file of every layer is scanned, files a later layer deletes or overwrites \
             included (they are still in the image); so are the config's Env, Labels, Entrypoint, Cmd \
             and OnBuild, the history (BuildKit's `RUN |N NAME=value` exposes build arguments), \
             annotations, and in-toto attestations. Layers are read once each, streamed and \

@@ -260,6 +260,29 @@ final class ImageScanTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("not found (404)"), missing.stderr)
     }
 
+    /// An image made by umoci (an OCI image tool, not keyseal's own writer): a secret added in one
+    /// layer and deleted in the next (umoci writes the whiteout) is found, and marked deleted.
+    func testAnImageMadeByUmoci() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/umoci"), "no umoci: run ./install.sh --deps-only")
+        func umoci(_ arguments: [String]) throws { _ = try TestRepository.run("/usr/bin/umoci", arguments, in: folder) }
+        try umoci(["init", "--layout", "img"])
+        try umoci(["new", "--image", "img:1.0"])
+        try umoci(["unpack", "--rootless", "--image", "img:1.0", "bundle"])
+        let rootfs = folder.appendingPathComponent("bundle/rootfs/app")
+        try FileManager.default.createDirectory(at: rootfs, withIntermediateDirectories: true)
+        try "STRIPE_KEY=\(stripe)\n".write(to: rootfs.appendingPathComponent("prod.env"), atomically: true, encoding: .utf8)
+        try umoci(["repack", "--image", "img:1.0", "bundle"])
+        // A second layer on top of the first: unpacked again, the file deleted, repacked.
+        try umoci(["unpack", "--rootless", "--image", "img:1.0", "bundle2"])
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("bundle2/rootfs/app/prod.env"))
+        try umoci(["repack", "--image", "img:1.0", "bundle2"])
+        let result = try scan([folder.appendingPathComponent("img").path])
+        XCTAssertEqual(result.status, 1, result.stderr)
+        let found = try XCTUnwrap(findings(result.json).first { $0["path"] as? String == "app/prod.env" }, "\(result.json)")
+        XCTAssertEqual(place(found)["visibility"] as? String, "deleted")
+        XCTAssertEqual(place(found)["image"] as? String, "img:1.0")
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

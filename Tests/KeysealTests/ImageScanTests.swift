@@ -283,6 +283,25 @@ final class ImageScanTests: XCTestCase {
         XCTAssertEqual(place(found)["image"] as? String, "img:1.0")
     }
 
+    /// A decompression bomb: a small gzip layer that inflates to 300 MiB (one file over the size
+    /// limit, then a secret). It is streamed: the large file is skipped as it passes, the secret after
+    /// it found, and memory stays far below the layer's size.
+    func testALayerThatInflatesFarIsStreamedInBoundedMemory() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/time"), "no /usr/bin/time")
+        let zeros = ImageFixture.Member(path: "var/big.bin", bytes: [UInt8](repeating: 0, count: 300 << 20))
+        let layout = folder.appendingPathComponent("bomb")
+        try ImageFixture.ociLayout(layout, images: [ImageFixture.Image(layers: [.init(members: [zeros, .file("app/.env", "STRIPE_KEY=\(stripe)\n")])])])
+        let stored = try FileManager.default.contentsOfDirectory(atPath: layout.appendingPathComponent("blobs/sha256").path)
+            .map { try FileManager.default.attributesOfItem(atPath: layout.appendingPathComponent("blobs/sha256/\($0)").path)[.size] as? Int ?? 0 }
+        XCTAssertLessThan(stored.reduce(0, +), 2 << 20, "the layer is small on disk")
+        let out = try TestRepository.capture("/usr/bin/time", ["-f", "peak %M", KeysealBinary.path, "image", layout.path, "--no-store"], in: folder)
+        XCTAssertEqual(out.status, 1, out.stderr)
+        XCTAssertTrue(out.stdout.contains("var/big.bin: larger than the blob size limit"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("app/.env"), out.stdout)
+        let peak = try XCTUnwrap(out.stderr.split(whereSeparator: \.isNewline).last { $0.hasPrefix("peak ") }.flatMap { Int($0.dropFirst(5)) }, out.stderr)
+        XCTAssertLessThan(peak, 200_000, "peak RSS in KiB: the 300 MiB file is never held")
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

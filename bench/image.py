@@ -81,7 +81,7 @@ REPO_TAG = "keyseal-bench/app:v1"
 CREATED_EPOCH = 1714557600
 CREATED = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(CREATED_EPOCH))
 
-KEYSEAL_IMAGE = ["{keyseal}", "image", "{tarball}", "--format", "json", "-o", "{report}"]
+KEYSEAL_IMAGE = ["{keyseal}", "image", "{tarball}", "--format", "json", "-o", "{report}", "--no-store"]
 # Where keyseal keeps an image's store is not settled yet: change this when it is.
 KEYSEAL_IMAGE_STORED = ["{keyseal}", "image", "{tarball}", "--store", "{store}", "--format", "json", "-o", "{report}"]
 KINGFISHER_IMAGE = ["{kingfisher}", "scan", "docker", "--archive", "{tarball}", "--no-validate", "--no-limits",

@@ -292,8 +292,8 @@ public final class FindingStore {
             bytes INTEGER NOT NULL, PRIMARY KEY (layer, rules_hash)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS layer_matches (
             layer TEXT NOT NULL, rules_hash TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
-            line INTEGER NOT NULL, col INTEGER NOT NULL, paired_with TEXT, detail TEXT,
-            PRIMARY KEY (layer, rules_hash, path, fingerprint, line, col)) WITHOUT ROWID;
+            line INTEGER NOT NULL, col INTEGER NOT NULL, paired_with TEXT, detail TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (layer, rules_hash, path, fingerprint, line, col, detail)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS image_occurrences (
             fingerprint TEXT NOT NULL, image TEXT NOT NULL, image_digest TEXT NOT NULL, platform TEXT NOT NULL,
             place TEXT NOT NULL, path TEXT NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, scanned_at TEXT NOT NULL,

@@ -53,7 +53,7 @@ extension FindingStore {
         try connection.prepare("SELECT path, fingerprint, line, col, paired_with, detail FROM layer_matches WHERE layer = ? AND rules_hash = ?")
             .query([.text(layer), .text(rulesHash)]) { row in
                 matches.append((row.string(0), StoredMatch(fingerprint: row.string(1), line: row.int(2), column: row.int(3),
-                                                           pairedWith: row.text(4), detail: MatchDetail.from(row.text(5)))))
+                                                           pairedWith: row.text(4), detail: MatchDetail.from(row.text(5).flatMap { $0.isEmpty ? nil : $0 }))))
             }
         return StoredLayer(listing: found.listing, files: found.files, bytes: found.bytes, matches: matches)
     }
@@ -70,7 +70,8 @@ extension FindingStore {
                 """)
             for (path, m) in matches {
                 try insert.run([.text(layer), .text(rulesHash), .text(path), .text(m.fingerprint), .int(Int64(m.line)),
-                                .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null, m.detail.map { .text($0.json) } ?? .null])
+                                // Two matches of one secret in a binary differ only in their byte offset, in the detail.
+                                .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null, .text(m.detail?.json ?? "")])
             }
             try upsertSecrets(secrets)
         }

@@ -88,7 +88,7 @@ public enum ImageScan {
             for layer in toRead {
                 guard let done = read[layer.key], done.unscanned.isEmpty else { continue }
                 try store.recordLayer(layer.key, rulesHash: rulesHash, listing: done.listing.stored, files: done.files,
-                                      bytes: done.bytes, matches: done.hits.map { ($0.path, $0.finding.storedMatch(entryPath: $0.path)) },
+                                      bytes: done.bytes, matches: done.hits.map { ($0.finding.path, $0.finding.storedMatch(entryPath: $0.path)) },
                                       secrets: done.hits.map(\.finding.secretRecord))
             }
         }
@@ -179,8 +179,12 @@ public enum ImageScan {
 
         /// A layer as the store recorded it; nil if a secret it names is not in the store.
         init?(_ stored: StoredLayer, secrets: [String: SecretRecord]) {
-            for (path, match) in stored.matches {
+            for (recordedPath, match) in stored.matches {
                 guard let secret = secrets[match.fingerprint] else { return nil }
+                // Recorded with the archive member (`file!member`, which keeps two members' identical
+                // matches apart); the finding adds the member back from the detail.
+                let inner = match.detail?.innerPath.map { "!" + $0 } ?? ""
+                let path = inner.isEmpty || !recordedPath.hasSuffix(inner) ? recordedPath : String(recordedPath.dropLast(inner.count))
                 hits.append((path, Finding(recorded: secret, commit: "", author: "", email: "", date: "", path: path,
                                            line: match.line, column: match.column, blob: "", pairedWith: match.pairedWith,
                                            detail: match.detail)))

@@ -24,7 +24,7 @@ public enum ImageLoader {
         } else {
             store = BlobStore(input: input, backing: .tarball(try TarIndex(file: RandomAccessFile(path: input))))
         }
-        let name = (input as NSString).lastPathComponent
+        let name = LayoutPath.split(input.hasSuffix("/") ? String(input.dropLast()) : input).name
         var images: [PlatformImage]
         if let index = try store.locate("index.json") {
             images = try fromIndex(index, store: store, name: name, platform: platform)

@@ -119,8 +119,7 @@ public enum LayerReader {
     }
 
     static func record(_ entry: TarEntry, in listing: inout LayerListing) {
-        let folder = (entry.path as NSString).deletingLastPathComponent
-        let name = (entry.path as NSString).lastPathComponent
+        let (folder, name) = LayoutPath.split(entry.path)
         if name == ".wh..wh..opq" {
             listing.opaqueFolders.insert(folder)
         } else if name.hasPrefix(".wh.") {

@@ -160,7 +160,7 @@ final class RegistryClient {
         guard let path = BlobStore.blobPath(digest), digest.hasPrefix("sha256:") else {
             throw ImageError.malformed("manifest", why: "\(digest.prefix(100)) is not a sha256 digest")
         }
-        let target = blobs.appendingPathComponent((path as NSString).lastPathComponent)
+        let target = blobs.appendingPathComponent(LayoutPath.split(path).name)
         _ = try get("/blobs/\(digest)", accept: ["*/*"], to: target, limit: RegistryPull.blobLimit, what: "blob \(digest)")
     }
 

@@ -68,16 +68,22 @@ struct TarHeaderDecoder {
         let entrySize = paxSize ?? size
         longName = nil; longLink = nil; paxPath = nil; paxLink = nil; paxSize = nil
         guard name.utf8.count <= Self.pathLimit else { throw ImageError.notATar(what, why: "a path of \(name.utf8.count) bytes") }
+        // As Go's archive/tar reads it (Docker and containerd unpack layers with it): only the
+        // old type NUL with a trailing slash is a folder by name; links, devices, folders and
+        // FIFOs carry no data whatever their size field says; every other type's data is skipped
+        // by its size.
         let kind: TarEntry.Kind
         switch type {
-        case 0, UInt8(ascii: "0"), UInt8(ascii: "7"): kind = name.hasSuffix("/") ? .directory : .file
+        case 0: kind = name.hasSuffix("/") ? .directory : .file
+        case UInt8(ascii: "0"), UInt8(ascii: "7"): kind = .file
         case UInt8(ascii: "5"): kind = .directory
         case UInt8(ascii: "2"): kind = .symlink
         case UInt8(ascii: "1"): kind = .hardlink
         default: kind = .other
         }
-        return .entry(TarEntry(path: Self.normalise(name), kind: kind, size: kind == .file || kind == .other ? entrySize : 0,
-                               linkTarget: link))
+        let headerOnly = [UInt8(ascii: "1"), UInt8(ascii: "2"), UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "5"),
+                          UInt8(ascii: "6")].contains(type) || kind == .directory
+        return .entry(TarEntry(path: Self.normalise(name), kind: kind, size: headerOnly ? 0 : entrySize, linkTarget: link))
     }
 
     /// The pax or GNU record the last header announced.
@@ -229,7 +235,7 @@ final class TarIndex {
             if let member = members[current] { return BlobLocation(file: file, offset: member.offset, size: member.size) }
             guard let target = links[current] else { return nil }
             // A symlink is relative to its folder; a hard link names a member from the root.
-            let folder = (current as NSString).deletingLastPathComponent
+            let folder = LayoutPath.split(current).folder
             let joined = target.hasPrefix("/") ? target : (folder.isEmpty ? target : folder + "/" + target)
             guard let resolved = LayoutPath.resolve(joined) else { return nil }
             current = members[resolved] != nil || links[resolved] != nil ? resolved : TarHeaderDecoder.normalise(target)
@@ -240,6 +246,13 @@ final class TarIndex {
 
 /// Paths a manifest gives, kept inside the layout.
 enum LayoutPath {
+    /// `a/b/c` as (`a/b`, `c`); a name without a slash has the folder "". Plain string work:
+    /// Foundation's path functions trap on some strings an attacker can put in a tar.
+    static func split(_ path: String) -> (folder: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
+    }
+
     /// `a/./b/../c` is `a/c`; nil when it climbs out of the root or is absolute.
     static func resolve(_ path: String) -> String? {
         guard !path.hasPrefix("/"), !path.contains("\0") else { return nil }

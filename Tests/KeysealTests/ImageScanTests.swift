@@ -429,6 +429,13 @@ final class ImageScanTests: XCTestCase {
         try Data(huge + [UInt8](repeating: 0, count: 1024)).write(to: absurd)
         try expectError(absurd, "runs past the end of the file")
 
+        // Members with an empty name, or a control character for a name (found by FuzzImage:
+        // Foundation's path functions trapped on them).
+        var oddNames = ImageFixture.Image(layers: [.init(members: [.file("", "x"), .file("\u{1}", "y"), .file("/", "z"), .file("a/", "w")])])
+        oddNames.layers[0].compression = .none
+        let odd = try KeysealBinary.run(["image", try layout("odd-names", oddNames).0.path, "--no-store"], in: folder)
+        XCTAssertEqual(odd.status, 0, odd.stderr)
+
         let plain = folder.appendingPathComponent("plain.txt")
         try Data("hello\n".utf8).write(to: plain)
         try expectError(plain, "is not a container image")

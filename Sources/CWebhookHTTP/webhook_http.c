@@ -198,7 +198,8 @@ int keyseal_http_get(const char *url, const char *const *headers, size_t header_
     curl.easy_setopt(handle, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     curl.easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
     curl.easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
-    curl.easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    // Under 1 KiB a second for the whole stall time: a server trickling bytes is given up on.
+    curl.easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl.easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, stall_seconds);
     curl.easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, write_body);

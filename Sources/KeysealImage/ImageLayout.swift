@@ -18,8 +18,17 @@ public struct ImageLayer: Sendable {
     public var digestIsDiffID = false
 
     public var displayName: String { digest ?? diffID ?? "#\(index)" }
-    /// The identity of the layer's content: the same in every image that shares it.
-    public var key: String { diffID ?? digest ?? "\(location.file.path)@\(location.offset)" }
+    /// The identity of the layer within a run: its stored blob's digest (two layers naming one
+    /// digest are one blob), else (a legacy layer, named by path) where its bytes are, so two
+    /// files claiming one diff_id are both read and checked.
+    public var key: String {
+        if let digest, !digestIsDiffID { return digest }
+        return "\(location.file.path)@\(location.offset)"
+    }
+    /// The identity the store keeps a layer under: its stored digest (or, for a legacy layer named
+    /// by path, its diff_id), both checked when the layer is read. Nil when it has neither: such a
+    /// layer is read every time.
+    public var storeKey: String? { digest }
 }
 
 /// Text an image carries outside its layers: config values, history, annotations.
@@ -56,7 +65,14 @@ public enum PlatformFilter: Sendable, Equatable {
     case only(String)
 
     public init(_ text: String) {
-        self = text == "all" ? .all : .only(text)
+        self = text == "all" ? .all : .only(ConfigFacts.platform(Self.parts(text)))
+    }
+
+    static func parts(_ text: String) -> [String: Any] {
+        let parts = text.split(separator: "/").map(String.init)
+        var facts: [String: Any] = ["os": parts.first ?? "unknown", "architecture": parts.count > 1 ? parts[1] : "unknown"]
+        if parts.count > 2 { facts["variant"] = parts[2] }
+        return facts
     }
 
     func accepts(_ platform: String) -> Bool {

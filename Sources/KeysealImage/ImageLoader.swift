@@ -26,10 +26,16 @@ public enum ImageLoader {
         }
         let name = LayoutPath.split(input.hasSuffix("/") ? String(input.dropLast()) : input).name
         var images: [PlatformImage]
-        if let index = try store.locate("index.json") {
-            images = try fromIndex(index, store: store, name: name, platform: platform)
-        } else if let manifest = try store.locate("manifest.json") {
-            images = try fromDockerManifest(manifest, store: store, name: name)
+        let index = try store.locate("index.json"), manifest = try store.locate("manifest.json")
+        if index != nil || manifest != nil {
+            images = try index.map { try fromIndex($0, store: store, name: name, platform: platform) } ?? []
+            // Docker 25+ writes both; `docker load` of older engines reads manifest.json. An image
+            // only manifest.json names (a tarball that shows one image to one reader and another to
+            // the other) is read too.
+            if let manifest {
+                let known = Set(images.map(\.configDigest))
+                images += try fromDockerManifest(manifest, store: store, name: name).filter { !known.contains($0.configDigest) }
+            }
         } else {
             throw ImageError.notAnImage(input, why: "it has neither index.json (an OCI layout) nor manifest.json (docker save)")
         }
@@ -50,6 +56,7 @@ public enum ImageLoader {
         var attestations: [String: [ImageAttachment]] = [:]
         var visited = 0
         var skippedPlatforms: [String] = []
+        var seenManifests = Set<String>()
 
         func walk(_ document: [String: Any], what: String, depth: Int, name: String, annotations: [ImageText]) throws {
             guard depth <= depthLimit else { throw ImageError.tooLarge(what, why: "indexes nest more than \(depthLimit) deep") }
@@ -68,11 +75,16 @@ public enum ImageLoader {
                     // An OCI ref.name is often only the tag.
                     $0.contains(":") || $0.contains("/") ? $0 : "\(name):\($0)"
                 } ?? name
+                // An attestation as BuildKit writes it: marked, and for no platform. A manifest marked so
+                // but for a real platform is read as the image it is.
+                let described = (descriptor["platform"] as? [String: Any]).map(ConfigFacts.platform)
                 let attestation = notes["vnd.docker.reference.type"] as? String == "attestation-manifest"
+                    && (described == nil || described == "unknown/unknown")
+                // The same manifest listed twice is read once.
+                guard seenManifests.insert(digest).inserted else { continue }
                 // A platform not asked for is not read (a registry pull does not fetch it either).
-                if !attestation, let described = descriptor["platform"] as? [String: Any],
-                   !platform.accepts(ConfigFacts.platform(described)) {
-                    skippedPlatforms.append(ConfigFacts.platform(described))
+                if !attestation, let described, !platform.accepts(described) {
+                    skippedPlatforms.append(described)
                     continue
                 }
                 // An attestation whose manifest was not saved is skipped: it is optional.
@@ -228,8 +240,7 @@ struct ConfigFacts {
             let (arguments, command) = Self.buildArguments(createdBy)
             // The instruction reports show: build arguments' values are left out (`NAME=…`).
             if entry["empty_layer"] as? Bool != true {
-                instructions.append(arguments.isEmpty ? createdBy
-                    : "RUN |\(arguments.count) " + arguments.map { "\($0.0)=…" }.joined(separator: " ") + " " + command.replacingOccurrences(of: "RUN ", with: "", options: .anchored))
+                instructions.append(Self.shownInstruction(createdBy, arguments: arguments, command: command))
             }
             if !createdBy.isEmpty {
                 // Build arguments on lines of their own (each `NAME=value`, as a rule expects an
@@ -247,10 +258,28 @@ struct ConfigFacts {
         if !diffIDs.isEmpty && instructions.count != diffIDs.count { instructions = [] }
     }
 
+    /// `os/architecture[/variant]`, normalised as containerd matches platforms (lower case;
+    /// x86_64 is amd64, aarch64 is arm64), so `--platform` cannot be dodged by spelling.
     static func platform(_ facts: [String: Any]) -> String {
-        let os = facts["os"] as? String ?? "unknown", architecture = facts["architecture"] as? String ?? "unknown"
-        if let variant = facts["variant"] as? String, !variant.isEmpty { return "\(os)/\(architecture)/\(variant)" }
+        let aliases = ["x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"]
+        let os = (facts["os"] as? String ?? "unknown").lowercased()
+        var architecture = (facts["architecture"] as? String ?? "unknown").lowercased()
+        architecture = aliases[architecture] ?? architecture
+        if let variant = facts["variant"] as? String, !variant.isEmpty { return "\(os)/\(architecture)/\(variant.lowercased())" }
         return "\(os)/\(architecture)"
+    }
+
+    /// A layer's instruction as reports quote it: BuildKit's build arguments with their values left
+    /// out (`NAME=…`); when they cannot be told apart from the command, all of it after `|N`.
+    static func shownInstruction(_ createdBy: String, arguments: [(String, String)], command: String) -> String {
+        let body = createdBy.hasPrefix("RUN ") ? createdBy.dropFirst(4) : Substring(createdBy)
+        guard body.hasPrefix("|") else { return createdBy }
+        guard command != createdBy else {
+            let count = body.dropFirst().prefix { $0.isNumber }
+            return "RUN |\(count) … (build arguments and command not shown)"
+        }
+        return "RUN |\(arguments.count) " + arguments.map { "\($0.0)=…" }.joined(separator: " ") + " "
+            + command.replacingOccurrences(of: "RUN ", with: "", options: .anchored)
     }
 
     /// BuildKit writes a `RUN` that had build arguments as `RUN |2 NAME=value OTHER=value /bin/sh -c …`:

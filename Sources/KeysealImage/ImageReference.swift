@@ -23,7 +23,8 @@ public struct ImageReference: Sendable, Equatable {
     public var endpoint: String {
         let host = registry == "docker.io" ? "registry-1.docker.io" : registry
         let bare = host.split(separator: ":").first.map(String.init) ?? host
-        let local = ["localhost", "127.0.0.1", "[::1]"].contains(bare) || bare.hasPrefix("127.")
+        let local = ["localhost", "127.0.0.1", "[::1]"].contains(bare)
+            || (bare.hasPrefix("127.") && bare.split(separator: ".").count == 4 && bare.allSatisfy { $0.isNumber || $0 == "." })
         return (local ? "http://" : "https://") + host
     }
 
@@ -55,8 +56,9 @@ public struct ImageReference: Sendable, Equatable {
         if registry == "docker.io" && parts.count == 1 { parts.insert("library", at: 0) }
         let repository = parts.joined(separator: "/")
         guard repository.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-/".contains($0) }) else { return nil }
-        // A bare `app.tar` is a file that is not there, not Docker Hub's `library/app.tar`.
-        if registry == "docker.io", tag == nil, digest == nil, text.contains(".") { return nil }
+        // On Docker Hub only with a tag or digest: a missing local path (`dist/oci`, `app.tar`)
+        // must be an error, not a pull of whatever someone published under that name.
+        if registry == "docker.io", tag == nil, digest == nil { return nil }
         self.registry = registry
         self.repository = repository
         self.tag = tag

@@ -27,6 +27,8 @@ public enum LayerReader {
     public static let outputLimit = 64 << 30
     /// Members per layer; past this the listing would cost real memory.
     public static let memberLimit = 4 << 20
+    /// The paths of one layer's listing, added up: kept in memory for every layer of a run.
+    public static let listingLimit = 256 << 20
 
     public enum FileContent {
         case bytes(UnsafeRawBufferPointer)
@@ -61,7 +63,7 @@ public enum LayerReader {
         defer { file.deallocate() }
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
         defer { block.deallocate() }
-        var members = 0
+        var members = 0, listingBytes = 0
         var sawHeader = false
         loop: while true {
             guard try reader.fill(block) else {
@@ -78,6 +80,13 @@ public enum LayerReader {
             sawHeader = true
             switch step {
             case .end:
+                // As Go's archive/tar: the end is two zero blocks; one zero block then a header is
+                // not a tar (Docker would refuse the layer), and must not hide what follows.
+                let next = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 16)
+                defer { next.deallocate() }
+                if try reader.fill(next), !next.allSatisfy({ $0 == 0 }) {
+                    throw ImageError.notATar(name, why: "a lone zero block stands before more members")
+                }
                 break loop
             case .skip(let size):
                 try reader.skip(TarHeaderDecoder.padded(size), what: name)
@@ -88,7 +97,11 @@ public enum LayerReader {
                 try decoder.extensionData(UnsafeRawBufferPointer(rebasing: record[0..<size]))
             case .entry(let entry):
                 members += 1
+                listingBytes += entry.path.utf8.count
                 guard members <= memberLimit else { throw ImageError.tooLarge("layer \(name)", why: "more than \(memberLimit) members") }
+                guard listingBytes <= listingLimit else {
+                    throw ImageError.tooLarge("layer \(name)", why: "its members' paths add up to more than \(listingLimit >> 20) MiB")
+                }
                 record(entry, in: &listing)
                 guard entry.kind == .file else {
                     try reader.skip(TarHeaderDecoder.padded(entry.size), what: name)
@@ -110,8 +123,18 @@ public enum LayerReader {
             }
         }
         // Anything after the tar's end (padding) is read for the digest only.
-        // A legacy layer is named by its diff_id, which only an uncompressed layer's bytes hash to.
-        if let expected = layer.digest, stream.compression == .none || !layer.digestIsDiffID {
+        // The decompressed bytes must be the diff_id the config names: the store and a run's
+        // de-duplication trust it, and so does Docker when it loads the image.
+        if let diffID = layer.diffID {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { scratch.deallocate() }
+            let actual = try reader.drainedDigest(scratch: scratch)
+            if actual != diffID {
+                throw ImageError.malformed("layer \(name)", why: "its content does not match the diff_id \(diffID) the config gives it (it hashes to \(actual))")
+            }
+        }
+        // A legacy layer is named by its diff_id, checked above.
+        if let expected = layer.digest, !layer.digestIsDiffID {
             let actual = try stream.storedDigest()
             if actual != expected { throw ImageError.digestMismatch(expected, actual: actual) }
         }
@@ -168,6 +191,12 @@ struct ExactReader {
         if done == 0 { return false }
         guard done == target.count else { throw ImageError.notATar(stream.what, why: "it ends in the middle of a member") }
         return true
+    }
+
+    /// The decompressed digest of the whole layer: what is buffered was hashed when it was read.
+    mutating func drainedDigest(scratch: UnsafeMutableRawBufferPointer) throws -> String {
+        start = end
+        return try stream.uncompressedDigest(scratch: scratch)
     }
 
     mutating func skip(_ count: Int, what: String) throws {

@@ -57,6 +57,8 @@ final class LayerStream {
     private var ended = false
     /// Decompressed bytes handed out; past `outputLimit` the layer is refused (a decompression bomb).
     private(set) var produced = 0
+    /// Over the decompressed bytes: the layer's diff_id, which the config names it by.
+    private var uncompressedHasher = SHA256()
     let outputLimit: Int
 
     init(_ location: BlobLocation, what: String, outputLimit: Int) throws {
@@ -115,6 +117,7 @@ final class LayerStream {
             count = try unzstd(into: buffer)
         }
         if count == 0 { ended = true }
+        if count > 0 { uncompressedHasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count])) }
         produced += count
         guard produced <= outputLimit else {
             throw ImageError.tooLarge("layer \(what)", why: "it decompresses to more than \(outputLimit >> 30) GiB")
@@ -172,6 +175,12 @@ final class LayerStream {
             frameOpen = status != 0
             if target.pos > 0 { return target.pos }
         }
+    }
+
+    /// The digest of all the decompressed bytes, reading (and decompressing) what is left.
+    func uncompressedDigest(scratch: UnsafeMutableRawBufferPointer) throws -> String {
+        while try read(into: scratch) > 0 {}
+        return "sha256:" + uncompressedHasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// The digest of all the stored bytes (reading the rest of the blob without decompressing it).

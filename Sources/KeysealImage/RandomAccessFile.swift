@@ -10,13 +10,19 @@ public final class RandomAccessFile: @unchecked Sendable {
     public let size: Int
 
     public init(path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking: a FIFO planted in a layout folder must not hang the open; only a regular
+        // file is read.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw ImageError.unreadable(path, why: String(cString: strerror(errno))) }
         var facts = stat()
         guard fstat(descriptor, &facts) == 0 else {
             let why = String(cString: strerror(errno))
             close(descriptor)
             throw ImageError.unreadable(path, why: why)
+        }
+        guard facts.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw ImageError.unreadable(path, why: "not a regular file")
         }
         self.descriptor = descriptor
         self.path = path

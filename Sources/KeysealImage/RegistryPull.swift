@@ -19,18 +19,32 @@ public enum RegistryPull {
     public static func pull(_ reference: ImageReference, into folder: URL, platform: PlatformFilter,
                             credentials: RegistryCredentials? = nil) throws {
         let client = RegistryClient(reference: reference,
-                                    credentials: credentials ?? RegistryCredentials.lookup(registry: reference.registry))
+                                    credentials: credentials ?? RegistryCredentials.lookup(registry: reference.registry),
+                                    scratch: folder)
         let blobs = folder.appendingPathComponent("blobs/sha256")
-        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        // Only this user reads what is pulled (the image may hold secrets; the token service's
+        // answer passes through here too).
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
         let (top, mediaType) = try client.manifest(reference.reference, into: blobs)
         if let wanted = reference.digest, wanted != top.digest { throw ImageError.digestMismatch(wanted, actual: top.digest) }
         var fetched = Set<String>([top.digest])
+        // A digest from the registry names a file here: only sha256:HEX is taken.
+        func checked(_ digest: String) throws -> String {
+            guard digest.hasPrefix("sha256:"), BlobStore.blobPath(digest) != nil else {
+                throw ImageError.malformed("a manifest from \(reference.display)", why: "\(digest.prefix(100)) is not sha256:HEX")
+            }
+            guard fetched.count < ImageLoader.manifestLimit + 64 * ImageLoader.layerLimit else {
+                throw ImageError.tooLarge(reference.display, why: "it names more blobs than any real image")
+            }
+            return digest
+        }
         func fetchBlob(_ digest: String) throws {
-            guard fetched.insert(digest).inserted else { return }
+            guard fetched.insert(try checked(digest)).inserted else { return }
             try client.blob(digest, into: blobs)
         }
         func fetchManifest(_ digest: String) throws -> [String: Any] {
-            if fetched.insert(digest).inserted { _ = try client.manifest(digest, into: blobs) }
+            if fetched.insert(try checked(digest)).inserted { _ = try client.manifest(digest, into: blobs) }
             return try readJSON(blobs, digest)
         }
         func images(of manifest: [String: Any]) throws {
@@ -44,9 +58,10 @@ public enum RegistryPull {
             for descriptor in index["manifests"] as? [[String: Any]] ?? [] {
                 guard let digest = descriptor["digest"] as? String else { continue }
                 let notes = descriptor["annotations"] as? [String: Any] ?? [:]
+                let described = (descriptor["platform"] as? [String: Any]).map(ConfigFacts.platform)
                 let attestation = notes["vnd.docker.reference.type"] as? String == "attestation-manifest"
-                if !attestation, let described = descriptor["platform"] as? [String: Any],
-                   !platform.accepts(ConfigFacts.platform(described)) { continue }
+                    && (described == nil || described == "unknown/unknown")
+                if !attestation, let described, !platform.accepts(described) { continue }
                 let child = try fetchManifest(digest)
                 if child["manifests"] != nil { try walk(child, depth: depth + 1) } else { try images(of: child) }
             }
@@ -132,11 +147,14 @@ public struct RegistryCredentials: Sendable {
 final class RegistryClient {
     let reference: ImageReference
     let credentials: RegistryCredentials?
+    /// A folder only this user reads, for the token service's answer.
+    let scratch: URL
     private var authorization: String?
 
-    init(reference: ImageReference, credentials: RegistryCredentials?) {
+    init(reference: ImageReference, credentials: RegistryCredentials?, scratch: URL) {
         self.reference = reference
         self.credentials = credentials
+        self.scratch = scratch
     }
 
     /// A manifest or index, stored under its digest; returns digest, size and media type.
@@ -148,7 +166,8 @@ final class RegistryClient {
         let data = try Data(contentsOf: scratch)
         let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         if reference.hasPrefix("sha256:"), reference != digest { throw ImageError.digestMismatch(reference, actual: digest) }
-        let type = headers["content-type"].map { String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces) }
+        let type = headers["content-type"].flatMap { $0.split(separator: ";").first }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         if let type, type.hasPrefix("application/vnd.docker.distribution.manifest.v1") {
             throw ImageError.registry(self.reference.display, why: "the registry sent a schema 1 manifest, which keyseal does not read")
         }
@@ -202,9 +221,11 @@ final class RegistryClient {
             throw ImageError.registry(reference.display, why: "the registry asks for an authentication keyseal does not speak")
         }
         let fields = Self.challengeFields(challenge)
+        // The credentials go to the realm: over https, unless the registry itself is on this machine.
+        let local = reference.endpoint.hasPrefix("http://")
         guard let realm = fields["realm"], var components = URLComponents(string: realm),
-              ["http", "https"].contains(components.scheme ?? "") else {
-            throw ImageError.registry(reference.display, why: "the registry's Bearer challenge names no usable realm")
+              components.scheme == "https" || (local && components.scheme == "http") else {
+            throw ImageError.registry(reference.display, why: "the registry's Bearer challenge names no usable realm (an https URL)")
         }
         var query = components.queryItems ?? []
         if let service = fields["service"] { query.append(URLQueryItem(name: "service", value: service)) }
@@ -213,7 +234,7 @@ final class RegistryClient {
         guard let tokenURL = components.url?.absoluteString else {
             throw ImageError.registry(reference.display, why: "the registry's token realm is not a URL")
         }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-token-\(UUID().uuidString)")
+        let scratch = self.scratch.appendingPathComponent("token-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let (status, _) = try Self.fetch(tokenURL, headers: ["User-Agent: keyseal"] + (basic.map { ["Authorization: \($0)"] } ?? []),
                                          to: scratch, limit: 1 << 20)

@@ -15,8 +15,9 @@ public struct TarEntry: Sendable {
 struct TarHeaderDecoder {
     /// A pax or GNU long-name record larger than this is not believed (git and Docker write a few hundred bytes).
     static let extensionLimit = 1 << 20
-    /// The longest path kept; a longer one is an error, not a silent cut.
-    static let pathLimit = 16 << 10
+    /// The longest path kept (Linux's PATH_MAX: no container runtime extracts a longer one); a
+    /// longer one is an error, not a silent cut.
+    static let pathLimit = 4096
 
     enum Step {
         case entry(TarEntry)
@@ -63,8 +64,9 @@ struct TarHeaderDecoder {
             let prefix = Self.string(block, 345, 155)
             if !prefix.isEmpty { name = prefix + "/" + name }
         }
-        name = paxPath ?? longName ?? name
-        let link = paxLink ?? longLink ?? Self.string(block, 157, 100)
+        // Go's archive/tar applies a GNU long name after the pax fields: it wins.
+        name = longName ?? paxPath ?? name
+        let link = longLink ?? paxLink ?? Self.string(block, 157, 100)
         let entrySize = paxSize ?? size
         longName = nil; longLink = nil; paxPath = nil; paxLink = nil; paxSize = nil
         guard name.utf8.count <= Self.pathLimit else { throw ImageError.notATar(what, why: "a path of \(name.utf8.count) bytes") }
@@ -98,6 +100,8 @@ struct TarHeaderDecoder {
 
     /// `LENGTH KEY=VALUE\n` records; only path, linkpath and size change what keyseal reads.
     private mutating func pax(_ bytes: UnsafeRawBufferPointer) throws {
+        // Each pax header replaces the one before it (Go keeps only the last).
+        paxPath = nil; paxLink = nil; paxSize = nil
         var position = 0
         while position < bytes.count {
             var length = 0, cursor = position
@@ -116,7 +120,9 @@ struct TarHeaderDecoder {
                 case "path": paxPath = value
                 case "linkpath": paxLink = value
                 case "size":
-                    guard let size = Int(value), size >= 0 else { throw ImageError.notATar(what, why: "a pax size is not a number") }
+                    guard let size = Int(value), size >= 0, size < (1 << 52) else {
+                        throw ImageError.notATar(what, why: "a pax size is not a plausible number")
+                    }
                     paxSize = size
                 default: break
                 }
@@ -164,11 +170,22 @@ struct TarHeaderDecoder {
         return String(decoding: UnsafeRawBufferPointer(rebasing: block[start..<end]), as: UTF8.self)
     }
 
-    /// `./a/b/`, `/a/b` and `a//b` all name `a/b`.
+    /// `./a/b/`, `/a/b`, `a//b` and `x/../a/b` all name `a/b`, as a container runtime cleans a
+    /// member's path before extracting it (a `..` past the root stays at the root).
     static func normalise(_ path: String) -> String {
-        path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }.joined(separator: "/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(part)
+        }
+        return parts.joined(separator: "/")
     }
 
+    /// Sizes are below 2^52 (checked where they are read), so this cannot overflow.
     static func padded(_ size: Int) -> Int { (size + 511) & ~511 }
 }
 

@@ -316,6 +316,92 @@ final class ImageScanTests: XCTestCase {
         XCTAssertLessThan(peak, 200_000, "peak RSS in KiB: the 300 MiB file is never held")
     }
 
+    /// Images built to hide a secret from a scanner while a container runtime (Go's archive/tar,
+    /// Docker's loader) still sees it; each is found or refused, never passed clean.
+    func testHostileImagesCannotHideASecret() throws {
+        typealias M = ImageFixture.Member
+        let env = Array("STRIPE_KEY=\(stripe)\n".utf8)
+        func found(_ path: URL, _ extra: [String] = []) throws -> [[String: Any]] {
+            let result = try scan([path.path] + extra)
+            XCTAssertEqual(result.status, 1, result.stderr)
+            return findings(result.json)
+        }
+        // A FIFO's header claims data: Go reads none, so what follows is the next member.
+        let hidden = ImageFixture.tar([("app/.env", env, UInt8(ascii: "0"), "")])
+        let fifo = ImageFixture.tar([("run/pipe", Array(hidden.dropLast(1024)), UInt8(ascii: "6"), "")])
+        var image = ImageFixture.Image(layers: [.init(members: [])])
+        image.layers[0].rawTar = fifo
+        let fifoLayout = folder.appendingPathComponent("fifo")
+        try ImageFixture.ociLayout(fifoLayout, images: [image])
+        XCTAssertEqual(try found(fifoLayout).first?["path"] as? String, "app/.env")
+
+        // A lone zero block before more members: refused, not read as the end.
+        var zero = ImageFixture.tar([("a.txt", Array("a\n".utf8), UInt8(ascii: "0"), "")])
+        zero = Array(zero.dropLast(1024)) + [UInt8](repeating: 0, count: 512) + ImageFixture.tar([("app/.env", env, UInt8(ascii: "0"), "")])
+        var lone = ImageFixture.Image(layers: [.init(members: [], compression: .none)])
+        lone.layers[0].rawTar = zero
+        let loneLayout = folder.appendingPathComponent("lone-zero")
+        try ImageFixture.ociLayout(loneLayout, images: [lone])
+        let loneOut = try KeysealBinary.run(["image", loneLayout.path, "--no-store"], in: folder)
+        XCTAssertEqual(loneOut.status, 2, loneOut.stderr)
+
+        // A config whose diff_id does not match its layer (the store and de-duplication trust it).
+        let legacy = folder.appendingPathComponent("diffid.tar")
+        let built = try ImageFixture.legacyDockerSave(leakyImage(compression: .none), to: legacy)
+        var bytes = try Data(contentsOf: legacy)
+        let right = Data(built.layerDigests[1].utf8), wrong = Data(built.layerDigests[0].utf8)
+        while let range = bytes.range(of: right) { bytes.replaceSubrange(range, with: wrong) }
+        // The layer file name holds the digest too; only the config's diff_ids are rewritten here.
+        try bytes.write(to: legacy)
+        let diffOut = try KeysealBinary.run(["image", legacy.path, "--no-store"], in: folder)
+        XCTAssertEqual(diffOut.status, 2, diffOut.stderr)
+
+        // index.json shows a clean image, manifest.json another: both are read.
+        let clean = ImageFixture.Image(layers: [.init(members: [M.file("etc/hostname", "x\n")])])
+        let split = folder.appendingPathComponent("split")
+        try ImageFixture.ociLayout(split, images: [clean])
+        let leaky = ImageFixture.build(leakyImage())
+        try ImageFixture.write(split, blobs: leaky.blobs, index: try Data(contentsOf: split.appendingPathComponent("index.json")).map { $0 })
+        try Data(ImageFixture.json([["Config": "blobs/sha256/" + leaky.configDigest.dropFirst(7), "RepoTags": ["evil:1"],
+                                     "Layers": leaky.layerDigests.map { "blobs/sha256/" + $0.dropFirst(7) }]]))
+            .write(to: split.appendingPathComponent("manifest.json"))
+        XCTAssertNotNil(try found(split).first { $0["path"] as? String == "app/old.env" })
+
+        // A manifest marked as an attestation but for a real platform is an image.
+        let marked = folder.appendingPathComponent("marked")
+        let markedBuilt = ImageFixture.build(leakyImage())
+        let index = ImageFixture.json(["schemaVersion": 2, "manifests": [[
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": markedBuilt.manifestDigest, "size": markedBuilt.manifestSize,
+            "platform": ["os": "linux", "architecture": "amd64"],
+            "annotations": ["vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": "sha256:" + String(repeating: "0", count: 64)]]]])
+        try ImageFixture.write(marked, blobs: markedBuilt.blobs, index: index)
+        XCTAssertNotNil(try found(marked).first { $0["path"] as? String == "app/old.env" })
+
+        // A path through `..` is the path a runtime extracts, so an allowlisted folder does not hide it.
+        let config = folder.appendingPathComponent("allow-vendor.toml")
+        try "[allowlist]\npaths = [\"vendor/**\"]\n".write(to: config, atomically: true, encoding: .utf8)
+        let dotdot = folder.appendingPathComponent("dotdot")
+        try ImageFixture.ociLayout(dotdot, images: [ImageFixture.Image(layers: [.init(members: [M(path: "vendor/../app/.env", bytes: env)])])])
+        XCTAssertEqual(try found(dotdot, ["--config", config.path]).first?["path"] as? String, "app/.env")
+
+        // A platform spelled another way is the same platform.
+        XCTAssertFalse(try found(dotdot, ["--platform", "Linux/x86_64"]).isEmpty)
+
+        // A missing local path is not pulled from Docker Hub.
+        let missing = try KeysealBinary.run(["image", "dist/oci", "--no-store"], in: folder)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("no such file or folder"), missing.stderr)
+
+        // A path allowlist is applied to what the store recorded, not baked into it.
+        let store = folder.appendingPathComponent("allow-store.sqlite").path
+        let allowApp = folder.appendingPathComponent("allow-app.toml")
+        try "[allowlist]\npaths = [\"app/**\"]\n".write(to: allowApp, atomically: true, encoding: .utf8)
+        let plain = folder.appendingPathComponent("plain")
+        try ImageFixture.ociLayout(plain, images: [ImageFixture.Image(layers: [.init(members: [M(path: "app/.env", bytes: env)])])])
+        XCTAssertEqual(try scan([plain.path, "--store", store, "--config", allowApp.path]).status, 0)
+        XCTAssertFalse(try found(plain, ["--store", store]).isEmpty, "the allowlist is gone: the secret is reported")
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

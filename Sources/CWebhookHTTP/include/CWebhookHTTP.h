@@ -15,7 +15,7 @@ int keyseal_http_post(const char *url, const char *const *headers, size_t header
 /// GETs `url` into the file `body_path` (created or truncated), following up to 5 redirects over
 /// http and https (registries send blob downloads to storage elsewhere; libcurl does not carry a
 /// custom Authorization header to another host). Stops with an error past `max_bytes` of body, or
-/// when fewer than 1 byte a second arrives for `stall_seconds`. The headers of the last answer go to
+/// when less than 1 KiB a second arrives for `stall_seconds`. The headers of the last answer go to
 /// `response_headers` (NUL-terminated, cut at its capacity). Returns as `keyseal_http_post` does.
 int keyseal_http_get(const char *url, const char *const *headers, size_t header_count,
                      const char *body_path, long long max_bytes, long connect_timeout_ms, long stall_seconds,

@@ -73,7 +73,7 @@ public enum ImageScan {
             let known = try store.scannedLayers(rulesHash: rulesHash)
             let secrets = Dictionary(try store.secrets().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
             for layer in layers {
-                if known.contains(layer.key), let stored = try store.layer(layer.key, rulesHash: rulesHash),
+                if let key = layer.storeKey, known.contains(key), let stored = try store.layer(key, rulesHash: rulesHash),
                    let result = LayerResult(stored, secrets: secrets) {
                     read[layer.key] = result
                 } else {
@@ -86,8 +86,8 @@ public enum ImageScan {
         read.merge(try readLayers(toRead, matcher: matcher, settings: settings, options: options)) { a, _ in a }
         if let store {
             for layer in toRead {
-                guard let done = read[layer.key], done.unscanned.isEmpty else { continue }
-                try store.recordLayer(layer.key, rulesHash: rulesHash, listing: done.listing.stored, files: done.files,
+                guard let key = layer.storeKey, let done = read[layer.key], done.unscanned.isEmpty else { continue }
+                try store.recordLayer(key, rulesHash: rulesHash, listing: done.listing.stored, files: done.files,
                                       bytes: done.bytes, matches: done.hits.map { ($0.finding.path, $0.finding.storedMatch(entryPath: $0.path)) },
                                       secrets: done.hits.map(\.finding.secretRecord))
             }
@@ -104,17 +104,23 @@ public enum ImageScan {
         for image in images {
             // The config first: what its rules find there is masked in the instructions reports quote.
             let outside = try scanOutsideLayers(image, matcher: matcher, settings: settings, showSecrets: options.showSecrets)
-            let listings = image.layers.map { read[$0.key]?.listing ?? LayerListing() }
+            let hiding = Hiding(image.layers.map { read[$0.key]?.listing ?? LayerListing() })
             for layer in image.layers {
                 guard let done = read[layer.key] else { continue }
-                for hit in done.hits {
+                // Allowlisted paths are left out here, not when the layer is read: what the store
+                // records of a layer does not depend on a config's path allowlist.
+                var layerPlace: [ImagePlace.Visibility: ImagePlace] = [:]
+                for hit in done.hits where !settings.allowlist.allowsPath(hit.path) {
                     var finding = hit.finding
-                    finding.image = place(image, layer: layer,
-                                          visibility: visibility(of: hit.path, in: layer.index, listings: listings),
-                                          masking: outside.secrets)
+                    let visibility = hiding.visibility(of: hit.path, in: layer.index)
+                    if layerPlace[visibility] == nil {
+                        layerPlace[visibility] = place(image, layer: layer, visibility: visibility, masking: outside.secrets,
+                                                       hideAll: outside.encodedInHistory)
+                    }
+                    finding.image = layerPlace[visibility]
                     findings.append(finding)
                 }
-                for gap in done.unscanned {
+                for gap in done.unscanned where !settings.allowlist.allowsPath(gap.path) {
                     unscanned.append(UnscannedBlob(path: gap.path, commit: "", blob: layer.key, reasons: gap.reasons,
                                                    rules: gap.rules.isEmpty ? nil : gap.rules, size: gap.size))
                 }
@@ -240,7 +246,6 @@ public enum ImageScan {
                           showSecrets: Bool) throws -> LayerResult {
         var result = LayerResult()
         result.listing = try LayerReader.read(layer, maxFileSize: settings.maxBlobSize) { entry, content in
-            if settings.allowlist.allowsPath(entry.path) { return }
             switch content {
             case .tooLarge:
                 result.tooLarge += 1
@@ -275,30 +280,49 @@ public enum ImageScan {
         return out
     }
 
-    /// Whether a file of layer `index` is still what a container sees, or a later layer deleted or
-    /// replaced it (or a folder above it).
-    static func visibility(of path: String, in index: Int, listings: [LayerListing]) -> ImagePlace.Visibility {
-        var ancestors: [String] = []
-        var cursor = path.startIndex
-        while let slash = path[cursor...].firstIndex(of: "/") {
-            ancestors.append(String(path[..<slash]))
-            cursor = path.index(after: slash)
-        }
-        for later in listings.dropFirst(index + 1) {
-            if later.whiteouts.contains(path) || ancestors.contains(where: { later.whiteouts.contains($0) || later.opaqueFolders.contains($0) }) {
-                return .deleted
+    /// What each path's later layers do to it, for one image: for every path a layer deletes (a
+    /// whiteout), empties (an opaque folder), replaces with a file or link, or replaces with a
+    /// folder, the highest layer index that does. Built once per image, so deciding a finding's
+    /// visibility costs one lookup per folder above its file, whatever the number of layers.
+    struct Hiding {
+        var deleted: [String: Int] = [:]
+        var emptied: [String: Int] = [:]
+        var replaced: [String: Int] = [:]
+        var folders: [String: Int] = [:]
+
+        init(_ listings: [LayerListing]) {
+            for (index, listing) in listings.enumerated() {
+                for path in listing.whiteouts { deleted[path] = index }
+                for folder in listing.opaqueFolders { emptied[folder] = index }
+                for path in listing.paths { if listing.folders.contains(path) { folders[path] = index } else { replaced[path] = index } }
             }
-            if later.paths.contains(path) { return later.folders.contains(path) ? .deleted : .overwritten }
-            if ancestors.contains(where: { later.paths.contains($0) && !later.folders.contains($0) }) { return .deleted }
         }
-        return .visible
+
+        /// Whether a file of layer `index` is what a container sees, or a later layer deleted or
+        /// replaced it or a folder above it (it is still in the image either way).
+        func visibility(of path: String, in index: Int) -> ImagePlace.Visibility {
+            func later(_ table: [String: Int], _ key: Substring) -> Bool { (table[String(key)] ?? -1) > index }
+            let whole = Substring(path)
+            if later(deleted, whole) || later(folders, whole) { return .deleted }
+            var cursor = path.startIndex
+            while let slash = path[cursor...].firstIndex(of: "/") {
+                let folder = path[..<slash]
+                if later(deleted, folder) || later(emptied, folder) || later(replaced, folder) { return .deleted }
+                cursor = path.index(after: slash)
+            }
+            return later(replaced, whole) ? .overwritten : .visible
+        }
     }
 
     static func place(_ image: PlatformImage, layer: ImageLayer?, visibility: ImagePlace.Visibility?,
-                      source: ImagePlace.Source = .layer, entry: String? = nil, masking secrets: [String] = []) -> ImagePlace {
+                      source: ImagePlace.Source = .layer, entry: String? = nil, masking secrets: [String] = [],
+                      hideAll: Bool = false) -> ImagePlace {
         ImagePlace(image: image.reference, imageDigest: image.manifestDigest, platform: image.platform, source: source,
                    layerIndex: layer?.index, layerDigest: layer?.digest, diffID: layer?.diffID,
-                   instruction: layer?.instruction.map { masked($0, secrets: secrets) },
+                   instruction: layer?.instruction.map {
+                       hideAll ? (String($0.prefix { $0 != " " }) + " … (not shown: the history holds an encoded secret)")
+                           : masked($0, secrets: secrets)
+                   },
                    visibility: visibility, entry: entry)
     }
 
@@ -313,7 +337,7 @@ public enum ImageScan {
     /// The config's values and history, annotations, and attestations: one text per entry, each
     /// scanned on its own line(s) so a finding names its entry.
     static func scanOutsideLayers(_ image: PlatformImage, matcher: Matcher, settings: Settings, showSecrets: Bool)
-        throws -> (findings: [Finding], unscanned: [UnscannedBlob], scanned: Int, secrets: [String]) {
+        throws -> (findings: [Finding], unscanned: [UnscannedBlob], scanned: Int, secrets: [String], encodedInHistory: Bool) {
         let scratch = try matcher.makeScratch()
         var findings: [Finding] = []
         var unscanned: [UnscannedBlob] = []
@@ -329,8 +353,19 @@ public enum ImageScan {
         let scan = try document.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
         // Every match, allowlisted or not: none is quoted in an instruction.
         let secrets = Array(Set(scan.matches.map { String(decoding: $0.secret, as: UTF8.self) }))
+        // A secret found decoded (base64, percent…) is not in the text as found: no instruction of
+        // this image is quoted then, rather than one quoted with it.
+        var encodedInHistory = false
         for finding in try Self.findings(scan.matches, path: "", matcher: matcher, settings: settings, showSecrets: showSecrets) {
-            guard let owner = starts.last(where: { $0.line <= finding.line }) else { continue }
+            // The entry that holds the line: the last one starting at or before it (binary search).
+            var low = 0, high = starts.count
+            while low < high {
+                let middle = (low + high) / 2
+                if starts[middle].line <= finding.line { low = middle + 1 } else { high = middle }
+            }
+            guard low > 0 else { continue }
+            let owner = starts[low - 1]
+            if finding.encoding != nil, owner.text.source == .history { encodedInHistory = true }
             let source: ImagePlace.Source = owner.text.source == .history ? .history : owner.text.source == .annotation ? .annotation : .config
             findings.append(relocated(finding, path: owner.text.place, line: finding.line - owner.line + 1,
                                       place: place(image, layer: nil, visibility: nil, source: source, entry: owner.text.place)))
@@ -358,7 +393,7 @@ public enum ImageScan {
                 findings.append(located)
             }
         }
-        return (findings, unscanned, scanned, secrets)
+        return (findings, unscanned, scanned, secrets, encodedInHistory)
     }
 
     /// A config finding at its entry: `path` names the entry, `line` counts within it.

@@ -34,6 +34,8 @@ enum ImageFixture {
         /// Transforms the stored (compressed) bytes before they are named by digest: a broken
         /// layer whose digest still matches.
         var damage: (([UInt8]) -> [UInt8])? = nil
+        /// The layer's tar as given (a hand-made, hostile one), instead of one made from `members`.
+        var rawTar: [UInt8]? = nil
     }
 
     struct Image {
@@ -172,7 +174,7 @@ enum ImageFixture {
         var layerDescriptors: [[String: Any]] = []
         for entry in image.emptyHistory { history.append(["created_by": entry, "empty_layer": true]) }
         for layer in image.layers {
-            let tar = layerTar(layer.members)
+            let tar = layer.rawTar ?? layerTar(layer.members)
             let stored = (layer.damage ?? { $0 })(compress(tar, layer.compression))
             let digest = self.digest(stored)
             built.blobs[digest] = stored

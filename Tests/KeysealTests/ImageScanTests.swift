@@ -402,6 +402,32 @@ final class ImageScanTests: XCTestCase {
         XCTAssertFalse(try found(plain, ["--store", store]).isEmpty, "the allowlist is gone: the secret is reported")
     }
 
+    /// A layer with a file over the size limit is recorded with that gap: the rescan from the store
+    /// reports the same gap without reading the layer; a raised limit reads it again, in full.
+    func testALayerNotFullyScannedIsRecordedWithItsGapUntilTheLimitChanges() throws {
+        let store = folder.appendingPathComponent("gaps.sqlite").path
+        let small = folder.appendingPathComponent("small.toml"), large = folder.appendingPathComponent("large.toml")
+        try "max_blob_size = \"1K\"\n".write(to: small, atomically: true, encoding: .utf8)
+        try "max_blob_size = \"1M\"\n".write(to: large, atomically: true, encoding: .utf8)
+        let padding = String(repeating: "# padding\n", count: 300)
+        let layout = folder.appendingPathComponent("gaps")
+        try ImageFixture.ociLayout(layout, images: [ImageFixture.Image(layers: [.init(members: [
+            .file("app/big.env", padding + "STRIPE_KEY=\(stripe)\n"), .file("app/small.txt", "x\n")])])])
+        func summary(_ result: (status: Int32, json: [String: Any], stderr: String)) -> [String: Any] {
+            result.json["summary"] as? [String: Any] ?? [:]
+        }
+        let first = try scan([layout.path, "--store", store, "--config", small.path])
+        XCTAssertEqual(summary(first)["blobs_not_fully_scanned"] as? Int, 1, first.stderr)
+        let again = try scan([layout.path, "--store", store, "--config", small.path])
+        XCTAssertEqual(summary(again)["blobs_from_store"] as? Int, 1)
+        XCTAssertEqual(summary(again)["blobs_not_fully_scanned"] as? Int, 1, "the gap is still reported")
+        let raised = try scan([layout.path, "--store", store, "--config", large.path])
+        XCTAssertEqual(summary(raised)["blobs_from_store"] as? Int, 0, "a raised limit reads the layer again")
+        XCTAssertEqual(summary(raised)["blobs_not_fully_scanned"] as? Int, 0)
+        XCTAssertEqual(raised.status, 1)
+        XCTAssertNotNil(findings(raised.json).first { $0["path"] as? String == "app/big.env" })
+    }
+
     /// keyseal's JSON against its published schema and SARIF against SARIF 2.1.0's, both read by
     /// python's jsonschema.
     func testImageReportsMatchTheirSchemas() throws {

@@ -64,7 +64,10 @@ public enum ImageScan {
         }
         layers.sort { $0.location.size > $1.location.size }
         let store = try openStore(options.store)
+        // The size limit is part of the key: a layer recorded with a file over the limit (noted as not
+        // fully scanned) is read again once the limit is raised.
         let rulesHash = RuleSetHash.of(settings.rules) + "-" + settings.config.secretAllowlistHash + "-" + SecretText.scheme
+            + "-max\(settings.maxBlobSize)"
         var read: [String: LayerResult] = [:]
         var toRead: [ImageLayer] = []
         if let store, !options.showSecrets {
@@ -86,8 +89,10 @@ public enum ImageScan {
         read.merge(try readLayers(toRead, matcher: matcher, settings: settings, options: options)) { a, _ in a }
         if let store {
             for layer in toRead {
-                guard let key = layer.storeKey, let done = read[layer.key], done.unscanned.isEmpty else { continue }
-                try store.recordLayer(key, rulesHash: rulesHash, listing: done.listing.stored, files: done.files,
+                // Recorded with what it left out (too large, a regex limit): reading it again under the
+                // same rules and limit would leave out the same, and the report says so either way.
+                guard let key = layer.storeKey, let done = read[layer.key] else { continue }
+                try store.recordLayer(key, rulesHash: rulesHash, listing: done.storedListing, files: done.files,
                                       bytes: done.bytes, matches: done.hits.map { ($0.finding.path, $0.finding.storedMatch(entryPath: $0.path)) },
                                       secrets: done.hits.map(\.finding.secretRecord))
             }
@@ -195,11 +200,36 @@ public enum ImageScan {
                                            line: match.line, column: match.column, blob: "", pairedWith: match.pairedWith,
                                            detail: match.detail)))
             }
-            guard let listing = LayerListing(stored: stored.listing) else { return nil }
-            self.listing = listing
+            guard let record = try? JSONDecoder().decode(StoredListing.self, from: Data(stored.listing.utf8)) else { return nil }
+            listing = LayerListing(paths: Set(record.paths), whiteouts: Set(record.whiteouts), opaqueFolders: Set(record.opaque),
+                                   folders: Set(record.folders))
+            unscanned = record.gaps.map { ($0.path, $0.reasons, $0.rules, $0.size) }
+            tooLarge = record.gaps.filter { $0.reasons.contains(.tooLarge) }.count
             files = stored.files
             bytes = stored.bytes
         }
+
+        /// The listing and the files left out, as the store keeps them (JSON).
+        var storedListing: String {
+            let record = StoredListing(paths: listing.paths.sorted(), whiteouts: listing.whiteouts.sorted(),
+                                       opaque: listing.opaqueFolders.sorted(), folders: listing.folders.sorted(),
+                                       gaps: unscanned.map { .init(path: $0.path, reasons: $0.reasons, rules: $0.rules, size: $0.size) })
+            return String(decoding: (try? JSONEncoder().encode(record)) ?? Data(), as: UTF8.self)
+        }
+    }
+
+    struct StoredListing: Codable {
+        struct Gap: Codable {
+            let path: String
+            let reasons: [UnscannedReason]
+            let rules: [String]
+            let size: Int?
+        }
+        let paths: [String]
+        let whiteouts: [String]
+        let opaque: [String]
+        let folders: [String]
+        let gaps: [Gap]
     }
 
     static func openStore(_ choice: StoreChoice) throws -> FindingStore? {
@@ -406,21 +436,6 @@ public enum ImageScan {
         moved.encoding = finding.encoding
         moved.image = place
         return moved
-    }
-}
-
-extension LayerListing {
-    /// As the store keeps it: JSON of the four sets.
-    var stored: String {
-        let object: [String: [String]] = ["paths": paths.sorted(), "whiteouts": whiteouts.sorted(),
-                                          "opaque": opaqueFolders.sorted(), "folders": folders.sorted()]
-        return String(decoding: (try? JSONEncoder().encode(object)) ?? Data(), as: UTF8.self)
-    }
-
-    init?(stored: String) {
-        guard let object = try? JSONDecoder().decode([String: [String]].self, from: Data(stored.utf8)) else { return nil }
-        self.init(paths: Set(object["paths"] ?? []), whiteouts: Set(object["whiteouts"] ?? []),
-                  opaqueFolders: Set(object["opaque"] ?? []), folders: Set(object["folders"] ?? []))
     }
 }
 

@@ -64,6 +64,8 @@ enum PlaceholderFilter {
         if !quoted && lower.first == 0x2e { return true }  // `.caseName`: a Swift enum case, a member
         if lower.first == 0x2f || lower.starts(with: [0x2e, 0x2f]) || lower.starts(with: [0x7e, 0x2f]) { return true }  // `/`, `./`, `~/`
         if !quoted && (isIdentifierPath(value) || isCamelCaseIdentifier(value)) { return true }
+        // `credentials: RegistryCredentials?`: an optional type in Swift, Kotlin, TypeScript or C#.
+        if !quoted, value.count > 1, value.last == 0x3f, isCamelCaseIdentifier(Array(value.dropLast())) { return true }
         if isSingleCaseWord(value) || isConstantName(value) { return true }
         if isPathOfNames(value) || isEmptyPEMEnvelope(value) { return true }
         if isSecretName(lower) { return true }

@@ -9,7 +9,7 @@ struct ImageCommand: ParsableCommand {
         abstract: "Scan container images for secrets: every layer, the config, history and attestations.",
         discussion: """
             SOURCE is a `docker save` tarball (either layout), an OCI image layout folder, the same \
-            as a tar, or a registry reference (registry.example.com/team/app:1.2, or @sha256:…), \
+            as a tar, or a registry reference (registry.example.com/team/app:1.2, or NAME@sha256:DIGEST), \
             pulled over the registry API with the credentials of `docker login`.
 
             Every file of every layer is scanned, files a later layer deletes or overwrites \

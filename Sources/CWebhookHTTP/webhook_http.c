@@ -69,31 +69,45 @@ static size_t discard(char *data, size_t size, size_t count, void *context) {
     return size * count;
 }
 
-int keyseal_http_post(const char *url, const char *const *headers, size_t header_count,
-                      const void *body, size_t body_length, long timeout_ms,
-                      long *http_status, char *error, size_t error_capacity) {
+// libcurl loaded, a handle made, and the URL and header lines set on it: the start of every
+// request. NULL (with the message in `error`) on failure; on success the caller frees `*list` and
+// the handle.
+static CURL *begin_request(const char *url, const char *const *headers, size_t header_count,
+                           struct curl_slist **list, char *error, size_t error_capacity) {
     pthread_once(&curl_once, load_curl);
     if (!curl.loaded) {
         snprintf(error, error_capacity, "%s", curl.failure);
-        return -1;
+        return NULL;
     }
     CURL *handle = curl.easy_init();
     if (handle == NULL) {
         snprintf(error, error_capacity, "curl_easy_init failed");
-        return -1;
+        return NULL;
     }
-    struct curl_slist *list = NULL;
-    int result = -1;
+    *list = NULL;
     for (size_t i = 0; i < header_count; i++) {
-        struct curl_slist *grown = curl.slist_append(list, headers[i]);
+        struct curl_slist *grown = curl.slist_append(*list, headers[i]);
         if (grown == NULL) {
             snprintf(error, error_capacity, "curl_slist_append failed");
-            goto done;
+            if (*list != NULL) curl.slist_free_all(*list);
+            *list = NULL;
+            curl.easy_cleanup(handle);
+            return NULL;
         }
-        list = grown;
+        *list = grown;
     }
     curl.easy_setopt(handle, CURLOPT_URL, url);
-    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, list);
+    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, *list);
+    return handle;
+}
+
+int keyseal_http_post(const char *url, const char *const *headers, size_t header_count,
+                      const void *body, size_t body_length, long timeout_ms,
+                      long *http_status, char *error, size_t error_capacity) {
+    struct curl_slist *list = NULL;
+    CURL *handle = begin_request(url, headers, header_count, &list, error, error_capacity);
+    if (handle == NULL) return -1;
+    int result = -1;
     curl.easy_setopt(handle, CURLOPT_POST, 1L);
     curl.easy_setopt(handle, CURLOPT_POSTFIELDS, body);
     curl.easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_length);
@@ -158,11 +172,9 @@ int keyseal_http_get(const char *url, const char *const *headers, size_t header_
                      const char *body_path, long long max_bytes, long connect_timeout_ms, long stall_seconds,
                      long *http_status, char *response_headers, size_t response_headers_capacity,
                      char *error, size_t error_capacity) {
-    pthread_once(&curl_once, load_curl);
-    if (!curl.loaded) {
-        snprintf(error, error_capacity, "%s", curl.failure);
-        return -1;
-    }
+    struct curl_slist *list = NULL;
+    CURL *handle = begin_request(url, headers, header_count, &list, error, error_capacity);
+    if (handle == NULL) return -1;
     struct download d = {0};
     d.limit = max_bytes;
     d.headers = response_headers;
@@ -171,26 +183,11 @@ int keyseal_http_get(const char *url, const char *const *headers, size_t header_
     d.file = fopen(body_path, "wb");
     if (d.file == NULL) {
         snprintf(error, error_capacity, "cannot write the download to %s", body_path);
+        if (list != NULL) curl.slist_free_all(list);
+        curl.easy_cleanup(handle);
         return -1;
     }
-    CURL *handle = curl.easy_init();
-    if (handle == NULL) {
-        fclose(d.file);
-        snprintf(error, error_capacity, "curl_easy_init failed");
-        return -1;
-    }
-    struct curl_slist *list = NULL;
     int result = -1;
-    for (size_t i = 0; i < header_count; i++) {
-        struct curl_slist *grown = curl.slist_append(list, headers[i]);
-        if (grown == NULL) {
-            snprintf(error, error_capacity, "curl_slist_append failed");
-            goto done;
-        }
-        list = grown;
-    }
-    curl.easy_setopt(handle, CURLOPT_URL, url);
-    curl.easy_setopt(handle, CURLOPT_HTTPHEADER, list);
     curl.easy_setopt(handle, CURLOPT_HTTPGET, 1L);
     curl.easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 1L);
     curl.easy_setopt(handle, CURLOPT_MAXREDIRS, 5L);

@@ -230,18 +230,24 @@ extension Repository {
             }
             return Self.common(perParent, commit: commitID)
         }
-        let new = try Tree(self, info.tree)
-        var perParent: [[AddedContent]] = []
-        for parent in parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some) {
+        return try Self.common(diffs(info.tree, against: parentTrees) { diff in
+            try diff.findRenames()
+            return try diff.addedContent(commit: commitID)
+        }, commit: commitID)
+    }
+
+    /// `body` applied to the tree diff of `tree` against each parent tree (against an empty tree
+    /// for a root), in parent order.
+    private func diffs(_ tree: ObjectID, against parentTrees: [ObjectID],
+                       _ body: (Diff) throws -> [AddedContent]) throws -> [[AddedContent]] {
+        let new = try Tree(self, tree)
+        return try (parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some)).map { parent in
             let old = try parent.map { try Tree(self, $0) }
             var options = try Diff.options()
             var raw: OpaquePointer?
             try check(git_diff_tree_to_tree(&raw, handle, old?.handle, new.handle, &options), "git_diff_tree_to_tree")
-            let diff = Diff(raw!)  // Safe: success sets the out pointer.
-            try diff.findRenames()
-            perParent.append(try diff.addedContent(commit: commitID))
+            return try body(Diff(raw!))  // Safe: success sets the out pointer.
         }
-        return Self.common(perParent, commit: commitID)
     }
 
     /// The files a commit changes relative to every parent, each as wholly added: a tree comparison
@@ -255,16 +261,7 @@ extension Repository {
         if try ([info.tree] + parentTrees).contains(where: { try heights.exceeds($0, limit: Self.diffDepthLimit) }) {
             return try addedContent(of: commitID, treatAsRoot: treatAsRoot, heights: heights)
         }
-        let new = try Tree(self, info.tree)
-        var perParent: [[AddedContent]] = []
-        for parent in parentTrees.isEmpty ? [nil] : parentTrees.map(Optional.some) {
-            let old = try parent.map { try Tree(self, $0) }
-            var options = try Diff.options()
-            var raw: OpaquePointer?
-            try check(git_diff_tree_to_tree(&raw, handle, old?.handle, new.handle, &options), "git_diff_tree_to_tree")
-            perParent.append(Diff(raw!).changedFiles(commit: commitID))  // Safe: success sets the out pointer.
-        }
-        return Self.common(perParent, commit: commitID)
+        return Self.common(try diffs(info.tree, against: parentTrees) { $0.changedFiles(commit: commitID) }, commit: commitID)
     }
 
     /// What every parent's comparison added: for a merge, per path, the lines added relative to all.

@@ -23,6 +23,15 @@ public struct ImagePlace: Sendable, Codable, Hashable {
         case deleted
         /// A later layer puts another file at its path; still in the image.
         case overwritten
+
+        /// How reports say a file is hidden but still there; nil when it is visible.
+        public var stillInImage: String? {
+            switch self {
+            case .visible: nil
+            case .deleted: "deleted by a later layer, still in the image"
+            case .overwritten: "overwritten by a later layer, still in the image"
+            }
+        }
     }
 
     /// The image as named (a tag, or the input's name).

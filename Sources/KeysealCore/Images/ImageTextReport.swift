@@ -8,12 +8,7 @@ enum ImageTextReport {
         out += "\n"
         switch image.source {
         case .layer:
-            let shown: String
-            switch image.visibility ?? .visible {
-            case .visible: shown = "in the final filesystem"
-            case .deleted: shown = paint("deleted by a later layer, still in the image", "33")
-            case .overwritten: shown = paint("overwritten by a later layer, still in the image", "33")
-            }
+            let shown = (image.visibility ?? .visible).stillInImage.map { paint($0, "33") } ?? "in the final filesystem"
             out += "      \(paint(e(finding.place), "1"))  \(shown)\n"
             let layer = "layer \(image.layerIndex.map(String.init) ?? "?") " + (image.diffID ?? image.layerDigest ?? "").prefix(19)
             out += "      \(e(layer))" + (image.instruction.map { "  made by: \(e(String($0.prefix(160))))" } ?? "") + "\n"

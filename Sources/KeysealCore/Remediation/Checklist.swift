@@ -298,12 +298,7 @@ extension Checklist.Entry.ImageHolding {
         }
         switch place.source {
         case .layer:
-            let state: String
-            switch place.visibility ?? .visible {
-            case .visible: state = ""
-            case .deleted: state = " (deleted by a later layer, still in the image)"
-            case .overwritten: state = " (overwritten by a later layer, still in the image)"
-            }
+            let state = (place.visibility ?? .visible).stillInImage.map { " (\($0))" } ?? ""
             self.place = "layer \(place.layerIndex ?? 0): \(occurrence.path):\(occurrence.line)\(state)"
         case .config, .history, .annotation:
             self.place = "\(place.source.rawValue): \(occurrence.path)"

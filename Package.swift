@@ -35,6 +35,10 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
         .target(name: "CGitOptions", dependencies: ["CGit2"]),
+        // The PostgreSQL store through libpq, loaded at run time (as libcurl is): Debian's libpq links
+        // GSSAPI and LDAP, which have no static archives, and the release binary needs only libc.
+        // libpq-dev gives the header; only a PostgreSQL store needs libpq5 at run time.
+        .target(name: "CPostgres", linkerSettings: [.linkedLibrary("dl")]),
         // Webhook POSTs through libcurl loaded at run time, so the release binary needs only libc.
         .target(name: "CWebhookHTTP", linkerSettings: [.linkedLibrary("dl")]),
         // Runs TOMLKit's parser in a child process first: toml++ aborts on some malformed input.
@@ -54,8 +58,8 @@ let package = Package(
         .target(name: "KeysealImage", dependencies: ["CZlib", "CZstd", "CWebhookHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KeysealRuleFiles", dependencies: ["TOMLKit"]),
         .executableTarget(name: "keyseal-rulegen", dependencies: ["KeysealRuleFiles"]),
-        // The findings store (SQLite); knows neither git nor rules.
-        .target(name: "KeysealStore", dependencies: ["CSQLite"]),
+        // The findings store (SQLite embedded, PostgreSQL shared); knows neither git nor rules.
+        .target(name: "KeysealStore", dependencies: ["CSQLite", "CPostgres"]),
         // Joins sources and engine into findings; report writers.
         // _CryptoExtras: PBKDF2 for the slow fingerprints of guessable secrets (BoringSSL's, as Crypto uses).
         .target(name: "KeysealCore", dependencies: ["KeysealGit", "KeysealImage", "KeysealEngine", "KeysealStore", "KeysealRuleFiles", "TOMLKit", "CIsolation", "CWebhookHTTP",

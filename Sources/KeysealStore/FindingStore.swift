@@ -75,6 +75,8 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     public var triagedAt: String?
     /// The container images (image and platform) `keyseal image` found it in; nil when none.
     public var images: Int?
+    /// In an org-wide listing: how many repositories hold it.
+    public var repositories: Int?
 
     public init(fingerprint: String, rule: String, provider: String, description: String, preview: String,
                 firstSeen: String?, status: SecretStatus = .open, note: String? = nil, occurrences: Int = 0,
@@ -93,7 +95,7 @@ public struct SecretRecord: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence, images
+        case fingerprint, rule, provider, description, preview, status, note, occurrences, confidence, images, repositories
         case firstSeen = "first_seen"
         case triagedAt = "triaged_at"
     }
@@ -149,6 +151,29 @@ public struct StoredOccurrence: Sendable, Hashable {
     }
 }
 
+/// An occurrence in some repository of an organisation's store.
+public struct OrganisationOccurrence: Sendable {
+    public let repository: String
+    public let occurrence: StoredOccurrence
+    public let secret: SecretRecord
+    /// Whether the repository's last scan found the place in HEAD (nil: not recorded).
+    public let inHead: Bool?
+}
+
+/// A ref (branch, tag, remote-tracking branch) that reaches a commit holding a secret.
+public struct RefExposure: Sendable, Hashable {
+    public let commit: String
+    /// The full ref name (`refs/tags/v1.2`).
+    public let ref: String
+    /// The commit the ref names.
+    public let refCommit: String
+    public init(commit: String, ref: String, refCommit: String) {
+        self.commit = commit
+        self.ref = ref
+        self.refCommit = refCommit
+    }
+}
+
 /// Triage states, stored and written (reports, baselines, JSON) as their raw values.
 /// - `open`: a leak not yet dealt with. The only status that fails a scan or a hook.
 /// - `rotated`: the credential was revoked and replaced; the old value is dead but still in
@@ -176,12 +201,55 @@ public enum SecretStatus: String, CaseIterable, Sendable, Codable {
 
 /// The SQLite findings store. One instance per thread of use (the scanner writes from one thread).
 public final class FindingStore {
-    public static let schemaVersion = 6
+    public static let schemaVersion = 7
     /// SQLite's `PRAGMA application_id` of a keyseal store: ASCII "KSEA". Set when keyseal creates
     /// a store (or adopts one an older keyseal made); any other non-empty database is refused.
     public static let applicationID: Int32 = 0x4B53_4541
-    let connection: Connection
+    let connection: any DatabaseConnection
+    /// The store as messages name it: a file's path, or a PostgreSQL URL without its password.
     public let path: String
+    /// The repository this store's reads and writes of occurrences, walked commits and rebuild
+    /// requests belong to (its normalised remote URL, or `--repository`); secrets, their triage and
+    /// scanned blobs and layers are shared by every repository of the store.
+    public private(set) var repository = ""
+    public var isShared: Bool { connection.dialect == .postgres }
+
+    /// Opens (creating its schema, or migrating it forward, when it is older) a PostgreSQL store.
+    public convenience init(postgres address: PostgresAddress) throws {
+        try self.init(postgres: address, hooks: WriteHooks())
+    }
+
+    package init(postgres address: PostgresAddress, hooks: WriteHooks, migrate: Bool = true) throws {
+        path = address.redacted
+        connection = try PostgresConnection(address, hooks: hooks)
+        if migrate { try PostgresSchema.migrate(connection) } else { try PostgresSchema.check(connection) }
+    }
+
+    /// Scopes the store to one repository. In an SQLite store (one repository's own), rows an
+    /// earlier keyseal recorded without a name are that repository's and take its name.
+    /// The schema version a PostgreSQL store holds now (0: none yet), read without changing anything.
+    public static func schemaVersion(of address: PostgresAddress) throws -> Int {
+        try PostgresSchema.installedVersion(PostgresConnection(address))
+    }
+
+    /// Scopes a read-only store (nothing is renamed).
+    public func scope(to name: String) {
+        repository = name
+    }
+
+    public func use(repository name: String) throws {
+        repository = name
+        guard connection.dialect == .sqlite else { return }
+        var unnamed = false
+        try connection.prepare("SELECT 1 FROM scanned_commits WHERE repository = '' UNION ALL SELECT 1 FROM occurrences WHERE repository = '' LIMIT 1")
+            .query { _ in unnamed = true }
+        guard unnamed, !name.isEmpty else { return }
+        try connection.transaction {
+            for table in ["scans", "scanned_commits", "occurrences", "rebuild_requests", "exposures"] {
+                try connection.prepare("UPDATE \(table) SET repository = ? WHERE repository = ''").run([.text(name)])
+            }
+        }
+    }
 
     /// Opens (or, when `create`, creates) the store. A file that is not SQLite, an SQLite database
     /// of another application, or a store whose schema is newer than this binary knows, is an
@@ -226,7 +294,7 @@ public final class FindingStore {
             }
         }
         do {
-            connection = try Connection(path: path, readOnly: readOnly, hooks: hooks)
+            connection = try SQLiteConnection(path: path, readOnly: readOnly, hooks: hooks)
         } catch let error as StoreError {
             throw StoreError("\(error.message); pass --store PATH somewhere writable, or --no-store", code: error.code)
         }
@@ -299,6 +367,41 @@ public final class FindingStore {
             place TEXT NOT NULL, path TEXT NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, scanned_at TEXT NOT NULL,
             PRIMARY KEY (fingerprint, image, image_digest, platform, place, path, line, col));
         CREATE INDEX IF NOT EXISTS image_occurrences_by_image ON image_occurrences (image, platform);
+        """,
+        // One store for many repositories (as the PostgreSQL store is): walked commits, occurrences
+        // and rebuild requests carry the repository's name; which refs reach each commit that holds
+        // a secret is recorded at scan time, so org-wide checklists and rebuild lists need no clone.
+        """
+        ALTER TABLE scans ADD COLUMN repository TEXT NOT NULL DEFAULT '';
+        ALTER TABLE scans ADD COLUMN host TEXT NOT NULL DEFAULT '';
+        CREATE TABLE scanned_commits_v7 (
+            repository TEXT NOT NULL, commit_id TEXT NOT NULL, rules_hash TEXT NOT NULL,
+            PRIMARY KEY (repository, commit_id, rules_hash)) WITHOUT ROWID;
+        INSERT INTO scanned_commits_v7 SELECT '', commit_id, rules_hash FROM scanned_commits;
+        DROP TABLE scanned_commits;
+        ALTER TABLE scanned_commits_v7 RENAME TO scanned_commits;
+        CREATE TABLE occurrences_v7 (
+            repository TEXT NOT NULL, fingerprint TEXT NOT NULL, blob TEXT NOT NULL, path TEXT NOT NULL, commit_id TEXT NOT NULL,
+            commit_time INTEGER NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, author TEXT NOT NULL,
+            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL, detail TEXT, in_head INTEGER,
+            PRIMARY KEY (repository, fingerprint, blob, path, line, col));
+        INSERT INTO occurrences_v7 (repository, fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date,
+                                    paired_with, rules_hash, detail)
+            SELECT '', fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with, rules_hash, detail
+            FROM occurrences;
+        DROP TABLE occurrences;
+        ALTER TABLE occurrences_v7 RENAME TO occurrences;
+        CREATE INDEX occurrences_by_commit ON occurrences (repository, commit_id);
+        CREATE INDEX occurrences_by_fingerprint ON occurrences (fingerprint);
+        CREATE TABLE rebuild_requests_v7 (
+            repository TEXT NOT NULL, tag TEXT NOT NULL, commit_id TEXT NOT NULL, reasons_hash TEXT NOT NULL, target TEXT NOT NULL,
+            requested_at TEXT NOT NULL, PRIMARY KEY (repository, tag, reasons_hash, target));
+        INSERT INTO rebuild_requests_v7 SELECT '', tag, commit_id, reasons_hash, target, requested_at FROM rebuild_requests;
+        DROP TABLE rebuild_requests;
+        ALTER TABLE rebuild_requests_v7 RENAME TO rebuild_requests;
+        CREATE TABLE exposures (
+            repository TEXT NOT NULL, commit_id TEXT NOT NULL, ref TEXT NOT NULL, ref_commit TEXT NOT NULL,
+            PRIMARY KEY (repository, commit_id, ref)) WITHOUT ROWID;
         """,
     ]
 
@@ -387,17 +490,21 @@ public final class FindingStore {
     public func beginScan(range: String, rulesHash: String, toolVersion: String) throws -> Int64 {
         try connection.transaction {
             var stale: [Int64] = []
-            try connection.prepare("SELECT id, pid FROM scans WHERE status = 'running'").query { row in
+            // Only this machine's processes can be checked; a shared store's other runners mark their own.
+            try connection.prepare("SELECT id, pid FROM scans WHERE status = 'running' AND host IN ('', ?)").query([.text(Self.host)]) { row in
                 let pid = pid_t(row.int(1))
                 if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(Int64(row.int(0))) }
             }
             for id in stale {
                 try connection.prepare("UPDATE scans SET status = 'interrupted', finished_at = ? WHERE id = ?").run([.text(Self.now()), .int(id)])
             }
+            var id: Int64 = 0
             try connection.prepare("""
-                INSERT INTO scans (started_at, status, range, rules_hash, tool_version, pid) VALUES (?, 'running', ?, ?, ?, ?)
-                """).run([.text(Self.now()), .text(range), .text(rulesHash), .text(toolVersion), .int(Int64(getpid()))])
-            return sqlite3_last_insert_rowid(connection.handle)
+                INSERT INTO scans (started_at, status, range, rules_hash, tool_version, pid, repository, host)
+                VALUES (?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id
+                """).query([.text(Self.now()), .text(range), .text(rulesHash), .text(toolVersion), .int(Int64(getpid())),
+                            .text(repository), .text(Self.host)]) { id = Int64($0.int(0)) }
+            return id
         }
     }
 
@@ -411,6 +518,12 @@ public final class FindingStore {
         }
     }
 
+    /// This machine's name, with the scans it runs (a stale scan is marked only by its own machine).
+    static let host: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count) == 0 ? String(cString: name) : ""
+    }()
+
     public func failScan(_ id: Int64) {
         try? connection.prepare("UPDATE scans SET status = 'failed', finished_at = ? WHERE id = ?").run([.text(Self.now()), .int(id)])
     }
@@ -418,7 +531,7 @@ public final class FindingStore {
     /// Scans by status, for tests and for `keyseal findings`' summary.
     public func scanStatuses() throws -> [String] {
         var statuses: [String] = []
-        try connection.prepare("SELECT status FROM scans ORDER BY id").query { statuses.append($0.string(0)) }
+        try connection.prepare("SELECT status FROM scans WHERE repository = ? ORDER BY id").query([.text(repository)]) { statuses.append($0.string(0)) }
         return statuses
     }
 
@@ -426,26 +539,55 @@ public final class FindingStore {
 
     public func scannedCommits(rulesHash: String) throws -> Set<String> {
         var ids = Set<String>()
-        try connection.prepare("SELECT commit_id FROM scanned_commits WHERE rules_hash = ?").query([.text(rulesHash)]) { ids.insert($0.string(0)) }
+        try connection.prepare("SELECT commit_id FROM scanned_commits WHERE rules_hash = ? AND repository = ?")
+            .query([.text(rulesHash), .text(repository)]) { ids.insert($0.string(0)) }
         return ids
     }
 
-    public func scannedBlobs(rulesHash: String) throws -> Set<String> {
+    /// Which of `candidates` (blob ids) the store has scanned under these rules, in any repository.
+    public func scannedBlobs(among candidates: [String], rulesHash: String) throws -> Set<String> {
         var ids = Set<String>()
-        try connection.prepare("SELECT blob FROM scanned_blobs WHERE rules_hash = ?").query([.text(rulesHash)]) { ids.insert($0.string(0)) }
+        guard !candidates.isEmpty else { return ids }
+        switch connection.dialect {
+        case .sqlite:
+            // One repository's store: reading the table whole is faster than asking blob by blob.
+            let wanted = Set(candidates)
+            try connection.prepare("SELECT blob FROM scanned_blobs WHERE rules_hash = ?").query([.text(rulesHash)]) {
+                let blob = $0.string(0)
+                if wanted.contains(blob) { ids.insert(blob) }
+            }
+        case .postgres:
+            // An organisation's store holds far more blobs than one repository: ask for these only.
+            let statement = try connection.prepare("SELECT blob FROM scanned_blobs WHERE rules_hash = ? AND blob = ANY(?::text[])")
+            for batch in Self.batches(candidates) {
+                try statement.query([.text(rulesHash), .text(batch)]) { ids.insert($0.string(0)) }
+            }
+        }
         return ids
+    }
+
+    /// Hex ids as PostgreSQL array literals of at most 5,000 each.
+    static func batches(_ ids: [String]) -> [String] {
+        stride(from: 0, to: ids.count, by: 5000).map { start in
+            "{" + ids[start..<min(start + 5000, ids.count)].joined(separator: ",") + "}"
+        }
     }
 
     /// The recorded matches of the given blobs.
     public func matches(of blobs: Set<String>, rulesHash: String) throws -> [String: [StoredMatch]] {
         var out: [String: [StoredMatch]] = [:]
-        try connection.prepare("SELECT blob, fingerprint, line, col, paired_with, detail FROM blob_matches WHERE rules_hash = ?")
-            .query([.text(rulesHash)]) { row in
+        guard !blobs.isEmpty else { return out }
+        let sql = "SELECT blob, fingerprint, line, col, paired_with, detail FROM blob_matches WHERE rules_hash = ?"
+        let statement = try connection.prepare(connection.dialect == .sqlite ? sql : sql + " AND blob = ANY(?::text[])")
+        let batches = connection.dialect == .sqlite ? [nil] : Self.batches(Array(blobs)).map(Optional.some)
+        for batch in batches {
+            try statement.query([.text(rulesHash)] + (batch.map { [.text($0)] } ?? [])) { row in
                 let blob = row.string(0)
                 guard blobs.contains(blob) else { return }
                 out[blob, default: []].append(StoredMatch(fingerprint: row.string(1), line: row.int(2), column: row.int(3),
                                                           pairedWith: row.text(4), detail: MatchDetail.from(row.text(5))))
             }
+        }
         return out
     }
 
@@ -456,10 +598,10 @@ public final class FindingStore {
                             legacy: [LegacyLink] = []) throws {
         try connection.transaction {
             connection.hooks.recordingBlobs()
-            let scanned = try connection.prepare("INSERT OR IGNORE INTO scanned_blobs (blob, rules_hash) VALUES (?, ?)")
+            let scanned = try connection.prepare("INSERT INTO scanned_blobs (blob, rules_hash) VALUES (?, ?) ON CONFLICT DO NOTHING")
             let match = try connection.prepare("""
-                INSERT OR IGNORE INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             for entry in blobs {
                 try scanned.run([.text(entry.blob), .text(rulesHash)])
@@ -516,10 +658,11 @@ public final class FindingStore {
         let statement = try connection.prepare("""
             INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, confidence) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (fingerprint) DO UPDATE SET
-                first_seen = coalesce(min(first_seen, excluded.first_seen), first_seen, excluded.first_seen),
-                confidence = coalesce(excluded.confidence, confidence)
+                first_seen = \(connection.dialect.least("secrets.first_seen", "excluded.first_seen")),
+                confidence = coalesce(excluded.confidence, secrets.confidence)
             """)
-        for secret in secrets {
+        // In one order, so that two writers upserting the same secrets never deadlock.
+        for secret in secrets.sorted(by: { $0.fingerprint < $1.fingerprint }) {
             try statement.run([.text(secret.fingerprint), .text(secret.rule), .text(secret.provider), .text(secret.description),
                                .text(secret.preview), secret.firstSeen.map { .text($0) } ?? .null, secret.confidence.map { .text($0) } ?? .null])
         }
@@ -529,17 +672,19 @@ public final class FindingStore {
     /// An occurrence already known keeps the earliest commit (by commit time, then id).
     public func finishScan(_ id: Int64, occurrences: [StoredOccurrence], commits: [String], firstSeen: [String: String],
                            rulesHash: String, counts: ScanCounts, dropOtherRuleSets: Bool) throws {
+                           
         try connection.transaction {
             // min() of a NULL is NULL: an unknown first_seen takes the date.
-            let seen = try connection.prepare("UPDATE secrets SET first_seen = coalesce(min(first_seen, ?1), ?1) WHERE fingerprint = ?2")
-            for (fingerprint, date) in firstSeen { try seen.run([.text(date), .text(fingerprint)]) }
+            let seen = try connection.prepare("UPDATE secrets SET first_seen = \(connection.dialect.least("first_seen", "?1")) WHERE fingerprint = ?2")
+            for (fingerprint, date) in firstSeen.sorted(by: { $0.key < $1.key }) { try seen.run([.text(date), .text(fingerprint)]) }
             let upsert = try connection.prepare("""
                 INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with,
-                                         rules_hash, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (fingerprint, blob, path, line, col) DO UPDATE SET
+                                         rules_hash, detail, repository, in_head)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (repository, fingerprint, blob, path, line, col) DO UPDATE SET
                     commit_id = excluded.commit_id, commit_time = excluded.commit_time, author = excluded.author,
-                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash, detail = excluded.detail
+                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash, detail = excluded.detail,
+                    in_head = excluded.in_head
                 WHERE excluded.commit_time < occurrences.commit_time
                    OR (excluded.commit_time = occurrences.commit_time AND excluded.commit_id < occurrences.commit_id)
                    OR occurrences.rules_hash <> excluded.rules_hash
@@ -547,14 +692,21 @@ public final class FindingStore {
             for o in occurrences {
                 try upsert.run([.text(o.fingerprint), .text(o.blob), .text(o.path), .text(o.commit), .int(o.commitTime),
                                 .int(Int64(o.line)), .int(Int64(o.column)), .text(o.author), .text(o.email), .text(o.date),
-                                o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash), o.detail.map { .text($0.json) } ?? .null])
+                                o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash), o.detail.map { .text($0.json) } ?? .null,
+                                .text(repository), .null])
             }
-            let commit = try connection.prepare("INSERT OR IGNORE INTO scanned_commits (commit_id, rules_hash) VALUES (?, ?)")
-            for id in commits { try commit.run([.text(id), .text(rulesHash)]) }
+            try recordCommits(commits, rulesHash: rulesHash)
             if dropOtherRuleSets {
-                // A complete walk under these rules supersedes what older rule sets recorded.
-                for table in ["occurrences", "scanned_blobs", "blob_matches", "scanned_commits"] {
-                    try connection.prepare("DELETE FROM \(table) WHERE rules_hash <> ?").run([.text(rulesHash)])
+                // A complete walk under these rules supersedes what older rule sets recorded here.
+                for table in ["occurrences", "scanned_commits"] {
+                    try connection.prepare("DELETE FROM \(table) WHERE rules_hash <> ? AND repository = ?").run([.text(rulesHash), .text(repository)])
+                }
+                // Scanned blobs are one repository's in SQLite; a shared store keeps other rule sets'
+                // (other repositories may be configured with them).
+                if connection.dialect == .sqlite {
+                    for table in ["scanned_blobs", "blob_matches"] {
+                        try connection.prepare("DELETE FROM \(table) WHERE rules_hash <> ?").run([.text(rulesHash)])
+                    }
                 }
             }
             try connection.prepare("""
@@ -562,6 +714,36 @@ public final class FindingStore {
                 WHERE id = ?
                 """).run([.text(Self.now()), .int(Int64(counts.commits)), .int(Int64(counts.blobsScanned)),
                           .int(Int64(counts.findings)), .int(Int64(counts.secrets)), .int(id)])
+        }
+    }
+
+    /// The commits of the given ids walked in this repository, recorded once.
+    func recordCommits(_ commits: [String], rulesHash: String) throws {
+        let commit = try connection.prepare("INSERT INTO scanned_commits (repository, commit_id, rules_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        for id in commits { try commit.run([.text(repository), .text(id), .text(rulesHash)]) }
+    }
+
+    /// Where this repository's secrets are exposed, as the last scan saw it: whether each place is
+    /// still in HEAD, and which refs (branches, tags, remote-tracking branches) reach each commit
+    /// that holds one, with the commit each ref names. Replaces what an earlier scan recorded, so
+    /// an org-wide checklist or rebuild list needs no clone.
+    public func recordExposure(inHead: [(StoredOccurrence, Bool)], exposures: [RefExposure]) throws {
+        try connection.transaction {
+            // Whether each place is still in HEAD, as this scan saw it (an earlier scan's answer may be stale).
+            let head = try connection.prepare("""
+                UPDATE occurrences SET in_head = ? WHERE repository = ? AND fingerprint = ? AND blob = ? AND path = ? AND line = ? AND col = ?
+                """)
+            for (o, inHead) in inHead {
+                try head.run([.int(inHead ? 1 : 0), .text(repository), .text(o.fingerprint), .text(o.blob), .text(o.path),
+                                  .int(Int64(o.line)), .int(Int64(o.column))])
+            }
+            try connection.prepare("DELETE FROM exposures WHERE repository = ?").run([.text(repository)])
+            let insert = try connection.prepare("""
+                INSERT INTO exposures (repository, commit_id, ref, ref_commit) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """)
+            for e in exposures.sorted(by: { ($0.commit, $0.ref) < ($1.commit, $1.ref) }) {
+                try insert.run([.text(repository), .text(e.commit), .text(e.ref), .text(e.refCommit)])
+            }
         }
     }
 
@@ -575,8 +757,8 @@ public final class FindingStore {
                    o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence,
                    o.detail
             FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
-            WHERE o.rules_hash = ?
-            """).query([.text(rulesHash)]) { row in
+            WHERE o.rules_hash = ? AND o.repository = ?
+            """).query([.text(rulesHash), .text(repository)]) { row in
             let occurrence = StoredOccurrence(
                 fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
                 commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
@@ -589,21 +771,69 @@ public final class FindingStore {
         return out
     }
 
+    /// Every repository's occurrences (each repository's under the rules it was last scanned with),
+    /// with whether the last scan saw the place in HEAD: what an org-wide checklist is built from.
+    public func organisationOccurrences(statuses: Set<SecretStatus>? = nil) throws -> [OrganisationOccurrence] {
+        var out: [OrganisationOccurrence] = []
+        try connection.prepare("""
+            SELECT o.fingerprint, o.blob, o.path, o.commit_id, o.commit_time, o.line, o.col, o.author, o.email, o.date,
+                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence,
+                   o.detail, o.repository, o.in_head
+            FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
+            ORDER BY o.repository, o.fingerprint, o.commit_time, o.path, o.line
+            """).query { row in
+            let status = try SecretStatus.stored(row.string(16), of: row.string(0))
+            guard statuses?.contains(status) ?? true else { return }
+            let occurrence = StoredOccurrence(
+                fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
+                commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
+                email: row.string(8), date: row.string(9), pairedWith: row.text(10), detail: MatchDetail.from(row.text(19)))
+            let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
+                                      description: row.string(13), preview: row.string(14), firstSeen: row.text(15),
+                                      status: status, note: row.text(17), confidence: row.text(18))
+            out.append(OrganisationOccurrence(repository: row.string(20), occurrence: occurrence, secret: secret,
+                                              inHead: row.isNull(21) ? nil : row.int(21) != 0))
+        }
+        return out
+    }
+
+    /// Every repository's recorded exposures: for each repository and commit, the refs that reach it.
+    public func organisationExposures() throws -> [String: [String: [RefExposure]]] {
+        var out: [String: [String: [RefExposure]]] = [:]
+        try connection.prepare("SELECT repository, commit_id, ref, ref_commit FROM exposures").query { row in
+            out[row.string(0), default: [:]][row.string(1), default: []].append(
+                RefExposure(commit: row.string(1), ref: row.string(2), refCommit: row.string(3)))
+        }
+        return out
+    }
+
     /// Secrets with their occurrence counts, most recently first seen last (those not seen yet last of all).
-    public func secrets(statuses: Set<SecretStatus>? = nil) throws -> [SecretRecord] {
+    /// `allRepositories`: every secret of the store, with its occurrences in every repository;
+    /// otherwise the secrets with an occurrence in this repository, or with none anywhere (a baseline
+    /// brought them, a hook refused them, or only an image holds them).
+    public func secrets(statuses: Set<SecretStatus>? = nil, allRepositories: Bool = false) throws -> [SecretRecord] {
         var out: [SecretRecord] = []
+        // Counted per secret in one pass over the occurrences (an organisation's store holds
+        // millions), not by a subquery per secret.
+        let scope = allRepositories ? "" : "WHERE repository = ?"
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
-                   (SELECT count(*) FROM occurrences o WHERE o.fingerprint = s.fingerprint), s.confidence, s.updated_at,
-                   (SELECT count(DISTINCT i.image || ' ' || i.platform) FROM image_occurrences i WHERE i.fingerprint = s.fingerprint)
-            FROM secrets s ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
-            """).query { row in
+                   coalesce(c.here, 0), s.confidence, s.updated_at,
+                   (SELECT count(DISTINCT i.image || ' ' || i.platform) FROM image_occurrences i WHERE i.fingerprint = s.fingerprint),
+                   coalesce(c.repositories, 0)
+            FROM secrets s
+            LEFT JOIN (SELECT fingerprint, count(*) AS here, count(DISTINCT repository) AS repositories FROM occurrences \(scope)
+                       GROUP BY fingerprint) c ON c.fingerprint = s.fingerprint
+            \(allRepositories ? "" : "WHERE c.here IS NOT NULL OR NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.fingerprint = s.fingerprint)")
+            ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
+            """).query(allRepositories ? [] : [.text(repository)]) { row in
             var record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
                                       status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9),
                                       triagedAt: row.text(10))
             let images = row.int(11)
             record.images = images > 0 ? images : nil
+            if allRepositories { record.repositories = row.int(12) }
             if statuses?.contains(record.status) ?? true { out.append(record) }
         }
         return out
@@ -625,7 +855,8 @@ public final class FindingStore {
             throw StoreError("'\(prefix)' is not a fingerprint prefix: give at least 4 hex digits (see keyseal findings)")
         }
         return try connection.transaction {
-            let candidates = try secrets().filter { $0.fingerprint.hasPrefix(lower) }
+            // Triage is the organisation's: a prefix names a secret of any repository of the store.
+            let candidates = try secrets(allRepositories: true).filter { $0.fingerprint.hasPrefix(lower) }
             guard !candidates.isEmpty else { throw StoreError("no secret's fingerprint starts with \(lower) (see keyseal findings)") }
             guard candidates.count == 1 else {
                 let list = candidates.map { "  \($0.fingerprint.prefix(16))  \($0.rule)  \($0.preview)" }.joined(separator: "\n")
@@ -668,17 +899,142 @@ public final class FindingStore {
         }
     }
 
+    // MARK: - Moving in
+
+    /// The tables a store holds and their columns, the same in both backends; `repository` columns
+    /// take the importing repository's name where the source left them empty.
+    static let portableTables: [(table: String, columns: [String])] = [
+        ("scanned_blobs", ["blob", "rules_hash"]),
+        ("blob_matches", ["blob", "rules_hash", "fingerprint", "line", "col", "paired_with", "detail"]),
+        ("scanned_commits", ["repository", "commit_id", "rules_hash"]),
+        ("occurrences", ["repository", "fingerprint", "blob", "path", "commit_id", "commit_time", "line", "col", "author", "email",
+                         "date", "paired_with", "rules_hash", "detail", "in_head"]),
+        ("rebuild_requests", ["repository", "tag", "commit_id", "reasons_hash", "target", "requested_at"]),
+        ("exposures", ["repository", "commit_id", "ref", "ref_commit"]),
+        ("scanned_layers", ["layer", "rules_hash", "listing", "files", "bytes"]),
+        ("layer_matches", ["layer", "rules_hash", "path", "fingerprint", "line", "col", "paired_with", "detail"]),
+        ("image_occurrences", ["fingerprint", "image", "image_digest", "platform", "place", "path", "line", "col", "scanned_at"]),
+    ]
+
+    /// Copies everything `source` holds into this store, in one transaction: rows already here are
+    /// kept (an import run twice adds nothing), and a secret's triage comes over unless this store
+    /// has already decided about it. Returns the rows added per table.
+    public func importEverything(from source: FindingStore, repository name: String) throws -> [(table: String, added: Int)] {
+        try connection.transaction {
+            var added: [(String, Int)] = []
+            // Secrets first, with their decisions.
+            var secretRows = 0
+            let insertSecret = try connection.prepare("""
+                INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, status, note, updated_at, confidence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (fingerprint) DO UPDATE SET
+                    first_seen = \(connection.dialect.least("secrets.first_seen", "excluded.first_seen")),
+                    status = CASE WHEN secrets.status = 'open' THEN excluded.status ELSE secrets.status END,
+                    note = CASE WHEN secrets.status = 'open' THEN coalesce(excluded.note, secrets.note) ELSE secrets.note END,
+                    updated_at = CASE WHEN secrets.status = 'open' THEN coalesce(excluded.updated_at, secrets.updated_at) ELSE secrets.updated_at END
+                """)
+            try source.connection.prepare("""
+                SELECT fingerprint, rule, provider, description, preview, first_seen, status, note, updated_at, confidence FROM secrets
+                ORDER BY fingerprint
+                """).query { row in
+                try insertSecret.run((0..<10).map { row.text(Int32($0)).map(SQLValue.text) ?? .null })
+                secretRows += 1
+            }
+            added.append(("secrets", secretRows))
+            for (table, columns) in Self.portableTables {
+                var before = 0
+                try connection.prepare("SELECT count(*) FROM \(table)").query { before = $0.int(0) }
+                let insert = try connection.prepare("""
+                    INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+                    ON CONFLICT DO NOTHING
+                    """)
+                let named = columns.firstIndex(of: "repository")
+                try source.connection.prepare("SELECT \(columns.joined(separator: ", ")) FROM \(table)").query { row in
+                    var values = (0..<columns.count).map { row.text(Int32($0)).map(SQLValue.text) ?? .null }
+                    if let named, row.string(Int32(named)).isEmpty { values[named] = .text(name) }
+                    try insert.run(values)
+                }
+                var after = 0
+                try connection.prepare("SELECT count(*) FROM \(table)").query { after = $0.int(0) }
+                added.append((table, after - before))
+            }
+            return added
+        }
+    }
+
+    /// What `keyseal store check` reports: the server, the schema, and what this role may do.
+    public struct Health: Sendable {
+        public var backend: String
+        public var server: String
+        public var schemaVersion: Int
+        public var expectedVersion: Int
+        public var user: String
+        public var tls: String
+        /// Record scans: insert into the scan tables and update a secret's first-seen date.
+        public var canRecordScans: Bool
+        /// Read triage decisions.
+        public var canReadTriage: Bool
+        /// Triage: set a secret's status.
+        public var canTriage: Bool
+        public var repositories: Int
+        public var secrets: Int
+    }
+
+    public func health() throws -> Health {
+        var health = Health(backend: connection.dialect == .postgres ? "PostgreSQL" : "SQLite", server: "", schemaVersion: 0,
+                            expectedVersion: connection.dialect == .postgres ? PostgresSchema.version : Self.schemaVersion,
+                            user: "", tls: "", canRecordScans: true, canReadTriage: true, canTriage: true, repositories: 0, secrets: 0)
+        switch connection.dialect {
+        case .sqlite:
+            health.server = "SQLite \(String(cString: sqlite3_libversion()))"
+            try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { health.schemaVersion = Int($0.string(0)) ?? 0 }
+            health.user = NSUserName()
+            health.tls = "not applicable (a local file)"
+        case .postgres:
+            health.schemaVersion = try PostgresSchema.installedVersion(connection)
+            try connection.prepare("""
+                SELECT current_setting('server_version'), current_user,
+                       coalesce((SELECT CASE WHEN ssl THEN 'TLS ' || version || ' (' || cipher || ')' ELSE 'none' END
+                                 FROM pg_stat_ssl WHERE pid = pg_backend_pid()), 'unknown')
+                """).query {
+                health.server = "PostgreSQL \($0.string(0))"
+                health.user = $0.string(1)
+                health.tls = $0.string(2)
+            }
+            func allowed(_ check: String) throws -> Bool {
+                var yes = false
+                try connection.prepare("SELECT \(check)").query { yes = $0.string(0) == "t" }
+                return yes
+            }
+            let recordTables = ["scans", "scanned_blobs", "blob_matches", "scanned_commits", "occurrences", "exposures",
+                                "scanned_layers", "layer_matches", "image_occurrences"]
+            health.canRecordScans = try recordTables.allSatisfy { try allowed("has_table_privilege('keyseal.\($0)', 'INSERT, SELECT')") }
+                && allowed("has_column_privilege('keyseal.secrets', 'first_seen', 'UPDATE')")
+                && allowed("has_table_privilege('keyseal.secrets', 'INSERT')")
+                && allowed("has_sequence_privilege('keyseal.scans_id_seq', 'USAGE')")
+            health.canReadTriage = try allowed("has_table_privilege('keyseal.secrets', 'SELECT')")
+            health.canTriage = try allowed("has_column_privilege('keyseal.secrets', 'status', 'UPDATE')")
+        }
+        if health.canReadTriage {
+            try connection.prepare("SELECT count(*) FROM secrets").query { health.secrets = $0.int(0) }
+            try connection.prepare("SELECT count(DISTINCT repository) FROM scanned_commits").query { health.repositories = $0.int(0) }
+        }
+        return health
+    }
+
     // MARK: - Rebuild requests
 
     /// Whether a request for this tag with exactly these reasons already succeeded for this target.
     /// `legacyTarget`: the key an older keyseal recorded the same target under (a webhook's full
     /// URL, credentials and all). Records under it are first moved to `target`, with SQLite's
     /// secure delete, so they still count as sent and the old key leaves the store.
-    public func rebuildRequested(tag: String, reasonsHash: String, target: String, legacyTarget: String? = nil) throws -> Bool {
+    public func rebuildRequested(tag: String, reasonsHash: String, target: String, legacyTarget: String? = nil,
+                                 repository: String? = nil) throws -> Bool {
         if let legacyTarget, legacyTarget != target {
             var legacy = false
             try connection.prepare("SELECT 1 FROM rebuild_requests WHERE target = ? LIMIT 1").query([.text(legacyTarget)]) { _ in legacy = true }
-            if legacy {
+            // Legacy targets exist only in SQLite stores an older keyseal wrote.
+            if legacy && connection.dialect == .sqlite {
                 try connection.execute("PRAGMA secure_delete = ON")
                 try connection.transaction {
                     try connection.prepare("UPDATE OR REPLACE rebuild_requests SET target = ? WHERE target = ?")
@@ -687,16 +1043,19 @@ public final class FindingStore {
             }
         }
         var found = false
-        try connection.prepare("SELECT 1 FROM rebuild_requests WHERE tag = ? AND reasons_hash = ? AND target = ?")
-            .query([.text(tag), .text(reasonsHash), .text(target)]) { _ in found = true }
+        try connection.prepare("SELECT 1 FROM rebuild_requests WHERE tag = ? AND reasons_hash = ? AND target = ? AND repository = ?")
+            .query([.text(tag), .text(reasonsHash), .text(target), .text(repository ?? self.repository)]) { _ in found = true }
         return found
     }
 
-    public func recordRebuild(tag: String, commit: String, reasonsHash: String, target: String) throws {
+    /// `repository`: the tag's repository when it is not the store's scope (an org-wide rebuild).
+    public func recordRebuild(tag: String, commit: String, reasonsHash: String, target: String, repository: String? = nil) throws {
         try connection.transaction {
             try connection.prepare("""
-                INSERT OR REPLACE INTO rebuild_requests (tag, commit_id, reasons_hash, target, requested_at) VALUES (?, ?, ?, ?, ?)
-                """).run([.text(tag), .text(commit), .text(reasonsHash), .text(target), .text(Self.now())])
+                INSERT INTO rebuild_requests (tag, commit_id, reasons_hash, target, requested_at, repository) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (repository, tag, reasons_hash, target) DO UPDATE SET
+                    commit_id = excluded.commit_id, requested_at = excluded.requested_at
+                """).run([.text(tag), .text(commit), .text(reasonsHash), .text(target), .text(Self.now()), .text(repository ?? self.repository)])
         }
     }
 

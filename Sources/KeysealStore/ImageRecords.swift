@@ -62,11 +62,14 @@ extension FindingStore {
     public func recordLayer(_ layer: String, rulesHash: String, listing: String, files: Int, bytes: Int,
                             matches: [(path: String, match: StoredMatch)], secrets: [SecretRecord]) throws {
         try connection.transaction {
-            try connection.prepare("INSERT OR REPLACE INTO scanned_layers (layer, rules_hash, listing, files, bytes) VALUES (?, ?, ?, ?, ?)")
+            try connection.prepare("""
+                INSERT INTO scanned_layers (layer, rules_hash, listing, files, bytes) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (layer, rules_hash) DO UPDATE SET listing = excluded.listing, files = excluded.files, bytes = excluded.bytes
+                """)
                 .run([.text(layer), .text(rulesHash), .text(listing), .int(Int64(files)), .int(Int64(bytes))])
             let insert = try connection.prepare("""
-                INSERT OR IGNORE INTO layer_matches (layer, rules_hash, path, fingerprint, line, col, paired_with, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO layer_matches (layer, rules_hash, path, fingerprint, line, col, paired_with, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             for (path, m) in matches {
                 try insert.run([.text(layer), .text(rulesHash), .text(path), .text(m.fingerprint), .int(Int64(m.line)),
@@ -86,8 +89,8 @@ extension FindingStore {
             for image in images { try clear.run([.text(image.image), .text(image.imageDigest), .text(image.platform)]) }
             try upsertSecrets(secrets)
             let insert = try connection.prepare("""
-                INSERT OR IGNORE INTO image_occurrences (fingerprint, image, image_digest, platform, place, path, line, col, scanned_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO image_occurrences (fingerprint, image, image_digest, platform, place, path, line, col, scanned_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             for o in occurrences {
                 try insert.run([.text(o.fingerprint), .text(o.image), .text(o.imageDigest), .text(o.platform), .text(o.place),

@@ -1,31 +1,13 @@
 import CSQLite
 import Foundation
 
-/// A failure from SQLite (with its result code, and the statement or step that failed), or one the
-/// store raises itself (not a keyseal store, a fingerprint prefix that names nothing…).
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    /// SQLite's result code (SQLITE_BUSY, SQLITE_CANTOPEN…, possibly extended) when SQLite reported
-    /// the failure; nil for the store's own.
-    public let code: Int32?
-    public init(_ message: String, code: Int32? = nil) {
-        self.message = message
-        self.code = code
-    }
-    public var description: String { message }
-
-    /// Another connection holds the lock SQLite needed (SQLITE_BUSY or SQLITE_LOCKED, extended or not).
-    public var isBusy: Bool {
-        guard let code else { return false }
-        return code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED
-    }
-}
-
 /// SQLITE_TRANSIENT tells SQLite to copy bound text; the C macro is a cast Swift cannot import.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// One SQLite connection, closed in `deinit`. Not shared across threads.
-final class Connection {
+final class SQLiteConnection: DatabaseConnection {
+    var dialect: SQLDialect { .sqlite }
+    var name: String { path }
     let handle: OpaquePointer
     let path: String
     let hooks: WriteHooks
@@ -62,7 +44,7 @@ final class Connection {
         }
     }
 
-    func prepare(_ sql: String) throws -> Statement { try Statement(self, sql) }
+    func prepare(_ sql: String) throws -> any DatabaseStatement { try SQLiteStatement(self, sql) }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE takes the write lock up front, so two writers
     /// wait for each other instead of deadlocking on an upgrade).
@@ -82,11 +64,11 @@ final class Connection {
 }
 
 /// A prepared statement, finalized in `deinit`.
-final class Statement {
+final class SQLiteStatement: DatabaseStatement {
     let handle: OpaquePointer
-    unowned let connection: Connection
+    unowned let connection: SQLiteConnection
 
-    init(_ connection: Connection, _ sql: String) throws {
+    init(_ connection: SQLiteConnection, _ sql: String) throws {
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else {
@@ -99,14 +81,8 @@ final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
-    enum Value {
-        case text(String)
-        case int(Int64)
-        case null
-    }
-
     @discardableResult
-    func bind(_ values: [Value]) -> Statement {
+    func bind(_ values: [SQLValue]) -> SQLiteStatement {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (index, value) in values.enumerated() {
@@ -121,7 +97,7 @@ final class Statement {
     }
 
     /// Runs a statement that returns no rows.
-    func run(_ values: [Value] = []) throws {
+    func run(_ values: [SQLValue]) throws {
         bind(values)
         let status = sqlite3_step(handle)
         guard status == SQLITE_DONE || status == SQLITE_ROW else {
@@ -130,38 +106,13 @@ final class Statement {
     }
 
     /// Calls `row` for each result row.
-    func query(_ values: [Value] = [], _ row: (Row) throws -> Void) throws {
+    func query(_ values: [SQLValue], _ row: (Row) throws -> Void) throws {
         bind(values)
         while true {
             let status = sqlite3_step(handle)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw StoreError("\(connection.path): \(connection.lastError)", code: status) }
-            try row(Row(handle: handle))
+            try row(Row(source: .sqlite(handle)))
         }
     }
-}
-
-struct Row {
-    let handle: OpaquePointer
-    func text(_ column: Int32) -> String? {
-        guard let pointer = sqlite3_column_text(handle, column) else { return nil }
-        return String(cString: pointer)
-    }
-    func string(_ column: Int32) -> String { text(column) ?? "" }
-    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
-}
-
-/// Seams for a test that must hold one process inside a write transaction while another asks for
-/// the write lock (so WAL and the busy timeout are exercised for certain, not by luck). Package
-/// access: only the test scanner (Tests/KeysealTestScan) sets them; keyseal itself never does, and
-/// no environment variable reaches them.
-package struct WriteHooks: Sendable {
-    /// Before BEGIN IMMEDIATE (the connection is about to ask for the write lock).
-    package var beforeBegin: @Sendable () -> Void = {}
-    /// Once the write lock is held.
-    package var afterBegin: @Sendable () -> Void = {}
-    /// Inside the transaction that records a chunk of scanned blobs, lock held.
-    package var recordingBlobs: @Sendable () -> Void = {}
-    package init() {}
 }

@@ -28,6 +28,7 @@ struct ChecklistCommand: ParsableCommand {
     var status: StatusFilter?
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
+    @OptionGroup var organisation: OrganisationOptions
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case markdown, json, html
@@ -39,8 +40,10 @@ struct ChecklistCommand: ParsableCommand {
     }
 
     func run() throws {
-        let checklist = try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
-                                                   statuses: status?.statuses)
+        let checklist = organisation.allRepositories
+            ? try ChecklistBuilder.buildOrganisation(store: storage.choice, statuses: status?.statuses)
+            : try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
+                                         statuses: status?.statuses)
         let data = try ChecklistRenderer.render(checklist, as: format.checklistFormat)
         if let output {
             try OutputFile.write(data, to: output, as: .file)
@@ -99,6 +102,7 @@ struct RebuildCommand: ParsableCommand {
     var backoff: Double = 0.5
     @OptionGroup var configuration: ConfigOptions
     @OptionGroup var storage: StoreOptions
+    @OptionGroup var organisation: OrganisationOptions
 
     mutating func validate() throws {
         output = try OldNames.output(output, or: out, oldName: "--out")
@@ -127,7 +131,9 @@ struct RebuildCommand: ParsableCommand {
     }
 
     func run() throws {
-        let requests = try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
+        let requests = organisation.allRepositories
+            ? try RebuildPlanner.planOrganisation(store: storage.choice)
+            : try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)
         let json = try JSONOutput.encode(requests)
         if let output { try OutputFile.write(json, to: output, as: .file) }
         guard apply else {

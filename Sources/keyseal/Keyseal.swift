@@ -21,7 +21,7 @@ struct Keyseal: ParsableCommand {
             Exit codes: 0 nothing found, 1 secrets found, 2 usage or runtime error.
             """,
         version: KeysealVersion.current,
-        subcommands: [ScanCommand.self, AuditCommand.self, StagedCommand.self, PrePushCommand.self, PreReceiveCommand.self, ImageCommand.self, HooksCommand.self, FindingsCommand.self, TriageCommand.self, BaselineCommand.self, ChecklistCommand.self, RebuildCommand.self, ConfigCommand.self, RulesCommand.self, CompletionsCommand.self],
+        subcommands: [ScanCommand.self, AuditCommand.self, StagedCommand.self, PrePushCommand.self, PreReceiveCommand.self, ImageCommand.self, HooksCommand.self, FindingsCommand.self, TriageCommand.self, BaselineCommand.self, ChecklistCommand.self, RebuildCommand.self, StoreCommand.self, ConfigCommand.self, RulesCommand.self, CompletionsCommand.self],
         defaultSubcommand: nil)
 
     /// ArgumentParser exits 64 on usage errors and 1 on other errors; keyseal promises 2 for both,

@@ -5,21 +5,41 @@ import KeysealStore
 
 /// Where findings are recorded; shared by every command that reads or writes the store.
 struct StoreOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The findings store (default: .git/keyseal/store.sqlite in the repository).", valueName: "file"),
-            completion: .file())
+    @Option(help: ArgumentHelp(
+        "The findings store: an SQLite file, or an organisation's PostgreSQL store as postgres://USER@HOST/DB (default: KEYSEAL_STORE, else .git/keyseal/store.sqlite in the repository). The password comes from PGPASSWORD, ~/.pgpass or a service file, never from the command line.",
+        valueName: "file-or-url"), completion: .file())
     var store: String?
 
     @Flag(help: "Use no findings store: record nothing (a command that reads the store then fails).")
     var noStore = false
 
+    @Option(help: ArgumentHelp(
+        "This repository's name in a PostgreSQL store (default: its remote URL normalised, as github.com/team/app).",
+        valueName: "name"))
+    var repository: String?
+
     func validate() throws {
         if noStore && store != nil { throw ValidationError("--store and --no-store contradict each other; give one.") }
+        // A password on the command line is in `ps` and shell history for anyone on the machine.
+        if let store, let address = PostgresAddress(store), address.hasPassword {
+            throw ValidationError("--store \(address.redacted): the URL holds a password; give it in PGPASSWORD or ~/.pgpass instead (or the whole URL in KEYSEAL_STORE).")
+        }
+        if let repository, repository.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--repository needs a name.")
+        }
     }
 
     var choice: StoreChoice {
         if noStore { return .none }
-        return store.map { .path($0) } ?? .inRepository
+        let given = store ?? ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        return given.map { StoreChoice.parse($0, repository: repository) } ?? .inRepository
     }
+}
+
+/// `--all-repositories`: for an organisation's store, every repository's secrets at once.
+struct OrganisationOptions: ParsableArguments {
+    @Flag(help: "Every repository of the store, not only this one's (for a PostgreSQL store shared by an organisation; no clone needed).")
+    var allRepositories = false
 }
 
 struct FindingsCommand: ParsableCommand {
@@ -29,6 +49,7 @@ struct FindingsCommand: ParsableCommand {
     @Argument(help: repositoryHelp, completion: .directory)
     var path: String = "."
     @OptionGroup var storage: StoreOptions
+    @OptionGroup var organisation: OrganisationOptions
     @Option(help: "Only secrets with these statuses (comma-separated).")
     var status: StatusFilter?
     @Option(name: .shortAndLong, help: "Output format: text or json.")
@@ -37,7 +58,8 @@ struct FindingsCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func run() throws {
-        let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: status?.statuses)
+        let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: status?.statuses,
+                                         allRepositories: organisation.allRepositories)
         switch format {
         case .json:
             let data = try JSONOutput.encode(secrets)
@@ -46,7 +68,7 @@ struct FindingsCommand: ParsableCommand {
             // Rules, notes and previews can come from a committed config or baseline: escaped for the terminal.
             let e = TerminalText.escape as (String) -> String
             for secret in secrets {
-                print("\(secret.fingerprint.prefix(12))  \(secret.status.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s)\(secret.images.map { ", in \($0) image(s)" } ?? ""), first seen \(secret.firstSeen.map { e(String($0.prefix(10))) } ?? "unknown")\(secret.note.map { "  — \(e($0))" } ?? "")")
+                print("\(secret.fingerprint.prefix(12))  \(secret.status.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e(secret.rule)) (\(e(secret.provider)))  \(e(secret.preview))  \(secret.occurrences) occurrence(s)\(secret.repositories.map { " in \($0) repositor\($0 == 1 ? "y" : "ies")" } ?? "")\(secret.images.map { ", in \($0) image(s)" } ?? ""), first seen \(secret.firstSeen.map { e(String($0.prefix(10))) } ?? "unknown")\(secret.note.map { "  — \(e($0))" } ?? "")")
             }
             print("\(secrets.count) secret(s)")
         }
@@ -135,6 +157,77 @@ struct BaselineCommand: ParsableCommand {
         func run() throws {
             let count = try Baseline.importFile(file, repository: path, store: storage.choice)
             print("imported \(count) decision(s) from \(file)")
+        }
+    }
+}
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store", abstract: "Set up, check and move into a findings store (an organisation's PostgreSQL store above all).",
+        discussion: """
+            An organisation's store is a PostgreSQL database that every CI runner records into: \
+            --store postgres://USER@HOST/DB, or the same URL in KEYSEAL_STORE. The password comes from \
+            PGPASSWORD, ~/.pgpass or a service file; sslmode, sslrootcert and the other libpq settings \
+            pass through in the URL. See the README's "Organisations" section for the roles to create.
+            """,
+        subcommands: [Migrate.self, Check.self, Import.self])
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the store's schema, or migrate it forward to this keyseal's version (run as the store's owner).")
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
+        @OptionGroup var storage: StoreOptions
+
+        func run() throws {
+            let (from, to) = try StoreAdmin.migrate(storage.choice, repository: path)
+            print(from == to ? "schema already at version \(to)" : "schema migrated from version \(from) to \(to)")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the store: connection, TLS, schema version, and what this role may do. Changes nothing.",
+            discussion: "Exit codes: 0 reachable with this keyseal's schema, 2 not.")
+        @Argument(help: repositoryHelp, completion: .directory)
+        var path: String = "."
+        @OptionGroup var storage: StoreOptions
+
+        func run() throws {
+            let health = try StoreAdmin.check(storage.choice, repository: path)
+            func yes(_ flag: Bool) -> String { flag ? "yes" : "no" }
+            print("""
+                store:          \(health.backend), \(health.server)
+                role:           \(TerminalText.escape(health.user))
+                tls:            \(health.tls)
+                schema:         version \(health.schemaVersion) (this keyseal: \(health.expectedVersion))
+                record scans:   \(yes(health.canRecordScans))
+                read triage:    \(yes(health.canReadTriage))
+                triage:         \(yes(health.canTriage))
+                holds:          \(health.secrets) secret(s) in \(health.repositories) repositor\(health.repositories == 1 ? "y" : "ies")
+                """)
+            guard health.canReadTriage else {
+                throw KeysealError.usage("this role may not read the store's secrets; grant it keyseal_scanner or keyseal_lead (see the README's Organisations section)")
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Carry a repository's SQLite store (triage included) into the store given by --store or KEYSEAL_STORE.",
+            discussion: "Run twice, it adds nothing the second time; a decision the target has already made is kept.")
+        @Argument(help: "The SQLite store to read (e.g. .git/keyseal/store.sqlite).", completion: .file())
+        var file: String
+        @OptionGroup var storage: StoreOptions
+
+        func validate() throws {
+            if storage.noStore { throw ValidationError("store import needs a store to import into: --store or KEYSEAL_STORE.") }
+        }
+
+        func run() throws {
+            let (name, added) = try StoreAdmin.importStore(file: file, into: storage.choice, repository: storage.repository)
+            print("imported \(TerminalText.escape(file)) as \(TerminalText.escape(name)):")
+            for (table, count) in added { print("  \(table): \(count) row(s) added") }
         }
     }
 }

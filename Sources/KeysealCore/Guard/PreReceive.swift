@@ -216,9 +216,10 @@ extension GuardScanner {
     /// repository: an admin can then `keyseal triage` one by its fingerprint, and the next push
     /// holding it passes.
     static func remember(_ findings: [Finding], repository: Repository, note: String? = nil) throws {
-        let path = StoreSession.defaultPath(for: repository)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let store = try FindingStore(path: path, create: true)
+        // The organisation's store when the server sets KEYSEAL_STORE to one, so its leads triage there.
+        let choice = ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap(PostgresAddress.init).map { StoreChoice.postgres($0, repository: nil) }
+        // Safe: neither choice is .none, and the repository is given.
+        let store = try StoreOpener.open(choice ?? .inRepository, repository: repository, create: true)!
         var seen = Set<String>()
         let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
         try store.rememberSecrets(findings.filter { seen.insert($0.fingerprint).inserted }.map {

@@ -233,14 +233,9 @@ public enum ImageScan {
     }
 
     static func openStore(_ choice: StoreChoice) throws -> FindingStore? {
-        switch choice {
-        case .none: return nil
-        case .path(let path): return try FindingStore(path: path, create: true)
-        case .inRepository:
-            // Outside a repository, an image scan records nothing unless --store names a file.
-            guard let repository = try? Repository(discovering: FileManager.default.currentDirectoryPath) else { return nil }
-            return try FindingStore(path: StoreSession.defaultPath(for: repository), create: true)
-        }
+        // Outside a repository, an image scan records nothing unless --store names one.
+        let repository = try? Repository(discovering: FileManager.default.currentDirectoryPath)
+        return try StoreOpener.open(choice, repository: repository, create: true)
     }
 
     /// Reads the layers on `options.threads` threads, each layer whole on one thread.

@@ -58,6 +58,8 @@ public struct Checklist: Sendable, Codable {
         public let commit: String
         public let date: String
         public let author: String
+        /// In an org-wide checklist: the repository (its normalised remote URL).
+        public var repository: String? = nil
     }
 
     public struct Entry: Sendable, Codable {
@@ -90,6 +92,9 @@ public struct Checklist: Sendable, Codable {
         public var identity: String?
         /// The container images `keyseal image` found it in (recorded in the store).
         public var images: [ImageHolding] = []
+        /// In an org-wide checklist: every repository that holds it (its branches, tags and remote
+        /// refs are then written `REPOSITORY@NAME`).
+        public var repositories: [String]? = nil
 
         /// An image that holds the secret, and where in it.
         public struct ImageHolding: Sendable, Codable, Hashable {
@@ -114,7 +119,7 @@ public struct Checklist: Sendable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case fingerprint, provider, rule, description, preview, status, note, pushed, branches, tags, occurrences,
-                 introduced, removed, rotation, paired, identity, images
+                 introduced, removed, rotation, paired, identity, images, repositories
             case inHead = "in_head"
             case remoteRefs = "remote_refs"
             case firstCommit = "first_commit"
@@ -194,11 +199,18 @@ public enum ChecklistBuilder {
                 identity: ordered.compactMap(\.identity).first,
                 images: (images[fingerprint] ?? []).map(Checklist.Entry.ImageHolding.init)))
         }
+        let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
+        return finished(entries, partners: groups.mapValues { $0.compactMap(\.pairedWith).first }, repository: name)
+    }
+
+    /// Multi-part secrets merged, entries in checklist order, and the document around them.
+    static func finished(_ built: [Checklist.Entry], partners: [String: String?], repository name: String) -> Checklist {
+        var entries = built
         // Multi-part secrets are one secret: the partner's entry is merged into the entry that names it.
         let byFingerprint = Dictionary(entries.map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
         var absorbed = Set<String>()
         for index in entries.indices {
-            guard let partner = groups[entries[index].fingerprint]?.compactMap(\.pairedWith).first,
+            guard let partner = partners[entries[index].fingerprint] ?? nil,
                   let other = byFingerprint[partner], !absorbed.contains(entries[index].fingerprint) else { continue }
             entries[index].paired = .init(fingerprint: other.fingerprint, rule: other.rule, preview: other.preview)
             absorbed.insert(partner)
@@ -213,10 +225,66 @@ public enum ChecklistBuilder {
             if $0.inHead != $1.inHead { return $0.inHead }
             return ($0.introduced, $0.fingerprint) < ($1.introduced, $1.fingerprint)
         }
-        let name = URL(fileURLWithPath: repository.workDirectory ?? repository.gitDirectory).standardizedFileURL.lastPathComponent
         return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)),
                          summary: Checklist.Summary(entries: entries), entries: entries,
                          afterEachRotation: RotationGuide.afterwards, afterAllRotations: afterAllRotations)
+    }
+
+    /// The checklist of every repository in an organisation's store, from what scans recorded (no
+    /// clone, no scan): one entry per secret with every repository, branch, tag and image that
+    /// holds it, and whether it was pushed.
+    public static func buildOrganisation(store choice: StoreChoice, statuses: Set<SecretStatus>?) throws -> Checklist {
+        guard let store = try StoreOpener.open(choice, repository: nil, create: false) else { throw KeysealError.needsStore }
+        let rulesByID = Dictionary(BuiltInRules.all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let exposures = try store.organisationExposures()
+        let images = try store.imageOccurrences()
+        var groups: [String: [OrganisationOccurrence]] = [:]
+        for row in try store.organisationOccurrences(statuses: statuses) { groups[row.occurrence.fingerprint, default: []].append(row) }
+        var entries: [Checklist.Entry] = []
+        var partners: [String: String?] = [:]
+        for (fingerprint, rows) in groups {
+            let ordered = rows.sorted { ($0.occurrence.date, $0.repository, $0.occurrence.path, $0.occurrence.line)
+                < ($1.occurrence.date, $1.repository, $1.occurrence.path, $1.occurrence.line) }
+            let first = ordered[0]
+            var branches = Set<String>(), tags = Set<String>(), remotes = Set<String>()
+            for row in ordered {
+                for exposure in exposures[row.repository]?[row.occurrence.commit] ?? [] {
+                    let ref = exposure.ref
+                    if ref.hasPrefix("refs/heads/") { branches.insert("\(row.repository)@\(ref.dropFirst(11))") }
+                    if ref.hasPrefix("refs/tags/") { tags.insert("\(row.repository)@\(ref.dropFirst(10))") }
+                    if ref.hasPrefix("refs/remotes/") { remotes.insert("\(row.repository)@\(ref.dropFirst(13))") }
+                }
+            }
+            let inHead = ordered.contains { $0.inHead == true }
+            let secret = first.secret
+            let guide = rulesByID[secret.rule].map(RotationGuide.guide(for:))
+                ?? RotationGuide.standard(provider: secret.provider, description: secret.description)
+            let holdings = images[fingerprint] ?? []
+            partners[fingerprint] = ordered.compactMap(\.occurrence.pairedWith).first
+            var entry = Checklist.Entry(
+                fingerprint: fingerprint, provider: secret.provider, rule: secret.rule, description: secret.description,
+                preview: secret.preview, status: secret.status, note: secret.note, pushed: !remotes.isEmpty,
+                inHead: inHead, branches: branches.sorted(), tags: tags.sorted(), remoteRefs: remotes.sorted(),
+                firstCommit: Checklist.Commit(id: first.occurrence.commit, author: first.occurrence.author,
+                                              email: first.occurrence.email, date: utc(first.occurrence.date)),
+                occurrences: ordered.map {
+                    var occurrence = Checklist.Occurrence(path: $0.occurrence.path, line: $0.occurrence.line, column: $0.occurrence.column,
+                                                          commit: $0.occurrence.commit, date: utc($0.occurrence.date), author: $0.occurrence.author)
+                    occurrence.repository = $0.repository
+                    return occurrence
+                },
+                introduced: utc(first.occurrence.date), removed: nil,
+                rotation: guide, afterRotation: guide.update,
+                followUps: FollowUp.steps(paths: ordered.map(\.occurrence.path), tags: tags.sorted(), inHead: inHead,
+                                          images: Checklist.Entry.ImageHolding.names(holdings))
+                    .map { $0.text(code: FollowUp.codeSpan) },
+                identity: ordered.compactMap(\.occurrence.detail?.identity).first,
+                images: holdings.map(Checklist.Entry.ImageHolding.init))
+            entry.repositories = Array(Set(ordered.map(\.repository))).sorted()
+            entries.append(entry)
+        }
+        let repositories = Set(groups.values.flatMap { $0.map(\.repository) }).count
+        return finished(entries, partners: partners, repository: "all repositories (\(repositories)) of \(store.path)")
     }
 
     /// The order of the checklist's sections.

@@ -71,6 +71,34 @@ public enum RebuildPlanner {
     }
 }
 
+extension RebuildPlanner {
+    /// One request per tag, in every repository of an organisation's store, whose commits hold an
+    /// open or rotated secret: from the tags and commits scans recorded, so no clone is needed.
+    public static func planOrganisation(store choice: StoreChoice) throws -> [RebuildRequest] {
+        guard let store = try StoreOpener.open(choice, repository: nil, create: false) else { throw KeysealError.needsStore }
+        let exposures = try store.organisationExposures()
+        let images = try store.imageOccurrences()
+        struct Tag: Hashable { let repository, ref: String }
+        var reasons: [Tag: Set<RebuildRequest.Reason>] = [:]
+        var tagCommits: [Tag: String] = [:]
+        for row in try store.organisationOccurrences(statuses: [.open, .rotated]) {
+            let holding = Array(Set((images[row.secret.fingerprint] ?? []).map { "\($0.image) \($0.platform)" })).sorted()
+            for exposure in exposures[row.repository]?[row.occurrence.commit] ?? [] where exposure.ref.hasPrefix("refs/tags/") {
+                let tag = Tag(repository: row.repository, ref: exposure.ref)
+                tagCommits[tag] = exposure.refCommit
+                reasons[tag, default: []].insert(.init(fingerprint: row.secret.fingerprint, rule: row.secret.rule,
+                                                       provider: row.secret.provider, images: holding.isEmpty ? nil : holding))
+            }
+        }
+        let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))
+        return reasons.keys.sorted { ($0.repository, $0.ref) < ($1.repository, $1.ref) }.map { tag in
+            RebuildRequest(repository: tag.repository, tag: String(tag.ref.dropFirst(10)), commit: tagCommits[tag] ?? "",
+                           reasons: reasons[tag]!.sorted { $0.fingerprint < $1.fingerprint },  // Safe: iterating its keys.
+                           requestedAt: now)
+        }
+    }
+}
+
 /// Sends rebuild requests: to a webhook (signed), to a command, or nowhere (dry run).
 public struct RebuildDispatcher {
     public var webhook: URL?
@@ -100,6 +128,7 @@ public struct RebuildDispatcher {
                          log: (String) -> Void) throws -> Outcome {
         var outcome = Outcome()
         let store: FindingStore? = (choice == .none) ? nil : try Triage.openStore(repository: repository, store: choice, create: true)
+        // Each request is recorded under its own repository (an org-wide rebuild spans many).
         // `shown` is what is printed; `key` identifies the target in the store. Neither holds a
         // webhook's user, password or query (see WebhookTarget).
         var targets: [(shown: String, key: String, legacyKey: String?, send: (RebuildRequest) -> Result<String, RebuildFailure>)] = []
@@ -111,7 +140,8 @@ public struct RebuildDispatcher {
         for request in requests {
             for (target, key, legacyKey, send) in targets {
                 if !force, let store,
-                   try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey) {
+                   try store.rebuildRequested(tag: request.tag, reasonsHash: request.reasonsHash, target: key, legacyTarget: legacyKey,
+                                              repository: request.repository) {
                     outcome.skipped.append(request.tag)
                     log("\(request.tag): already requested for the same secrets (\(target)); --force to send again")
                     continue
@@ -121,7 +151,8 @@ public struct RebuildDispatcher {
                     outcome.sent.append(request.tag)
                     log("\(request.tag): \(detail)")
                     try store.map { store in
-                        try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key)
+                        try store.recordRebuild(tag: request.tag, commit: request.commit, reasonsHash: request.reasonsHash, target: key,
+                                              repository: request.repository)
                     }
                 case .failure(let failure):
                     outcome.failed.append(request.tag)

@@ -99,7 +99,7 @@ public enum HistoryScan {
 
         // Blobs the store has scanned under these rules are not read again (unless their secrets
         // must be shown, which needs the bytes).
-        let cachedIDs = options.full ? [] : try store?.scannedBlobs() ?? []
+        let cachedIDs = options.full ? [] : try store?.scannedBlobs(among: history.blobs.map(\.hex)) ?? []
         var cachedMatches: [String: [StoredMatch]] = [:]
         var toRead: [Int] = []
         if cachedIDs.isEmpty {
@@ -203,6 +203,9 @@ public enum HistoryScan {
             }
         }
         findings = try placedInHead(findings, repository: repository)
+        if let store, options.sinceCommit == nil {
+            try store.recordExposure(of: findings, repository: repository)
+        }
         findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count
         summary.secrets = Set(findings.map(\.fingerprint)).count

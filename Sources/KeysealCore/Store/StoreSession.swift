@@ -8,7 +8,44 @@ public enum StoreChoice: Sendable, Equatable {
     /// `keyseal/store.sqlite` inside the repository's git directory (never the work tree).
     case inRepository
     case path(String)
+    /// An organisation's PostgreSQL store; `repository` names this repository in it (default: its
+    /// normalised remote URL, else its folder's name).
+    case postgres(PostgresAddress, repository: String?)
     case none
+
+    /// `KEYSEAL_STORE`, or `--store`'s value: a postgres:// URL or an SQLite file's path.
+    public static func parse(_ text: String, repository: String? = nil) -> StoreChoice {
+        if let address = PostgresAddress(text) { return .postgres(address, repository: repository) }
+        return .path(text)
+    }
+}
+
+/// Opens the store a command chose, scoped to its repository.
+enum StoreOpener {
+    /// `repository`: the repository the command works on (nil outside one: an image scan). `create`:
+    /// make an SQLite store that is not there yet (a PostgreSQL store's schema is always made or
+    /// migrated). Nil for `--no-store`, and for the repository's own store outside a repository.
+    static func open(_ choice: StoreChoice, repository: Repository?, create: Bool, readOnly: Bool = false,
+                     hooks: WriteHooks = WriteHooks()) throws -> FindingStore? {
+        let store: FindingStore
+        switch choice {
+        case .none: return nil
+        case .postgres(let address, let name):
+            store = try FindingStore(postgres: address, hooks: hooks)
+            try store.use(repository: name ?? repository.map(RepositoryName.of) ?? "")
+            return store
+        case .path(let path):
+            if !create && !FileManager.default.fileExists(atPath: path) { throw KeysealError.noStore(path: path) }
+            store = try FindingStore(path: path, create: create, readOnly: readOnly, hooks: hooks)
+        case .inRepository:
+            guard let repository else { return nil }
+            let path = StoreSession.defaultPath(for: repository)
+            if !create && !FileManager.default.fileExists(atPath: path) { throw KeysealError.noStore(path: path) }
+            store = try FindingStore(path: path, create: create, readOnly: readOnly, hooks: hooks)
+        }
+        if !readOnly { try store.use(repository: repository.map(RepositoryName.of) ?? "") } else { store.scope(to: repository.map(RepositoryName.of) ?? "") }
+        return store
+    }
 }
 
 /// One scan's use of the store: what it may skip, and what it records.
@@ -26,13 +63,7 @@ final class StoreSession {
     static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
                      range: String, baseline: [String: Baseline.Entry] = [:],
                      hooks: WriteHooks = WriteHooks()) throws -> StoreSession? {
-        let path: String
-        switch choice {
-        case .none: return nil
-        case .inRepository: path = defaultPath(for: repository)
-        case .path(let given): path = given
-        }
-        let store = try FindingStore(path: path, hooks: hooks)
+        guard let store = try StoreOpener.open(choice, repository: repository, create: true, hooks: hooks) else { return nil }
         // The fingerprint scheme is part of the key: records made under another one are rescanned.
         let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
         // Guessable secrets an earlier version recorded with characters in their preview show none.
@@ -56,14 +87,14 @@ final class StoreSession {
         Set(try store.scannedCommits(rulesHash: rulesHash).compactMap(ObjectID.init(hex:)))
     }
 
-    func scannedBlobs() throws -> Set<String> { try store.scannedBlobs(rulesHash: rulesHash) }
+    func scannedBlobs(among candidates: [String]) throws -> Set<String> { try store.scannedBlobs(among: candidates, rulesHash: rulesHash) }
 
     func matches(of blobs: Set<String>) throws -> [String: [StoredMatch]] {
         try store.matches(of: blobs, rulesHash: rulesHash)
     }
 
     func secretsByFingerprint() throws -> [String: SecretRecord] {
-        Dictionary(try store.secrets().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try store.secrets(allRepositories: true).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     func statuses() throws -> [String: SecretStatus] { try store.statuses() }
@@ -126,6 +157,26 @@ final class StoreSession {
     }
 
     func fail() { store.failScan(scanID) }
+
+    /// Records whether each finding's place is in HEAD and which refs reach its commit, so that an
+    /// org-wide checklist and rebuild list need no clone. Nothing to record (and no graph walk)
+    /// when nothing was found and nothing was recorded before.
+    func recordExposure(of findings: [Finding], repository: Repository) throws {
+        let commits = Set(findings.map(\.commit)).compactMap(ObjectID.init(hex:))
+        let exposure = try repository.exposure(of: commits)
+        var rows: [RefExposure] = []
+        for commit in commits {
+            for ref in exposure.containing[commit] ?? [] {
+                rows.append(RefExposure(commit: commit.hex, ref: ref, refCommit: exposure.tagCommits[ref]?.hex ?? ""))
+            }
+        }
+        let places = findings.map {
+            (StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit, commitTime: 0,
+                              line: $0.line, column: $0.column, author: "", email: "", date: "", pairedWith: nil),
+             $0.inHead ?? false)
+        }
+        try store.recordExposure(inHead: places, exposures: rows)
+    }
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.
     /// Those this scan found (and just recorded with `finish`) are `own`'s values as they are; only

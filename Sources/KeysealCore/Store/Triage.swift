@@ -5,28 +5,22 @@ import KeysealStore
 /// Reading and deciding about recorded secrets.
 public enum Triage {
     static func openStore(repository path: String, store choice: StoreChoice, create: Bool = false) throws -> FindingStore {
-        let location: String
-        switch choice {
-        case .none: throw KeysealError.needsStore
-        case .path(let given): location = given
-        case .inRepository:
-            let repository: Repository
-            do {
-                repository = try Repository(discovering: path)
-            } catch let error as GitError {
-                throw KeysealError.repository(error)
-            }
-            location = StoreSession.defaultPath(for: repository)
+        if case .none = choice { throw KeysealError.needsStore }
+        var repository: Repository? = nil
+        do {
+            repository = try Repository(discovering: path)
+        } catch let error as GitError {
+            // An organisation's store can be read from anywhere (with --repository or --all-repositories).
+            guard case .postgres = choice else { throw KeysealError.repository(error) }
         }
-        if !create && !FileManager.default.fileExists(atPath: location) {
-            throw KeysealError.noStore(path: location)
-        }
-        return try FindingStore(path: location, create: create)
+        // Safe: .none was handled above, and a repository was found for the repository's own store.
+        return try StoreOpener.open(choice, repository: repository, create: create)!
     }
 
-    public static func secrets(repository: String, store: StoreChoice, statuses: Set<SecretStatus>?) throws -> [SecretRecord] {
+    public static func secrets(repository: String, store: StoreChoice, statuses: Set<SecretStatus>?,
+                               allRepositories: Bool = false) throws -> [SecretRecord] {
         let store = try openStore(repository: repository, store: store)
-        return try store.secrets(statuses: statuses)
+        return try store.secrets(statuses: statuses, allRepositories: allRepositories)
     }
 
     /// Where `keyseal image` found each secret, by fingerprint.
@@ -182,6 +176,12 @@ enum Decisions {
         let path = StoreSession.defaultPath(for: repository)
         if FileManager.default.fileExists(atPath: path) {
             stored = (try? FindingStore(path: path, create: false, readOnly: true).statuses()) ?? [:]
+        }
+        // An organisation's store (KEYSEAL_STORE, as CI and a server's hooks set it): its triage
+        // applies here too. Unreachable, it decides nothing, so its false positives block: stricter, never looser.
+        if let text = ProcessInfo.processInfo.environment["KEYSEAL_STORE"], let address = PostgresAddress(text),
+           let shared = try? FindingStore(postgres: address, hooks: WriteHooks(), migrate: false).statuses() {
+            stored.merge(shared, uniquingKeysWith: { local, org in org == .open ? local : org })
         }
         // A bare repository (a server's) has no work tree: its baseline sits in the git directory.
         return merge(store: stored, baseline: try Baseline.statuses(workDirectory: repository.workDirectory ?? repository.gitDirectory))

@@ -243,12 +243,16 @@ extension Repository {
             if let name = names.strings[index] { remotes.append(String(cString: name)) }
         }
         guard let chosen = remotes.contains("origin") ? "origin" : remotes.sorted().first else { return nil }
-        var remote: OpaquePointer?
-        let status = git_remote_lookup(&remote, handle, chosen)
-        // A remote named in config but not valid (no url) is not an error for naming purposes.
-        if status == GIT_ENOTFOUND.rawValue || status == GIT_EINVALIDSPEC.rawValue { return nil }
-        try check(status, "git_remote_lookup")
-        defer { git_remote_free(remote) }
-        return git_remote_url(remote).map { String(cString: $0) }
+        // The URL as configured, not as `url.<base>.insteadOf` rewrites it for this machine's fetches:
+        // a repository's name must be the same on every runner (a mirror is a transport detail).
+        var config: OpaquePointer?
+        try check(git_repository_config_snapshot(&config, handle), "git_repository_config_snapshot")
+        defer { git_config_free(config) }
+        var value: UnsafePointer<CChar>?
+        let status = git_config_get_string(&value, config, "remote.\(chosen).url")
+        // A remote named in config but without a url is not an error for naming purposes.
+        if status == GIT_ENOTFOUND.rawValue { return nil }
+        try check(status, "git_config_get_string")
+        return value.map { String(cString: $0) }
     }
 }

@@ -210,7 +210,8 @@ public final class FindingStore {
     public let path: String
     /// The repository this store's reads and writes of occurrences, walked commits and rebuild
     /// requests belong to (its normalised remote URL, or `--repository`); secrets, their triage and
-    /// scanned blobs and layers are shared by every repository of the store.
+    /// scanned blobs and layers are shared by every repository of the store. Empty (a store opened
+    /// without a repository): reads cover every repository.
     public private(set) var repository = ""
     public var isShared: Bool { connection.dialect == .postgres }
 
@@ -371,9 +372,8 @@ public final class FindingStore {
         // One store for many repositories (as the PostgreSQL store is): walked commits, occurrences
         // and rebuild requests carry the repository's name; which refs reach each commit that holds
         // a secret is recorded at scan time, so org-wide checklists and rebuild lists need no clone.
+        // (`scans` gains `repository` and `host` in `migrate`, only where it lacks them.)
         """
-        ALTER TABLE scans ADD COLUMN repository TEXT NOT NULL DEFAULT '';
-        ALTER TABLE scans ADD COLUMN host TEXT NOT NULL DEFAULT '';
         CREATE TABLE scanned_commits_v7 (
             repository TEXT NOT NULL, commit_id TEXT NOT NULL, rules_hash TEXT NOT NULL,
             PRIMARY KEY (repository, commit_id, rules_hash)) WITHOUT ROWID;
@@ -399,7 +399,7 @@ public final class FindingStore {
         INSERT INTO rebuild_requests_v7 SELECT '', tag, commit_id, reasons_hash, target, requested_at FROM rebuild_requests;
         DROP TABLE rebuild_requests;
         ALTER TABLE rebuild_requests_v7 RENAME TO rebuild_requests;
-        CREATE TABLE exposures (
+        CREATE TABLE IF NOT EXISTS exposures (
             repository TEXT NOT NULL, commit_id TEXT NOT NULL, ref TEXT NOT NULL, ref_commit TEXT NOT NULL,
             PRIMARY KEY (repository, commit_id, ref)) WITHOUT ROWID;
         """,
@@ -456,6 +456,13 @@ public final class FindingStore {
                     try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { current = Int($0.string(0)) ?? 0 }
                 }
                 guard current < next else { return }
+                if next == 7 {
+                    var columns = Set<String>()
+                    try connection.prepare("PRAGMA table_info(scans)").query { columns.insert($0.string(1)) }
+                    for column in ["repository", "host"] where !columns.contains(column) {
+                        try connection.execute("ALTER TABLE scans ADD COLUMN \(column) TEXT NOT NULL DEFAULT ''")
+                    }
+                }
                 try connection.execute(Self.migrations[next - 1])
                 try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run([.text(String(next))])
             }
@@ -531,7 +538,7 @@ public final class FindingStore {
     /// Scans by status, for tests and for `keyseal findings`' summary.
     public func scanStatuses() throws -> [String] {
         var statuses: [String] = []
-        try connection.prepare("SELECT status FROM scans WHERE repository = ? ORDER BY id").query([.text(repository)]) { statuses.append($0.string(0)) }
+        try connection.prepare("SELECT status FROM scans WHERE ?1 = '' OR repository = ?1 ORDER BY id").query([.text(repository)]) { statuses.append($0.string(0)) }
         return statuses
     }
 
@@ -539,7 +546,7 @@ public final class FindingStore {
 
     public func scannedCommits(rulesHash: String) throws -> Set<String> {
         var ids = Set<String>()
-        try connection.prepare("SELECT commit_id FROM scanned_commits WHERE rules_hash = ? AND repository = ?")
+        try connection.prepare("SELECT commit_id FROM scanned_commits WHERE rules_hash = ?1 AND (?2 = '' OR repository = ?2)")
             .query([.text(rulesHash), .text(repository)]) { ids.insert($0.string(0)) }
         return ids
     }
@@ -757,7 +764,7 @@ public final class FindingStore {
                    o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence,
                    o.detail
             FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
-            WHERE o.rules_hash = ? AND o.repository = ?
+            WHERE o.rules_hash = ?1 AND (?2 = '' OR o.repository = ?2)
             """).query([.text(rulesHash), .text(repository)]) { row in
             let occurrence = StoredOccurrence(
                 fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
@@ -815,7 +822,8 @@ public final class FindingStore {
         var out: [SecretRecord] = []
         // Counted per secret in one pass over the occurrences (an organisation's store holds
         // millions), not by a subquery per secret.
-        let scope = allRepositories ? "" : "WHERE repository = ?"
+        let all = allRepositories || repository.isEmpty
+        let scope = all ? "" : "WHERE repository = ?"
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
                    coalesce(c.here, 0), s.confidence, s.updated_at,
@@ -824,9 +832,9 @@ public final class FindingStore {
             FROM secrets s
             LEFT JOIN (SELECT fingerprint, count(*) AS here, count(DISTINCT repository) AS repositories FROM occurrences \(scope)
                        GROUP BY fingerprint) c ON c.fingerprint = s.fingerprint
-            \(allRepositories ? "" : "WHERE c.here IS NOT NULL OR NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.fingerprint = s.fingerprint)")
+            \(all ? "" : "WHERE c.here IS NOT NULL OR NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.fingerprint = s.fingerprint)")
             ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
-            """).query(allRepositories ? [] : [.text(repository)]) { row in
+            """).query(all ? [] : [.text(repository)]) { row in
             var record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
                                       status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9),
@@ -923,7 +931,8 @@ public final class FindingStore {
         try connection.transaction {
             var added: [(String, Int)] = []
             // Secrets first, with their decisions.
-            var secretRows = 0
+            var secretsBefore = 0, secretsAfter = 0
+            try connection.prepare("SELECT count(*) FROM secrets").query { secretsBefore = $0.int(0) }
             let insertSecret = try connection.prepare("""
                 INSERT INTO secrets (fingerprint, rule, provider, description, preview, first_seen, status, note, updated_at, confidence)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -938,9 +947,9 @@ public final class FindingStore {
                 ORDER BY fingerprint
                 """).query { row in
                 try insertSecret.run((0..<10).map { row.text(Int32($0)).map(SQLValue.text) ?? .null })
-                secretRows += 1
             }
-            added.append(("secrets", secretRows))
+            try connection.prepare("SELECT count(*) FROM secrets").query { secretsAfter = $0.int(0) }
+            added.append(("secrets", secretsAfter - secretsBefore))
             for (table, columns) in Self.portableTables {
                 var before = 0
                 try connection.prepare("SELECT count(*) FROM \(table)").query { before = $0.int(0) }

@@ -64,7 +64,12 @@ public enum PostgresSchema {
     /// The schema version the store holds (0: none yet).
     static func installedVersion(_ connection: any DatabaseConnection) throws -> Int {
         var exists = false
-        try connection.prepare("SELECT to_regclass('keyseal.meta') IS NOT NULL").query { exists = $0.string(0) == "t" }
+        // Read from pg_class under the statement's snapshot: to_regclass answers from the catalog
+        // cache, which can miss a table another runner made while this one waited for the lock.
+        try connection.prepare("""
+            SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = 'keyseal' AND c.relname = 'meta')
+            """).query { exists = $0.string(0) == "t" }
         guard exists else { return 0 }
         var version = 0
         try connection.prepare("SELECT value FROM keyseal.meta WHERE key = 'schema_version'").query { version = Int($0.string(0)) ?? 0 }

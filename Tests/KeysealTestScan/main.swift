@@ -3,7 +3,7 @@
 // package-access test seams, which the shipped keyseal executable never sets and no environment
 // variable reaches. Built with the package; not a product, never installed.
 //
-//     keyseal-test-scan REPO [--chunk-size N] [--kill-after-chunks N] [--pause-in-write FOLDER]
+//     keyseal-test-scan REPO [--chunk-size N] [--kill-after-chunks N] [--pause-in-write FOLDER] [--store FILE-OR-URL]
 //
 // --kill-after-chunks: SIGKILL itself once N chunks are recorded (no cleanup, as a crash or kill -9).
 // --pause-in-write: marks `<pid>.waiting` before each BEGIN and `<pid>.writing` once it holds the
@@ -24,8 +24,10 @@ func value(_ name: String, in arguments: inout [String]) -> String? {
 let chunkSize = value("--chunk-size", in: &arguments).flatMap { Int($0) }
 let killAfter = value("--kill-after-chunks", in: &arguments).flatMap { Int($0) }
 let pauseFolder = value("--pause-in-write", in: &arguments)
+let storeValue = value("--store", in: &arguments)
 
-var options = ScanOptions(path: arguments.first ?? ".", threads: 2, store: .inRepository, audit: true)
+var options = ScanOptions(path: arguments.first ?? ".", threads: 2, store: storeValue.map { StoreChoice.parse($0) } ?? .inRepository,
+                          audit: true)
 if let chunkSize { options.chunkSize = chunkSize }
 if let killAfter {
     options.afterChunk = { recorded in if recorded >= killAfter { kill(getpid(), SIGKILL) } }

@@ -10,6 +10,8 @@ final class ImageScanTests: XCTestCase {
     let github = FakeSecret.github("image-env")
     let stripe = FakeSecret.stripe("image-layer")
     let npm = ExampleTemplate.expand("npm_⟪an:36⟫", salt: "image-build-arg")
+    /// Given to every keyseal run (a PostgreSQL store's password).
+    var environment: [String: String] = [:]
 
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-image-\(UUID().uuidString)")
@@ -41,7 +43,7 @@ final class ImageScanTests: XCTestCase {
 
     func scan(_ arguments: [String]) throws -> (status: Int32, json: [String: Any], stderr: String) {
         let report = folder.appendingPathComponent("report-\(UUID().uuidString).json")
-        let out = try KeysealBinary.run(["image"] + arguments + ["--format", "json", "-o", report.path], in: folder)
+        let out = try KeysealBinary.run(["image"] + arguments + ["--format", "json", "-o", report.path], in: folder, environment: environment)
         let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: report))) as? [String: Any] ?? [:]
         for secret in [github, stripe, npm] {
             XCTAssertFalse(out.stdout.contains(secret) || out.stderr.contains(secret), "no clear secret in output")
@@ -134,7 +136,17 @@ final class ImageScanTests: XCTestCase {
     /// them again and reports the same; triage applies; --verify fails a rebuilt image on every
     /// secret not a false positive or accepted, rotated ones included.
     func testTheStoreSkipsKnownLayersAndVerifyChecksARebuiltImage() throws {
-        let store = folder.appendingPathComponent("store.sqlite").path
+        try storeSkipsKnownLayersAndVerifyChecksARebuiltImage(store: folder.appendingPathComponent("store.sqlite").path)
+    }
+
+    /// The same with an organisation's PostgreSQL store.
+    func testAPostgreSQLStoreSkipsKnownLayersAndVerifyChecksARebuiltImage() throws {
+        let server = try PostgresServer.require()
+        environment = server.environment
+        try storeSkipsKnownLayersAndVerifyChecksARebuiltImage(store: try server.database().url)
+    }
+
+    func storeSkipsKnownLayersAndVerifyChecksARebuiltImage(store: String) throws {
         let layout = folder.appendingPathComponent("app")
         // Matches that differ only in their archive member or their byte offset in a binary.
         let env = Array("STRIPE_KEY=\(stripe)\n".utf8)
@@ -169,7 +181,8 @@ final class ImageScanTests: XCTestCase {
         // The team rotated the Stripe key and rebuilt the image without the ENV token and the
         // build argument, but a lower layer still holds the key.
         let stripePrint = try XCTUnwrap(findings(first.json).first { ($0["rule"] as? String)?.hasPrefix("stripe") == true }?["fingerprint"] as? String)
-        let triage = try KeysealBinary.run(["triage", String(stripePrint.prefix(12)), "--status", "rotated", "--store", store], in: folder)
+        let triage = try KeysealBinary.run(["triage", String(stripePrint.prefix(12)), "--status", "rotated", "--store", store], in: folder,
+                                           environment: environment)
         XCTAssertEqual(triage.status, 0, triage.stderr)
         let rebuilt = folder.appendingPathComponent("rebuilt")
         try ImageFixture.ociLayout(rebuilt, images: [ImageFixture.Image(layers: [.init(members: [.file("app/old.env", "STRIPE_KEY=\(stripe)\n")]),

@@ -44,8 +44,8 @@ final class TypedErrorTests: XCTestCase {
     func testALockedStoreIsBusyByItsResultCode() throws {
         let folder = try TestRepository(initialise: false)
         let path = folder.url.appendingPathComponent("store.sqlite").path
-        let holder = try Connection(path: path)
-        let other = try Connection(path: path)
+        let holder = try SQLiteConnection(path: path)
+        let other = try SQLiteConnection(path: path)
         try other.execute("PRAGMA busy_timeout = 0")
         try holder.execute("CREATE TABLE t (x)")
         try holder.execute("BEGIN EXCLUSIVE")

@@ -117,6 +117,9 @@ enum KeysealBinary {
     static var path: String { product("keyseal") }
     /// `keyseal-test-scan` (Tests/KeysealTestScan): a scan in a process of its own, with test seams set.
     static var testScanPath: String { product("keyseal-test-scan") }
+    /// The package's folder (README, docs/), from this file's place in it.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
 
     static func product(_ name: String) -> String {
         // The products folder holds both the test bundle and the executable; where the bundle URL

@@ -21,7 +21,8 @@ cd "$(dirname "$0")"
 # finds them). Tests: git, and jsonschema to
 # validate SARIF output.
 # libcurl4-openssl-dev: curl.h for the rebuild webhook sender, which loads libcurl at run time.
-packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev pkg-config git)
+# libpq-dev: libpq-fe.h for the PostgreSQL store, which loads libpq (libpq5, its dependency) at run time.
+packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libpq-dev pkg-config git)
 # Tests only: headless Chromium renders the HTML checklist to check it in a real browser (no
 # console error, a visible bar per secret). Large, so not for a plain install.
 if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi
@@ -29,6 +30,9 @@ if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi
 # distribution server), htpasswd for its basic auth, openssl and curl for its token service and
 # the test's own uploads; umoci makes an image with a tool other than keyseal's own test writer.
 if [ "$deps_only" -eq 1 ]; then packages+=(docker-registry apache2-utils openssl curl umoci); fi
+# Tests only: a real PostgreSQL server for the shared store's tests (each run makes a throwaway
+# cluster with initdb and pg_ctl; the package's own cluster is not used), and psql to set it up.
+if [ "$deps_only" -eq 1 ]; then packages+=(postgresql postgresql-client); fi
 # The release build CI checks after the tests (release/build.sh) links libgit2's own dependencies
 # statically: their archives come with libgit2-dev's dependencies, but for libssh2's OpenSSL and
 # libgpg-error, named here so a machine without them does not fail the release check.

@@ -19,7 +19,7 @@ GRANT USAGE ON SCHEMA keyseal TO keyseal_scanner, keyseal_lead;
 -- layers) and read triage. Of a secret they may set only what a scan learns: when it was first
 -- seen, its confidence and its redacted preview. Never its status or note.
 GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA keyseal TO keyseal_scanner;
-GRANT UPDATE, DELETE ON keyseal.scans, keyseal.scanned_commits, keyseal.occurrences, keyseal.exposures,
+GRANT UPDATE, DELETE ON keyseal.scans, keyseal.scanned_commits, keyseal.occurrences, keyseal.repository_secrets,
     keyseal.scanned_layers, keyseal.image_occurrences, keyseal.rebuild_requests TO keyseal_scanner;
 GRANT UPDATE (first_seen, confidence, preview) ON keyseal.secrets TO keyseal_scanner;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA keyseal TO keyseal_scanner;

@@ -151,26 +151,43 @@ public struct StoredOccurrence: Sendable, Hashable {
     }
 }
 
-/// An occurrence in some repository of an organisation's store.
-public struct OrganisationOccurrence: Sendable {
+/// A secret in one repository as that repository's last scan of all history left it: how many
+/// places hold it, the first of them, whether HEAD still does, and which refs reach it. What the
+/// org-wide checklist and rebuild list are made of, one row per repository and secret, so they
+/// need neither a clone nor a pass over every occurrence.
+public struct RepositorySecret: Sendable, Hashable {
     public let repository: String
-    public let occurrence: StoredOccurrence
-    public let secret: SecretRecord
-    /// Whether the repository's last scan found the place in HEAD (nil: not recorded).
-    public let inHead: Bool?
-}
+    public let fingerprint: String
+    public let occurrences: Int
+    public let firstCommit: String
+    public let firstPath: String
+    public let firstLine: Int
+    public let firstColumn: Int
+    public let firstAuthor: String
+    public let firstEmail: String
+    public let firstDate: String
+    public let inHead: Bool
+    /// Full ref names (`refs/heads/main`, `refs/tags/v1`, `refs/remotes/origin/main`).
+    public let refs: [String]
+    /// The commit each of those tags names.
+    public let tagCommits: [String: String]
 
-/// A ref (branch, tag, remote-tracking branch) that reaches a commit holding a secret.
-public struct RefExposure: Sendable, Hashable {
-    public let commit: String
-    /// The full ref name (`refs/tags/v1.2`).
-    public let ref: String
-    /// The commit the ref names.
-    public let refCommit: String
-    public init(commit: String, ref: String, refCommit: String) {
-        self.commit = commit
-        self.ref = ref
-        self.refCommit = refCommit
+    public init(repository: String, fingerprint: String, occurrences: Int, firstCommit: String, firstPath: String, firstLine: Int,
+                firstColumn: Int, firstAuthor: String, firstEmail: String, firstDate: String, inHead: Bool, refs: [String],
+                tagCommits: [String: String]) {
+        self.repository = repository
+        self.fingerprint = fingerprint
+        self.occurrences = occurrences
+        self.firstCommit = firstCommit
+        self.firstPath = firstPath
+        self.firstLine = firstLine
+        self.firstColumn = firstColumn
+        self.firstAuthor = firstAuthor
+        self.firstEmail = firstEmail
+        self.firstDate = firstDate
+        self.inHead = inHead
+        self.refs = refs
+        self.tagCommits = tagCommits
     }
 }
 
@@ -246,7 +263,7 @@ public final class FindingStore {
             .query { _ in unnamed = true }
         guard unnamed, !name.isEmpty else { return }
         try connection.transaction {
-            for table in ["scans", "scanned_commits", "occurrences", "rebuild_requests", "exposures"] {
+            for table in ["scans", "scanned_commits", "occurrences", "rebuild_requests", "repository_secrets"] {
                 try connection.prepare("UPDATE \(table) SET repository = ? WHERE repository = ''").run([.text(name)])
             }
         }
@@ -383,7 +400,7 @@ public final class FindingStore {
         CREATE TABLE occurrences_v7 (
             repository TEXT NOT NULL, fingerprint TEXT NOT NULL, blob TEXT NOT NULL, path TEXT NOT NULL, commit_id TEXT NOT NULL,
             commit_time INTEGER NOT NULL, line INTEGER NOT NULL, col INTEGER NOT NULL, author TEXT NOT NULL,
-            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL, detail TEXT, in_head INTEGER,
+            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL, detail TEXT,
             PRIMARY KEY (repository, fingerprint, blob, path, line, col));
         INSERT INTO occurrences_v7 (repository, fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date,
                                     paired_with, rules_hash, detail)
@@ -399,9 +416,12 @@ public final class FindingStore {
         INSERT INTO rebuild_requests_v7 SELECT '', tag, commit_id, reasons_hash, target, requested_at FROM rebuild_requests;
         DROP TABLE rebuild_requests;
         ALTER TABLE rebuild_requests_v7 RENAME TO rebuild_requests;
-        CREATE TABLE IF NOT EXISTS exposures (
-            repository TEXT NOT NULL, commit_id TEXT NOT NULL, ref TEXT NOT NULL, ref_commit TEXT NOT NULL,
-            PRIMARY KEY (repository, commit_id, ref)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS repository_secrets (
+            repository TEXT NOT NULL, fingerprint TEXT NOT NULL, occurrences INTEGER NOT NULL, first_commit TEXT NOT NULL,
+            first_path TEXT NOT NULL, first_line INTEGER NOT NULL, first_col INTEGER NOT NULL, first_author TEXT NOT NULL,
+            first_email TEXT NOT NULL, first_date TEXT NOT NULL, in_head INTEGER NOT NULL, refs TEXT NOT NULL, tag_commits TEXT NOT NULL,
+            PRIMARY KEY (repository, fingerprint)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS repository_secrets_by_fingerprint ON repository_secrets (fingerprint);
         """,
     ]
 
@@ -686,12 +706,11 @@ public final class FindingStore {
             for (fingerprint, date) in firstSeen.sorted(by: { $0.key < $1.key }) { try seen.run([.text(date), .text(fingerprint)]) }
             let upsert = try connection.prepare("""
                 INSERT INTO occurrences (fingerprint, blob, path, commit_id, commit_time, line, col, author, email, date, paired_with,
-                                         rules_hash, detail, repository, in_head)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         rules_hash, detail, repository)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (repository, fingerprint, blob, path, line, col) DO UPDATE SET
                     commit_id = excluded.commit_id, commit_time = excluded.commit_time, author = excluded.author,
-                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash, detail = excluded.detail,
-                    in_head = excluded.in_head
+                    email = excluded.email, date = excluded.date, rules_hash = excluded.rules_hash, detail = excluded.detail
                 WHERE excluded.commit_time < occurrences.commit_time
                    OR (excluded.commit_time = occurrences.commit_time AND excluded.commit_id < occurrences.commit_id)
                    OR occurrences.rules_hash <> excluded.rules_hash
@@ -700,7 +719,7 @@ public final class FindingStore {
                 try upsert.run([.text(o.fingerprint), .text(o.blob), .text(o.path), .text(o.commit), .int(o.commitTime),
                                 .int(Int64(o.line)), .int(Int64(o.column)), .text(o.author), .text(o.email), .text(o.date),
                                 o.pairedWith.map { .text($0) } ?? .null, .text(rulesHash), o.detail.map { .text($0.json) } ?? .null,
-                                .text(repository), .null])
+                                .text(repository)])
             }
             try recordCommits(commits, rulesHash: rulesHash)
             if dropOtherRuleSets {
@@ -730,28 +749,27 @@ public final class FindingStore {
         for id in commits { try commit.run([.text(repository), .text(id), .text(rulesHash)]) }
     }
 
-    /// Where this repository's secrets are exposed, as the last scan saw it: whether each place is
-    /// still in HEAD, and which refs (branches, tags, remote-tracking branches) reach each commit
-    /// that holds one, with the commit each ref names. Replaces what an earlier scan recorded, so
-    /// an org-wide checklist or rebuild list needs no clone.
-    public func recordExposure(inHead: [(StoredOccurrence, Bool)], exposures: [RefExposure]) throws {
+    /// Replaces this repository's summary of its secrets (see `RepositorySecret`) with the one
+    /// its latest scan of all history made.
+    public func recordRepositorySecrets(_ rows: [RepositorySecret]) throws {
         try connection.transaction {
-            // Whether each place is still in HEAD, as this scan saw it (an earlier scan's answer may be stale).
-            let head = try connection.prepare("""
-                UPDATE occurrences SET in_head = ? WHERE repository = ? AND fingerprint = ? AND blob = ? AND path = ? AND line = ? AND col = ?
-                """)
-            for (o, inHead) in inHead {
-                try head.run([.int(inHead ? 1 : 0), .text(repository), .text(o.fingerprint), .text(o.blob), .text(o.path),
-                                  .int(Int64(o.line)), .int(Int64(o.column))])
-            }
-            try connection.prepare("DELETE FROM exposures WHERE repository = ?").run([.text(repository)])
+            try connection.prepare("DELETE FROM repository_secrets WHERE repository = ?").run([.text(repository)])
             let insert = try connection.prepare("""
-                INSERT INTO exposures (repository, commit_id, ref, ref_commit) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+                INSERT INTO repository_secrets (repository, fingerprint, occurrences, first_commit, first_path, first_line, first_col,
+                                                first_author, first_email, first_date, in_head, refs, tag_commits)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
-            for e in exposures.sorted(by: { ($0.commit, $0.ref) < ($1.commit, $1.ref) }) {
-                try insert.run([.text(repository), .text(e.commit), .text(e.ref), .text(e.refCommit)])
+            for row in rows.sorted(by: { $0.fingerprint < $1.fingerprint }) {
+                try insert.run([.text(repository), .text(row.fingerprint), .int(Int64(row.occurrences)), .text(row.firstCommit),
+                                .text(row.firstPath), .int(Int64(row.firstLine)), .int(Int64(row.firstColumn)), .text(row.firstAuthor),
+                                .text(row.firstEmail), .text(row.firstDate), .int(row.inHead ? 1 : 0), .text(Self.json(row.refs)),
+                                .text(Self.json(row.tagCommits))])
             }
         }
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
 
     // MARK: - Reading findings
@@ -778,38 +796,28 @@ public final class FindingStore {
         return out
     }
 
-    /// Every repository's occurrences (each repository's under the rules it was last scanned with),
-    /// with whether the last scan saw the place in HEAD: what an org-wide checklist is built from.
-    public func organisationOccurrences(statuses: Set<SecretStatus>? = nil) throws -> [OrganisationOccurrence] {
-        var out: [OrganisationOccurrence] = []
+    /// Every repository's summary of every secret (with the secret), for org-wide views.
+    public func repositorySecrets(statuses: Set<SecretStatus>? = nil) throws -> [(RepositorySecret, SecretRecord)] {
+        var out: [(RepositorySecret, SecretRecord)] = []
         try connection.prepare("""
-            SELECT o.fingerprint, o.blob, o.path, o.commit_id, o.commit_time, o.line, o.col, o.author, o.email, o.date,
-                   o.paired_with, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence,
-                   o.detail, o.repository, o.in_head
-            FROM occurrences o JOIN secrets s ON s.fingerprint = o.fingerprint
-            ORDER BY o.repository, o.fingerprint, o.commit_time, o.path, o.line
+            SELECT r.repository, r.fingerprint, r.occurrences, r.first_commit, r.first_path, r.first_line, r.first_col, r.first_author,
+                   r.first_email, r.first_date, r.in_head, r.refs, r.tag_commits,
+                   s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note, s.confidence, s.updated_at
+            FROM repository_secrets r JOIN secrets s ON s.fingerprint = r.fingerprint
+            ORDER BY r.fingerprint, r.first_date, r.repository
             """).query { row in
-            let status = try SecretStatus.stored(row.string(16), of: row.string(0))
+            let status = try SecretStatus.stored(row.string(18), of: row.string(1))
             guard statuses?.contains(status) ?? true else { return }
-            let occurrence = StoredOccurrence(
-                fingerprint: row.string(0), blob: row.string(1), path: row.string(2), commit: row.string(3),
-                commitTime: Int64(row.int(4)), line: row.int(5), column: row.int(6), author: row.string(7),
-                email: row.string(8), date: row.string(9), pairedWith: row.text(10), detail: MatchDetail.from(row.text(19)))
-            let secret = SecretRecord(fingerprint: row.string(0), rule: row.string(11), provider: row.string(12),
-                                      description: row.string(13), preview: row.string(14), firstSeen: row.text(15),
-                                      status: status, note: row.text(17), confidence: row.text(18))
-            out.append(OrganisationOccurrence(repository: row.string(20), occurrence: occurrence, secret: secret,
-                                              inHead: row.isNull(21) ? nil : row.int(21) != 0))
-        }
-        return out
-    }
-
-    /// Every repository's recorded exposures: for each repository and commit, the refs that reach it.
-    public func organisationExposures() throws -> [String: [String: [RefExposure]]] {
-        var out: [String: [String: [RefExposure]]] = [:]
-        try connection.prepare("SELECT repository, commit_id, ref, ref_commit FROM exposures").query { row in
-            out[row.string(0), default: [:]][row.string(1), default: []].append(
-                RefExposure(commit: row.string(1), ref: row.string(2), refCommit: row.string(3)))
+            let refs = (try? JSONDecoder().decode([String].self, from: Data(row.string(11).utf8))) ?? []
+            let tagCommits = (try? JSONDecoder().decode([String: String].self, from: Data(row.string(12).utf8))) ?? [:]
+            let summary = RepositorySecret(
+                repository: row.string(0), fingerprint: row.string(1), occurrences: row.int(2), firstCommit: row.string(3),
+                firstPath: row.string(4), firstLine: row.int(5), firstColumn: row.int(6), firstAuthor: row.string(7),
+                firstEmail: row.string(8), firstDate: row.string(9), inHead: row.int(10) != 0, refs: refs, tagCommits: tagCommits)
+            let secret = SecretRecord(fingerprint: row.string(1), rule: row.string(13), provider: row.string(14),
+                                      description: row.string(15), preview: row.string(16), firstSeen: row.text(17), status: status,
+                                      note: row.text(19), confidence: row.text(20), triagedAt: row.text(21))
+            out.append((summary, secret))
         }
         return out
     }
@@ -820,21 +828,29 @@ public final class FindingStore {
     /// brought them, a hook refused them, or only an image holds them).
     public func secrets(statuses: Set<SecretStatus>? = nil, allRepositories: Bool = false) throws -> [SecretRecord] {
         var out: [SecretRecord] = []
-        // Counted per secret in one pass over the occurrences (an organisation's store holds
-        // millions), not by a subquery per secret.
-        let all = allRepositories || repository.isEmpty
-        let scope = all ? "" : "WHERE repository = ?"
+        // Counted per secret in one pass (an organisation's store holds millions of occurrences, so
+        // org-wide counts come from the per-repository summaries), not by a subquery per secret.
+        let counts: String
+        var filter = ""
+        var values: [SQLValue] = []
+        if allRepositories {
+            counts = "SELECT fingerprint, sum(occurrences) AS here, count(*) AS repositories FROM repository_secrets GROUP BY fingerprint"
+        } else if repository.isEmpty {
+            counts = "SELECT fingerprint, count(*) AS here, count(DISTINCT repository) AS repositories FROM occurrences GROUP BY fingerprint"
+        } else {
+            counts = "SELECT fingerprint, count(*) AS here, 1 AS repositories FROM occurrences WHERE repository = ? GROUP BY fingerprint"
+            filter = "WHERE c.here IS NOT NULL OR NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.fingerprint = s.fingerprint)"
+            values = [.text(repository)]
+        }
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
                    coalesce(c.here, 0), s.confidence, s.updated_at,
                    (SELECT count(DISTINCT i.image || ' ' || i.platform) FROM image_occurrences i WHERE i.fingerprint = s.fingerprint),
                    coalesce(c.repositories, 0)
-            FROM secrets s
-            LEFT JOIN (SELECT fingerprint, count(*) AS here, count(DISTINCT repository) AS repositories FROM occurrences \(scope)
-                       GROUP BY fingerprint) c ON c.fingerprint = s.fingerprint
-            \(all ? "" : "WHERE c.here IS NOT NULL OR NOT EXISTS (SELECT 1 FROM occurrences o WHERE o.fingerprint = s.fingerprint)")
+            FROM secrets s LEFT JOIN (\(counts)) c ON c.fingerprint = s.fingerprint
+            \(filter)
             ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
-            """).query(all ? [] : [.text(repository)]) { row in
+            """).query(values) { row in
             var record = SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2),
                                       description: row.string(3), preview: row.string(4), firstSeen: row.text(5),
                                       status: try SecretStatus.stored(row.string(6), of: row.string(0)), note: row.text(7), occurrences: row.int(8), confidence: row.text(9),
@@ -916,9 +932,10 @@ public final class FindingStore {
         ("blob_matches", ["blob", "rules_hash", "fingerprint", "line", "col", "paired_with", "detail"]),
         ("scanned_commits", ["repository", "commit_id", "rules_hash"]),
         ("occurrences", ["repository", "fingerprint", "blob", "path", "commit_id", "commit_time", "line", "col", "author", "email",
-                         "date", "paired_with", "rules_hash", "detail", "in_head"]),
+                         "date", "paired_with", "rules_hash", "detail"]),
         ("rebuild_requests", ["repository", "tag", "commit_id", "reasons_hash", "target", "requested_at"]),
-        ("exposures", ["repository", "commit_id", "ref", "ref_commit"]),
+        ("repository_secrets", ["repository", "fingerprint", "occurrences", "first_commit", "first_path", "first_line", "first_col",
+                                "first_author", "first_email", "first_date", "in_head", "refs", "tag_commits"]),
         ("scanned_layers", ["layer", "rules_hash", "listing", "files", "bytes"]),
         ("layer_matches", ["layer", "rules_hash", "path", "fingerprint", "line", "col", "paired_with", "detail"]),
         ("image_occurrences", ["fingerprint", "image", "image_digest", "platform", "place", "path", "line", "col", "scanned_at"]),
@@ -1015,7 +1032,7 @@ public final class FindingStore {
                 try connection.prepare("SELECT \(check)").query { yes = $0.string(0) == "t" }
                 return yes
             }
-            let recordTables = ["scans", "scanned_blobs", "blob_matches", "scanned_commits", "occurrences", "exposures",
+            let recordTables = ["scans", "scanned_blobs", "blob_matches", "scanned_commits", "occurrences", "repository_secrets",
                                 "scanned_layers", "layer_matches", "image_occurrences"]
             health.canRecordScans = try recordTables.allSatisfy { try allowed("has_table_privilege('keyseal.\($0)', 'INSERT, SELECT')") }
                 && allowed("has_column_privilege('keyseal.secrets', 'first_seen', 'UPDATE')")

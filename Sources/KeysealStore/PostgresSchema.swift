@@ -35,16 +35,19 @@ public enum PostgresSchema {
         CREATE TABLE keyseal.occurrences (
             repository TEXT NOT NULL, fingerprint TEXT NOT NULL, blob TEXT NOT NULL, path TEXT NOT NULL, commit_id TEXT NOT NULL,
             commit_time BIGINT NOT NULL, line BIGINT NOT NULL, col BIGINT NOT NULL, author TEXT NOT NULL,
-            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL, detail TEXT, in_head BIGINT,
+            email TEXT NOT NULL, date TEXT NOT NULL, paired_with TEXT, rules_hash TEXT NOT NULL, detail TEXT,
             PRIMARY KEY (repository, fingerprint, blob, path, line, col));
         CREATE INDEX occurrences_by_commit ON keyseal.occurrences (repository, commit_id);
         CREATE INDEX occurrences_by_fingerprint ON keyseal.occurrences (fingerprint);
         CREATE TABLE keyseal.rebuild_requests (
             repository TEXT NOT NULL, tag TEXT NOT NULL, commit_id TEXT NOT NULL, reasons_hash TEXT NOT NULL, target TEXT NOT NULL,
             requested_at TEXT NOT NULL, PRIMARY KEY (repository, tag, reasons_hash, target));
-        CREATE TABLE keyseal.exposures (
-            repository TEXT NOT NULL, commit_id TEXT NOT NULL, ref TEXT NOT NULL, ref_commit TEXT NOT NULL,
-            PRIMARY KEY (repository, commit_id, ref));
+        CREATE TABLE keyseal.repository_secrets (
+            repository TEXT NOT NULL, fingerprint TEXT NOT NULL, occurrences BIGINT NOT NULL, first_commit TEXT NOT NULL,
+            first_path TEXT NOT NULL, first_line BIGINT NOT NULL, first_col BIGINT NOT NULL, first_author TEXT NOT NULL,
+            first_email TEXT NOT NULL, first_date TEXT NOT NULL, in_head BIGINT NOT NULL, refs TEXT NOT NULL, tag_commits TEXT NOT NULL,
+            PRIMARY KEY (repository, fingerprint));
+        CREATE INDEX repository_secrets_by_fingerprint ON keyseal.repository_secrets (fingerprint);
         CREATE TABLE keyseal.scanned_layers (
             layer TEXT NOT NULL, rules_hash TEXT NOT NULL, listing TEXT NOT NULL, files BIGINT NOT NULL,
             bytes BIGINT NOT NULL, PRIMARY KEY (layer, rules_hash));

@@ -58,8 +58,10 @@ public struct Checklist: Sendable, Codable {
         public let commit: String
         public let date: String
         public let author: String
-        /// In an org-wide checklist: the repository (its normalised remote URL).
+        /// In an org-wide checklist: the repository (its normalised remote URL), and how many places
+        /// in it hold the secret (this occurrence is the first of them).
         public var repository: String? = nil
+        public var places: Int? = nil
     }
 
     public struct Entry: Sendable, Codable {
@@ -236,55 +238,53 @@ public enum ChecklistBuilder {
     public static func buildOrganisation(store choice: StoreChoice, statuses: Set<SecretStatus>?) throws -> Checklist {
         guard let store = try StoreOpener.open(choice, repository: nil, create: false) else { throw KeysealError.needsStore }
         let rulesByID = Dictionary(BuiltInRules.all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let exposures = try store.organisationExposures()
         let images = try store.imageOccurrences()
-        var groups: [String: [OrganisationOccurrence]] = [:]
-        for row in try store.organisationOccurrences(statuses: statuses) { groups[row.occurrence.fingerprint, default: []].append(row) }
+        var groups: [String: [(summary: RepositorySecret, secret: SecretRecord)]] = [:]
+        for (summary, secret) in try store.repositorySecrets(statuses: statuses) { groups[secret.fingerprint, default: []].append((summary, secret)) }
         var entries: [Checklist.Entry] = []
-        var partners: [String: String?] = [:]
         for (fingerprint, rows) in groups {
-            let ordered = rows.sorted { ($0.occurrence.date, $0.repository, $0.occurrence.path, $0.occurrence.line)
-                < ($1.occurrence.date, $1.repository, $1.occurrence.path, $1.occurrence.line) }
-            let first = ordered[0]
+            let ordered = rows.sorted { ($0.summary.firstDate, $0.summary.repository) < ($1.summary.firstDate, $1.summary.repository) }
+            let first = ordered[0].summary
+            let secret = ordered[0].secret
             var branches = Set<String>(), tags = Set<String>(), remotes = Set<String>()
-            for row in ordered {
-                for exposure in exposures[row.repository]?[row.occurrence.commit] ?? [] {
-                    let ref = exposure.ref
-                    if ref.hasPrefix("refs/heads/") { branches.insert("\(row.repository)@\(ref.dropFirst(11))") }
-                    if ref.hasPrefix("refs/tags/") { tags.insert("\(row.repository)@\(ref.dropFirst(10))") }
-                    if ref.hasPrefix("refs/remotes/") { remotes.insert("\(row.repository)@\(ref.dropFirst(13))") }
+            for (summary, _) in ordered {
+                for ref in summary.refs {
+                    if ref.hasPrefix("refs/heads/") { branches.insert("\(summary.repository)@\(ref.dropFirst(11))") }
+                    if ref.hasPrefix("refs/tags/") { tags.insert("\(summary.repository)@\(ref.dropFirst(10))") }
+                    if ref.hasPrefix("refs/remotes/") { remotes.insert("\(summary.repository)@\(ref.dropFirst(13))") }
                 }
             }
-            let inHead = ordered.contains { $0.inHead == true }
-            let secret = first.secret
+            let inHead = ordered.contains { $0.summary.inHead }
             let guide = rulesByID[secret.rule].map(RotationGuide.guide(for:))
                 ?? RotationGuide.standard(provider: secret.provider, description: secret.description)
             let holdings = images[fingerprint] ?? []
-            partners[fingerprint] = ordered.compactMap(\.occurrence.pairedWith).first
             var entry = Checklist.Entry(
                 fingerprint: fingerprint, provider: secret.provider, rule: secret.rule, description: secret.description,
                 preview: secret.preview, status: secret.status, note: secret.note, pushed: !remotes.isEmpty,
                 inHead: inHead, branches: branches.sorted(), tags: tags.sorted(), remoteRefs: remotes.sorted(),
-                firstCommit: Checklist.Commit(id: first.occurrence.commit, author: first.occurrence.author,
-                                              email: first.occurrence.email, date: utc(first.occurrence.date)),
-                occurrences: ordered.map {
-                    var occurrence = Checklist.Occurrence(path: $0.occurrence.path, line: $0.occurrence.line, column: $0.occurrence.column,
-                                                          commit: $0.occurrence.commit, date: utc($0.occurrence.date), author: $0.occurrence.author)
-                    occurrence.repository = $0.repository
+                firstCommit: Checklist.Commit(id: first.firstCommit, author: first.firstAuthor, email: first.firstEmail,
+                                              date: utc(first.firstDate)),
+                // The first place in each repository (the store's summary; `keyseal checklist` in a
+                // repository lists all of its places).
+                occurrences: ordered.map { summary, _ in
+                    var occurrence = Checklist.Occurrence(path: summary.firstPath, line: summary.firstLine, column: summary.firstColumn,
+                                                          commit: summary.firstCommit, date: utc(summary.firstDate), author: summary.firstAuthor)
+                    occurrence.repository = summary.repository
+                    occurrence.places = summary.occurrences
                     return occurrence
                 },
-                introduced: utc(first.occurrence.date), removed: nil,
+                introduced: utc(first.firstDate), removed: nil,
                 rotation: guide, afterRotation: guide.update,
-                followUps: FollowUp.steps(paths: ordered.map(\.occurrence.path), tags: tags.sorted(), inHead: inHead,
+                followUps: FollowUp.steps(paths: ordered.map(\.summary.firstPath), tags: tags.sorted(), inHead: inHead,
                                           images: Checklist.Entry.ImageHolding.names(holdings))
                     .map { $0.text(code: FollowUp.codeSpan) },
-                identity: ordered.compactMap(\.occurrence.detail?.identity).first,
+                identity: nil,
                 images: holdings.map(Checklist.Entry.ImageHolding.init))
-            entry.repositories = Array(Set(ordered.map(\.repository))).sorted()
+            entry.repositories = ordered.map(\.summary.repository)
             entries.append(entry)
         }
-        let repositories = Set(groups.values.flatMap { $0.map(\.repository) }).count
-        return finished(entries, partners: partners, repository: "all repositories (\(repositories)) of \(store.path)")
+        let repositories = Set(groups.values.flatMap { $0.map(\.summary.repository) }).count
+        return finished(entries, partners: [:], repository: "all repositories (\(repositories)) of \(store.path)")
     }
 
     /// The order of the checklist's sections.

@@ -76,18 +76,17 @@ extension RebuildPlanner {
     /// open or rotated secret: from the tags and commits scans recorded, so no clone is needed.
     public static func planOrganisation(store choice: StoreChoice) throws -> [RebuildRequest] {
         guard let store = try StoreOpener.open(choice, repository: nil, create: false) else { throw KeysealError.needsStore }
-        let exposures = try store.organisationExposures()
         let images = try store.imageOccurrences()
         struct Tag: Hashable { let repository, ref: String }
         var reasons: [Tag: Set<RebuildRequest.Reason>] = [:]
         var tagCommits: [Tag: String] = [:]
-        for row in try store.organisationOccurrences(statuses: [.open, .rotated]) {
-            let holding = Array(Set((images[row.secret.fingerprint] ?? []).map { "\($0.image) \($0.platform)" })).sorted()
-            for exposure in exposures[row.repository]?[row.occurrence.commit] ?? [] where exposure.ref.hasPrefix("refs/tags/") {
-                let tag = Tag(repository: row.repository, ref: exposure.ref)
-                tagCommits[tag] = exposure.refCommit
-                reasons[tag, default: []].insert(.init(fingerprint: row.secret.fingerprint, rule: row.secret.rule,
-                                                       provider: row.secret.provider, images: holding.isEmpty ? nil : holding))
+        for (summary, secret) in try store.repositorySecrets(statuses: [.open, .rotated]) {
+            let holding = Array(Set((images[secret.fingerprint] ?? []).map { "\($0.image) \($0.platform)" })).sorted()
+            for ref in summary.refs where ref.hasPrefix("refs/tags/") {
+                let tag = Tag(repository: summary.repository, ref: ref)
+                tagCommits[tag] = summary.tagCommits[ref]
+                reasons[tag, default: []].insert(.init(fingerprint: secret.fingerprint, rule: secret.rule, provider: secret.provider,
+                                                       images: holding.isEmpty ? nil : holding))
             }
         }
         let now = Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970))

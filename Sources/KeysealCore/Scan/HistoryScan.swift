@@ -204,7 +204,7 @@ public enum HistoryScan {
         }
         findings = try placedInHead(findings, repository: repository)
         if let store, options.sinceCommit == nil {
-            try store.recordExposure(of: findings, repository: repository)
+            try store.recordSummary(of: findings, repository: repository)
         }
         findings = FindingBuilder.ordered(findings)
         summary.findings = findings.count

@@ -158,24 +158,29 @@ final class StoreSession {
 
     func fail() { store.failScan(scanID) }
 
-    /// Records whether each finding's place is in HEAD and which refs reach its commit, so that an
-    /// org-wide checklist and rebuild list need no clone. Nothing to record (and no graph walk)
-    /// when nothing was found and nothing was recorded before.
-    func recordExposure(of findings: [Finding], repository: Repository) throws {
+    /// Records this repository's summary of each secret (places, the first of them, whether HEAD
+    /// holds it, the refs that reach it), so that org-wide checklists and rebuild lists need no
+    /// clone. `findings`: every finding of the repository, as a scan of all history reports them.
+    func recordSummary(of findings: [Finding], repository: Repository) throws {
         let commits = Set(findings.map(\.commit)).compactMap(ObjectID.init(hex:))
-        let exposure = try repository.exposure(of: commits)
-        var rows: [RefExposure] = []
-        for commit in commits {
-            for ref in exposure.containing[commit] ?? [] {
-                rows.append(RefExposure(commit: commit.hex, ref: ref, refCommit: exposure.tagCommits[ref]?.hex ?? ""))
+        // The graph walk only when something was found.
+        let exposure = commits.isEmpty ? nil : try repository.exposure(of: commits)
+        var rows: [RepositorySecret] = []
+        for (fingerprint, group) in Dictionary(grouping: findings, by: \.fingerprint) {
+            let first = group.min { ($0.date, $0.path, $0.line) < ($1.date, $1.path, $1.line) }!  // Safe: groups are never empty.
+            var refs = Set<String>()
+            for finding in group {
+                if let id = ObjectID(hex: finding.commit) { refs.formUnion(exposure?.containing[id] ?? []) }
             }
+            var tagCommits: [String: String] = [:]
+            for ref in refs where ref.hasPrefix("refs/tags/") { tagCommits[ref] = exposure?.tagCommits[ref]?.hex }
+            rows.append(RepositorySecret(
+                repository: store.repository, fingerprint: fingerprint, occurrences: group.count, firstCommit: first.commit,
+                firstPath: first.path, firstLine: first.line, firstColumn: first.column, firstAuthor: first.author,
+                firstEmail: first.email, firstDate: first.date, inHead: group.contains { $0.inHead == true },
+                refs: refs.sorted(), tagCommits: tagCommits))
         }
-        let places = findings.map {
-            (StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit, commitTime: 0,
-                              line: $0.line, column: $0.column, author: "", email: "", date: "", pairedWith: nil),
-             $0.inHead ?? false)
-        }
-        try store.recordExposure(inHead: places, exposures: rows)
+        try store.recordRepositorySecrets(rows)
     }
 
     /// Every occurrence the store holds under these rules, as findings the allowlist lets through.

@@ -630,8 +630,16 @@ public final class FindingStore {
                 INSERT INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
-            for entry in blobs {
-                try scanned.run([.text(entry.blob), .text(rulesHash)])
+            switch connection.dialect {
+            case .sqlite:
+                for entry in blobs { try scanned.run([.text(entry.blob), .text(rulesHash)]) }
+            case .postgres:
+                // One statement per 5,000 blobs, not a round trip each; in one order, so writers that
+                // record the same blobs (two runners of one repository) never deadlock.
+                let insert = try connection.prepare("INSERT INTO scanned_blobs (blob, rules_hash) SELECT unnest(?::text[]), ? ON CONFLICT DO NOTHING")
+                for batch in Self.batches(blobs.map(\.blob).sorted()) { try insert.run([.text(batch), .text(rulesHash)]) }
+            }
+            for entry in blobs.sorted(by: { $0.blob < $1.blob }) {
                 for m in entry.matches {
                     try match.run([.text(entry.blob), .text(rulesHash), .text(m.fingerprint), .int(Int64(m.line)),
                                    .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null,
@@ -676,8 +684,17 @@ public final class FindingStore {
     public func hidePreviews(of rules: [String], as preview: String) throws {
         guard !rules.isEmpty else { return }
         try connection.transaction {
-            let update = try connection.prepare("UPDATE secrets SET preview = ? WHERE rule = ? AND preview <> ?")
-            for rule in rules { try update.run([.text(preview), .text(rule), .text(preview)]) }
+            switch connection.dialect {
+            case .sqlite:
+                let update = try connection.prepare("UPDATE secrets SET preview = ? WHERE rule = ? AND preview <> ?")
+                for rule in rules { try update.run([.text(preview), .text(rule), .text(preview)]) }
+            case .postgres:
+                // One statement: an organisation's store has far more secrets than rules to check.
+                let list = "{" + rules.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+                    .joined(separator: ",") + "}"
+                try connection.prepare("UPDATE secrets SET preview = ? WHERE rule = ANY(?::text[]) AND preview <> ?")
+                    .run([.text(preview), .text(list), .text(preview)])
+            }
         }
     }
 
@@ -745,8 +762,16 @@ public final class FindingStore {
 
     /// The commits of the given ids walked in this repository, recorded once.
     func recordCommits(_ commits: [String], rulesHash: String) throws {
-        let commit = try connection.prepare("INSERT INTO scanned_commits (repository, commit_id, rules_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-        for id in commits { try commit.run([.text(repository), .text(id), .text(rulesHash)]) }
+        switch connection.dialect {
+        case .sqlite:
+            let commit = try connection.prepare("INSERT INTO scanned_commits (repository, commit_id, rules_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            for id in commits { try commit.run([.text(repository), .text(id), .text(rulesHash)]) }
+        case .postgres:
+            let insert = try connection.prepare("""
+                INSERT INTO scanned_commits (repository, commit_id, rules_hash) SELECT ?, unnest(?::text[]), ? ON CONFLICT DO NOTHING
+                """)
+            for batch in Self.batches(commits.sorted()) { try insert.run([.text(repository), .text(batch), .text(rulesHash)]) }
+        }
     }
 
     /// Replaces this repository's summary of its secrets (see `RepositorySecret`) with the one
@@ -859,6 +884,20 @@ public final class FindingStore {
             record.images = images > 0 ? images : nil
             if allRepositories { record.repositories = row.int(12) }
             if statuses?.contains(record.status) ?? true { out.append(record) }
+        }
+        return out
+    }
+
+    /// Every secret's record, without counts: what a scan needs to report findings it took from
+    /// the store (an organisation's store holds many; counting their places is for listings).
+    public func secretRecords() throws -> [SecretRecord] {
+        var out: [SecretRecord] = []
+        try connection.prepare("""
+            SELECT fingerprint, rule, provider, description, preview, first_seen, status, note, confidence, updated_at FROM secrets
+            """).query { row in
+            out.append(SecretRecord(fingerprint: row.string(0), rule: row.string(1), provider: row.string(2), description: row.string(3),
+                                    preview: row.string(4), firstSeen: row.text(5), status: try SecretStatus.stored(row.string(6), of: row.string(0)),
+                                    note: row.text(7), confidence: row.text(8), triagedAt: row.text(9)))
         }
         return out
     }

@@ -303,6 +303,17 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertFalse(wrong.stderr.contains("not-it"))
     }
 
+    func testARepositoryWithoutARemoteNeedsAName() throws {
+        let repo = try TestRepository()
+        try repo.write("a.txt", "x\n")
+        try repo.commit("one")
+        let unnamed = try keyseal(["scan", "--quiet", "--no-audit"], in: repo.url)
+        XCTAssertEqual(unnamed.status, 2)
+        XCTAssertTrue(unnamed.stderr.contains("--repository NAME"), unnamed.stderr)
+        XCTAssertEqual(try keyseal(["scan", "--quiet", "--no-audit", "--repository", "git.example/team/app"], in: repo.url).status, 0)
+        XCTAssertEqual(try count("scanned_commits", "repository = 'git.example/team/app'"), 1)
+    }
+
     // MARK: - Org-wide views, schema, roles, moving in
 
     func testOrgChecklistAndRebuildNeedNoClone() throws {

@@ -132,7 +132,12 @@ public enum ChecklistRenderer {
                     for i in entry.images { out += "  - \(mdCode("\(i.image) \(i.platform)")): \(mdText(i.place)) (scanned \(day(i.scannedAt)))\n" }
                 }
                 out += "- Occurrences:\n"
-                for o in entry.occurrences { out += "  - \(mdCode("\(o.path):\(o.line)")) in `\(o.commit.prefix(10))` (\(mdText(o.author)), \(day(o.date)))\n" }
+                for o in entry.occurrences {
+                    // Org-wide: the repository, and its first place of how many.
+                    let repository = o.repository.map { "\(mdCode($0)): " } ?? ""
+                    let more = o.places.map { $0 > 1 ? ", first of \($0) places" : "" } ?? ""
+                    out += "  - \(repository)\(mdCode("\(o.path):\(o.line)")) in `\(o.commit.prefix(10))` (\(mdText(o.author)), \(day(o.date))\(more))\n"
+                }
                 if entry.status != .rotated { out += markdownGuide(entry.rotation) }
                 out += "\n**Then:**\n\n"
                 for step in entry.afterRotation.map(e) + FollowUp.steps(for: entry).map({ $0.text(code: mdCode) }) { out += "- [ ] \(step)\n" }
@@ -483,7 +488,7 @@ public enum ChecklistRenderer {
             }.joined() + "</ul>")
         }
         row("Occurrences", "<ul>" + e.occurrences.map {
-            "<li><code>\(escape($0.path)):\($0.line)</code> in <code>\(escape(String($0.commit.prefix(10))))</code> (\(escape($0.author)), \(day($0.date)))</li>"
+            "<li>\($0.repository.map { "<code>\(escape($0))</code>: " } ?? "")<code>\(escape($0.path)):\($0.line)</code> in <code>\(escape(String($0.commit.prefix(10))))</code> (\(escape($0.author)), \(day($0.date))\($0.places.map { $0 > 1 ? ", first of \($0) places" : "" } ?? ""))</li>"
         }.joined() + "</ul>")
         out += "</dl>"
         if e.status != .rotated {

@@ -63,6 +63,10 @@ final class StoreSession {
     static func open(_ choice: StoreChoice, repository: Repository, rules: [Rule], allowlistHash: String,
                      range: String, baseline: [String: Baseline.Entry] = [:],
                      hooks: WriteHooks = WriteHooks()) throws -> StoreSession? {
+        // In a shared store a folder's name is no identity: two teams' `app` would be one repository.
+        if case .postgres(_, nil) = choice, (try? repository.primaryRemoteURL()) ?? nil == nil {
+            throw KeysealError.usage("this repository has no remote, so nothing names it in a shared store; give --repository NAME (e.g. github.com/team/app)")
+        }
         guard let store = try StoreOpener.open(choice, repository: repository, create: true, hooks: hooks) else { return nil }
         // The fingerprint scheme is part of the key: records made under another one are rescanned.
         let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
@@ -94,7 +98,7 @@ final class StoreSession {
     }
 
     func secretsByFingerprint() throws -> [String: SecretRecord] {
-        Dictionary(try store.secrets(allRepositories: true).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(try store.secretRecords().map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     func statuses() throws -> [String: SecretStatus] { try store.statuses() }

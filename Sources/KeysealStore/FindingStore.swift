@@ -870,9 +870,10 @@ public final class FindingStore {
         try connection.prepare("""
             SELECT s.fingerprint, s.rule, s.provider, s.description, s.preview, s.first_seen, s.status, s.note,
                    coalesce(c.here, 0), s.confidence, s.updated_at,
-                   (SELECT count(DISTINCT i.image || ' ' || i.platform) FROM image_occurrences i WHERE i.fingerprint = s.fingerprint),
-                   coalesce(c.repositories, 0)
+                   coalesce(i.images, 0), coalesce(c.repositories, 0)
             FROM secrets s LEFT JOIN (\(counts)) c ON c.fingerprint = s.fingerprint
+            LEFT JOIN (SELECT fingerprint, count(DISTINCT image || ' ' || platform) AS images FROM image_occurrences GROUP BY fingerprint) i
+                ON i.fingerprint = s.fingerprint
             \(filter)
             ORDER BY s.first_seen IS NULL, s.first_seen, s.fingerprint
             """).query(values) { row in

@@ -33,14 +33,21 @@ public struct Checklist: Sendable, Codable {
         }
 
         init(entries: [Entry]) {
-            func count(_ status: SecretStatus) -> Int { entries.filter { $0.status == status }.count }
+            // Counted in place: `filter` would copy every (large) entry.
+            var byStatus: [SecretStatus: Int] = [:]
+            var pushed = 0, inHead = 0
+            for entry in entries {
+                byStatus[entry.status, default: 0] += 1
+                if entry.pushed { pushed += 1 }
+                if entry.inHead { inHead += 1 }
+            }
             secrets = entries.count
-            open = count(.open)
-            rotated = count(.rotated)
-            accepted = count(.accepted)
-            falsePositive = count(.falsePositive)
-            pushed = entries.filter(\.pushed).count
-            inHead = entries.filter(\.inHead).count
+            open = byStatus[.open] ?? 0
+            rotated = byStatus[.rotated] ?? 0
+            accepted = byStatus[.accepted] ?? 0
+            falsePositive = byStatus[.falsePositive] ?? 0
+            self.pushed = pushed
+            self.inHead = inHead
         }
     }
 
@@ -220,13 +227,16 @@ public enum ChecklistBuilder {
         entries.removeAll { absorbed.contains($0.fingerprint) }
         // Open first, then rotated, accepted and false positives; within a status pushed before
         // local, in a tag before not, still in HEAD before history-only, then oldest first.
-        entries.sort {
-            if $0.status != $1.status { return statusOrder($0.status) < statusOrder($1.status) }
-            if $0.pushed != $1.pushed { return $0.pushed }
-            if $0.tags.isEmpty != $1.tags.isEmpty { return !$0.tags.isEmpty }
-            if $0.inHead != $1.inHead { return $0.inHead }
-            return ($0.introduced, $0.fingerprint) < ($1.introduced, $1.fingerprint)
+        // Sorted by key, then placed: an entry is large, and an org-wide checklist has 100,000s.
+        let keys = entries.indices.map { i in
+            let e = entries[i]
+            return (order: statusOrder(e.status), local: e.pushed ? 0 : 1, untagged: e.tags.isEmpty ? 1 : 0,
+                    history: e.inHead ? 0 : 1, introduced: e.introduced, fingerprint: e.fingerprint, index: i)
+        }.sorted {
+            ($0.order, $0.local, $0.untagged, $0.history, $0.introduced, $0.fingerprint)
+                < ($1.order, $1.local, $1.untagged, $1.history, $1.introduced, $1.fingerprint)
         }
+        entries = keys.map { entries[$0.index] }
         return Checklist(repository: name, generatedAt: Timestamp.iso8601UTC(Int64(Date().timeIntervalSince1970)),
                          summary: Checklist.Summary(entries: entries), entries: entries,
                          afterEachRotation: RotationGuide.afterwards, afterAllRotations: afterAllRotations)
@@ -255,13 +265,14 @@ public enum ChecklistBuilder {
                 }
             }
             let inHead = ordered.contains { $0.summary.inHead }
+            let tagList = tags.sorted()
             let guide = rulesByID[secret.rule].map(RotationGuide.guide(for:))
                 ?? RotationGuide.standard(provider: secret.provider, description: secret.description)
             let holdings = images[fingerprint] ?? []
             var entry = Checklist.Entry(
                 fingerprint: fingerprint, provider: secret.provider, rule: secret.rule, description: secret.description,
                 preview: secret.preview, status: secret.status, note: secret.note, pushed: !remotes.isEmpty,
-                inHead: inHead, branches: branches.sorted(), tags: tags.sorted(), remoteRefs: remotes.sorted(),
+                inHead: inHead, branches: branches.sorted(), tags: tagList, remoteRefs: remotes.sorted(),
                 firstCommit: Checklist.Commit(id: first.firstCommit, author: first.firstAuthor, email: first.firstEmail,
                                               date: utc(first.firstDate)),
                 // The first place in each repository (the store's summary; `keyseal checklist` in a
@@ -275,7 +286,7 @@ public enum ChecklistBuilder {
                 },
                 introduced: utc(first.firstDate), removed: nil,
                 rotation: guide, afterRotation: guide.update,
-                followUps: FollowUp.steps(paths: ordered.map(\.summary.firstPath), tags: tags.sorted(), inHead: inHead,
+                followUps: FollowUp.steps(paths: ordered.map(\.summary.firstPath), tags: tagList, inHead: inHead,
                                           images: Checklist.Entry.ImageHolding.names(holdings))
                     .map { $0.text(code: FollowUp.codeSpan) },
                 identity: nil,

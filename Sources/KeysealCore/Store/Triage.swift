@@ -10,10 +10,13 @@ public enum Triage {
         do {
             repository = try Repository(discovering: path)
         } catch let error as GitError {
-            // An organisation's store can be read from anywhere (with --repository or --all-repositories).
-            guard case .postgres = choice else { throw KeysealError.repository(error) }
+            // A named store (an SQLite file, or an organisation's with --repository or
+            // --all-repositories) can be read from anywhere; only the repository's own needs one.
+            guard case .inRepository = choice else { return try StoreOpener.open(choice, repository: nil, create: create)! }
+            throw KeysealError.repository(error)
         }
-        // Safe: .none was handled above, and a repository was found for the repository's own store.
+        // Safe: .none was handled above; a named store always opens, and the repository's own
+        // store was found with its repository.
         return try StoreOpener.open(choice, repository: repository, create: create)!
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import KeysealCore
+@testable import KeysealGit
 
 /// keyseal writes and reads ISO 8601 times by hand (an org-wide checklist handles hundreds of
 /// thousands): the same answers as Foundation's formatters, across eras, offsets and leap days.
@@ -36,5 +37,18 @@ final class TimestampTests: XCTestCase {
             XCTAssertNil(Timestamp.seconds(bad), bad)
         }
         XCTAssertEqual(Timestamp.seconds("2024-05-01T10:00:00.5Z"), 1_714_557_600.5)
+    }
+
+    /// A commit's time and offset are whatever its author wrote: the extremes still make a time
+    /// (clamped to years 0-9999), not a trap.
+    func testACraftedCommitTimeCannotTrap() {
+        XCTAssertEqual(Timestamp.iso8601UTC(Int64.max), "9999-12-31T23:59:59Z")
+        XCTAssertEqual(Timestamp.iso8601UTC(Int64.min), "0000-01-01T00:00:00Z")
+        for offset in [Int32.max, Int32.min, 0] {
+            for time in [Int64.max, Int64.min] {
+                let signature = Signature(name: "", email: "", time: time, offsetMinutes: offset)
+                XCTAssertFalse(Timestamp.iso8601(signature).isEmpty)
+            }
+        }
     }
 }

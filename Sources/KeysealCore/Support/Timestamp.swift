@@ -85,7 +85,9 @@ enum Timestamp {
 
     /// Written by hand for the same reason as `seconds`: no formatter, no lock.
     private static func string(seconds: Int64, offsetMinutes: Int32?) -> String {
-        let local = Int(seconds) + Int(offsetMinutes ?? 0) * 60
+        // A commit's time is whatever its author wrote (up to Int64.max): clamp to years 0-9999
+        // so the sums below cannot overflow and the text keeps its four-digit year.
+        let local = Int(max(-62_167_219_200, min(253_402_300_799, seconds))) + Int(offsetMinutes ?? 0) * 60
         let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let inDay = local - days * 86_400
         let (year, month, day) = civilFromDays(days)

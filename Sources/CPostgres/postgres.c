@@ -27,6 +27,9 @@ static struct {
     char *(*get_value)(const PGresult *, int, int);
     int (*get_is_null)(const PGresult *, int, int);
     void (*clear)(PGresult *);
+    PQconninfoOption *(*conninfo_parse)(const char *, char **);
+    void (*conninfo_free)(PQconninfoOption *);
+    void (*freemem)(void *);
 } pq;
 
 static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
@@ -66,6 +69,9 @@ static void load_pq(void) {
     RESOLVE(get_value, "PQgetvalue");
     RESOLVE(get_is_null, "PQgetisnull");
     RESOLVE(clear, "PQclear");
+    RESOLVE(conninfo_parse, "PQconninfoParse");
+    RESOLVE(conninfo_free, "PQconninfoFree");
+    RESOLVE(freemem, "PQfreemem");
 #undef RESOLVE
     pq.loaded = 1;
 }
@@ -153,4 +159,29 @@ const char *keyseal_pq_value(const void *result, int row, int column) {
 
 void keyseal_pq_clear(void *result) {
     if (result != NULL && pq.loaded) pq.clear(result);
+}
+
+int keyseal_pq_conninfo_value(const char *conninfo, const char *keyword, char *value, size_t value_capacity) {
+    pthread_once(&pq_once, load_pq);
+    if (value_capacity > 0) value[0] = 0;
+    if (!pq.loaded) return -2;
+    // libpq's parse error quotes the string (and so a password in it): it is freed unread.
+    char *error = NULL;
+    PQconninfoOption *options = pq.conninfo_parse(conninfo, &error);
+    if (error != NULL) pq.freemem(error);
+    if (options == NULL) return -1;
+    int found = 0;
+    for (PQconninfoOption *option = options; option->keyword != NULL; option++) {
+        if (strcmp(option->keyword, keyword) == 0 && option->val != NULL) {
+            if (strlen(option->val) >= value_capacity) {
+                found = -3;
+            } else {
+                snprintf(value, value_capacity, "%s", option->val);
+                found = 1;
+            }
+            break;
+        }
+    }
+    pq.conninfo_free(options);
+    return found;
 }

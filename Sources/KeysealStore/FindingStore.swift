@@ -233,14 +233,30 @@ public final class FindingStore {
     public var isShared: Bool { connection.dialect == .postgres }
 
     /// Opens (creating its schema, or migrating it forward, when it is older) a PostgreSQL store.
-    public convenience init(postgres address: PostgresAddress) throws {
-        try self.init(postgres: address, hooks: WriteHooks())
+    public convenience init(postgres address: PostgresAddress, schema: SchemaPolicy = .createIfAbsent) throws {
+        try self.init(postgres: address, hooks: WriteHooks(), schema: schema)
     }
 
-    package init(postgres address: PostgresAddress, hooks: WriteHooks, migrate: Bool = true) throws {
+    /// What opening a PostgreSQL store may do to its schema.
+    public enum SchemaPolicy: Sendable {
+        /// Bring it to this keyseal's version (`keyseal store migrate`).
+        case migrate
+        /// Create it in an empty database; an older one is left for `keyseal store migrate`, so that
+        /// one runner with a newer keyseal does not upgrade the schema under every other runner.
+        case createIfAbsent
+        /// Change nothing; refuse a schema that is not this keyseal's.
+        case check
+    }
+
+    package init(postgres address: PostgresAddress, hooks: WriteHooks, schema: SchemaPolicy = .createIfAbsent) throws {
         path = address.redacted
         connection = try PostgresConnection(address, hooks: hooks)
-        if migrate { try PostgresSchema.migrate(connection) } else { try PostgresSchema.check(connection) }
+        switch schema {
+        case .migrate: try PostgresSchema.migrate(connection)
+        case .createIfAbsent:
+            if try PostgresSchema.installedVersion(connection) == 0 { try PostgresSchema.migrate(connection) } else { try PostgresSchema.check(connection) }
+        case .check: try PostgresSchema.check(connection)
+        }
     }
 
     /// Scopes the store to one repository. In an SQLite store (one repository's own), rows an
@@ -518,8 +534,12 @@ public final class FindingStore {
         try connection.transaction {
             var stale: [Int64] = []
             // Only this machine's processes can be checked; a shared store's other runners mark their own.
-            try connection.prepare("SELECT id, pid FROM scans WHERE status = 'running' AND host IN ('', ?)").query([.text(Self.host)]) { row in
-                let pid = pid_t(row.int(1))
+            // ('' is an SQLite store's row from before hosts were recorded; a shared store has none.)
+            let sql = connection.dialect == .sqlite ? "SELECT id, pid FROM scans WHERE status = 'running' AND host IN ('', ?)"
+                : "SELECT id, pid FROM scans WHERE status = 'running' AND host = ?"
+            try connection.prepare(sql).query([.text(Self.host)]) { row in
+                // A shared store's rows are written by many; a pid that is no process id is skipped, not trusted.
+                guard let pid = pid_t(exactly: row.int(1)), pid > 0 else { return }
                 if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { stale.append(Int64(row.int(0))) }
             }
             for id in stale {
@@ -655,7 +675,9 @@ public final class FindingStore {
     /// unless the new one has a decision of its own; then the legacy row goes, with the unsalted hash
     /// and the preview it kept. A baseline's legacy decision is recorded the same way.
     private func carryOver(_ links: [LegacyLink]) throws {
-        guard !links.isEmpty else { return }
+        // In a shared store a scanner may not set a status (only a lead triages), and a legacy
+        // fingerprint's decision is read through it where it is used (`Decisions.status`).
+        guard !links.isEmpty, connection.dialect == .sqlite else { return }
         let read = try connection.prepare("SELECT status, note, updated_at FROM secrets WHERE fingerprint = ?")
         let adopt = try connection.prepare("""
             UPDATE secrets SET status = ?, note = coalesce(note, ?), updated_at = coalesce(?, updated_at)
@@ -778,6 +800,10 @@ public final class FindingStore {
     /// its latest scan of all history made.
     public func recordRepositorySecrets(_ rows: [RepositorySecret]) throws {
         try connection.transaction {
+            // Two runners of one repository replace its summary one after the other, never mixed.
+            if connection.dialect == .postgres {
+                try connection.prepare("SELECT pg_advisory_xact_lock(hashtext(?)::bigint)").run([.text("keyseal summary " + repository)])
+            }
             try connection.prepare("DELETE FROM repository_secrets WHERE repository = ?").run([.text(repository)])
             let insert = try connection.prepare("""
                 INSERT INTO repository_secrets (repository, fingerprint, occurrences, first_commit, first_path, first_line, first_col,
@@ -1072,18 +1098,31 @@ public final class FindingStore {
                 try connection.prepare("SELECT \(check)").query { yes = $0.string(0) == "t" }
                 return yes
             }
+            // One privilege per call: has_table_privilege('INSERT, SELECT') is true when either is held.
             let recordTables = ["scans", "scanned_blobs", "blob_matches", "scanned_commits", "occurrences", "repository_secrets",
-                                "scanned_layers", "layer_matches", "image_occurrences"]
-            health.canRecordScans = try recordTables.allSatisfy { try allowed("has_table_privilege('keyseal.\($0)', 'INSERT, SELECT')") }
-                && allowed("has_column_privilege('keyseal.secrets', 'first_seen', 'UPDATE')")
-                && allowed("has_table_privilege('keyseal.secrets', 'INSERT')")
+                                "scanned_layers", "layer_matches", "image_occurrences", "rebuild_requests"]
+            let rewrittenTables = ["scans", "scanned_commits", "occurrences", "repository_secrets", "scanned_layers",
+                                   "image_occurrences", "rebuild_requests"]
+            health.canRecordScans = try recordTables.allSatisfy { table in
+                try ["SELECT", "INSERT"].allSatisfy { try allowed("has_table_privilege('keyseal.\(table)', '\($0)')") }
+            }
+                && rewrittenTables.allSatisfy { table in
+                    try ["UPDATE", "DELETE"].allSatisfy { try allowed("has_table_privilege('keyseal.\(table)', '\($0)')") }
+                }
+                && ["fingerprint", "rule", "provider", "description", "preview", "first_seen", "confidence"].allSatisfy {
+                    try allowed("has_column_privilege('keyseal.secrets', '\($0)', 'INSERT')")
+                }
+                && ["first_seen", "confidence", "preview"].allSatisfy { try allowed("has_column_privilege('keyseal.secrets', '\($0)', 'UPDATE')") }
                 && allowed("has_sequence_privilege('keyseal.scans_id_seq', 'USAGE')")
             health.canReadTriage = try allowed("has_table_privilege('keyseal.secrets', 'SELECT')")
-            health.canTriage = try allowed("has_column_privilege('keyseal.secrets', 'status', 'UPDATE')")
+            health.canTriage = try ["status", "note", "updated_at"].allSatisfy { column in
+                try ["INSERT", "UPDATE"].allSatisfy { try allowed("has_column_privilege('keyseal.secrets', '\(column)', '\($0)')") }
+            }
         }
         if health.canReadTriage {
             try connection.prepare("SELECT count(*) FROM secrets").query { health.secrets = $0.int(0) }
-            try connection.prepare("SELECT count(DISTINCT repository) FROM scanned_commits").query { health.repositories = $0.int(0) }
+            // A reader (hooks) may see only the secrets.
+            try? connection.prepare("SELECT count(DISTINCT repository) FROM scanned_commits").query { health.repositories = $0.int(0) }
         }
         return health
     }

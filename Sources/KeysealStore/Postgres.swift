@@ -5,35 +5,117 @@ import Foundation
 /// port, database, user, `sslmode`, `sslrootcert`, `service`… pass through unchanged). The password
 /// comes from PGPASSWORD, ~/.pgpass or a service file; `redacted` is what messages show.
 public struct PostgresAddress: Sendable, Equatable {
+    /// The URI as given, its scheme in lower case (libpq reads only `postgres://` and `postgresql://`,
+    /// and would quote any other spelling, password and all, in its error).
     public let uri: String
+    /// Seconds to wait for the server when the URI sets no `connect_timeout` (libpq would wait for
+    /// the kernel's TCP timeout, minutes, and a hook must not hang a commit or a push).
+    public var connectTimeout = 10
 
     public init?(_ text: String) {
-        let lower = text.lowercased()
-        guard lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") else { return nil }
-        uri = text
+        guard let colon = text.range(of: "://") else { return nil }
+        let scheme = text[..<colon.lowerBound].lowercased()
+        guard scheme == "postgres" || scheme == "postgresql" else { return nil }
+        uri = scheme + text[colon.lowerBound...]
     }
 
-    /// Whether the URI itself carries a password (`user:password@`, or `password=` in its query).
-    public var hasPassword: Bool { redacted != uri }
+    /// The same store, waiting at most `seconds` to connect unless the URI says otherwise.
+    public func connecting(within seconds: Int) -> PostgresAddress {
+        var copy = self
+        copy.connectTimeout = seconds
+        return copy
+    }
 
-    /// The URI with any password replaced by `***`: safe to print.
+    /// What libpq reads for `keyword` from the URI (decoded as libpq decodes it); `.unparsable` when
+    /// libpq cannot read the URI, `.unavailable` without libpq.
+    enum Value: Equatable { case given(String), absent, unparsable, unavailable }
+    func value(_ keyword: String) -> Value {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        switch keyseal_pq_conninfo_value(uri, keyword, &buffer, buffer.count) {
+        case 1: return .given(String(cString: buffer))
+        case 0: return .absent
+        case -2: return .unavailable
+        default: return .unparsable
+        }
+    }
+
+    /// The secrets the URI itself carries (a password, a client key's passphrase), as libpq reads
+    /// them: what messages must never show.
+    var secrets: [String] {
+        ["password", "sslpassword"].compactMap { if case .given(let text) = value($0), !text.isEmpty { return text } else { return nil } }
+            + [textualPassword].compactMap { $0 }
+    }
+
+    /// What a person meant as `user:password@`, read as text: from the first `:` after the scheme
+    /// to the last `@`. libpq may read such a URL otherwise (`user:a/b@host` is host `user`, port
+    /// `a`), and would then print the "password" as part of a database name.
+    var textualPassword: String? {
+        guard let scheme = uri.range(of: "://"), let at = uri.lastIndex(of: "@"), scheme.upperBound < at,
+              let colon = uri[scheme.upperBound..<at].firstIndex(of: ":") else { return nil }
+        let text = String(uri[uri.index(after: colon)..<at])
+        return text.isEmpty ? nil : text
+    }
+
+    /// Whether the URI itself carries a password (`user:password@`, `password=`, `sslpassword=`, in
+    /// any spelling libpq decodes). Without libpq, any `:` before an `@`, or `password` anywhere, counts.
+    public var hasPassword: Bool {
+        switch value("password") {
+        case .unavailable:
+            let lower = uri.lowercased()
+            if lower.contains("password") { return true }
+            guard let at = uri.lastIndex(of: "@"), let scheme = uri.range(of: "://") else { return false }
+            return uri[scheme.upperBound..<at].contains(":")
+        case .unparsable: return true  // unknown: refuse rather than risk showing one
+        case .given(let text): return !text.isEmpty || !secrets.isEmpty
+        case .absent: return !secrets.isEmpty
+        }
+    }
+
+    /// A password where libpq reads none (see `textualPassword`): nothing of the URL can be shown.
+    private var misreadPassword: Bool {
+        guard let textual = textualPassword else { return false }
+        if case .given(let password) = value("password"), textual.hasSuffix(password) || textual == password { return false }
+        return true
+    }
+
+    /// Safe to print: rebuilt from the parts libpq reads (user, host, port, database, service), with
+    /// `***` where the URI holds a password. Never the URI's own text.
     public var redacted: String {
-        var text = uri
-        if let schemeEnd = text.range(of: "://") {
-            let rest = text[schemeEnd.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-            let authority = rest[..<authorityEnd]
-            // user:password@host: everything between the first ':' and the last '@' of the authority.
-            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
-                text = String(text[..<colon]) + ":***" + String(text[at...])
-            }
+        func part(_ keyword: String) -> String? { if case .given(let text) = value(keyword), !text.isEmpty { return text } else { return nil } }
+        switch value("host") {
+        case .unparsable: return "postgres://(a URL libpq cannot read)"
+        case .unavailable: return "postgres://(libpq is not available to read the URL)"
+        default: break
         }
-        // password=… in the query string.
-        guard let query = text.firstIndex(of: "?") else { return text }
-        let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
-            pair.lowercased().hasPrefix("password=") ? "password=***" : String(pair)
-        }
-        return String(text[...query]) + parameters.joined(separator: "&")
+        if misreadPassword { return "postgres://(a URL whose user:password@ part libpq reads otherwise)" }
+        var text = "postgres://"
+        if let user = part("user") { text += user + (hasPassword ? ":***" : "") + "@" } else if hasPassword { text += ":***@" }
+        if let host = part("host") ?? part("hostaddr") { text += host.contains(":") && !host.contains(",") ? "[\(host)]" : host }
+        if let port = part("port") { text += ":" + port }
+        text += "/" + (part("dbname") ?? "")
+        if let service = part("service") { text += "?service=" + service }
+        return text
+    }
+
+    /// `message` with every secret the URI carries, and the URI itself, replaced: libpq quotes the
+    /// connection string in some of its errors.
+    func scrubbed(_ message: String) -> String {
+        var out = message.replacingOccurrences(of: uri, with: redacted)
+        for secret in secrets.sorted(by: { $0.count > $1.count }) { out = out.replacingOccurrences(of: secret, with: "***") }
+        return out
+    }
+
+    /// Whether the server is on this machine (a Unix socket, or a loopback address), where a
+    /// connection without TLS crosses no network.
+    public var isLocal: Bool {
+        guard case .given(let host) = value("host"), !host.isEmpty else { return value("hostaddr") == .absent }
+        return host.split(separator: ",").allSatisfy { $0.hasPrefix("/") || ["localhost", "127.0.0.1", "::1"].contains($0) }
+    }
+
+    /// The connection string handed to libpq: the URI, with `connect_timeout` unless it sets one.
+    var connectionString: String {
+        guard value("connect_timeout") == .absent else { return uri }
+        return uri + (uri.contains("?") ? "&" : "?") + "connect_timeout=\(connectTimeout)"
     }
 }
 
@@ -61,14 +143,20 @@ final class PostgresConnection: DatabaseConnection {
     private func connect() throws {
         keyseal_pq_finish(handle)
         handle = nil
+        // libpq's errors about a URL it cannot read quote the URL: say so in keyseal's words.
+        if address.value("host") == .unparsable {
+            throw StoreError("cannot connect to the store \(name): libpq cannot read the URL (check its spelling: postgres://USER@HOST:PORT/DB?PARAMETERS)")
+        }
         var error = [CChar](repeating: 0, count: 1024)
-        guard let connection = keyseal_pq_connect(address.uri, &error, error.count) else {
-            let message = String(cString: error).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let connection = keyseal_pq_connect(address.connectionString, &error, error.count) else {
+            let message = address.scrubbed(String(cString: error).trimmingCharacters(in: .whitespacesAndNewlines))
             throw StoreError("cannot connect to the store \(name): \(message)", sqlState: "08000")
         }
         handle = connection
-        // The store's tables live in their own schema; `public` stays the team's.
-        try exec("SET search_path TO keyseal, public", [])
+        // The store's tables live in their own schema. `public` is left out: on PostgreSQL before 15
+        // any role may create functions there, and one named like a built-in (unnest) would run
+        // with the rights of whoever calls it next, a lead.
+        try exec("SET search_path TO keyseal, pg_catalog", [])
     }
 
     var backendPID: Int { Int(keyseal_pq_backend_pid(handle)) }
@@ -88,6 +176,7 @@ final class PostgresConnection: DatabaseConnection {
         let state = String(cString: keyseal_pq_sqlstate(result))
         var message = result.map { String(cString: keyseal_pq_result_error($0)) } ?? ""
         if message.isEmpty { message = String(cString: keyseal_pq_connection_error(handle)) }
+        message = address.scrubbed(message)
         keyseal_pq_clear(result)
         let lost = keyseal_pq_ok(handle) == 0
         throw StoreError("\(name): \(message.trimmingCharacters(in: .whitespacesAndNewlines)) (in: \(sql.prefix(60)))",

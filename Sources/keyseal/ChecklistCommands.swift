@@ -40,6 +40,7 @@ struct ChecklistCommand: ParsableCommand {
     }
 
     func run() throws {
+        try storage.requireShared(organisation.allRepositories)
         let checklist = organisation.allRepositories
             ? try ChecklistBuilder.buildOrganisation(store: storage.choice, statuses: status?.statuses)
             : try ChecklistBuilder.build(path: path, configFile: configuration.config, store: storage.choice,
@@ -131,6 +132,7 @@ struct RebuildCommand: ParsableCommand {
     }
 
     func run() throws {
+        try storage.requireShared(organisation.allRepositories)
         let requests = organisation.allRepositories
             ? try RebuildPlanner.planOrganisation(store: storage.choice)
             : try RebuildPlanner.plan(path: path, configFile: configuration.config, store: storage.choice)

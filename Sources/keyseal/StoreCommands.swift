@@ -27,11 +27,28 @@ struct StoreOptions: ParsableArguments {
         if let repository, repository.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--repository needs a name.")
         }
+        let source = store != nil ? "--store" : "KEYSEAL_STORE"
+        if !noStore, let given = store ?? environmentStore, StoreChoice.unreadableAddress(given) {
+            // Taken as a file name, it would make an SQLite file named after the server (and its password).
+            throw ValidationError("\(source) is neither a postgres:// URL nor an SQLite file's path (a libpq key=value string or a misspelt URL?); give postgres://USER@HOST/DB.")
+        }
+        if repository != nil, !noStore, (store ?? environmentStore).flatMap(PostgresAddress.init) == nil {
+            throw ValidationError("--repository names this repository in a PostgreSQL store; give --store postgres://… or set KEYSEAL_STORE to one.")
+        }
+    }
+
+    private var environmentStore: String? { ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// `--all-repositories` reads what an organisation's store recorded across repositories: with a
+    /// repository's own store it would only ever show that repository.
+    func requireShared(_ allRepositories: Bool) throws {
+        guard allRepositories, case .inRepository = choice else { return }
+        throw ValidationError("--all-repositories reads an organisation's store: give --store postgres://USER@HOST/DB (or a store file) or set KEYSEAL_STORE.")
     }
 
     var choice: StoreChoice {
         if noStore { return .none }
-        let given = store ?? ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        let given = store ?? environmentStore
         return given.map { StoreChoice.parse($0, repository: repository) } ?? .inRepository
     }
 }
@@ -58,6 +75,7 @@ struct FindingsCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func run() throws {
+        try storage.requireShared(organisation.allRepositories)
         let secrets = try Triage.secrets(repository: path, store: storage.choice, statuses: status?.statuses,
                                          allRepositories: organisation.allRepositories)
         switch format {
@@ -206,8 +224,12 @@ struct StoreCommand: ParsableCommand {
                 triage:         \(yes(health.canTriage))
                 holds:          \(health.secrets) secret(s) in \(health.repositories) repositor\(health.repositories == 1 ? "y" : "ies")
                 """)
+            if health.tls == "none", case .postgres(let address, _) = storage.choice, !address.isLocal {
+                // The role's password and the store's contents cross the network in clear.
+                FileHandle.standardError.write(Data("keyseal: warning: the connection to \(address.redacted) is not encrypted; add ?sslmode=verify-full&sslrootcert=… to the URL\n".utf8))
+            }
             guard health.canReadTriage else {
-                throw KeysealError.usage("this role may not read the store's secrets; grant it keyseal_scanner or keyseal_lead (see the README's Organisations section)")
+                throw KeysealError.usage("this role may not read the store's secrets; grant it keyseal_reader, keyseal_scanner or keyseal_lead (see the README's Organisations section)")
             }
         }
     }

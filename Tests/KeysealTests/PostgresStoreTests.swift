@@ -301,6 +301,34 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(wrong.status, 2)
         XCTAssertTrue(wrong.stderr.contains("password authentication failed"), wrong.stderr)
         XCTAssertFalse(wrong.stderr.contains("not-it"))
+
+        // Every spelling libpq reads a password from is refused on the command line, and none is
+        // printed when libpq quotes the string in its error.
+        let odd = "Zq7" + String(server.password.reversed())
+        let spellings = [
+            "postgres://postgres:\(odd)?x@127.0.0.1:1/\(database)",  // libpq takes "ODD?x" as the password
+            "postgres://postgres:a/\(odd)@127.0.0.1:1/\(database)",
+            "POSTGRES://postgres:\(odd)@127.0.0.1:1/\(database)",
+            "postgres://127.0.0.1:1/\(database)?%70assword=\(odd)",
+            "postgres://127.0.0.1:1/\(database)?sslpassword=\(odd)",
+            "postgres://postgres:\(odd)@[::1]x/\(database)",
+        ]
+        for spelling in spellings {
+            let inArgv = try KeysealBinary.run(["findings", "--store", spelling], in: repo.url)
+            XCTAssertEqual(inArgv.status, 2, spelling)
+            let inEnvironment = try KeysealBinary.run(["findings"], in: repo.url, environment: ["KEYSEAL_STORE": spelling])
+            XCTAssertEqual(inEnvironment.status, 2, spelling)
+            for out in [inArgv.stdout, inArgv.stderr, inEnvironment.stdout, inEnvironment.stderr] {
+                XCTAssertFalse(out.contains(odd), "\(spelling): \(out)")
+            }
+        }
+        // A libpq key=value string is refused, not taken for a file name (with the password in it).
+        let keyValue = try KeysealBinary.run(["scan", "--quiet"], in: repo.url,
+                                             environment: ["KEYSEAL_STORE": "host=127.0.0.1 dbname=\(database) password=\(odd)"])
+        XCTAssertEqual(keyValue.status, 2)
+        XCTAssertTrue(keyValue.stderr.contains("postgres://"), keyValue.stderr)
+        XCTAssertFalse(keyValue.stderr.contains(odd))
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: repo.url.path).contains { $0.contains("dbname") })
     }
 
     func testARepositoryWithoutARemoteNeedsAName() throws {
@@ -395,6 +423,52 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(triaged.status, 0, triaged.stderr)
         let again = try KeysealBinary.run(["scan", "--quiet", "--no-audit"], in: repo.url, environment: ["KEYSEAL_STORE": runner, "PGPASSWORD": "runner-pw"])
         XCTAssertEqual(again.status, 0, "the runner reads the lead's decision: " + again.stderr)
+
+        // A scanner's password (every CI job holds it) cannot decide: no status or note on a new
+        // secret's row, and no change of one.
+        let forged = try psql(runner, password: "runner-pw", """
+            INSERT INTO keyseal.secrets (fingerprint, rule, provider, description, preview, status)
+            VALUES ('forged-\(suffix)', 'r', 'p', 'd', 'x', 'false-positive')
+            """)
+        XCTAssertNotEqual(forged.status, 0)
+        XCTAssertTrue(forged.stderr.contains("permission denied"), forged.stderr)
+        let plain = try psql(runner, password: "runner-pw", """
+            INSERT INTO keyseal.secrets (fingerprint, rule, provider, description, preview) VALUES ('plain-\(suffix)', 'r', 'p', 'd', 'x')
+            """)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertNotEqual(try psql(runner, password: "runner-pw", "UPDATE keyseal.secrets SET note = 'x'").status, 0)
+
+        // A crafted scans row (a pid no process has, on this host) is skipped, not trusted or trapped on.
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+        for name in Set([host, ProcessInfo.processInfo.hostName]) {
+            XCTAssertEqual(try psql(runner, password: "runner-pw", """
+                INSERT INTO keyseal.scans (started_at, status, range, rules_hash, tool_version, pid, host)
+                VALUES ('2024-01-01T00:00:00Z', 'running', 'all', 'x', 'x', 99999999999, '\(name)')
+                """).status, 0)
+        }
+        try repo.write("b.txt", "more\n")
+        _ = try repo.commit("more")
+        let afterCraftedRow = try KeysealBinary.run(["scan", "--quiet", "--no-audit"], in: repo.url,
+                                                    environment: ["KEYSEAL_STORE": runner, "PGPASSWORD": "runner-pw"])
+        XCTAssertEqual(afterCraftedRow.status, 0, afterCraftedRow.stderr)
+
+        // Readers (developers' hooks) read triage and nothing else.
+        try server.sql("CREATE ROLE hooks_\(suffix) LOGIN PASSWORD 'hooks-pw' IN ROLE keyseal_reader;", database: database)
+        let reader = "postgres://hooks_\(suffix)@127.0.0.1:\(server.port)/\(database)"
+        let readerCheck = try KeysealBinary.run(["store", "check"], in: repo.url, environment: ["KEYSEAL_STORE": reader, "PGPASSWORD": "hooks-pw"])
+        XCTAssertEqual(readerCheck.status, 0, readerCheck.stderr)
+        XCTAssertTrue(readerCheck.stdout.contains("record scans:   no") && readerCheck.stdout.contains("read triage:    yes"), readerCheck.stdout)
+        try repo.write("c.env", "TOKEN=\(FakeSecret.github("pg-roles"))\n")
+        _ = try repo.git(["add", "c.env"])
+        let hook = try KeysealBinary.run(["staged"], in: repo.url, environment: ["KEYSEAL_STORE": reader, "PGPASSWORD": "hooks-pw"])
+        XCTAssertEqual(hook.status, 0, "the reader's hook passes what the lead marked a false positive: " + hook.stderr + hook.stdout)
+        XCTAssertNotEqual(try psql(reader, password: "hooks-pw", "SELECT count(*) FROM keyseal.occurrences").status, 0)
+    }
+
+    /// psql as a role of the test database (its password in the environment, as keyseal takes it).
+    private func psql(_ url: String, password: String, _ sql: String) throws -> TestRepository.Output {
+        try PostgresServer.run(["/usr/bin/env", "PGPASSWORD=\(password)", "/usr/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-c", sql],
+                               in: URL(fileURLWithPath: NSTemporaryDirectory()), allowFailure: true)
     }
 
     func testImportCarriesASQLiteStoreAndItsTriageOnce() throws {

@@ -192,7 +192,15 @@ public enum GuardScanner {
                      deadline: Date? = nil) throws -> GuardResult {
         var result = GuardResult(findings: [])
         result.maxBlobSize = settings.maxBlobSize
-        let decisions = try Decisions.forHooks(repository: repository)
+        // Read only when a match needs a decision: most commits add none, and an organisation's
+        // store is a network round trip.
+        var loadedDecisions: [String: SecretStatus]? = nil
+        func decisions() throws -> [String: SecretStatus] {
+            if let loadedDecisions { return loadedDecisions }
+            let loaded = try Decisions.forHooks(repository: repository)
+            loadedDecisions = loaded
+            return loaded
+        }
         result.rules = settings.rules.map(RuleInfo.init)
         if added.isEmpty { return result }
         let matcher = try prepared ?? settings.matcher(cacheDirectory: cacheDirectory)
@@ -257,7 +265,7 @@ public enum GuardScanner {
                 let secret = try secretPrint(k)
                 // Triaged as a false positive or accepted (in the store or the committed baseline, under
                 // this fingerprint or the legacy one): let it pass.
-                if let status = Decisions.status(of: secret.fingerprint, legacy: secret.legacy, in: decisions),
+                if let status = Decisions.status(of: secret.fingerprint, legacy: secret.legacy, in: try decisions()),
                    !status.blocks { continue }
                 result.findings.append(Finding(
                     rule: matcher.rules[match.rule], match: match, fingerprint: secret.fingerprint,

@@ -217,7 +217,7 @@ extension GuardScanner {
     /// holding it passes.
     static func remember(_ findings: [Finding], repository: Repository, note: String? = nil) throws {
         // The organisation's store when the server sets KEYSEAL_STORE to one, so its leads triage there.
-        let choice = ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap(PostgresAddress.init).map { StoreChoice.postgres($0, repository: nil) }
+        let choice = ProcessInfo.processInfo.environment["KEYSEAL_STORE"].flatMap(PostgresAddress.init).map { StoreChoice.postgres($0.connecting(within: 5), repository: nil) }
         // Safe: neither choice is .none, and the repository is given.
         let store = try StoreOpener.open(choice ?? .inRepository, repository: repository, create: true)!
         var seen = Set<String>()

@@ -43,15 +43,17 @@ public enum ChecklistRenderer {
         "\(s.pushed) of them pushed to a remote, \(s.inHead) still in HEAD"
     }
 
-    /// `2024-05-01 10:00 UTC` for a time the checklist holds (all UTC).
+    /// `2024-05-01 10:00 UTC` for a time the checklist holds (all UTC). A time that does not parse
+    /// is shown as unknown, never as its text: a shared store's rows are written by many runners,
+    /// and these strings go into HTML and Markdown unescaped.
     static func humanTime(_ iso: String) -> String {
-        guard let seconds = Timestamp.seconds(iso) else { return iso }
+        guard let seconds = Timestamp.seconds(iso) else { return "an unknown time" }
         let utc = Timestamp.iso8601UTC(Int64(seconds))  // yyyy-MM-ddTHH:mm:ssZ
         return "\(utc.prefix(10)) \(utc.dropFirst(11).prefix(5)) UTC"
     }
 
     static func day(_ iso: String) -> String {
-        Timestamp.seconds(iso).map { String(Timestamp.iso8601UTC(Int64($0)).prefix(10)) } ?? String(iso.prefix(10))
+        Timestamp.seconds(iso).map { String(Timestamp.iso8601UTC(Int64($0)).prefix(10)) } ?? "unknown date"
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -82,9 +82,12 @@ extension RebuildPlanner {
         var tagCommits: [Tag: String] = [:]
         for (summary, secret) in try store.repositorySecrets(statuses: [.open, .rotated]) {
             let holding = Array(Set((images[secret.fingerprint] ?? []).map { "\($0.image) \($0.platform)" })).sorted()
-            for ref in summary.refs where ref.hasPrefix("refs/tags/") {
+            // A shared store's rows come from many runners: only names a repository and a tag could
+            // have reach a webhook or a command.
+            guard StoredNames.isRepositoryName(summary.repository) else { continue }
+            for ref in summary.refs where ref.hasPrefix("refs/tags/") && StoredNames.isTagRef(ref) {
                 let tag = Tag(repository: summary.repository, ref: ref)
-                tagCommits[tag] = summary.tagCommits[ref]
+                tagCommits[tag] = summary.tagCommits[ref].flatMap { StoredNames.isCommitID($0) ? $0 : nil }
                 reasons[tag, default: []].insert(.init(fingerprint: secret.fingerprint, rule: secret.rule, provider: secret.provider,
                                                        images: holding.isEmpty ? nil : holding))
             }
@@ -314,5 +317,31 @@ enum HTTPClient {
         let copies = strings.map { strdup($0) }
         defer { copies.forEach { free($0) } }
         return body(copies.map { UnsafePointer($0) })
+    }
+}
+
+/// Checks on names read from a shared store before they go into a rebuild request (a webhook's
+/// body, a command's arguments and environment).
+enum StoredNames {
+    /// `host/path` as RepositoryName writes it, or a `--repository` name: printable, no spaces, no
+    /// leading `-`, no `.` or `..` component.
+    static func isRepositoryName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 1024, !name.hasPrefix("-"),
+              name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }) else { return false }
+        return !name.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." }
+    }
+
+    /// A tag's ref as git allows it (git check-ref-format's rules).
+    static func isTagRef(_ ref: String) -> Bool {
+        guard ref.hasPrefix("refs/tags/"), ref.count > 10, ref.utf8.count <= 1024, !ref.hasSuffix("/"), !ref.hasSuffix("."),
+              !ref.contains(".."), !ref.contains("@{"), !ref.contains("//"), ref != "@" else { return false }
+        let forbidden: Set<UInt8> = [0x20, 0x7E, 0x5E, 0x3A, 0x3F, 0x2A, 0x5B, 0x5C, 0x7F]
+        guard ref.utf8.allSatisfy({ $0 >= 0x20 && !forbidden.contains($0) }) else { return false }
+        return !ref.split(separator: "/").contains { $0.hasPrefix(".") || $0.hasSuffix(".lock") || $0.hasPrefix("-") }
+    }
+
+    /// A commit id: 40 (SHA-1) or 64 (SHA-256) hex digits.
+    static func isCommitID(_ id: String) -> Bool {
+        (id.utf8.count == 40 || id.utf8.count == 64) && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }

@@ -203,7 +203,9 @@ public enum HistoryScan {
             }
         }
         findings = try placedInHead(findings, repository: repository)
-        if let store, options.sinceCommit == nil {
+        // A shallow clone (CI's default checkout) sees part of the history and few refs: its view
+        // would replace the repository's whole summary, and org-wide rebuilds would lose their tags.
+        if let store, options.sinceCommit == nil, !repository.isShallow {
             try store.recordSummary(of: findings, repository: repository)
         }
         findings = FindingBuilder.ordered(findings)

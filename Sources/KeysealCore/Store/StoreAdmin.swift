@@ -9,7 +9,7 @@ public enum StoreAdmin {
         switch choice {
         case .postgres(let address, _):
             let before = try FindingStore.schemaVersion(of: address)
-            _ = try FindingStore(postgres: address)
+            _ = try FindingStore(postgres: address, schema: .migrate)
             return (before, PostgresSchema.version)
         default:
             let store = try Triage.openStore(repository: path, store: choice, create: true)
@@ -22,7 +22,7 @@ public enum StoreAdmin {
     public static func check(_ choice: StoreChoice, repository path: String) throws -> FindingStore.Health {
         let store: FindingStore
         switch choice {
-        case .postgres(let address, _): store = try FindingStore(postgres: address, hooks: WriteHooks(), migrate: false)
+        case .postgres(let address, _): store = try FindingStore(postgres: address, schema: .check)
         default: store = try Triage.openStore(repository: path, store: choice)
         }
         return try store.health()

@@ -18,6 +18,16 @@ public enum StoreChoice: Sendable, Equatable {
         if let address = PostgresAddress(text) { return .postgres(address, repository: repository) }
         return .path(text)
     }
+
+    /// Text meant for PostgreSQL that libpq would not read as a URL: a key=value connection string
+    /// (`host=db dbname=keyseal`), or a scheme misspelt or without `//` (`postgresql:db`).
+    public static func unreadableAddress(_ text: String) -> Bool {
+        if PostgresAddress(text) != nil { return false }
+        let lower = text.lowercased()
+        if lower.hasPrefix("postgres:") || lower.hasPrefix("postgresql:") || lower.hasPrefix("pg://") { return true }
+        let keys = ["host=", "hostaddr=", "dbname=", "user=", "service=", "password=", "port=", "sslmode="]
+        return keys.contains { lower.hasPrefix($0) || lower.contains(" " + $0) }
+    }
 }
 
 /// Opens the store a command chose, scoped to its repository.

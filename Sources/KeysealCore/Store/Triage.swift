@@ -182,8 +182,9 @@ enum Decisions {
         }
         // An organisation's store (KEYSEAL_STORE, as CI and a server's hooks set it): its triage
         // applies here too. Unreachable, it decides nothing, so its false positives block: stricter, never looser.
+        // A hook waits at most 3 s for it (unless the URL sets connect_timeout).
         if let text = ProcessInfo.processInfo.environment["KEYSEAL_STORE"], let address = PostgresAddress(text),
-           let shared = try? FindingStore(postgres: address, hooks: WriteHooks(), migrate: false).statuses() {
+           let shared = try? FindingStore(postgres: address.connecting(within: 3), schema: .check).statuses() {
             stored.merge(shared, uniquingKeysWith: { local, org in org == .open ? local : org })
         }
         // A bare repository (a server's) has no work tree: its baseline sits in the git directory.

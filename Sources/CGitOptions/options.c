@@ -16,3 +16,7 @@ int keyseal_git_set_mwindow_mapped_limit(unsigned long long bytes) {
 int keyseal_git_set_mwindow_size(unsigned long long bytes) {
     return git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)bytes);
 }
+
+int keyseal_git_set_tree_cache_limit(unsigned long long bytes) {
+    return git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)GIT_OBJECT_TREE, (size_t)bytes);
+}

@@ -109,6 +109,9 @@ public final class Repository {
         try check(keyseal_git_set_cache_max_size(32 << 20), "git_libgit2_opts")
         try check(keyseal_git_set_mwindow_size(8 << 20), "git_libgit2_opts")
         try check(keyseal_git_set_mwindow_mapped_limit(16 << 20), "git_libgit2_opts")
+        // libgit2 caches trees of up to 4 KiB only: a project's root and source folders are larger
+        // and were read and parsed again for every commit that compares them.
+        try check(keyseal_git_set_tree_cache_limit(1 << 20), "git_libgit2_opts")
     }
 
     /// Every ref that peels to a commit, plus HEAD when it is detached. Refs that peel to a tree or

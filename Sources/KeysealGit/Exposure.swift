@@ -35,7 +35,7 @@ extension Repository {
         var reach: [ObjectID: [UInt64]] = [:]
         for start in Set(tips.map(\.commit)) {
             var frames: [(ObjectID, Int)] = [(start, 0)]
-            while var (id, next) = frames.popLast() {
+            while case (let id, var next)? = frames.popLast() {
                 if next == 0 && reach[id] != nil { continue }
                 let ps = parents[id] ?? []
                 var descended = false

@@ -113,7 +113,7 @@ public enum HistoryWalker {
         var state: [ObjectID: UInt8] = [:]  // 1 = open, 2 = done
         for start in starts.sorted() where loaded[start] != nil {
             var frames: [(ObjectID, Int)] = [(start, 0)]
-            while var (id, next) = frames.popLast() {
+            while case (let id, var next)? = frames.popLast() {
                 if next == 0 {
                     if state[id] != nil { continue }
                     state[id] = 1

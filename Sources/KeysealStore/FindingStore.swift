@@ -266,6 +266,16 @@ public final class FindingStore {
         try PostgresSchema.installedVersion(PostgresConnection(address))
     }
 
+    /// The schema version an SQLite store file holds now (0: no file, or not a store yet), read
+    /// without migrating it.
+    public static func storedSchemaVersion(atPath path: String) -> Int {
+        guard FileManager.default.fileExists(atPath: path),
+              let connection = try? SQLiteConnection(path: path, readOnly: true, hooks: WriteHooks()) else { return 0 }
+        var version = 0
+        try? connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { version = Int($0.string(0)) ?? 0 }
+        return version
+    }
+
     /// Scopes a read-only store (nothing is renamed).
     public func scope(to name: String) {
         repository = name

@@ -11,9 +11,15 @@ public enum StoreAdmin {
             let before = try FindingStore.schemaVersion(of: address)
             _ = try FindingStore(postgres: address, schema: .migrate)
             return (before, PostgresSchema.version)
-        default:
+        case .path(let file):
+            let before = FindingStore.storedSchemaVersion(atPath: file)
             let store = try Triage.openStore(repository: path, store: choice, create: true)
-            return (FindingStore.schemaVersion, try store.health().schemaVersion)
+            return (before, try store.health().schemaVersion)
+        default:
+            let file = StoreSession.defaultPath(for: try Repository.open(path))
+            let before = FindingStore.storedSchemaVersion(atPath: file)
+            let store = try Triage.openStore(repository: path, store: choice, create: true)
+            return (before, try store.health().schemaVersion)
         }
     }
 

@@ -161,27 +161,18 @@ void keyseal_pq_clear(void *result) {
     if (result != NULL && pq.loaded) pq.clear(result);
 }
 
-int keyseal_pq_conninfo_value(const char *conninfo, const char *keyword, char *value, size_t value_capacity) {
+int keyseal_pq_conninfo_parse(const char *conninfo, void *context,
+                               void (*each)(void *context, const char *keyword, const char *value)) {
     pthread_once(&pq_once, load_pq);
-    if (value_capacity > 0) value[0] = 0;
     if (!pq.loaded) return -2;
     // libpq's parse error quotes the string (and so a password in it): it is freed unread.
     char *error = NULL;
     PQconninfoOption *options = pq.conninfo_parse(conninfo, &error);
     if (error != NULL) pq.freemem(error);
     if (options == NULL) return -1;
-    int found = 0;
     for (PQconninfoOption *option = options; option->keyword != NULL; option++) {
-        if (strcmp(option->keyword, keyword) == 0 && option->val != NULL) {
-            if (strlen(option->val) >= value_capacity) {
-                found = -3;
-            } else {
-                snprintf(value, value_capacity, "%s", option->val);
-                found = 1;
-            }
-            break;
-        }
+        if (option->val != NULL) each(context, option->keyword, option->val);
     }
     pq.conninfo_free(options);
-    return found;
+    return 1;
 }

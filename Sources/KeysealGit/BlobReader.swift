@@ -113,7 +113,7 @@ struct PackOrder {
     private var indexes: [Data] = []
 
     init(commonDirectory: String) {
-        let folder = (commonDirectory as NSString).appendingPathComponent("objects/pack")
+        let folder = Repository.packFolder(commonDirectory: commonDirectory)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         for name in names.sorted() where name.hasSuffix(".idx") {
             let path = (folder as NSString).appendingPathComponent(name)

@@ -114,12 +114,17 @@ public final class Repository {
         try check(keyseal_git_set_tree_cache_limit(1 << 20), "git_libgit2_opts")
     }
 
+    /// `objects/pack` of a repository's common git directory.
+    static func packFolder(commonDirectory: String) -> String {
+        (commonDirectory as NSString).appendingPathComponent("objects/pack")
+    }
+
     /// Sizes libgit2's pack windows to this repository's packs: an eighth of their bytes mapped at
     /// most, between 16 and 64 MiB. With 16 MiB (two 8 MiB windows, shared by every thread) a
     /// large, deeply deltified pack thrashes: git.git (496 MiB of pack) scanned in 47 s, with 64 MiB
     /// in 37 s; redis.git (140 MiB) gains nothing from more, and mapped pages count in its peak RSS.
     public func sizePackWindows() throws {
-        let folder = (commonDirectory as NSString).appendingPathComponent("objects/pack")
+        let folder = Self.packFolder(commonDirectory: commonDirectory)
         var bytes: UInt64 = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".pack") {
             let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? NSNumber)??.uint64Value ?? 0

@@ -254,7 +254,8 @@ public final class FindingStore {
         switch schema {
         case .migrate: try PostgresSchema.migrate(connection)
         case .createIfAbsent:
-            if try PostgresSchema.installedVersion(connection) == 0 { try PostgresSchema.migrate(connection) } else { try PostgresSchema.check(connection) }
+            let installed = try PostgresSchema.installedVersion(connection)
+            if installed == 0 { try PostgresSchema.migrate(connection) } else { try PostgresSchema.check(connection, installed: installed) }
         case .check: try PostgresSchema.check(connection)
         }
     }

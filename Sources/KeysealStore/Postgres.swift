@@ -12,11 +12,32 @@ public struct PostgresAddress: Sendable, Equatable {
     /// the kernel's TCP timeout, minutes, and a hook must not hang a commit or a push).
     public var connectTimeout = 10
 
+    /// The URI as libpq reads it, read once: every keyword it gives a value.
+    private let parsed: Parsed
+    enum Parsed: Sendable, Equatable { case values([String: String]), unparsable, unavailable }
+
     public init?(_ text: String) {
         guard let colon = text.range(of: "://") else { return nil }
         let scheme = text[..<colon.lowerBound].lowercased()
         guard scheme == "postgres" || scheme == "postgresql" else { return nil }
         uri = scheme + text[colon.lowerBound...]
+        parsed = Self.parse(uri)
+    }
+
+    private static func parse(_ uri: String) -> Parsed {
+        final class Collected { var values: [String: String] = [:] }
+        let collected = Collected()
+        let status = withExtendedLifetime(collected) {
+            keyseal_pq_conninfo_parse(uri, Unmanaged.passUnretained(collected).toOpaque()) { context, keyword, value in
+                guard let context, let keyword, let value else { return }
+                Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue().values[String(cString: keyword)] = String(cString: value)
+            }
+        }
+        switch status {
+        case 1: return .values(collected.values)
+        case -2: return .unavailable
+        default: return .unparsable
+        }
     }
 
     /// The same store, waiting at most `seconds` to connect unless the URI says otherwise.
@@ -26,16 +47,17 @@ public struct PostgresAddress: Sendable, Equatable {
         return copy
     }
 
+    /// libpq cannot read the URI (and would quote it, password and all, in its error).
+    var isUnparsable: Bool { parsed == .unparsable }
+
     /// What libpq reads for `keyword` from the URI (decoded as libpq decodes it); `.unparsable` when
     /// libpq cannot read the URI, `.unavailable` without libpq.
     enum Value: Equatable { case given(String), absent, unparsable, unavailable }
     func value(_ keyword: String) -> Value {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        switch keyseal_pq_conninfo_value(uri, keyword, &buffer, buffer.count) {
-        case 1: return .given(String(cString: buffer))
-        case 0: return .absent
-        case -2: return .unavailable
-        default: return .unparsable
+        switch parsed {
+        case .values(let values): return values[keyword].map(Value.given) ?? .absent
+        case .unparsable: return .unparsable
+        case .unavailable: return .unavailable
         }
     }
 
@@ -74,7 +96,7 @@ public struct PostgresAddress: Sendable, Equatable {
     /// A password where libpq reads none (see `textualPassword`): nothing of the URL can be shown.
     private var misreadPassword: Bool {
         guard let textual = textualPassword else { return false }
-        if case .given(let password) = value("password"), textual.hasSuffix(password) || textual == password { return false }
+        if case .given(let password) = value("password"), textual.hasSuffix(password) { return false }
         return true
     }
 
@@ -144,7 +166,7 @@ final class PostgresConnection: DatabaseConnection {
         keyseal_pq_finish(handle)
         handle = nil
         // libpq's errors about a URL it cannot read quote the URL: say so in keyseal's words.
-        if address.value("host") == .unparsable {
+        if address.isUnparsable {
             throw StoreError("cannot connect to the store \(name): libpq cannot read the URL (check its spelling: postgres://USER@HOST:PORT/DB?PARAMETERS)")
         }
         var error = [CChar](repeating: 0, count: 1024)
@@ -156,7 +178,7 @@ final class PostgresConnection: DatabaseConnection {
         // The store's tables live in their own schema. `public` is left out: on PostgreSQL before 15
         // any role may create functions there, and one named like a built-in (unnest) would run
         // with the rights of whoever calls it next, a lead.
-        try exec("SET search_path TO keyseal, pg_catalog", [])
+        keyseal_pq_clear(try exec("SET search_path TO keyseal, pg_catalog", []))
     }
 
     var backendPID: Int { Int(keyseal_pq_backend_pid(handle)) }

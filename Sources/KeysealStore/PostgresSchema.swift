@@ -107,8 +107,9 @@ public enum PostgresSchema {
     }
 
     /// Checks, without changing anything, that the schema is this keyseal's.
-    static func check(_ connection: any DatabaseConnection) throws {
-        let current = try installedVersion(connection)
+    /// `installed`: the version already read, if it was (one round trip less when a store opens).
+    static func check(_ connection: any DatabaseConnection, installed: Int? = nil) throws {
+        let current = try installed ?? installedVersion(connection)
         if current > version { throw newer(current, connection) }
         if current < version {
             throw StoreError("\(connection.name): the store's schema is at version \(current), this keyseal needs \(version); run keyseal store migrate")

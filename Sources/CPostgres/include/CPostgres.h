@@ -10,7 +10,7 @@
 
 /// Opens a connection from a libpq connection string or postgres:// URI. NULL on failure, with
 /// libpq's message in `error`. libpq's messages can quote the string, password included: callers
-/// scrub them (see keyseal_pq_conninfo_value).
+/// scrub them (see keyseal_pq_conninfo_parse).
 void *keyseal_pq_connect(const char *conninfo, char *error, size_t error_capacity);
 void keyseal_pq_finish(void *connection);
 /// 1 while the connection is good.
@@ -34,10 +34,11 @@ int keyseal_pq_rows(const void *result);
 const char *keyseal_pq_value(const void *result, int row, int column);
 void keyseal_pq_clear(void *result);
 
-/// The value libpq reads for `keyword` (password, sslpassword, host, port, dbname, user, service,
-/// connect_timeout…) from a connection string or URI, decoded as libpq decodes it. 1: found (copied
-/// to `value`), 0: not given, -1: libpq cannot parse the string, -2: libpq is not available,
-/// -3: the value does not fit. Never writes libpq's parse error anywhere (it quotes the string).
-int keyseal_pq_conninfo_value(const char *conninfo, const char *keyword, char *value, size_t value_capacity);
+/// Reads a connection string or URI as libpq reads it (decoded, without the service file or the
+/// environment) and calls `each` with every keyword given a value (password, sslpassword, host,
+/// port, dbname, user, service, connect_timeout…). 1: read, -1: libpq cannot parse the string,
+/// -2: libpq is not available. Never writes libpq's parse error anywhere (it quotes the string).
+int keyseal_pq_conninfo_parse(const char *conninfo, void *context,
+                              void (*each)(void *context, const char *keyword, const char *value));
 
 #endif

@@ -11,13 +11,12 @@ public enum StoreAdmin {
             let before = try FindingStore.schemaVersion(of: address)
             _ = try FindingStore(postgres: address, schema: .migrate)
             return (before, PostgresSchema.version)
-        case .path(let file):
-            let before = FindingStore.storedSchemaVersion(atPath: file)
-            let store = try Triage.openStore(repository: path, store: choice, create: true)
-            return (before, try store.health().schemaVersion)
         default:
-            let file = StoreSession.defaultPath(for: try Repository.open(path))
-            let before = FindingStore.storedSchemaVersion(atPath: file)
+            // The file's version before it is opened (opening an SQLite store migrates it).
+            var file: String? = nil
+            if case .path(let given) = choice { file = given }
+            if case .inRepository = choice { file = StoreSession.defaultPath(for: try Repository.open(path)) }
+            let before = file.map(FindingStore.storedSchemaVersion(atPath:)) ?? 0
             let store = try Triage.openStore(repository: path, store: choice, create: true)
             return (before, try store.health().schemaVersion)
         }

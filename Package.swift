@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "CIsolation"),
 
         // The only module that imports libgit2.
-        .target(name: "KeysealGit", dependencies: ["CGit2", "CGitOptions"]),
+        .target(name: "KeysealGit", dependencies: ["CGit2", "CGitOptions", "CZlib"]),
         // Bytes and rules; knows nothing about git. Its rules are data (Rules/*.toml), compiled in
         // through BuiltInRules.generated.swift, which keyseal-rulegen writes and a test keeps fresh.
         .target(
@@ -88,7 +88,8 @@ if Context.environment["KEYSEAL_FUZZ"] != nil {
         ("FuzzDecoders", "KeysealEngine"), ("FuzzMatcher", "KeysealEngine"), ("FuzzPackIndex", "KeysealGit"),
         ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
         ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"), ("FuzzHookInput", "KeysealCore"),
-        ("FuzzImage", "KeysealImage"), ("FuzzStoreRows", "KeysealCore"),
+        ("FuzzImage", "KeysealImage"), ("FuzzStoreRows", "KeysealCore"), ("FuzzPackDelta", "KeysealGit"),
+        ("FuzzDeltaScan", "KeysealEngine"),
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     for target in fuzzTargets {

@@ -90,6 +90,19 @@ with tempfile.TemporaryDirectory() as repo:
     subprocess.run(git + ["commit", "-q", "-m", "a"], check=True)
     subprocess.run(git + ["gc", "-q"], check=True)
     seeds["FuzzPackIndex"] = [open(p, "rb").read() for p in glob.glob(os.path.join(repo, ".git/objects/pack/*.idx"))]
+    # Revisions of one file, repacked so the pack holds deltas (the delta reader's input).
+    for n in range(6):
+        with open(os.path.join(repo, "a.txt"), "w") as f:
+            f.write("line\n" * 40 + "v%d\n" % n + text.decode() + "line\n" * n)
+        subprocess.run(git + ["commit", "-q", "-am", str(n)], check=True)
+    subprocess.run(git + ["repack", "-adfq"], check=True)
+    seeds["FuzzPackDelta"] = [open(p, "rb").read()[:65536] for p in glob.glob(os.path.join(repo, ".git/objects/pack/*.pack"))]
+
+# Delta scans: a base of two lines, then copies (even op byte: offset in the next two bytes) and
+# inserts (odd op byte: its upper bits count the inserted bytes that follow).
+base = text + b"\nname = value\n"
+seeds["FuzzDeltaScan"] = [len(base + b"xx").to_bytes(2, "big") + base + bytes([0x20, 0, 0, 0x0b]) + b"TOKEN" + bytes([0x40, 0, 8]),
+                          len(base + b"xx").to_bytes(2, "big") + base + bytes([0x11]) + b"password = " + bytes([0xfe, 0, 0])]
 
 for target, items in seeds.items():
     os.makedirs(os.path.join(out, target), exist_ok=True)

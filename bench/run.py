@@ -17,6 +17,11 @@ findings each tool reports, and keyseal's ratios to the fastest peer and to the 
 Conditions, disclosed with the figures:
 - keyseal runs with its compiled-rule cache warm (the normal case after install.sh, which fills it);
   the `keyseal-cold` row empties the cache before every run, so it pays for compiling the rules.
+- keyseal scans each revision a pack stores as a delta of another against it (what the delta
+  inserted; the base's hits carried over the rest); the `keyseal-full` row (KEYSEAL_DELTA=0) scans
+  every blob in full, and must report the same findings.
+- After the rounds, one more keyseal run with KEYSEAL_TRACE prints its phases (walk, read and scan,
+  report) and the CPU seconds Vectorscan spent on full scans, delta regions and delta whole passes.
 - Peak RSS is the largest sum of the RSS of the tool and all its descendants, sampled every 10 ms
   from /proc (gitleaks and Betterleaks run `git log` children, whose memory counts).
 - A run whose tool exits with an unexpected status or writes no readable report is not timed: the
@@ -91,7 +96,7 @@ def clone(name, work):
 
 
 def command(tool, binaries, repo, out):
-    if tool in ("keyseal", "keyseal-cold"):
+    if tool in ("keyseal", "keyseal-cold", "keyseal-full"):
         # --no-store: every round is a full-history scan, as the peers' are (bench/store.py measures the store).
         return [binaries["keyseal"], "scan", repo, "--quiet", "--no-store", "--format", "json", "--report", out]
     if tool == "kingfisher":
@@ -113,7 +118,7 @@ def findings(tool, out):
             data = json.load(handle)
     except (OSError, ValueError):
         return None
-    if tool in ("keyseal", "keyseal-cold"):
+    if tool in ("keyseal", "keyseal-cold", "keyseal-full"):
         return f"{data['summary']['findings']} ({data['summary']['secrets']} secrets)"
     if tool == "kingfisher":
         return str(len(data.get("findings", [])))
@@ -160,7 +165,7 @@ def run_measured(cmd, env=None, cwd=None):
 
 
 # Exit statuses that mean "ran and reported" (keyseal: 1 = findings).
-OK_STATUS = {"keyseal": {0, 1}, "keyseal-cold": {0, 1}, "kingfisher": {0, 200, 205}, "gitleaks": {0},
+OK_STATUS = {"keyseal": {0, 1}, "keyseal-cold": {0, 1}, "keyseal-full": {0, 1}, "kingfisher": {0, 200, 205}, "gitleaks": {0},
              "betterleaks": {0}, "floor": {0}}
 
 
@@ -174,6 +179,9 @@ def measure(tool, binaries, repo, tmp):
         shutil.rmtree(cache, ignore_errors=True)
         os.makedirs(cache)
         env = dict(os.environ, XDG_CACHE_HOME=cache)
+    if tool == "keyseal-full":
+        # Every blob scanned in full, none as a delta of another: the same findings, the old cost.
+        env = dict(os.environ, KEYSEAL_DELTA="0")
     status, wall, cpu, rss = run_measured(command(tool, binaries, repo, out), env=env)
     found = findings(tool, out) if tool != "floor" else "-"
     if status not in OK_STATUS[tool] or found is None:
@@ -237,10 +245,20 @@ def main():
             leanest = min(peers, key=lambda t: medians[t][2])
             k = medians["keyseal"]
             print(f"\nkeyseal wall / fastest peer ({fastest}): {k[0] / medians[fastest][0]:.2f}")
+            if "keyseal-full" in medians:
+                print(f"keyseal wall / keyseal-full (every blob in full): {k[0] / medians['keyseal-full'][0]:.2f}"
+                      f"; findings {samples['keyseal'][-1][3]} vs {samples['keyseal-full'][-1][3]}")
             print(f"keyseal RSS / lowest peer RSS ({leanest}): {k[2] / medians[leanest][2]:.2f}")
             if "floor" in medians:
                 print(f"keyseal wall / inflate-all floor: {k[0] / medians['floor'][0]:.2f}")
                 print(f"keyseal CPU / inflate-all floor CPU: {k[1] / medians['floor'][1]:.2f}")
+        if "keyseal" in binaries:
+            traced = subprocess.run([binaries["keyseal"], "scan", repo, "--quiet", "--no-store", "--format", "json"],
+                                    capture_output=True, text=True, env=dict(os.environ, KEYSEAL_TRACE="1"))
+            print("\nKEYSEAL_TRACE of one more run:\n")
+            for line in traced.stderr.splitlines():
+                if line.startswith("["):
+                    print("    " + line)
         print()
 
 

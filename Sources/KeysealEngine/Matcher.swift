@@ -66,6 +66,8 @@ public struct BlobScan: Sendable {
     public let gaps: ScanGaps
     /// Rule id → how many times a PCRE2 limit stopped that rule in this blob.
     public let regexLimitHits: [String: Int]
+    /// The blob's hits kept for its deltas (`scanBlob(record: true)` of a text blob).
+    public internal(set) var recorded: RecordedHits? = nil
     /// An archive whose opening stopped at a bound (depth, size or member count).
     public var truncated: Bool { gaps.contains(.archiveTruncated) }
 
@@ -103,23 +105,32 @@ public final class Matcher: @unchecked Sendable {
 
     /// Whether the Vectorscan database came from the on-disk cache (for tests and traces).
     public let loadedFromCache: Bool
+    /// The databases for scanning a delta against its base (see DeltaScan.swift); nil unless asked for.
+    let deltaDatabases: DeltaDatabases?
+    /// Whether `scanBlob` can take a `DeltaBase` (otherwise it scans in full).
+    public var scansDeltas: Bool { deltaDatabases != nil }
 
     /// Compiles `rules`, or loads them from `cacheDirectory` when a database compiled from exactly
     /// these rules is there (and stores it there otherwise). PCRE2 programs are compiled lazily, per
-    /// thread, for the rules that get a hit: a hook that scans a few files pays for a few.
-    public init(rules: [Rule], cacheDirectory: URL? = nil) throws {
+    /// thread, for the rules that get a hit: a hook that scans a few files pays for a few. With
+    /// `deltaScans` (a history scan), the two databases of delta scans are loaded or built too.
+    public init(rules: [Rule], cacheDirectory: URL? = nil, deltaScans: Bool = false) throws {
         self.rules = rules
         let compiled = rules + SpanLocator.rules
+        let flags: [UInt32]
         if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: compiled, from: cacheDirectory) {
-            (database, maxWidth) = cached
+            (database, maxWidth, flags) = cached
             loadedFromCache = true
         } else {
-            (database, maxWidth) = try Self.compileVectorscan(compiled)
+            (database, maxWidth, flags) = try Self.compileVectorscan(compiled)
             loadedFromCache = false
             if let cacheDirectory {
-                RuleDatabaseCache.store(database, maxWidth: maxWidth, rules: compiled, in: cacheDirectory)
+                RuleDatabaseCache.store(database, maxWidth: maxWidth, flags: flags, rules: compiled, in: cacheDirectory)
             }
         }
+        deltaDatabases = deltaScans
+            ? DeltaDatabases.make(compiled, ruleCount: rules.count, widths: maxWidth, flags: flags, cacheDirectory: cacheDirectory)
+            : nil
         let ids = Dictionary(rules.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
         pairIndex = rules.map { $0.pairsWith.flatMap { ids[$0] } }
         keywordBytes = rules.map { $0.keywords.map { Array($0.lowercased().utf8) } }
@@ -142,6 +153,11 @@ public final class Matcher: @unchecked Sendable {
         let jitStack: OpaquePointer?
         let matchContext: OpaquePointer?
         let hits = HitBuffer()
+        /// Where a delta scan's Vectorscan calls report.
+        let collector = HitCollector()
+        /// What the last `scanBlob` recorded for deltas of its blob (nil: nothing asked, or not text,
+        /// or too many hits to keep).
+        var recorded: RecordedHits?
         /// What the scans since the last `scanBlob` left out; `scanBlob` starts it afresh.
         var gaps: ScanGaps = []
         /// Rule index → PCRE2 limit hits since the last `scanBlob`.
@@ -149,6 +165,12 @@ public final class Matcher: @unchecked Sendable {
         /// For the rule tests: keep every rule's match where several find the same bytes, so a test
         /// can see which rules compete for a secret (the priority check).
         var keepOverlaps = false
+        /// The delta the current `scanBlob` may use for its blob's own text.
+        var delta: DeltaBase?
+        /// Blobs this scratch scanned as deltas, and the bytes Vectorscan read of them (the windowed
+        /// database's regions plus the whole database's full pass), against their lengths.
+        public internal(set) var deltaBlobs = 0, deltaBytesScanned = 0, deltaBytes = 0
+        public internal(set) var time = VectorscanTime()
         private var programs: [OpaquePointer?]
         private var failed: [Bool]
         private let rules: [Rule]
@@ -163,14 +185,20 @@ public final class Matcher: @unchecked Sendable {
             return programs[index]
         }
 
-        init(database: OpaquePointer, rules: [Rule]) throws {
+        init(database: OpaquePointer, delta: DeltaDatabases?, rules: [Rule]) throws {
             self.rules = rules
             programs = [OpaquePointer?](repeating: nil, count: rules.count)
             failed = [Bool](repeating: false, count: rules.count)
             var scratch: OpaquePointer?
-            guard hs_alloc_scratch(database, &scratch) == HS_SUCCESS, let scratch else {
-                throw EngineError("hs_alloc_scratch failed")
+            // One scratch serves every database it is allocated for (each call grows it as needed).
+            for db in [database, delta?.windowed, delta?.whole].compactMap({ $0 }) {
+                guard hs_alloc_scratch(db, &scratch) == HS_SUCCESS else {
+                    if let scratch { hs_free_scratch(scratch) }
+                    throw EngineError("hs_alloc_scratch failed")
+                }
             }
+            guard let scratch else { throw EngineError("hs_alloc_scratch failed") }
+            if let delta { hits.recordable = delta.kind.map { $0 != .whole } }
             hs = scratch
             guard let data = pcre2_match_data_create_8(32, nil) else {
                 hs_free_scratch(scratch)
@@ -201,7 +229,7 @@ public final class Matcher: @unchecked Sendable {
         }
     }
 
-    public func makeScratch() throws -> Scratch { try Scratch(database: database, rules: rules) }
+    public func makeScratch() throws -> Scratch { try Scratch(database: database, delta: deltaDatabases, rules: rules) }
 
     /// PCRE2 limits, per start position. A step is a backtracking point: the longest built-in
     /// match (a 64 KiB PGP block, one step and one level of depth per byte of its lazy body) needs
@@ -221,19 +249,36 @@ public final class Matcher: @unchecked Sendable {
     /// Finds every rule's secrets in a blob: text directly and through its encoded spans, a binary
     /// through its printable runs, an archive through its members. What the scan left out (an
     /// archive cut short, a regex limit, encoded text decoded in part) is in the result's `gaps`.
-    public func scanBlob(_ buffer: UnsafeRawBufferPointer, scratch: Scratch) throws -> BlobScan {
+    ///
+    /// For a history scan (`scansDeltas`): `delta`, when the blob is stored as a delta of a text blob
+    /// scanned before, lets the scan carry that blob's hits over the bytes the delta copies; `record`
+    /// keeps this blob's hits in the result (`recorded`) for the blobs stored as deltas of it.
+    public func scanBlob(_ buffer: UnsafeRawBufferPointer, scratch: Scratch, delta: DeltaBase? = nil,
+                         record: Bool = false) throws -> BlobScan {
         var budget = ArchiveBudget()
         scratch.gaps = []
         scratch.limitHits = [:]
+        scratch.recorded = nil
+        scratch.hits.recording = record && deltaDatabases != nil
+        scratch.delta = deltaDatabases == nil ? nil : delta
+        defer {
+            scratch.hits.recording = false
+            scratch.delta = nil
+        }
         let (matches, kind) = try scanBlob(buffer.bindMemory(to: UInt8.self), scratch: scratch, depth: 0, budget: &budget)
         var limits: [String: Int] = [:]
         for (rule, count) in scratch.limitHits { limits[rules[rule].id, default: 0] += count }
-        return BlobScan(matches: matches, kind: kind, truncated: budget.truncated, gaps: scratch.gaps, regexLimitHits: limits)
+        var scan = BlobScan(matches: matches, kind: kind, truncated: budget.truncated, gaps: scratch.gaps, regexLimitHits: limits)
+        scan.recorded = kind == .text ? scratch.recorded : nil
+        return scan
     }
 
     private func scanBlob(_ bytes: UnsafeBufferPointer<UInt8>, scratch: Scratch, depth: Int,
                           budget: inout ArchiveBudget) throws -> ([EngineMatch], BlobKind) {
         if let format = Containers.format(bytes) {
+            // Members' hits are not the archive's: nothing to record or carry.
+            scratch.hits.recording = false
+            scratch.delta = nil
             guard depth < ArchiveBudget.maxDepth else {
                 budget.truncated = true
                 return ([], .archive)
@@ -256,6 +301,9 @@ public final class Matcher: @unchecked Sendable {
             budget.truncated = true
         }
         if Containers.isBinary(bytes) {
+            // Hits of printable runs are not the blob's: nothing to record or carry.
+            scratch.hits.recording = false
+            scratch.delta = nil
             let (text, starts) = Containers.printableRuns(bytes)
             let found = try text.withUnsafeBytes { try scan($0, scratch: scratch) }.map { match -> EngineMatch in
                 var located = match
@@ -288,10 +336,30 @@ public final class Matcher: @unchecked Sendable {
         // Vectorscan cannot resume a scan), so no number of hits ends the scan of a blob.
         hits.flush = { [unowned self] in self.confirm(hits, in: bytes, scratch: scratch, into: confirmation) }
         defer { hits.flush = nil }
-        let status = hs_scan(database, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
-                             onHit, Unmanaged.passUnretained(hits).toOpaque())
-        guard status == HS_SUCCESS else {
-            throw EngineError("hs_scan failed with status \(status)")
+        // Only the blob's own text is recorded or delta-scanned, not what its spans decode to.
+        let delta = depth == 0 ? scratch.delta : nil
+        let recording = depth == 0 && hits.recording
+        scratch.delta = nil
+        hits.recording = false
+        if let delta, let databases = deltaDatabases, let carried = try deltaHits(bytes, delta, databases: databases, scratch: scratch) {
+            for hit in carried { hits.add(UInt32(hit & 0xfffff), end: Int(hit >> 20)) }
+            if recording {
+                scratch.recorded = RecordedHits(packed: carried.filter { hits.recordable[Int($0 & 0xfffff)] }, length: bytes.count)
+            }
+        } else {
+            hits.recording = recording
+            let started = ThreadCPU.now()
+            defer { scratch.time.full += ThreadCPU.now() - started }
+            let status = hs_scan(database, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
+                                 onHit, Unmanaged.passUnretained(hits).toOpaque())
+            hits.recording = false
+            guard status == HS_SUCCESS else {
+                throw EngineError("hs_scan failed with status \(status)")
+            }
+            if recording && !hits.recordOverflow {
+                if !hits.recorded.isSorted() { hits.recorded.sort() }
+                scratch.recorded = RecordedHits(packed: hits.recorded, length: bytes.count)
+            }
         }
         confirm(hits, in: bytes, scratch: scratch, into: confirmation)
         hits.flush = nil
@@ -794,7 +862,7 @@ public final class Matcher: @unchecked Sendable {
 
     /// One database for all rules. A pattern Vectorscan cannot take exactly is compiled in prefilter
     /// mode (it may then report more hits; PCRE2 decides).
-    static func compileVectorscan(_ rules: [Rule]) throws -> (OpaquePointer, [Int?]) {
+    static func compileVectorscan(_ rules: [Rule]) throws -> (OpaquePointer, [Int?], [UInt32]) {
         var flags = rules.map { UInt32(HS_FLAG_MULTILINE) | ($0.caseless ? UInt32(HS_FLAG_CASELESS) : 0) }
         let patterns = rules.map { $0.prefilter ?? $0.regex }
         let cStrings = patterns.map { strdup($0) }
@@ -808,7 +876,7 @@ public final class Matcher: @unchecked Sendable {
                                  &database, &compileError)
             }
             if status == HS_SUCCESS, let database {
-                return (database, zip(cStrings, flags).map { maxWidth($0.0, $0.1) })
+                return (database, zip(cStrings, flags).map { maxWidth($0.0, $0.1) }, flags)
             }
             let failed = Int(compileError?.pointee.expression ?? -1)
             let message = compileError?.pointee.message.map { String(cString: $0) } ?? "status \(status)"
@@ -822,6 +890,24 @@ public final class Matcher: @unchecked Sendable {
         throw EngineError("Vectorscan could not compile the rule set")
     }
 
+    /// The patterns `ids` of `rules` in one database, each with its id and the flags it has in the
+    /// full database (prefilter mode included), so each reports the same hits there as here.
+    static func compileSubset(_ rules: [Rule], ids: [Int], flags: [UInt32]) throws -> OpaquePointer {
+        let cStrings = ids.map { strdup(rules[$0].prefilter ?? rules[$0].regex) }
+        defer { cStrings.forEach { free($0) } }
+        var database: OpaquePointer?
+        var compileError: UnsafeMutablePointer<hs_compile_error_t>?
+        let subsetFlags = ids.map { flags[$0] }
+        let subsetIDs = ids.map { UInt32($0) }
+        let status = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { exprs in
+            hs_compile_multi(exprs.baseAddress, subsetFlags, subsetIDs, UInt32(ids.count), UInt32(HS_MODE_BLOCK), nil,
+                             &database, &compileError)
+        }
+        hs_free_compile_error(compileError)
+        guard status == HS_SUCCESS, let database else { throw EngineError("Vectorscan cannot compile the delta databases") }
+        return database
+    }
+
     static func maxWidth(_ pattern: UnsafeMutablePointer<CChar>?, _ flags: UInt32) -> Int? {
         var info: UnsafeMutablePointer<hs_expr_info_t>?
         var error: UnsafeMutablePointer<hs_compile_error_t>?
@@ -832,6 +918,17 @@ public final class Matcher: @unchecked Sendable {
         defer { free(info) }
         let width = info.pointee.max_width
         return width == UInt32.max ? nil : Int(width)
+    }
+}
+
+extension Array where Element == UInt64 {
+    func isSorted() -> Bool {
+        var i = 1
+        while i < count {
+            if self[i - 1] > self[i] { return false }
+            i += 1
+        }
+        return true
     }
 }
 
@@ -879,6 +976,13 @@ final class HitBuffer {
     var locatorsDropped = false
     /// Confirms the rule hits held so far (set by `scan` for the length of one `hs_scan`).
     var flush: (() -> Void)?
+    /// Per compiled pattern: whether deltas carry its hits (narrow and line patterns).
+    var recordable: [Bool] = []
+    /// While set, hits of recordable patterns are also kept in `recorded` (packed, see `RecordedHits`).
+    var recording = false
+    var recorded: [UInt64] = []
+    /// More hits than a record keeps: the blob's deltas are scanned in full.
+    var recordOverflow = false
     private var bytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     /// Per locator kind: the end of the last kept hit and of its line (-1: none yet).
     private var lastEnd: [Int] = []
@@ -893,6 +997,25 @@ final class HitBuffer {
         locatorsDropped = false
         lastEnd = [Int](repeating: -1, count: SpanLocator.allCases.count)
         lastLineEnd = lastEnd
+        recorded.removeAll(keepingCapacity: true)
+        recordOverflow = false
+    }
+
+    /// One hit, as Vectorscan reports it (or as a delta scan carries it over).
+    @inline(__always)
+    func add(_ id: UInt32, end: Int) {
+        if recording && Int(id) < recordable.count && recordable[Int(id)] {
+            if recorded.count < Self.limit { recorded.append(UInt64(end) << 20 | UInt64(id)) } else { recordOverflow = true }
+        }
+        if Int(id) >= ruleCount {
+            // Safe: ids past the rules' are the locators', compiled in `SpanLocator` order.
+            addLocator(SpanLocator(rawValue: Int(id) - ruleCount)!, end: end)
+            return
+        }
+        ids.append(id)
+        tos.append(UInt64(end))
+        count += 1
+        if count >= Self.limit { flush?() }
     }
 
     func clearRuleHits() {
@@ -936,14 +1059,6 @@ final class HitBuffer {
 private func onHit(_ id: UInt32, _ from: UInt64, _ to: UInt64, _ flags: UInt32, _ context: UnsafeMutableRawPointer?) -> Int32 {
     // Safe: `scan` passes its HitBuffer as the context and keeps it alive for the call.
     let hits = Unmanaged<HitBuffer>.fromOpaque(context!).takeUnretainedValue()
-    if Int(id) >= hits.ruleCount {
-        // Safe: ids past the rules' are the locators', compiled in `SpanLocator` order.
-        hits.addLocator(SpanLocator(rawValue: Int(id) - hits.ruleCount)!, end: Int(to))
-        return 0
-    }
-    hits.ids.append(id)
-    hits.tos.append(to)
-    hits.count += 1
-    if hits.count >= HitBuffer.limit { hits.flush?() }
+    hits.add(id, end: Int(to))
     return 0
 }

@@ -7,7 +7,9 @@ import Foundation
 /// written to a temporary file and renamed into place. A file that is stale, truncated or from
 /// another platform is ignored and replaced.
 enum RuleDatabaseCache {
-    static let magic = Array("KSHSDB01".utf8)
+    /// Version 2 keeps each pattern's compile flags (whether it fell back to prefilter mode), so the
+    /// databases for delta scans compile their subsets with exactly the full database's flags.
+    static let magic = Array("KSHSDB02".utf8)
 
     static func key(_ rules: [Rule]) -> String {
         var hasher = SHA256()
@@ -20,44 +22,52 @@ enum RuleDatabaseCache {
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    static func file(for rules: [Rule], in directory: URL) -> URL {
-        directory.appendingPathComponent("rules-\(key(rules)).hsdb")
+    /// `variant` names a database compiled from part of the rules (the delta scans' two), whose
+    /// patterns the rules decide: the same key, another file.
+    static func file(for rules: [Rule], variant: String = "", in directory: URL) -> URL {
+        directory.appendingPathComponent("rules-\(key(rules))\(variant.isEmpty ? "" : "-" + variant).hsdb")
     }
 
-    static func load(rules: [Rule], from directory: URL) -> (OpaquePointer, [Int?])? {
-        guard let data = try? Data(contentsOf: file(for: rules, in: directory)) else { return nil }
-        return data.withUnsafeBytes { raw -> (OpaquePointer, [Int?])? in
+    /// The full database with each pattern's width and flags; for a `variant`, its database alone
+    /// (count 0: the full one's list describes its patterns).
+    static func load(rules: [Rule], variant: String = "", from directory: URL) -> (OpaquePointer, [Int?], [UInt32])? {
+        guard let data = try? Data(contentsOf: file(for: rules, variant: variant, in: directory)) else { return nil }
+        return data.withUnsafeBytes { raw -> (OpaquePointer, [Int?], [UInt32])? in
             let header = magic.count + 4
             guard raw.count > header, raw.prefix(magic.count).elementsEqual(magic) else { return nil }
             let count = Int(raw.loadUnaligned(fromByteOffset: magic.count, as: UInt32.self))
-            let databaseStart = header + count * 4
-            guard count == rules.count, raw.count > databaseStart else { return nil }
+            guard count == (variant.isEmpty ? rules.count : 0) else { return nil }
+            let databaseStart = header + count * 8
+            guard raw.count > databaseStart else { return nil }
             let widths: [Int?] = (0..<count).map {
-                let width = raw.loadUnaligned(fromByteOffset: header + $0 * 4, as: Int32.self)
+                let width = raw.loadUnaligned(fromByteOffset: header + $0 * 8, as: Int32.self)
                 return width < 0 ? nil : Int(width)
             }
+            let flags = (0..<count).map { raw.loadUnaligned(fromByteOffset: header + $0 * 8 + 4, as: UInt32.self) }
             var database: OpaquePointer?
             let bytes = raw.baseAddress!.advanced(by: databaseStart).assumingMemoryBound(to: CChar.self)
             guard hs_deserialize_database(bytes, raw.count - databaseStart, &database) == HS_SUCCESS,
                   let database else { return nil }
-            return (database, widths)
+            return (database, widths, flags)
         }
     }
 
-    static func store(_ database: OpaquePointer, maxWidth: [Int?], rules: [Rule], in directory: URL) {
+    static func store(_ database: OpaquePointer, maxWidth: [Int?], flags: [UInt32], rules: [Rule], variant: String = "",
+                      in directory: URL) {
         var bytes: UnsafeMutablePointer<CChar>?
         var length = 0
         guard hs_serialize_database(database, &bytes, &length) == HS_SUCCESS, let bytes else { return }
         defer { free(bytes) }
         var data = Data(magic)
         withUnsafeBytes(of: UInt32(maxWidth.count)) { data.append(contentsOf: $0) }
-        for width in maxWidth {
+        for (width, flag) in zip(maxWidth, flags) {
             withUnsafeBytes(of: Int32(width.map { min($0, Int(Int32.max)) } ?? -1)) { data.append(contentsOf: $0) }
+            withUnsafeBytes(of: flag) { data.append(contentsOf: $0) }
         }
         data.append(Data(bytes: bytes, count: length))
         // A cache that cannot be written is not an error: the next run compiles again.
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let target = file(for: rules, in: directory)
+        let target = file(for: rules, variant: variant, in: directory)
         let temporary = directory.appendingPathComponent(".\(target.lastPathComponent).\(getpid()).tmp")
         do {
             try data.write(to: temporary)
@@ -68,19 +78,25 @@ enum RuleDatabaseCache {
         prune(directory, keeping: 4)
     }
 
-    /// Each rule-set change writes a new file: keep the most recently used few (several repositories
-    /// with different configs share the folder), remove the rest.
+    /// Each rule-set change writes new files (the full database, and for history scans the delta
+    /// scans' two): keep those of the most recently used few rule sets (several repositories with
+    /// different configs share the folder), remove the rest.
     static func prune(_ directory: URL, keeping count: Int) {
         let files = FileManager.default
         guard let names = try? files.contentsOfDirectory(atPath: directory.path) else { return }
-        let databases = names.filter { $0.hasPrefix("rules-") && $0.hasSuffix(".hsdb") }.map { directory.appendingPathComponent($0) }
-        guard databases.count > count else { return }
-        let byAge = databases.sorted {
-            let a = (try? files.attributesOfItem(atPath: $0.path)[.modificationDate] as? Date) ?? .distantPast
-            let b = (try? files.attributesOfItem(atPath: $1.path)[.modificationDate] as? Date) ?? .distantPast
-            return a > b
+        // rules-<64 hex digits of the key>[-variant].hsdb
+        var sets: [Substring: (newest: Date, files: [URL])] = [:]
+        for name in names where name.hasPrefix("rules-") && name.hasSuffix(".hsdb") && name.count >= 6 + 64 + 5 {
+            let key = name.dropFirst(6).prefix(64)
+            let url = directory.appendingPathComponent(name)
+            let date = (try? files.attributesOfItem(atPath: url.path)[.modificationDate] as? Date) ?? .distantPast
+            let entry = sets[key] ?? (.distantPast, [])
+            sets[key] = (max(entry.newest, date), entry.files + [url])
         }
-        for stale in byAge.dropFirst(count) { try? files.removeItem(at: stale) }
+        guard sets.count > count else { return }
+        for stale in sets.values.sorted(by: { $0.newest > $1.newest }).dropFirst(count) {
+            for file in stale.files { try? files.removeItem(at: file) }
+        }
     }
 
     /// `$XDG_CACHE_HOME/keyseal`, else `~/.cache/keyseal`.

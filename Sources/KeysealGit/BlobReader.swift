@@ -110,7 +110,9 @@ final class ObjectDatabase {
 /// does not hold together (a stray or damaged file, which git ignores too) is ignored: it only
 /// orders reads, so ignoring it costs speed, never findings.
 struct PackOrder {
-    private var indexes: [Data] = []
+    private(set) var indexes: [Data] = []
+    /// The `.pack` file beside each index (same order).
+    private(set) var packPaths: [String] = []
 
     init(commonDirectory: String) {
         let folder = Repository.packFolder(commonDirectory: commonDirectory)
@@ -121,6 +123,7 @@ struct PackOrder {
                   data.withUnsafeBytes(Self.isValid)
             else { continue }
             indexes.append(data)
+            packPaths.append(String(path.dropLast(4)) + ".pack")
         }
     }
 
@@ -143,19 +146,27 @@ struct PackOrder {
         return raw.count >= smallest && raw.count <= smallest + count * 8
     }
 
-    /// Indexes of `blobs` in the order their packs store them.
-    func sorted(_ blobs: [ObjectID]) -> [Int] {
-        guard !indexes.isEmpty else { return Array(blobs.indices) }
+    /// Per blob: its first pack's number << 48 | its offset in that pack (`.max` when in no pack),
+    /// and, when `duplicates` is asked for, whether another pack holds it too.
+    func locations(_ blobs: [ObjectID], duplicates: Bool = false) -> (keys: [UInt64], duplicated: [Bool]) {
         var keys = [UInt64](repeating: .max, count: blobs.count)
+        var duplicated = [Bool](repeating: false, count: duplicates ? blobs.count : 0)
         for (packNumber, data) in indexes.enumerated() {
             data.withUnsafeBytes { raw in
-                for i in blobs.indices where keys[i] == .max {
-                    if let offset = Self.offset(of: blobs[i], in: raw) {
-                        keys[i] = UInt64(packNumber) << 48 | offset
+                for i in blobs.indices where duplicates || keys[i] == .max {
+                    if let offset = Self.offset(of: blobs[i], in: raw), offset < 1 << 48 {
+                        if keys[i] == .max { keys[i] = UInt64(packNumber) << 48 | offset } else { duplicated[i] = true }
                     }
                 }
             }
         }
+        return (keys, duplicated)
+    }
+
+    /// Indexes of `blobs` in the order their packs store them.
+    func sorted(_ blobs: [ObjectID]) -> [Int] {
+        guard !indexes.isEmpty else { return Array(blobs.indices) }
+        let keys = locations(blobs).keys
         return blobs.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
     }
 

@@ -23,7 +23,7 @@ public struct Settings: Sendable {
     }
 
     /// Compiles the rules, or loads them from the on-disk cache (hooks run often; compiling is slow).
-    public func matcher(cacheDirectory: URL? = Matcher.defaultCacheDirectory) throws -> Matcher {
-        try Matcher(rules: rules, cacheDirectory: cacheDirectory)
+    public func matcher(cacheDirectory: URL? = Matcher.defaultCacheDirectory, deltaScans: Bool = false) throws -> Matcher {
+        try Matcher(rules: rules, cacheDirectory: cacheDirectory, deltaScans: deltaScans)
     }
 }

@@ -19,6 +19,8 @@ final class ScanWorker: @unchecked Sendable {
     var found: [BlobMatches] = []
     var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, missing = 0, regexLimited = 0, decodedInPart = 0
     var regexLimitHits: [String: Int] = [:]
+    /// A delta's instructions, inflated (reused from blob to blob).
+    var deltaBuffer: [UInt8] = []
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
@@ -119,10 +121,14 @@ public enum HistoryScan {
             }
         }
 
-        let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory)
+        let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory, deltaScans: options.deltaScans && DeltaScanning.enabled && toRead.count >= DeltaScanning.minimumBlobs)
         trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")", since: started)
         let subset = Set(toRead)
         let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
+        // Each revision stored as a delta of another is scanned against it: what the delta inserted,
+        // with the base's hits carried over the bytes it copies (same matches as a full scan).
+        let deltas = matcher.scansDeltas ? DeltaScanning(blobs: history.blobs, reading: order, repository: repository) : nil
+        if let deltas { trace("pack deltas read: \(deltas.deltas.base.lazy.filter { $0 >= 0 }.count) blobs are deltas of another", since: started) }
         progress?.blobsTotal.store(order.count, ordering: .relaxed)
         var found: [BlobMatches] = []
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
@@ -136,7 +142,8 @@ public enum HistoryScan {
                 history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
                 makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
                 body: { worker, index, content in
-                    try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, progress: progress)
+                    try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, deltas: deltas,
+                                 progress: progress)
                 },
                 finish: { worker in
                     let done = worker
@@ -158,6 +165,7 @@ public enum HistoryScan {
                 unscanned += worker.unscanned
                 chunkUnscanned.formUnion(worker.unscanned.map(\.blob))
                 chunkFound += worker.found
+                deltas?.count(worker.scratch)
             }
             // A blob not fully scanned is not recorded as scanned: a later scan reads (and counts) it again.
             try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
@@ -166,12 +174,14 @@ public enum HistoryScan {
             options.afterChunk?(chunksRecorded)
         }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
+        if let deltas { trace(deltas.summary, since: started) }
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 
         let builder = FindingBuilder(repository: repository, history: history, rules: settings.rules, settings: settings,
                                      showSecrets: options.showSecrets)
         var findings = try builder.findings(from: found)
         findings += try builder.findings(fromCached: cachedMatches, secrets: store?.secretsByFingerprint() ?? [:])
+        trace("attributed: \(findings.count) finding(s)", since: started)
         if let store {
             try store.finish(findings: findings, history: history, counts: summary,
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
@@ -217,8 +227,10 @@ public enum HistoryScan {
             audit = try Auditor.audit(repository: repository, settings: settings, revision: nil, matcher: matcher)
         }
         summary.durationSeconds = Date().timeIntervalSince(started)
+        trace("done (store, triage, HEAD placement\(audit == nil ? "" : ", audit"))", since: started)
         var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
         result.failOnUnscanned = options.failOnUnscanned
+        result.blobsScannedAsDeltas = deltas?.scannedAsDeltas ?? 0
         return result
     }
 
@@ -294,7 +306,7 @@ public enum HistoryScan {
     }
 
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
-                                 allowlist: Allowlist, progress: ScanProgress?) throws {
+                                 allowlist: Allowlist, deltas: DeltaScanning?, progress: ScanProgress?) throws {
         switch content {
         case .tooLarge(let size):
             worker.large += 1
@@ -305,7 +317,14 @@ public enum HistoryScan {
         case .bytes(let bytes):
             worker.scanned += 1
             worker.bytes += bytes.count
-            let scan = try matcher.scanBlob(bytes, scratch: worker.scratch)
+            let scan: BlobScan
+            if let deltas {
+                let base = deltas.base(of: index, targetLength: bytes.count, buffer: &worker.deltaBuffer)
+                scan = try matcher.scanBlob(bytes, scratch: worker.scratch, delta: base, record: deltas.isBase(index))
+                deltas.scanned(index, recorded: scan.recorded, asDelta: base != nil)
+            } else {
+                scan = try matcher.scanBlob(bytes, scratch: worker.scratch)
+            }
             switch scan.kind {
             case .text: break
             case .binary: worker.binary += 1
@@ -333,5 +352,83 @@ public enum HistoryScan {
     static func trace(_ what: String, since start: Date) {
         guard tracing else { return }
         FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
+    }
+}
+
+/// The pack deltas of a history scan, and the recorded hits of the blobs that are bases of others,
+/// each kept until its last delta has taken it (or the scan ends).
+final class DeltaScanning: Sendable {
+    /// `KEYSEAL_DELTA=0` scans every blob in full (to compare both ways, in tests and bench/).
+    static let enabled = ProcessInfo.processInfo.environment["KEYSEAL_DELTA"] != "0"
+    /// Fewer blobs to read (a `--since-commit` range in CI) hold few deltas of each other: not worth
+    /// loading (or, on a new rule set, compiling) the delta scans' two databases.
+    static let minimumBlobs = 64
+
+    let deltas: PackDeltas
+    private struct State {
+        var hits: [Int: RecordedHits] = [:]
+        /// Per blob: deltas of it not yet scanned.
+        var waiting: [Int32]
+        var memory = 0, peakMemory = 0
+        var asDeltas = 0, bases = 0, notReady = 0
+        var windowedBytes = 0, deltaBytes = 0
+        var time = VectorscanTime()
+    }
+    private let state: Mutex<State>
+
+    init(blobs: [ObjectID], reading: [Int], repository: Repository) {
+        deltas = PackDeltas(blobs, reading: reading, repository: repository)
+        state = Mutex(State(waiting: deltas.dependents))
+    }
+
+    func isBase(_ index: Int) -> Bool { deltas.dependents[index] > 0 }
+
+    /// The base a delta scan of blob `index` can use: nil when it is no delta of a blob recorded
+    /// (not text, not read yet by another thread, too many hits) or its delta does not describe it.
+    func base(of index: Int, targetLength: Int, buffer: inout [UInt8]) -> DeltaBase? {
+        let base = Int(deltas.base[index])
+        guard base >= 0 else { return nil }
+        let hits = state.withLock { state -> RecordedHits? in
+            let hits = state.hits[base]
+            state.waiting[base] -= 1
+            if state.waiting[base] <= 0, let gone = state.hits.removeValue(forKey: base) { state.memory -= gone.memory }
+            if hits == nil { state.notReady += 1 }
+            return hits
+        }
+        guard let hits,
+              let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, buffer: &buffer)
+        else { return nil }
+        return DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
+    }
+
+    /// Keeps what blob `index` recorded while deltas of it wait.
+    func scanned(_ index: Int, recorded: RecordedHits?, asDelta: Bool) {
+        state.withLock { state in
+            if asDelta { state.asDeltas += 1 }
+            if let recorded, state.waiting[index] > 0 {
+                state.hits[index] = recorded
+                state.bases += 1
+                state.memory += recorded.memory
+                state.peakMemory = max(state.peakMemory, state.memory)
+            }
+        }
+    }
+
+    /// Adds up what a worker's scratch read of its deltas (it counts from its start).
+    func count(_ scratch: Matcher.Scratch) {
+        state.withLock { state in
+            state.windowedBytes += scratch.deltaBytesScanned
+            state.time = state.time + scratch.time
+            state.deltaBytes += scratch.deltaBytes
+        }
+    }
+
+    var scannedAsDeltas: Int { state.withLock { $0.asDeltas } }
+
+    var summary: String {
+        state.withLock { state in
+            "delta scans: \(state.asDeltas) blobs scanned as deltas, \(state.bases) bases recorded (peak \(state.peakMemory / 1024) KiB of hits), \(state.notReady) deltas whose base was not ready; Vectorscan read \(state.windowedBytes >> 20) MiB of their \(state.deltaBytes >> 20) MiB"
+                + String(format: "; Vectorscan CPU s: full scans %.2f, delta regions %.2f, delta whole pass %.2f", state.time.full, state.time.windowed, state.time.whole)
+        }
     }
 }

@@ -35,6 +35,9 @@ public struct ScanOptions: Sendable {
     package var afterChunk: (@Sendable (Int) -> Void)? = nil
     /// Seams in the store's write transactions (see `WriteHooks`).
     package var storeHooks = WriteHooks()
+    /// Scans each revision stored as a delta against its base (false: every blob in full, as the
+    /// reference the delta scans are compared with). bench/ uses `KEYSEAL_DELTA=0` for the same.
+    package var deltaScans = true
 
     public init(path: String, sinceCommit: String? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxBlobSize: Int? = nil, showSecrets: Bool = false, verifyHashes: Bool = false,

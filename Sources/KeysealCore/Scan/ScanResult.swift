@@ -146,6 +146,8 @@ public struct ScanResult: Sendable {
     public var failOnUnscanned = false
     /// What produced the result: reports that keep runs apart (SARIF's category) say so.
     public var origin: ScanOrigin = .history
+    /// Blobs this run scanned as deltas of another (what they inserted; the rest carried over).
+    public var blobsScannedAsDeltas = 0
 
     public init(summary: ScanSummary, findings: [Finding], rules: [RuleInfo], audit: AuditResult? = nil) {
         self.summary = summary

@@ -1,0 +1,55 @@
+import CFuzzDriver
+import Foundation
+@testable import KeysealGit
+
+/// The pack reader of delta scans: an entry's header at each offset of the input read as a pack,
+/// the zlib inflate of what follows, and a delta's instructions (with the sizes the delta states, so
+/// the parse goes past them). Whatever it returns must describe copies inside both buffers.
+func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let input = UnsafeRawBufferPointer(start: data, count: size)
+    for offset in stride(from: 0, to: min(size, 64), by: 1) {
+        guard let header = PackDeltas.header(input, at: offset) else { continue }
+        precondition(header.dataStart > offset && header.dataStart <= size, "header past the pack")
+        if let base = header.baseOffset { precondition(base >= 12 && base < offset, "base not before its delta") }
+        let wanted = min(header.size, 1 << 16)
+        var out = [UInt8](repeating: 0, count: wanted)
+        _ = out.withUnsafeMutableBytes {
+            PackDeltas.inflate(UnsafeRawBufferPointer(rebasing: input[header.dataStart..<(size - 20)]),
+                               into: $0, size: wanted)
+        }
+    }
+    // The delta's own two sizes, read the way the parser reads them.
+    var p = 0
+    func varint() -> Int {
+        var value = 0, shift = 0
+        while p < size && shift <= 56 {
+            let c = Int(input[p])
+            p += 1
+            value |= (c & 0x7f) << shift
+            shift += 7
+            if c & 0x80 == 0 { break }
+        }
+        return value
+    }
+    let base = varint(), target = varint()
+    if let copies = PackDeltas.parse(input, baseLength: base, targetLength: target) {
+        var end = 0
+        for copy in copies {
+            precondition(copy.count > 0 && copy.target >= end && copy.base >= 0 && copy.base + copy.count <= base
+                && copy.target + copy.count <= target, "a copy outside its buffers")
+            end = copy.target + copy.count
+        }
+    }
+    return 0
+}
+
+/// SwiftPM aliases `main` to `FuzzPackDelta_main`: hand control to libFuzzer with `fuzz` as the target.
+@_cdecl("FuzzPackDelta_main")
+public func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        // Safe: libFuzzer passes a valid pointer (to an empty buffer when size is 0).
+        fuzz(data!, size)
+    }
+}

@@ -1,0 +1,524 @@
+import CVectorscan
+import Foundation
+
+// Scanning a revision stored as a delta of another: most of its bytes are copies of the base's, whose
+// hits are known. Only what the delta inserted (and a margin around it) is scanned again; the base's
+// hits in the copied spans are carried over. The matches are the ones a full scan finds, because
+// what decides a match is local:
+//
+// - A pattern of bounded width `w` hits at end offset `e` only through bytes `e - w - 1 ... e` (the
+//   one before a match's start and the one at its end decide `^`, `$` and `\b`). Where those lie
+//   inside one copied span, the hit is the base's, moved. Such patterns are "narrow" (width at most
+//   `DeltaDatabases.maxNarrowWidth`).
+// - An unbounded pattern of a line rule (not a named value, whose search takes in the next line)
+//   only decides which lines PCRE2 searches, from the line's start to its end. A line whose PCRE2
+//   search finds something holds a Vectorscan hit whatever precedes it (the match itself is one), and
+//   a line that finds nothing is the same searched or not. So a line copied whole (with the newline
+//   before it) is searched in the target as in the base: the base's hits on it are carried.
+// - Every other pattern (unbounded block rules, named values, wide locators) is scanned over the
+//   whole target, as today.
+//
+// `MatcherDeltaTests` checks the result against a full scan on random edits of text full of secrets,
+// and the history scan can be run both ways (`KEYSEAL_DELTA=0`) to compare them on a repository.
+
+/// Bytes of a delta's target that are a copy of its base's.
+public struct CopySegment: Sendable, Equatable {
+    public let target: Int
+    public let base: Int
+    public let count: Int
+    public init(target: Int, base: Int, count: Int) {
+        self.target = target
+        self.base = base
+        self.count = count
+    }
+}
+
+/// The Vectorscan hits of one text blob that a delta of it can carry over: `end << 20 | pattern`,
+/// sorted (by end, then pattern), of the narrow and line patterns only.
+public struct RecordedHits: Sendable {
+    let packed: [UInt64]
+    /// The blob's length, which a delta's base size must equal.
+    public let length: Int
+    /// Bytes this record takes in memory (for whoever keeps many).
+    public var memory: Int { packed.count * 8 }
+}
+
+/// What a target's delta scan needs of its base: its recorded hits, and where the target copies it.
+public struct DeltaBase: Sendable {
+    public let hits: RecordedHits
+    /// In target order, not overlapping.
+    public let segments: [CopySegment]
+    public init(hits: RecordedHits, segments: [CopySegment]) {
+        self.hits = hits
+        self.segments = segments
+    }
+}
+
+/// How a compiled pattern takes part in a delta scan.
+enum DeltaClass: UInt8 {
+    case narrow, line, whole
+}
+
+/// The rule set split for delta scans: the narrow and line patterns in one database (scanned over
+/// the target's edited regions), the rest in another (scanned over the whole target).
+final class DeltaDatabases: @unchecked Sendable {
+    /// Widths above this make margins around every edit wide enough to scan most of a file again.
+    static let maxNarrowWidth = 64
+    /// Pattern ids are packed into 20 bits of a recorded hit.
+    static let maxPatterns = 1 << 20
+
+    let windowed: OpaquePointer
+    let whole: OpaquePointer?
+    /// Per compiled pattern (rules, then locators).
+    let kind: [DeltaClass]
+    /// The widest narrow pattern.
+    let width: Int
+    /// The most newlines a line pattern's match may span: its hits on a line depend on that many
+    /// lines before it too.
+    let lineReach: Int
+
+    private init(windowed: OpaquePointer, whole: OpaquePointer?, kind: [DeltaClass], width: Int, lineReach: Int) {
+        self.lineReach = lineReach
+        self.windowed = windowed
+        self.whole = whole
+        self.kind = kind
+        self.width = width
+    }
+
+    deinit {
+        hs_free_database(windowed)
+        if let whole { hs_free_database(whole) }
+    }
+
+    /// Narrow: bounded width up to `maxNarrowWidth`; its hits are carried where the bytes around
+    /// them are copied. Line: a pattern whose matches span at most `maxLineReach` newlines
+    /// (`NewlineReach`): its hits on a line depend on that line and the few before it, so they are
+    /// carried where those lines are copied whole. Also line: an unbounded pattern that is a line
+    /// rule's own regex (no prefilter of either kind) and whose search is the hit's line alone: a
+    /// regex match on a line is itself a hit there, and the search starts at the line's start (or
+    /// where no match can start) whichever hit asked for it, so the lines searched are the same.
+    /// Everything else (`\s*` across lines in a named value's prefilter, say) is scanned whole.
+    static func classify(_ compiled: [Rule], ruleCount: Int, widths: [Int?], flags: [UInt32]) -> (kind: [DeltaClass], lineReach: Int) {
+        var reach = 0
+        let kind = compiled.indices.map { i -> DeltaClass in
+            if let width = widths[i], width <= maxNarrowWidth { return .narrow }
+            let rule = compiled[i]
+            if let newlines = NewlineReach.maxNewlines(rule.prefilter ?? rule.regex), newlines <= maxLineReach {
+                reach = max(reach, newlines)
+                return .line
+            }
+            if i < ruleCount, case .line = rule.span, !rule.namedValue, rule.prefilter == nil,
+               flags[i] & UInt32(HS_FLAG_PREFILTER) == 0 {
+                return .line
+            }
+            return .whole
+        }
+        return (kind, reach)
+    }
+
+    /// Patterns that may span more newlines than this are scanned whole.
+    static let maxLineReach = 8
+
+    /// Loads both databases from the cache, or compiles them with the full database's flags (so each
+    /// pattern reports the very hits it reports there). Nil when there is nothing to gain (no
+    /// pattern can be windowed) or they cannot be built: every blob is then scanned in full.
+    static func make(_ compiled: [Rule], ruleCount: Int, widths: [Int?], flags: [UInt32], cacheDirectory: URL?) -> DeltaDatabases? {
+        guard compiled.count < maxPatterns, widths.count == compiled.count, flags.count == compiled.count else { return nil }
+        let (kind, lineReach) = classify(compiled, ruleCount: ruleCount, widths: widths, flags: flags)
+        let windowedIDs = kind.indices.filter { kind[$0] != .whole }
+        let wholeIDs = kind.indices.filter { kind[$0] == .whole }
+        guard !windowedIDs.isEmpty else { return nil }
+        let width = kind.indices.filter { kind[$0] == .narrow }.compactMap { widths[$0] }.max() ?? 0
+        // The split is the code's as much as the rules': the file names say which patterns it holds.
+        func database(_ ids: [Int], _ name: String) -> OpaquePointer? {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for id in ids { hash = (hash ^ UInt64(id)) &* 0x100_0000_01b3 }
+            let variant = name + "-" + String(hash, radix: 16)
+            if let cacheDirectory, let (database, _, _) = RuleDatabaseCache.load(rules: compiled, variant: variant, from: cacheDirectory) {
+                return database
+            }
+            guard let database = try? Matcher.compileSubset(compiled, ids: ids, flags: flags) else { return nil }
+            if let cacheDirectory {
+                RuleDatabaseCache.store(database, maxWidth: [], flags: [], rules: compiled, variant: variant, in: cacheDirectory)
+            }
+            return database
+        }
+        guard let windowed = database(windowedIDs, "windowed") else { return nil }
+        var whole: OpaquePointer? = nil
+        if !wholeIDs.isEmpty {
+            guard let built = database(wholeIDs, "whole") else {
+                hs_free_database(windowed)
+                return nil
+            }
+            whole = built
+        }
+        return DeltaDatabases(windowed: windowed, whole: whole, kind: kind, width: width, lineReach: lineReach)
+    }
+}
+
+/// Where a delta scan's Vectorscan calls report: packed hits, offset by the scanned region's start.
+final class HitCollector {
+    var packed: [UInt64] = []
+    var offset = 0
+}
+
+private func onCollect(_ id: UInt32, _ from: UInt64, _ to: UInt64, _ flags: UInt32, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    // Safe: `deltaHits` passes its collector as the context and keeps it alive for the call.
+    let collector = Unmanaged<HitCollector>.fromOpaque(context!).takeUnretainedValue()
+    collector.packed.append(UInt64(collector.offset + Int(to)) << 20 | UInt64(id))
+    // A region full of hits is not worth windowing: the caller scans the blob in full instead.
+    return collector.packed.count >= HitBuffer.limit ? 1 : 0
+}
+
+extension Matcher {
+    /// The hits a full scan of `bytes` would give (exactly for narrow and whole patterns, the same
+    /// searched lines for line patterns), sorted; nil when the delta does not describe `bytes` or
+    /// the hits would fill the hit buffer (the caller then scans in full).
+    func deltaHits(_ bytes: UnsafeBufferPointer<UInt8>, _ delta: DeltaBase, databases: DeltaDatabases,
+                   scratch: Scratch) throws -> [UInt64]? {
+        let n = bytes.count
+        let w = databases.width
+        let baseHits = delta.hits.packed
+        // End offsets whose hits are carried over, per class: half-open, increasing, disjoint.
+        var interiorNarrow: [Range<Int>] = []
+        var interiorLine: [Range<Int>] = []
+        var carried: [UInt64] = []
+        var previousEnd = 0
+        for segment in delta.segments {
+            let t0 = segment.target, t1 = segment.target + segment.count
+            guard segment.count > 0, t0 >= previousEnd, t1 <= n, segment.base >= 0,
+                  segment.base + segment.count <= delta.hits.length
+            else { return nil }
+            previousEnd = t1
+            // Narrow: bytes e - w - 1 ... e inside the segment.
+            let narrow: Range<Int>? = segment.count >= w + 2 ? (t0 + w + 1)..<t1 : nil
+            // Line: e - 1 on a line that, with the `lineReach` lines before it and the newlines
+            // before those and after it, lies in the segment.
+            var line: Range<Int>? = nil
+            if var first = Self.firstNewline(bytes, t0..<t1), let last = Self.lastNewline(bytes, t0..<t1) {
+                for _ in 0..<databases.lineReach where first < last {
+                    first = Self.firstNewline(bytes, (first + 1)..<t1) ?? last
+                }
+                if first < last { line = (first + 2)..<(last + 2) }
+            }
+            if let narrow { interiorNarrow.append(narrow) }
+            if let line { interiorLine.append(line) }
+            let low = min(narrow?.lowerBound ?? .max, line?.lowerBound ?? .max)
+            let high = max(narrow?.upperBound ?? 0, line?.upperBound ?? 0)
+            guard low < high else { continue }
+            let shift = segment.base - t0
+            var k = Self.firstHit(baseHits, atOrAfter: low + shift)
+            while k < baseHits.count {
+                let e = Int(baseHits[k] >> 20) - shift
+                if e >= high { break }
+                let id = Int(baseHits[k] & 0xfffff)
+                let keep: Bool
+                switch databases.kind[id] {
+                case .narrow: keep = narrow?.contains(e) ?? false
+                case .line: keep = line?.contains(e) ?? false
+                case .whole: keep = false
+                }
+                if keep { carried.append(UInt64(e) << 20 | UInt64(id)) }
+                k += 1
+            }
+            if carried.count >= HitBuffer.limit { return nil }
+        }
+        // Regions to scan: around each run of end offsets carried in neither class.
+        var regions: [Range<Int>] = []
+        for gap in Self.gaps(interiorNarrow, upTo: n) {
+            regions.append(max(0, gap.lowerBound - w - 1)..<min(n, gap.upperBound))
+        }
+        for gap in Self.gaps(interiorLine, upTo: n) {
+            var start = Self.lineStart(bytes, before: gap.lowerBound - 1)
+            for _ in 0..<databases.lineReach where start > 0 { start = Self.lineStart(bytes, before: start - 1) }
+            let end = Self.lineEnd(bytes, from: max(gap.upperBound - 2, 0))
+            regions.append(max(0, start - 1)..<min(n, end + 1))
+        }
+        let collector = scratch.collector
+        collector.packed.removeAll(keepingCapacity: true)
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        // Safe: `scan` returns early on an empty buffer, so the base address exists.
+        let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+        var scannedBytes = 0
+        let started = ThreadCPU.now()
+        for region in Self.merged(regions) where !region.isEmpty {
+            scannedBytes += region.count
+            collector.offset = region.lowerBound
+            let status = hs_scan(databases.windowed, base + region.lowerBound, UInt32(region.count), 0, scratch.hs, onCollect, context)
+            if status == HS_SCAN_TERMINATED { return nil }
+            guard status == HS_SUCCESS else { throw EngineError("hs_scan failed with status \(status)") }
+        }
+        let windowedDone = ThreadCPU.now()
+        scratch.time.windowed += windowedDone - started
+        var hits = carried
+        for hit in collector.packed {
+            let e = Int(hit >> 20)
+            let carriedHere: Bool
+            switch databases.kind[Int(hit & 0xfffff)] {
+            case .narrow: carriedHere = Self.contains(interiorNarrow, e)
+            case .line: carriedHere = Self.contains(interiorLine, e)
+            case .whole: carriedHere = false
+            }
+            if !carriedHere { hits.append(hit) }
+        }
+        if let whole = databases.whole {
+            collector.packed.removeAll(keepingCapacity: true)
+            collector.offset = 0
+            let status = hs_scan(whole, base, UInt32(n), 0, scratch.hs, onCollect, context)
+            scratch.time.whole += ThreadCPU.now() - windowedDone
+            if status == HS_SCAN_TERMINATED { return nil }
+            guard status == HS_SUCCESS else { throw EngineError("hs_scan failed with status \(status)") }
+            hits += collector.packed
+        }
+        if hits.count >= HitBuffer.limit { return nil }
+        hits.sort()
+        scratch.deltaBlobs += 1
+        scratch.deltaBytes += n
+        scratch.deltaBytesScanned += scannedBytes + (databases.whole == nil ? 0 : n)
+        return hits
+    }
+
+    /// The half-open runs of end offsets `1...n` outside `interiors` (increasing, disjoint).
+    static func gaps(_ interiors: [Range<Int>], upTo n: Int) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var next = 1
+        for interior in interiors {
+            if interior.lowerBound > next { out.append(next..<interior.lowerBound) }
+            next = max(next, interior.upperBound)
+        }
+        if next <= n { out.append(next..<(n + 1)) }
+        return out
+    }
+
+    /// Whether `value` lies in one of the increasing, disjoint `ranges` (binary search).
+    static func contains(_ ranges: [Range<Int>], _ value: Int) -> Bool {
+        var low = 0, high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].upperBound <= value { low = mid + 1 } else { high = mid }
+        }
+        return low < ranges.count && ranges[low].contains(value)
+    }
+
+    /// The first index of sorted packed hits whose end is at least `end`.
+    static func firstHit(_ packed: [UInt64], atOrAfter end: Int) -> Int {
+        let key = UInt64(max(end, 0)) << 20
+        var low = 0, high = packed.count
+        while low < high {
+            let mid = (low + high) / 2
+            if packed[mid] < key { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    static func firstNewline(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, let hit = memchr(bytes.baseAddress! + range.lowerBound, 0x0a, range.count) else { return nil }
+        return UnsafeRawPointer(hit) - UnsafeRawPointer(bytes.baseAddress!)
+    }
+
+    static func lastNewline(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        var i = range.upperBound
+        while i > range.lowerBound {
+            i -= 1
+            if bytes[i] == 0x0a { return i }
+        }
+        return nil
+    }
+}
+
+/// The calling thread's CPU time, in seconds (for the phase times KEYSEAL_TRACE prints: a wall
+/// clock on a shared machine counts other processes too).
+enum ThreadCPU {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// CPU seconds one scratch spent in Vectorscan at the top level of blobs: full scans, and a delta
+/// scan's windowed regions and whole pass.
+public struct VectorscanTime: Sendable {
+    public var full = 0.0, windowed = 0.0, whole = 0.0
+    public init(full: Double = 0, windowed: Double = 0, whole: Double = 0) {
+        self.full = full
+        self.windowed = windowed
+        self.whole = whole
+    }
+    public static func + (a: Self, b: Self) -> Self {
+        VectorscanTime(full: a.full + b.full, windowed: a.windowed + b.windowed, whole: a.whole + b.whole)
+    }
+}
+
+/// How many newlines a Vectorscan pattern's match can hold at most, read from its text; nil when it
+/// may hold any number, or the pattern uses something this reading does not know (it then claims
+/// nothing). Patterns are compiled without DOTALL, so `.` never matches a newline.
+enum NewlineReach {
+    static func maxNewlines(_ pattern: String) -> Int? {
+        var parser = Parser(bytes: Array(pattern.utf8))
+        guard let count = parser.alternation(), parser.at == parser.bytes.count else { return nil }
+        return count
+    }
+
+    struct Parser {
+        let bytes: [UInt8]
+        var at = 0
+        var depth = 0
+
+        /// Alternatives up to `)` or the end: the most of any.
+        mutating func alternation() -> Int? {
+            var most = 0
+            while true {
+                guard let count = sequence() else { return nil }
+                most = max(most, count)
+                if at < bytes.count && bytes[at] == UInt8(ascii: "|") { at += 1; continue }
+                return most
+            }
+        }
+
+        /// Atoms, each times its quantifier, added up.
+        mutating func sequence() -> Int? {
+            var total = 0
+            while at < bytes.count && bytes[at] != UInt8(ascii: "|") && bytes[at] != UInt8(ascii: ")") {
+                guard let count = atom(), let repeated = quantified(count) else { return nil }
+                total += repeated
+                if total > 1_000 { return nil }
+            }
+            return total
+        }
+
+        mutating func atom() -> Int? {
+            let c = bytes[at]
+            at += 1
+            switch c {
+            case UInt8(ascii: "("):
+                if at < bytes.count && bytes[at] == UInt8(ascii: "?") {
+                    at += 1
+                    // Non-capturing and flag groups only; `(?s` (DOTALL), lookaround, anything else: unknown.
+                    while at < bytes.count, let flag = Optional(bytes[at]),
+                          [UInt8(ascii: "i"), UInt8(ascii: "m"), UInt8(ascii: "-")].contains(flag) { at += 1 }
+                    guard at < bytes.count else { return nil }
+                    if bytes[at] == UInt8(ascii: ")") { at += 1; return 0 }
+                    guard bytes[at] == UInt8(ascii: ":") else { return nil }
+                    at += 1
+                }
+                // Groups nest by recursion: a custom rule's pattern (a scanned repository's config)
+                // must not run the stack out.
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= 64, let inner = alternation(), at < bytes.count, bytes[at] == UInt8(ascii: ")") else { return nil }
+                at += 1
+                return inner
+            case UInt8(ascii: "["):
+                guard let matches = classMatchesNewline() else { return nil }
+                return matches ? 1 : 0
+            case UInt8(ascii: "\\"):
+                guard at < bytes.count else { return nil }
+                let e = bytes[at]
+                at += 1
+                return escape(e)
+            case 0x0a, 0x0b, 0x0c, 0x0d:
+                return c == 0x0a ? 1 : 0
+            case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"):
+                return nil  // a quantifier with nothing before it
+            default:
+                return 0
+            }
+        }
+
+        /// Newlines an escape outside a class matches: nil for escapes this reading does not know.
+        func escape(_ e: UInt8) -> Int? {
+            switch e {
+            case UInt8(ascii: "n"), UInt8(ascii: "s"), UInt8(ascii: "v"), UInt8(ascii: "W"), UInt8(ascii: "D"), UInt8(ascii: "H"):
+                return 1
+            case UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "w"), UInt8(ascii: "d"), UInt8(ascii: "S"), UInt8(ascii: "h"),
+                 UInt8(ascii: "b"), UInt8(ascii: "B"), UInt8(ascii: "A"), UInt8(ascii: "z"), UInt8(ascii: "Z"), UInt8(ascii: "f"),
+                 UInt8(ascii: "e"), UInt8(ascii: "a"):
+                return 0
+            default:
+                // Any other letter or digit (\x, \0, \c, \p, \Q, \R, back references): unknown.
+                let alphanumeric = (e >= 0x30 && e <= 0x39) || ((e | 0x20) >= 0x61 && (e | 0x20) <= 0x7a)
+                return alphanumeric || e >= 0x80 ? nil : (e == 0x0a ? 1 : 0)
+            }
+        }
+
+        /// After `[`: whether the class can match a newline; nil when unsure of a positive class
+        /// (a negated one that does not name a newline surely matches one).
+        mutating func classMatchesNewline() -> Bool? {
+            var negated = false
+            if at < bytes.count && bytes[at] == UInt8(ascii: "^") { negated = true; at += 1 }
+            var surely = false, maybe = false
+            var first = true
+            while at < bytes.count {
+                let c = bytes[at]
+                if c == UInt8(ascii: "]") && !first {
+                    at += 1
+                    return negated ? !surely : (surely || maybe)
+                }
+                first = false
+                at += 1
+                if c == UInt8(ascii: "[") && at < bytes.count && bytes[at] == UInt8(ascii: ":") { maybe = true; continue }
+                if c == UInt8(ascii: "\\") {
+                    guard at < bytes.count else { return nil }
+                    let e = bytes[at]
+                    at += 1
+                    switch e {
+                    case UInt8(ascii: "n"), UInt8(ascii: "s"), UInt8(ascii: "v"): surely = true
+                    case UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "w"), UInt8(ascii: "d"), UInt8(ascii: "S"),
+                         UInt8(ascii: "h"), UInt8(ascii: "f"), UInt8(ascii: "b"):
+                        break
+                    default:
+                        let alphanumeric = (e >= 0x30 && e <= 0x39) || ((e | 0x20) >= 0x61 && (e | 0x20) <= 0x7a)
+                        if alphanumeric || e >= 0x80 { maybe = true }
+                    }
+                    continue
+                }
+                if c == 0x0a { surely = true; continue }
+                if c < 0x20 && c != 0x09 { maybe = true; continue }
+                // A range whose ends lie on both sides of the newline (0x0a) would need an end below
+                // it, which only a control byte or an escape can be: handled above as unsure.
+            }
+            return nil  // no closing `]`
+        }
+
+        /// `count` times the quantifier that follows (if any); nil when unbounded and `count > 0`.
+        mutating func quantified(_ count: Int) -> Int? {
+            guard at < bytes.count else { return count }
+            var result: Int?
+            switch bytes[at] {
+            case UInt8(ascii: "*"), UInt8(ascii: "+"):
+                at += 1
+                result = count == 0 ? 0 : nil
+            case UInt8(ascii: "?"):
+                at += 1
+                result = count
+            case UInt8(ascii: "{"):
+                // {n}, {n,}, {n,m}; anything else is a literal `{` (PCRE's reading), which matches no newline.
+                var j = at + 1
+                var low = 0, high: Int? = nil, digits = 0
+                while j < bytes.count, bytes[j] >= 0x30, bytes[j] <= 0x39 { low = low * 10 + Int(bytes[j] - 0x30); j += 1; digits += 1
+                    if low > 100_000 { return nil } }
+                guard digits > 0, j < bytes.count else { return count }
+                if bytes[j] == UInt8(ascii: "}") {
+                    high = low
+                } else if bytes[j] == UInt8(ascii: ",") {
+                    j += 1
+                    var value = 0, more = 0
+                    while j < bytes.count, bytes[j] >= 0x30, bytes[j] <= 0x39 { value = value * 10 + Int(bytes[j] - 0x30); j += 1; more += 1
+                        if value > 100_000 { return nil } }
+                    guard j < bytes.count, bytes[j] == UInt8(ascii: "}") else { return count }
+                    high = more > 0 ? value : nil
+                } else {
+                    return count
+                }
+                at = j + 1
+                if let high { result = count * high } else { result = count == 0 ? 0 : nil }
+            default:
+                return count
+            }
+            // Lazy or possessive: the same reach.
+            if at < bytes.count && (bytes[at] == UInt8(ascii: "?") || bytes[at] == UInt8(ascii: "+")) { at += 1 }
+            return result
+        }
+    }
+}

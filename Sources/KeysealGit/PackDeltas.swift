@@ -1,0 +1,292 @@
+import CZlib
+import Foundation
+
+/// Bytes of a delta's target that are a copy of its base's (see git's gitformat-pack, "Deltified
+/// representation").
+public struct PackDeltaCopy: Sendable, Equatable {
+    public let target: Int
+    public let base: Int
+    public let count: Int
+}
+
+/// Which blobs the repository's packs store as deltas of which, and the copies each delta makes,
+/// read from the pack files themselves (libgit2 hands out whole objects only). A history scan uses
+/// it to scan what each revision added rather than all of it (`Matcher`'s delta scans).
+///
+/// Everything here is read from files an attacker may have crafted, and it only ever narrows what
+/// is scanned: so each read is bounds-checked, and whatever does not hold together (a header past
+/// the end, a base after its delta, a base of another size, a copy past the base's end, a result of
+/// another length than libgit2's object) is no delta: that blob is scanned in full.
+public final class PackDeltas: @unchecked Sendable {
+    /// The `.pack` files, read with `pread` (not mapped: a mapping touched at every entry's header
+    /// would count the whole pack in the scan's resident memory). -1 where one could not be opened.
+    private let packs: [(descriptor: Int32, size: Int)]
+    /// Per blob: pack number << 48 | offset, `.max` when in no pack.
+    private let locations: [UInt64]
+    /// Per blob: the blob (index into the same list) it is stored as a delta of; -1 when none of
+    /// them (not a delta, or a delta of an object the scan does not read).
+    public let base: [Int32]
+    /// Per blob: how many blobs are deltas of it.
+    public let dependents: [Int32]
+    /// A delta larger than this is not inflated (its target is scanned in full).
+    static let maxDeltaSize = 64 << 20
+
+    /// `reading`: the indexes of `blobs` the scan reads (only their headers are parsed).
+    public init(_ blobs: [ObjectID], reading: [Int], repository: Repository) {
+        let order = PackOrder(commonDirectory: repository.commonDirectory)
+        let packs = order.packPaths.map { path -> (descriptor: Int32, size: Int) in
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            var magic = [UInt8](repeating: 0, count: 4)
+            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &magic, 4, 0) == 4,
+                  magic == Array("PACK".utf8)
+            else {
+                if descriptor >= 0 { close(descriptor) }
+                return (-1, 0)
+            }
+            return (descriptor, Int(info.st_size))
+        }
+        self.packs = packs
+        // A blob in two packs is not read as a delta: libgit2 may read it from the other pack, and
+        // the copies must describe the very bytes it hands out (packs git wrote hold each object
+        // once; a crafted pair could differ).
+        let (found, duplicated) = order.locations(blobs, duplicates: true)
+        let locations = found.indices.map { duplicated[$0] ? UInt64.max : found[$0] }
+        self.locations = locations
+        var byLocation: [UInt64: Int32] = [:]
+        byLocation.reserveCapacity(blobs.count)
+        for (i, location) in locations.enumerated() where location != .max { byLocation[location] = Int32(i) }
+        var byID: [ObjectID: Int32]? = nil
+        var base = [Int32](repeating: -1, count: blobs.count)
+        var dependents = [Int32](repeating: 0, count: blobs.count)
+        for i in reading where i >= 0 && i < blobs.count && locations[i] != .max {
+            let pack = Int(locations[i] >> 48), offset = Int(locations[i] & 0xffff_ffff_ffff)
+            guard pack < packs.count, let header = Self.header(packs[pack], at: offset) else { continue }
+            var found: Int32? = nil
+            if let baseOffset = header.baseOffset {
+                found = byLocation[UInt64(pack) << 48 | UInt64(baseOffset)]
+            } else if let baseID = header.baseID {
+                if byID == nil {
+                    byID = Dictionary(blobs.enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { a, _ in a })
+                }
+                found = byID?[baseID]
+            }
+            if let found, Int(found) != i {
+                base[i] = found
+                dependents[Int(found)] += 1
+            }
+        }
+        self.base = base
+        self.dependents = dependents
+    }
+
+    deinit {
+        for pack in packs where pack.descriptor >= 0 { close(pack.descriptor) }
+    }
+
+    /// The header of the entry at `offset` in pack `pack`, read with one `pread` of its longest form.
+    private static func header(_ pack: (descriptor: Int32, size: Int), at offset: Int) -> Header? {
+        let (descriptor, size) = pack
+        guard descriptor >= 0, offset >= 0, offset < size else { return nil }
+        var window = [UInt8](repeating: 0, count: 64)
+        let count = window.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, min(64, size - offset), off_t(offset)) }
+        guard count > 0 else { return nil }
+        return window.withUnsafeBytes {
+            Self.header(UnsafeRawBufferPointer(rebasing: $0[0..<count]), windowStart: offset, fileSize: size, at: offset)
+        }
+    }
+
+    /// What a pack entry's header says: its type, inflated size, where its zlib data starts, and for
+    /// a delta its base (an offset in the same pack, or an object id).
+    struct Header {
+        let type: Int
+        let size: Int
+        let dataStart: Int
+        var baseOffset: Int?
+        var baseID: ObjectID?
+    }
+
+    static func header(_ pack: UnsafeRawBufferPointer, at offset: Int) -> Header? {
+        header(pack, windowStart: 0, fileSize: pack.count, at: offset)
+    }
+
+    /// The same, from `window`, the bytes of a `fileSize`-byte pack from `windowStart` on.
+    static func header(_ window: UnsafeRawBufferPointer, windowStart: Int, fileSize: Int, at offset: Int) -> Header? {
+        // 12 bytes of pack header before the first entry, a 20-byte checksum after the last; and
+        // only what the window holds.
+        let end = min(fileSize - 20, windowStart + window.count)
+        guard offset >= 12, offset >= windowStart, offset < end else { return nil }
+        let pack = UnsafeRawBufferPointer(rebasing: window[0...]), origin = windowStart
+        var p = offset
+        var c = Int(pack[p - origin])
+        p += 1
+        let type = (c >> 4) & 7
+        var size = c & 15
+        var shift = 4
+        while c & 0x80 != 0 {
+            guard p < end, shift <= 56 else { return nil }
+            c = Int(pack[p - origin])
+            p += 1
+            size |= (c & 0x7f) << shift
+            shift += 7
+        }
+        var header = Header(type: type, size: size, dataStart: p)
+        switch type {
+        case 6:  // OFS_DELTA: the base lies this far before the entry
+            guard p < end else { return nil }
+            c = Int(pack[p - origin])
+            p += 1
+            var distance = c & 0x7f
+            while c & 0x80 != 0 {
+                guard p < end, distance < 1 << 48 else { return nil }
+                c = Int(pack[p - origin])
+                p += 1
+                distance = ((distance + 1) << 7) | (c & 0x7f)
+            }
+            guard distance > 0, distance <= offset - 12 else { return nil }
+            header.baseOffset = offset - distance
+        case 7:  // REF_DELTA: the base's id
+            guard p + 20 <= end else { return nil }
+            header.baseID = ObjectID(rawBytes: pack.baseAddress! + (p - origin))
+            p += 20
+        default:
+            break
+        }
+        return Header(type: header.type, size: header.size, dataStart: p, baseOffset: header.baseOffset, baseID: header.baseID)
+    }
+
+    /// The copies blob `index`'s delta makes from its base, merged where they run on; nil when it is
+    /// not a delta, or the delta does not turn a `baseLength`-byte base into `targetLength` bytes.
+    /// `buffer` is the caller's to reuse between calls.
+    public func copies(of index: Int, targetLength: Int, baseLength: Int, buffer: inout [UInt8]) -> [PackDeltaCopy]? {
+        guard index < locations.count, base[index] >= 0, locations[index] != .max else { return nil }
+        let pack = Int(locations[index] >> 48), offset = Int(locations[index] & 0xffff_ffff_ffff)
+        guard pack < packs.count, let header = Self.header(packs[pack], at: offset), header.type == 6 || header.type == 7,
+              header.size <= Self.maxDeltaSize
+        else { return nil }
+        let (descriptor, size) = packs[pack]
+        if buffer.count < header.size { buffer = [UInt8](repeating: 0, count: header.size) }
+        var position = header.dataStart
+        let end = size - 20
+        let inflated = buffer.withUnsafeMutableBytes { out in
+            Self.inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size])) { chunk in
+                guard position < end else { return 0 }
+                let count = pread(descriptor, chunk.baseAddress, min(chunk.count, end - position), off_t(position))
+                if count > 0 { position += count }
+                return max(count, 0)
+            }
+        }
+        guard inflated else { return nil }
+        return buffer.withUnsafeBytes {
+            Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<header.size]), baseLength: baseLength, targetLength: targetLength)
+        }
+    }
+
+    /// Inflates exactly `compressed`'s first zlib stream into `out`, which it must fill exactly.
+    static func inflate(_ compressed: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, size: Int) -> Bool {
+        var position = 0
+        return inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<min(size, out.count)])) { chunk in
+            let count = min(chunk.count, compressed.count - position)
+            if count > 0 { chunk.baseAddress!.copyMemory(from: compressed.baseAddress! + position, byteCount: count) }
+            position += max(count, 0)
+            return max(count, 0)
+        } && size <= out.count
+    }
+
+    /// Inflates one zlib stream, read in chunks by `read` (which fills a buffer and returns the bytes
+    /// it put there, 0 at the end), into `out`, which it must fill exactly. Each round consumes
+    /// input or makes output, so a stream that does neither (cut short, damaged) ends it.
+    static func inflate(into out: UnsafeMutableRawBufferPointer, read: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        var stream = z_stream()
+        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return false }
+        defer { inflateEnd(&stream) }
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        // One spare byte: a stream that would inflate to more than `out` holds is refused.
+        var spare: UInt8 = 0
+        return chunk.withUnsafeMutableBytes { input -> Bool in
+            stream.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = UInt32(out.count)
+            while true {
+                if stream.avail_in == 0 {
+                    let count = read(input)
+                    guard count > 0 else { return false }
+                    stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_in = UInt32(count)
+                }
+                if stream.avail_out == 0 {
+                    // Full: the stream must end here, so it may write nothing more.
+                    let status = withUnsafeMutablePointer(to: &spare) { pointer -> Int32 in
+                        stream.next_out = pointer
+                        stream.avail_out = 1
+                        return CZlib.inflate(&stream, Z_NO_FLUSH)
+                    }
+                    if status == Z_STREAM_END && stream.avail_out == 1 { return true }
+                    if status == Z_OK && stream.avail_out == 1 && stream.avail_in == 0 {
+                        // More input needed to see the end.
+                        stream.next_out = nil
+                        stream.avail_out = 0
+                        continue
+                    }
+                    return false
+                }
+                let before = (stream.avail_in, stream.avail_out)
+                let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                if status == Z_STREAM_END { return stream.avail_out == 0 }
+                guard status == Z_OK || status == Z_BUF_ERROR else { return false }
+                if (stream.avail_in, stream.avail_out) == before { return false }
+            }
+        }
+    }
+
+    /// A delta's instructions: two sizes, then copies (`1xxxxxxx`, offset and size bytes as the bits
+    /// say) and inserts (`0nnnnnnn`, n bytes). One pass, no allocation but the result.
+    static func parse(_ delta: UnsafeRawBufferPointer, baseLength: Int, targetLength: Int) -> [PackDeltaCopy]? {
+        var p = 0
+        func varint() -> Int? {
+            var value = 0, shift = 0
+            while true {
+                guard p < delta.count, shift <= 56 else { return nil }
+                let c = Int(delta[p])
+                p += 1
+                value |= (c & 0x7f) << shift
+                shift += 7
+                if c & 0x80 == 0 { return value }
+            }
+        }
+        guard varint() == baseLength, varint() == targetLength else { return nil }
+        var copies: [PackDeltaCopy] = []
+        var t = 0
+        while p < delta.count {
+            let op = Int(delta[p])
+            p += 1
+            if op & 0x80 != 0 {
+                var from = 0, size = 0
+                for bit in 0..<4 where op & (1 << bit) != 0 {
+                    guard p < delta.count else { return nil }
+                    from |= Int(delta[p]) << (8 * bit)
+                    p += 1
+                }
+                for bit in 0..<3 where op & (0x10 << bit) != 0 {
+                    guard p < delta.count else { return nil }
+                    size |= Int(delta[p]) << (8 * bit)
+                    p += 1
+                }
+                if size == 0 { size = 0x10000 }
+                guard from + size <= baseLength, t + size <= targetLength else { return nil }
+                if let last = copies.last, last.target + last.count == t, last.base + last.count == from {
+                    copies[copies.count - 1] = PackDeltaCopy(target: last.target, base: last.base, count: last.count + size)
+                } else {
+                    copies.append(PackDeltaCopy(target: t, base: from, count: size))
+                }
+                t += size
+            } else if op != 0 {
+                guard p + op <= delta.count, t + op <= targetLength else { return nil }
+                p += op
+                t += op
+            } else {
+                return nil  // reserved
+            }
+        }
+        return t == targetLength ? copies : nil
+    }
+}

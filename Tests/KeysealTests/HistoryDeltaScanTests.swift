@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+@testable import KeysealCore
+@testable import KeysealEngine
+@testable import KeysealGit
+
+/// A history scan reads each revision stored in a pack as a delta of another as that delta (what it
+/// inserted scanned, the base's hits carried over the rest). On a real repository whose packs git
+/// wrote, it must report exactly what scanning every blob in full reports.
+final class HistoryDeltaScanTests: XCTestCase {
+    typealias SplitMix = MatcherDeltaTests.SplitMix
+
+    static func lines(_ rng: inout SplitMix, _ count: Int) -> [String] {
+        (0..<count).map { _ in
+            switch rng.below(6) {
+            case 0: return String(decoding: MatcherDeltaTests.pool[rng.below(MatcherDeltaTests.pool.count)], as: UTF8.self)
+            case 1: return "    value_\(rng.below(1000)) = compute(\(rng.below(100)), \"label\");"
+            default: return "static int counter_\(rng.below(100000)) = \(rng.below(1000)); /* padding padding padding */"
+            }
+        }
+    }
+
+    func testDeltaScansReportWhatFullScansReport() throws {
+        let repo = try TestRepository()
+        var rng = SplitMix(state: 0x5eed)
+        var files: [String: [String]] = [:]
+        for name in ["src/server.c", "config/app.env", "deploy/values.yaml", "README.md"] {
+            files[name] = Self.lines(&rng, 150 + rng.below(150))
+        }
+        for commit in 0..<40 {
+            // Each commit edits two files: lines replaced, inserted, deleted, a block moved.
+            for _ in 0..<2 {
+                let name = files.keys.sorted()[rng.below(files.count)]
+                var text = files[name]!
+                for _ in 0..<(1 + rng.below(4)) {
+                    let at = rng.below(max(text.count, 1))
+                    switch rng.below(5) {
+                    case 0: if !text.isEmpty { text.remove(at: at) }
+                    case 1: if !text.isEmpty { text[at] = Self.lines(&rng, 1)[0] }
+                    case 2:
+                        let end = min(text.count, at + 10)
+                        let block = Array(text[at..<end])
+                        text.removeSubrange(at..<end)
+                        text.insert(contentsOf: block, at: rng.below(text.count + 1))
+                    case 3: if !text.isEmpty { text[at] += Self.lines(&rng, 1)[0] }  // two on one line
+                    default: text.insert(contentsOf: Self.lines(&rng, 1 + rng.below(3)), at: min(at, text.count))
+                    }
+                }
+                files[name] = text
+                try repo.write(name, text.joined(separator: "\n") + "\n")
+            }
+            try repo.commit("change \(commit)")
+        }
+        // Packs as git writes them, with deep delta chains.
+        try repo.git(["repack", "-adfq", "--depth=50", "--window=50"])
+
+        func scan(deltas: Bool) throws -> ScanResult {
+            var options = ScanOptions(path: repo.path, threads: 2)
+            options.deltaScans = deltas
+            return try HistoryScan.scan(options)
+        }
+        let full = try scan(deltas: false)
+        let delta = try scan(deltas: true)
+        XCTAssertEqual(full.blobsScannedAsDeltas, 0)
+        XCTAssertGreaterThan(delta.blobsScannedAsDeltas, 40, "most revisions are deltas in the pack")
+        func places(_ result: ScanResult) -> [String] {
+            result.findings.map { "\($0.rule) \($0.fingerprint) \($0.commit) \($0.path):\($0.line):\($0.column) \($0.inHead)" }.sorted()
+        }
+        XCTAssertGreaterThan(full.findings.count, 100)
+        let (got, want) = (places(delta), places(full))
+        XCTAssertEqual(got, want, "only in the delta scan: \(Set(got).subtracting(want)); only in the full scan: \(Set(want).subtracting(got))")
+        XCTAssertEqual(delta.summary.blobsScanned, full.summary.blobsScanned)
+        XCTAssertEqual(delta.summary.secrets, full.summary.secrets)
+    }
+
+    /// A malformed delta in a crafted pack is no delta: that blob is scanned in full.
+    func testPackDeltaParserRefusesWhatDoesNotHoldTogether() {
+        func parse(_ bytes: [UInt8], base: Int, target: Int) -> [PackDeltaCopy]? {
+            bytes.withUnsafeBytes { PackDeltas.parse($0, baseLength: base, targetLength: target) }
+        }
+        // base 10, target 6: copy 4 from offset 2, insert "ab".
+        let good: [UInt8] = [10, 6, 0x91, 2, 4, 2, 0x61, 0x62]
+        XCTAssertEqual(parse(good, base: 10, target: 6), [PackDeltaCopy(target: 0, base: 2, count: 4)])
+        XCTAssertNil(parse(good, base: 11, target: 6), "base size differs")
+        XCTAssertNil(parse(good, base: 10, target: 7), "target size differs")
+        XCTAssertNil(parse([10, 6, 0x91, 8, 4, 2, 0x61, 0x62], base: 10, target: 6), "copy past the base's end")
+        XCTAssertNil(parse([10, 6, 0x91, 2, 4, 3, 0x61, 0x62], base: 10, target: 6), "insert past the delta's end")
+        XCTAssertNil(parse([10, 6, 0x00], base: 10, target: 6), "reserved opcode")
+        XCTAssertNil(parse([10, 6, 0x91, 2], base: 10, target: 6), "cut short")
+        XCTAssertNil(parse([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80], base: 10, target: 6), "endless size")
+        // Two copies that run on are one.
+        XCTAssertEqual(parse([10, 6, 0x91, 0, 3, 0x91, 3, 3], base: 10, target: 6), [PackDeltaCopy(target: 0, base: 0, count: 6)])
+    }
+
+    func testNewlineReachIsReadConservatively() {
+        let cases: [(String, Int?)] = [
+            ("key[ \\t]*=[ \\t]*[A-Za-z0-9]{20}", 0), ("a\\s*b", nil), ("a\\s?b", 1), ("x[^A-Za-z]{0,4}\\nvalue", 5),
+            ("(?:a|\\n\\n)b", 2), ("[^\\n]*:", 0), (".*x", 0), ("(?s).x", nil), ("\\x0ax", nil), ("a{2,}", 0),
+            ("[\\s\\S]{3}", 3), ("[^\\s\"']+", 0), ("(?i:key)[0-9]+", 0), ("a(?=b)", nil), ("[^a]+", nil), ("\\Wx", 1),
+            ("[[:space:]]x", 1), ("(a\\n){2}", 2), ("(a\\n)*", nil), ("a{3", nil), (String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000), nil), ("[^\\n\\r]{0,300}?x", 0),
+        ]
+        for (pattern, expected) in cases {
+            XCTAssertEqual(NewlineReach.maxNewlines(pattern), expected, pattern)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import XCTest
+
+@testable import KeysealEngine
+
+/// A delta scan (a revision scanned against the revision it is stored as a delta of) must find
+/// exactly what a full scan finds. Texts full of every rule's own examples (so narrow, line and whole
+/// patterns all hit, with decoders and pairs), edited at random the way git's deltas describe a
+/// revision: copies of the base's bytes in any order, and inserted bytes that may split a line or a
+/// token. Each target then serves as the base of the next edit, as delta chains do.
+final class MatcherDeltaTests: XCTestCase {
+    nonisolated(unsafe) static var shared: Matcher?
+    static func matcher() throws -> Matcher {
+        if let shared { return shared }
+        let made = try Matcher(rules: BuiltInRules.all, deltaScans: true)
+        shared = made
+        return made
+    }
+
+    /// A fixed-seed generator, so a failure can be replayed.
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+    }
+
+    /// Lines to build texts from: every rule's positive examples (made at run time from their
+    /// templates), the same base64-encoded and JSON-escaped, code, and a long line of several.
+    static let pool: [[UInt8]] = {
+        var lines: [String] = []
+        for (n, rule) in BuiltInRules.all.enumerated() {
+            for (k, template) in rule.positives.enumerated() {
+                let text = ExampleTemplate.expand(template, salt: "delta-\(n)-\(k)")
+                lines.append(text)
+                if k == 0 && n % 7 == 0 { lines.append("blob_b64 = \"" + Data(text.utf8).base64EncodedString() + "\"") }
+                if k == 0 && n % 11 == 0 { lines.append("{\"value\": \"" + text.replacingOccurrences(of: "/", with: "\\/") + "\"}") }
+            }
+        }
+        lines += ["int main(void) { return 0; }", "    if (x == NULL) goto err;", "password = ", "", "# comment",
+                  "const token = process.env.TOKEN;", "kind: Secret", "data:", "  password: cGFzc3dvcmQxMjM0NTY3OA=="]
+        return lines.map { Array($0.utf8) }
+    }()
+
+    static func text(_ rng: inout SplitMix, lines: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for _ in 0..<lines {
+            out += pool[rng.below(pool.count)]
+            // Now and then several on one line, or no newline between two.
+            switch rng.below(10) {
+            case 0: out += Array(" ; ".utf8)
+            case 1: break
+            default: out.append(0x0a)
+            }
+        }
+        return out
+    }
+
+    /// A target built from `base` by copies (mostly in order, sometimes from anywhere) and inserts.
+    static func edit(_ base: [UInt8], _ rng: inout SplitMix) -> ([UInt8], [CopySegment]) {
+        var target: [UInt8] = []
+        var segments: [CopySegment] = []
+        var cursor = 0
+        while cursor < base.count || target.count < 64 {
+            switch rng.below(8) {
+            case 0, 1:
+                // Insert: whole lines, or a few random bytes (splitting whatever is there).
+                if rng.below(2) == 0 {
+                    target += text(&rng, lines: 1 + rng.below(3))
+                } else {
+                    for _ in 0..<(1 + rng.below(12)) { target.append(UInt8(0x20 + rng.below(95))) }
+                }
+            case 2:
+                // Copy from anywhere (a moved block), or skip ahead (a deletion).
+                if rng.below(2) == 0, !base.isEmpty {
+                    let start = rng.below(base.count)
+                    let count = 1 + rng.below(min(base.count - start, 2000))
+                    segments.append(CopySegment(target: target.count, base: start, count: count))
+                    target += base[start..<(start + count)]
+                } else {
+                    cursor = min(base.count, cursor + rng.below(200))
+                }
+            default:
+                guard cursor < base.count else {
+                    target += text(&rng, lines: 1)
+                    continue
+                }
+                let count = 1 + rng.below(min(base.count - cursor, rng.below(4) == 0 ? 40 : 4000))
+                segments.append(CopySegment(target: target.count, base: cursor, count: count))
+                target += base[cursor..<(cursor + count)]
+                cursor += count
+            }
+        }
+        return (target, segments)
+    }
+
+    static func describe(_ scan: BlobScan) -> [String] {
+        scan.matches.map { m in
+            "\(m.rule) \(m.secretStart)-\(m.secretEnd) \(m.line):\(m.column) \(m.secret.hashValue) \(m.pairedWith.map(String.init) ?? "-") \(m.encoding ?? "-") \(m.identity ?? "-") \(m.checksumValid.map { "\($0)" } ?? "-")"
+        }.sorted() + ["kind \(scan.kind)", "gaps \(scan.gaps.rawValue)"]
+    }
+
+    func testDeltaScansFindWhatFullScansFind() throws {
+        let matcher = try Self.matcher()
+        XCTAssertTrue(matcher.scansDeltas)
+        let scratch = try matcher.makeScratch()
+        var rng = SplitMix(state: 0x6b65_7973_6561_6c21)
+        var compared = 0, matches = 0
+        for round in 0..<40 {
+            var base = Self.text(&rng, lines: 20 + rng.below(300))
+            var recorded = try XCTUnwrap(base.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch, record: true) }.recorded)
+            for step in 0..<3 {
+                let (target, segments) = Self.edit(base, &rng)
+                let full = try target.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+                let delta = try target.withUnsafeBytes {
+                    try matcher.scanBlob($0, scratch: scratch, delta: DeltaBase(hits: recorded, segments: segments), record: true)
+                }
+                let (got, want) = (Self.describe(delta), Self.describe(full))
+                XCTAssertEqual(got, want, "round \(round) step \(step): only in the delta scan \(Set(got).subtracting(want)), only in the full scan \(Set(want).subtracting(got))")
+                compared += 1
+                matches += full.matches.count
+                guard let next = delta.recorded else { break }
+                recorded = next
+                base = target
+            }
+        }
+        XCTAssertGreaterThan(matches, 1000, "the texts hold secrets of many rules")
+        // The delta path was taken (not a fallback to full scans), and read less than all.
+        XCTAssertGreaterThan(scratch.deltaBlobs, compared * 9 / 10)
+        XCTAssertLessThan(scratch.deltaBytesScanned, scratch.deltaBytes * 2)
+        print("delta scans compared: \(compared) targets (\(scratch.deltaBlobs) as deltas), \(matches) matches; Vectorscan read \(scratch.deltaBytesScanned) of \(scratch.deltaBytes) bytes (windowed plus whole)")
+    }
+
+    /// A delta that does not describe the target (out of bounds, overlapping, a base of another
+    /// length) is not used: the blob is scanned in full, with the same result.
+    func testADeltaThatDoesNotHoldTogetherIsScannedInFull() throws {
+        let matcher = try Self.matcher()
+        let scratch = try matcher.makeScratch()
+        var rng = SplitMix(state: 7)
+        let base = Self.text(&rng, lines: 80)
+        let recorded = try XCTUnwrap(base.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch, record: true) }.recorded)
+        let target = Array(base.reversed())
+        let full = try target.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+        for segments in [[CopySegment(target: 0, base: 0, count: target.count + 1)],
+                         [CopySegment(target: 10, base: 0, count: 20), CopySegment(target: 15, base: 0, count: 20)],
+                         [CopySegment(target: 0, base: base.count - 5, count: 10)],
+                         [CopySegment(target: 0, base: -1, count: 10)]] {
+            let delta = try target.withUnsafeBytes {
+                try matcher.scanBlob($0, scratch: scratch, delta: DeltaBase(hits: recorded, segments: segments))
+            }
+            XCTAssertEqual(Self.describe(delta), Self.describe(full))
+        }
+        // A wrong delta that does hold together (it claims copies the target does not hold) is the
+        // caller's to prevent: the git side checks sizes and reads the delta from the pack itself.
+    }
+}

@@ -1,4 +1,5 @@
 import CVectorscan
+import Crypto
 import Foundation
 
 // Scanning a revision stored as a delta of another: most of its bytes are copies of the base's, whose
@@ -92,23 +93,20 @@ final class DeltaDatabases: @unchecked Sendable {
 
     /// Narrow: bounded width up to `maxNarrowWidth`; its hits are carried where the bytes around
     /// them are copied. Line: a pattern whose matches span at most `maxLineReach` newlines
-    /// (`NewlineReach`): its hits on a line depend on that line and the few before it, so they are
-    /// carried where those lines are copied whole. Also line: an unbounded pattern that is a line
-    /// rule's own regex (no prefilter of either kind) and whose search is the hit's line alone: a
-    /// regex match on a line is itself a hit there, and the search starts at the line's start (or
-    /// where no match can start) whichever hit asked for it, so the lines searched are the same.
-    /// Everything else (`\s*` across lines in a named value's prefilter, say) is scanned whole.
+    /// (`NewlineReach`, read conservatively from its text; not in Vectorscan's prefilter mode, whose
+    /// approximation may span more): its hits on a line depend on that line and the few before it,
+    /// so they are carried where those lines are copied whole. Whole: the rest, and any pattern
+    /// whose hits depend on where the buffer starts or ends (`\A`, `\z`, `\Z`, `\G`, or multiline
+    /// turned off), which a copy does not keep.
     static func classify(_ compiled: [Rule], ruleCount: Int, widths: [Int?], flags: [UInt32]) -> (kind: [DeltaClass], lineReach: Int) {
         var reach = 0
         let kind = compiled.indices.map { i -> DeltaClass in
+            let pattern = compiled[i].prefilter ?? compiled[i].regex
+            if NewlineReach.anchorsToBuffer(pattern) { return .whole }
             if let width = widths[i], width <= maxNarrowWidth { return .narrow }
-            let rule = compiled[i]
-            if let newlines = NewlineReach.maxNewlines(rule.prefilter ?? rule.regex), newlines <= maxLineReach {
+            if flags[i] & UInt32(HS_FLAG_PREFILTER) == 0, let newlines = NewlineReach.maxNewlines(pattern),
+               newlines <= maxLineReach {
                 reach = max(reach, newlines)
-                return .line
-            }
-            if i < ruleCount, case .line = rule.span, !rule.namedValue, rule.prefilter == nil,
-               flags[i] & UInt32(HS_FLAG_PREFILTER) == 0 {
                 return .line
             }
             return .whole
@@ -131,9 +129,9 @@ final class DeltaDatabases: @unchecked Sendable {
         let width = kind.indices.filter { kind[$0] == .narrow }.compactMap { widths[$0] }.max() ?? 0
         // The split is the code's as much as the rules': the file names say which patterns it holds.
         func database(_ ids: [Int], _ name: String) -> OpaquePointer? {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for id in ids { hash = (hash ^ UInt64(id)) &* 0x100_0000_01b3 }
-            let variant = name + "-" + String(hash, radix: 16)
+            var hasher = SHA256()
+            for id in ids { hasher.update(data: Array("\(id) \(kind[id]) \(flags[id]) \(lineReach) \(width);".utf8)) }
+            let variant = name + "-" + hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
             if let cacheDirectory, let (database, _, _) = RuleDatabaseCache.load(rules: compiled, variant: variant, from: cacheDirectory) {
                 return database
             }
@@ -199,7 +197,9 @@ extension Matcher {
                 for _ in 0..<databases.lineReach where first < last {
                     first = Self.firstNewline(bytes, (first + 1)..<t1) ?? last
                 }
-                if first < last { line = (first + 2)..<(last + 2) }
+                // e - 1 up to the last newline's line end, e itself (the byte an assertion after
+                // the match reads) at most that newline: both in the segment.
+                if first < last { line = (first + 2)..<(last + 1) }
             }
             if let narrow { interiorNarrow.append(narrow) }
             if let line { interiorLine.append(line) }
@@ -232,7 +232,7 @@ extension Matcher {
             var start = Self.lineStart(bytes, before: gap.lowerBound - 1)
             for _ in 0..<databases.lineReach where start > 0 { start = Self.lineStart(bytes, before: start - 1) }
             let end = Self.lineEnd(bytes, from: max(gap.upperBound - 2, 0))
-            regions.append(max(0, start - 1)..<min(n, end + 1))
+            regions.append(max(0, start - 1)..<min(n, end + 2))
         }
         let collector = scratch.collector
         collector.packed.removeAll(keepingCapacity: true)
@@ -354,6 +354,12 @@ public struct VectorscanTime: Sendable {
 /// may hold any number, or the pattern uses something this reading does not know (it then claims
 /// nothing). Patterns are compiled without DOTALL, so `.` never matches a newline.
 enum NewlineReach {
+    /// Whether the pattern may hold an assertion about the buffer's own start or end (or turn
+    /// multiline off): read textually, so an escaped backslash before such a letter counts too.
+    static func anchorsToBuffer(_ pattern: String) -> Bool {
+        ["\\A", "\\z", "\\Z", "\\G", "(?-", "(?^"].contains { pattern.contains($0) }
+    }
+
     static func maxNewlines(_ pattern: String) -> Int? {
         var parser = Parser(bytes: Array(pattern.utf8))
         guard let count = parser.alternation(), parser.at == parser.bytes.count else { return nil }
@@ -442,13 +448,16 @@ enum NewlineReach {
             }
         }
 
-        /// After `[`: whether the class can match a newline; nil when unsure of a positive class
-        /// (a negated one that does not name a newline surely matches one).
+        /// After `[`: whether the class can match a newline. Nil (the pattern is not read) for what
+        /// this reading does not know inside a class: POSIX classes, `\Q`, escapes other than a few,
+        /// control bytes. A range counts as matching a newline unless it starts at a printable byte
+        /// written as itself (above the newline, so the range cannot hold one).
         mutating func classMatchesNewline() -> Bool? {
             var negated = false
             if at < bytes.count && bytes[at] == UInt8(ascii: "^") { negated = true; at += 1 }
             var surely = false, maybe = false
             var first = true
+            var previousPrintable = false
             while at < bytes.count {
                 let c = bytes[at]
                 if c == UInt8(ascii: "]") && !first {
@@ -457,26 +466,32 @@ enum NewlineReach {
                 }
                 first = false
                 at += 1
-                if c == UInt8(ascii: "[") && at < bytes.count && bytes[at] == UInt8(ascii: ":") { maybe = true; continue }
+                if c == UInt8(ascii: "[") { return nil }
+                if c == UInt8(ascii: "-") && at < bytes.count && bytes[at] != UInt8(ascii: "]") {
+                    if !previousPrintable { maybe = true }
+                    previousPrintable = false
+                    continue
+                }
                 if c == UInt8(ascii: "\\") {
                     guard at < bytes.count else { return nil }
                     let e = bytes[at]
                     at += 1
+                    previousPrintable = false
                     switch e {
                     case UInt8(ascii: "n"), UInt8(ascii: "s"), UInt8(ascii: "v"): surely = true
                     case UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "w"), UInt8(ascii: "d"), UInt8(ascii: "S"),
-                         UInt8(ascii: "h"), UInt8(ascii: "f"), UInt8(ascii: "b"):
+                         UInt8(ascii: "h"), UInt8(ascii: "f"):
                         break
                     default:
                         let alphanumeric = (e >= 0x30 && e <= 0x39) || ((e | 0x20) >= 0x61 && (e | 0x20) <= 0x7a)
-                        if alphanumeric || e >= 0x80 { maybe = true }
+                        if alphanumeric || e < 0x20 || e >= 0x7f { return nil }
+                        previousPrintable = true  // an escaped punctuation byte, above the newline
                     }
                     continue
                 }
-                if c == 0x0a { surely = true; continue }
-                if c < 0x20 && c != 0x09 { maybe = true; continue }
-                // A range whose ends lie on both sides of the newline (0x0a) would need an end below
-                // it, which only a control byte or an escape can be: handled above as unsure.
+                if c == 0x0a { surely = true; previousPrintable = false; continue }
+                if c < 0x20 || c >= 0x7f { return nil }
+                previousPrintable = true
             }
             return nil  // no closing `]`
         }

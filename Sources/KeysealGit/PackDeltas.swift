@@ -29,7 +29,7 @@ public final class PackDeltas: @unchecked Sendable {
     /// Per blob: how many blobs are deltas of it.
     public let dependents: [Int32]
     /// A delta larger than this is not inflated (its target is scanned in full).
-    static let maxDeltaSize = 64 << 20
+    static let maxDeltaSize = 16 << 20
 
     /// `reading`: the indexes of `blobs` the scan reads (only their headers are parsed).
     public init(_ blobs: [ObjectID], reading: [Int], repository: Repository) {
@@ -51,7 +51,12 @@ public final class PackDeltas: @unchecked Sendable {
         // the copies must describe the very bytes it hands out (packs git wrote hold each object
         // once; a crafted pair could differ).
         let (found, duplicated) = order.locations(blobs, duplicates: true)
-        let locations = found.indices.map { duplicated[$0] ? UInt64.max : found[$0] }
+        // libgit2 also reads packs keyseal's index reader does not (a version-1 `.idx`, a pack known
+        // only to a multi-pack-index) and other repositories' objects (alternates): a blob there
+        // could be handed out from a pack whose entry is not the one read here. With any of them,
+        // no blob is read as a delta.
+        let usable = Self.everyPackIndexed(order, commonDirectory: repository.commonDirectory)
+        let locations = found.indices.map { duplicated[$0] || !usable ? UInt64.max : found[$0] }
         self.locations = locations
         var byLocation: [UInt64: Int32] = [:]
         byLocation.reserveCapacity(blobs.count)
@@ -69,7 +74,12 @@ public final class PackDeltas: @unchecked Sendable {
                 if byID == nil {
                     byID = Dictionary(blobs.enumerated().map { ($0.element, Int32($0.offset)) }, uniquingKeysWith: { a, _ in a })
                 }
-                found = byID?[baseID]
+                // libgit2 takes a REF_DELTA's base from the same pack: so must this (and the base
+                // must be held by that pack alone, like any base).
+                if let candidate = byID?[baseID], locations[Int(candidate)] != .max,
+                   Int(locations[Int(candidate)] >> 48) == pack {
+                    found = candidate
+                }
             }
             if let found, Int(found) != i {
                 base[i] = found
@@ -78,6 +88,22 @@ public final class PackDeltas: @unchecked Sendable {
         }
         self.base = base
         self.dependents = dependents
+    }
+
+    /// Whether every `.pack` in the pack folder has a version-2 index `order` read, and neither a
+    /// multi-pack-index nor alternates bring in objects from elsewhere.
+    static func everyPackIndexed(_ order: PackOrder, commonDirectory: String) -> Bool {
+        let folder = Repository.packFolder(commonDirectory: commonDirectory)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        if names.contains(where: { $0.hasPrefix("multi-pack-index") }) { return false }
+        let packs = Set(names.filter { $0.hasSuffix(".pack") }.map { (folder as NSString).appendingPathComponent($0) })
+        guard packs == Set(order.packPaths) else { return false }
+        let objects = (folder as NSString).deletingLastPathComponent
+        for name in ["info/alternates", "info/http-alternates"] {
+            let path = (objects as NSString).appendingPathComponent(name)
+            if let data = FileManager.default.contents(atPath: path), data.contains(where: { $0 > 0x20 }) { return false }
+        }
+        return true
     }
 
     deinit {
@@ -161,8 +187,10 @@ public final class PackDeltas: @unchecked Sendable {
     public func copies(of index: Int, targetLength: Int, baseLength: Int, buffer: inout [UInt8]) -> [PackDeltaCopy]? {
         guard index < locations.count, base[index] >= 0, locations[index] != .max else { return nil }
         let pack = Int(locations[index] >> 48), offset = Int(locations[index] & 0xffff_ffff_ffff)
+        // A delta's instructions take at most 8 bytes per target byte (a copy makes at least one):
+        // a larger size is a lie, not worth a buffer.
         guard pack < packs.count, let header = Self.header(packs[pack], at: offset), header.type == 6 || header.type == 7,
-              header.size <= Self.maxDeltaSize
+              header.size <= Self.maxDeltaSize, header.size <= 8 * targetLength + 32
         else { return nil }
         let (descriptor, size) = packs[pack]
         if buffer.count < header.size { buffer = [UInt8](repeating: 0, count: header.size) }

@@ -98,10 +98,17 @@ final class HistoryDeltaScanTests: XCTestCase {
             ("key[ \\t]*=[ \\t]*[A-Za-z0-9]{20}", 0), ("a\\s*b", nil), ("a\\s?b", 1), ("x[^A-Za-z]{0,4}\\nvalue", 5),
             ("(?:a|\\n\\n)b", 2), ("[^\\n]*:", 0), (".*x", 0), ("(?s).x", nil), ("\\x0ax", nil), ("a{2,}", 0),
             ("[\\s\\S]{3}", 3), ("[^\\s\"']+", 0), ("(?i:key)[0-9]+", 0), ("a(?=b)", nil), ("[^a]+", nil), ("\\Wx", 1),
-            ("[[:space:]]x", 1), ("(a\\n){2}", 2), ("(a\\n)*", nil), ("a{3", nil), (String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000), nil), ("[^\\n\\r]{0,300}?x", 0),
+            ("[[:space:]]x", nil), ("[[:space:]]+x", nil), ("[\\t-\\r]*", nil), ("[\\b-~]*", nil), ("[\t-~]*", nil),
+            ("[\\\na]*", nil), ("[^\\Q\\n\\E]*", nil), ("[^\\c\\n]*", nil), ("[ -~]*", 0), ("[A-Za-z0-9_.-]+", 0),
+            ("(a\\n){2}", 2), ("(a\\n)*", nil), ("a{3", nil), (String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000), nil), ("[^\\n\\r]{0,300}?x", 0),
         ]
         for (pattern, expected) in cases {
             XCTAssertEqual(NewlineReach.maxNewlines(pattern), expected, pattern)
         }
+        // Hits that depend on where the buffer ends are never carried.
+        for pattern in ["token=([a-z0-9]{32})\\Z", "\\Afoo", "x\\z", "(?-m)^x", "\\Gx"] {
+            XCTAssertTrue(NewlineReach.anchorsToBuffer(pattern), pattern)
+        }
+        XCTAssertFalse(NewlineReach.anchorsToBuffer("^key=[a-z]+$"))
     }
 }

@@ -136,6 +136,41 @@ final class MatcherDeltaTests: XCTestCase {
         print("delta scans compared: \(compared) targets (\(scratch.deltaBlobs) as deltas), \(matches) matches; Vectorscan read \(scratch.deltaBytesScanned) of \(scratch.deltaBytes) bytes (windowed plus whole)")
     }
 
+    /// Custom rules whose hits depend on a byte past a line's newline, or on where the buffer ends
+    /// (from the review of delta scans): carried hits would be the base's, not the target's.
+    func testAssertionsPastALineAndAtTheBufferEndAreNotCarried() throws {
+        let value = ExampleTemplate.expand("⟪an:24⟫", salt: "edge")
+        let rules = [
+            Rule(id: "test-header-block", provider: "t", description: "t", regex: "-----BEGIN [A-Z ]+-----\\n(\\w{20,})",
+                 prefilter: "-----BEGIN [A-Z ]+-----\\n\\b", span: .block(maxBytes: 4096), positives: [], negatives: []),
+            Rule(id: "test-token-at-end", provider: "t", description: "t", regex: "token=([a-z0-9]{24})\\Z", positives: [], negatives: []),
+        ]
+        let matcher = try Matcher(rules: rules, deltaScans: true)
+        let scratch = try matcher.makeScratch()
+        let token = ExampleTemplate.expand("⟪lo:24⟫", salt: "end")
+        let cases: [([UInt8], [UInt8], [CopySegment])] = {
+            // The blank line after the header deleted: the hit's `\b` now sees the value.
+            let base = Array("a\nb\nc\n-----BEGIN FOO KEY-----\n\n\(value)\n".utf8)
+            let header = 30  // up to and including the header's newline
+            let target = Array(base[0..<header]) + Array(base[(header + 1)...])
+            // A file cut just after a token line: `\Z` now holds there.
+            let long = Array((String(repeating: "x", count: 70) + "\ntoken=\(token)\nx\n").utf8)
+            let cut = long.count - 2
+            return [(base, target, [CopySegment(target: 0, base: 0, count: header),
+                                    CopySegment(target: header, base: header + 1, count: base.count - header - 1)]),
+                    (long, Array(long[0..<cut]), [CopySegment(target: 0, base: 0, count: cut)])]
+        }()
+        for (base, target, segments) in cases {
+            let recorded = try XCTUnwrap(base.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch, record: true) }.recorded)
+            let full = try target.withUnsafeBytes { try matcher.scanBlob($0, scratch: scratch) }
+            let delta = try target.withUnsafeBytes {
+                try matcher.scanBlob($0, scratch: scratch, delta: DeltaBase(hits: recorded, segments: segments))
+            }
+            XCTAssertEqual(full.matches.count, 1)
+            XCTAssertEqual(Self.describe(delta), Self.describe(full))
+        }
+    }
+
     /// A delta that does not describe the target (out of bounds, overlapping, a base of another
     /// length) is not used: the blob is scanned in full, with the same result.
     func testADeltaThatDoesNotHoldTogetherIsScannedInFull() throws {

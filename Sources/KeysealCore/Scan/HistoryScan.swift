@@ -363,6 +363,9 @@ final class DeltaScanning: Sendable {
     /// Fewer blobs to read (a `--since-commit` range in CI) hold few deltas of each other: not worth
     /// loading (or, on a new rule set, compiling) the delta scans' two databases.
     static let minimumBlobs = 64
+    /// Hits kept per base, and in all, for the deltas still to come.
+    static let maxHitsPerRecord = 8192
+    static let maxRecordedMemory = 32 << 20
 
     let deltas: PackDeltas
     private struct State {
@@ -405,7 +408,11 @@ final class DeltaScanning: Sendable {
     func scanned(_ index: Int, recorded: RecordedHits?, asDelta: Bool) {
         state.withLock { state in
             if asDelta { state.asDeltas += 1 }
-            if let recorded, state.waiting[index] > 0 {
+            // Bounded: a base whose deltas never come (too large to read, or last in the pack)
+            // keeps its record to the end, so records past the cap are not kept (their deltas are
+            // scanned in full).
+            if let recorded, state.waiting[index] > 0, recorded.memory <= Self.maxHitsPerRecord * 8,
+               state.memory + recorded.memory <= Self.maxRecordedMemory {
                 state.hits[index] = recorded
                 state.bases += 1
                 state.memory += recorded.memory

@@ -184,7 +184,21 @@ public final class PackDeltas: @unchecked Sendable {
     /// The copies blob `index`'s delta makes from its base, merged where they run on; nil when it is
     /// not a delta, or the delta does not turn a `baseLength`-byte base into `targetLength` bytes.
     /// `buffer` is the caller's to reuse between calls.
-    public func copies(of index: Int, targetLength: Int, baseLength: Int, buffer: inout [UInt8]) -> [PackDeltaCopy]? {
+    /// One thread's inflate state and buffers, reused from delta to delta (a fresh zlib stream and
+    /// buffers per delta cost more than the scan saved on a repository of small files).
+    public final class Reader {
+        var stream = z_stream()
+        let ready: Bool
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        var out: [UInt8] = []
+
+        public init() {
+            ready = inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        }
+        deinit { if ready { inflateEnd(&stream) } }
+    }
+
+    public func copies(of index: Int, targetLength: Int, baseLength: Int, reader: Reader) -> [PackDeltaCopy]? {
         guard index < locations.count, base[index] >= 0, locations[index] != .max else { return nil }
         let pack = Int(locations[index] >> 48), offset = Int(locations[index] & 0xffff_ffff_ffff)
         // A delta's instructions take at most 8 bytes per target byte (a copy makes at least one):
@@ -193,11 +207,14 @@ public final class PackDeltas: @unchecked Sendable {
               header.size <= Self.maxDeltaSize, header.size <= 8 * targetLength + 32
         else { return nil }
         let (descriptor, size) = packs[pack]
-        if buffer.count < header.size { buffer = [UInt8](repeating: 0, count: header.size) }
+        if reader.out.count < header.size { reader.out = [UInt8](repeating: 0, count: header.size) }
         var position = header.dataStart
         let end = size - 20
-        let inflated = buffer.withUnsafeMutableBytes { out in
-            Self.inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size])) { chunk in
+        var out = reader.out
+        reader.out = []  // `out` is the only reference while zlib writes into it
+        defer { reader.out = out }
+        let inflated = out.withUnsafeMutableBytes { out in
+            Self.inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), reader: reader) { chunk in
                 guard position < end else { return 0 }
                 let count = pread(descriptor, chunk.baseAddress, min(chunk.count, end - position), off_t(position))
                 if count > 0 { position += count }
@@ -205,7 +222,7 @@ public final class PackDeltas: @unchecked Sendable {
             }
         }
         guard inflated else { return nil }
-        return buffer.withUnsafeBytes {
+        return out.withUnsafeBytes {
             Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<header.size]), baseLength: baseLength, targetLength: targetLength)
         }
     }
@@ -213,7 +230,7 @@ public final class PackDeltas: @unchecked Sendable {
     /// Inflates exactly `compressed`'s first zlib stream into `out`, which it must fill exactly.
     static func inflate(_ compressed: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, size: Int) -> Bool {
         var position = 0
-        return inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<min(size, out.count)])) { chunk in
+        return inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<min(size, out.count)]), reader: Reader()) { chunk in
             let count = min(chunk.count, compressed.count - position)
             if count > 0 { chunk.baseAddress!.copyMemory(from: compressed.baseAddress! + position, byteCount: count) }
             position += max(count, 0)
@@ -224,47 +241,53 @@ public final class PackDeltas: @unchecked Sendable {
     /// Inflates one zlib stream, read in chunks by `read` (which fills a buffer and returns the bytes
     /// it put there, 0 at the end), into `out`, which it must fill exactly. Each round consumes
     /// input or makes output, so a stream that does neither (cut short, damaged) ends it.
-    static func inflate(into out: UnsafeMutableRawBufferPointer, read: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
-        var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return false }
-        defer { inflateEnd(&stream) }
-        var chunk = [UInt8](repeating: 0, count: 16384)
+    static func inflate(into out: UnsafeMutableRawBufferPointer, reader: Reader,
+                        read: (UnsafeMutableRawBufferPointer) -> Int) -> Bool {
+        guard reader.ready, inflateReset(&reader.stream) == Z_OK else { return false }
+        var chunk = reader.chunk
+        reader.chunk = []
+        defer { reader.chunk = chunk }
         // One spare byte: a stream that would inflate to more than `out` holds is refused.
         var spare: UInt8 = 0
         return chunk.withUnsafeMutableBytes { input -> Bool in
-            stream.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = UInt32(out.count)
-            while true {
-                if stream.avail_in == 0 {
-                    let count = read(input)
-                    guard count > 0 else { return false }
-                    stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                    stream.avail_in = UInt32(count)
-                }
-                if stream.avail_out == 0 {
-                    // Full: the stream must end here, so it may write nothing more.
-                    let status = withUnsafeMutablePointer(to: &spare) { pointer -> Int32 in
-                        stream.next_out = pointer
-                        stream.avail_out = 1
-                        return CZlib.inflate(&stream, Z_NO_FLUSH)
+            withUnsafeMutablePointer(to: &reader.stream) { stream -> Bool in
+                stream.pointee.next_in = nil
+                stream.pointee.avail_in = 0
+                stream.pointee.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = UInt32(out.count)
+                while true {
+                    if stream.pointee.avail_in == 0 {
+                        let count = read(input)
+                        guard count > 0 else { return false }
+                        stream.pointee.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                        stream.pointee.avail_in = UInt32(count)
                     }
-                    if status == Z_STREAM_END && stream.avail_out == 1 { return true }
-                    if status == Z_OK && stream.avail_out == 1 && stream.avail_in == 0 {
-                        // More input needed to see the end.
-                        stream.next_out = nil
-                        stream.avail_out = 0
-                        continue
+                    if stream.pointee.avail_out == 0 {
+                        // Full: the stream must end here, so it may write nothing more.
+                        let status = withUnsafeMutablePointer(to: &spare) { pointer -> Int32 in
+                            stream.pointee.next_out = pointer
+                            stream.pointee.avail_out = 1
+                            return CZlib.inflate(stream, Z_NO_FLUSH)
+                        }
+                        if status == Z_STREAM_END && stream.pointee.avail_out == 1 { return true }
+                        if status == Z_OK && stream.pointee.avail_out == 1 && stream.pointee.avail_in == 0 {
+                            // More input needed to see the end.
+                            stream.pointee.next_out = nil
+                            stream.pointee.avail_out = 0
+                            continue
+                        }
+                        return false
                     }
-                    return false
+                    let before = (stream.pointee.avail_in, stream.pointee.avail_out)
+                    let status = CZlib.inflate(stream, Z_NO_FLUSH)
+                    if status == Z_STREAM_END { return stream.pointee.avail_out == 0 }
+                    guard status == Z_OK || status == Z_BUF_ERROR else { return false }
+                    if (stream.pointee.avail_in, stream.pointee.avail_out) == before { return false }
                 }
-                let before = (stream.avail_in, stream.avail_out)
-                let status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                if status == Z_STREAM_END { return stream.avail_out == 0 }
-                guard status == Z_OK || status == Z_BUF_ERROR else { return false }
-                if (stream.avail_in, stream.avail_out) == before { return false }
             }
         }
     }
+
 
     /// A delta's instructions: two sizes, then copies (`1xxxxxxx`, offset and size bytes as the bits
     /// say) and inserts (`0nnnnnnn`, n bytes). One pass, no allocation but the result.

@@ -19,8 +19,8 @@ final class ScanWorker: @unchecked Sendable {
     var found: [BlobMatches] = []
     var scanned = 0, bytes = 0, binary = 0, archives = 0, truncated = 0, large = 0, missing = 0, regexLimited = 0, decodedInPart = 0
     var regexLimitHits: [String: Int] = [:]
-    /// A delta's instructions, inflated (reused from blob to blob).
-    var deltaBuffer: [UInt8] = []
+    /// Inflates deltas' instructions (its stream and buffers reused from blob to blob).
+    let deltaReader = PackDeltas.Reader()
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
@@ -319,7 +319,7 @@ public enum HistoryScan {
             worker.bytes += bytes.count
             let scan: BlobScan
             if let deltas {
-                let base = deltas.base(of: index, targetLength: bytes.count, buffer: &worker.deltaBuffer)
+                let base = deltas.base(of: index, targetLength: bytes.count, reader: worker.deltaReader)
                 scan = try matcher.scanBlob(bytes, scratch: worker.scratch, delta: base, record: deltas.isBase(index))
                 deltas.scanned(index, recorded: scan.recorded, asDelta: base != nil)
             } else {
@@ -388,7 +388,7 @@ final class DeltaScanning: Sendable {
 
     /// The base a delta scan of blob `index` can use: nil when it is no delta of a blob recorded
     /// (not text, not read yet by another thread, too many hits) or its delta does not describe it.
-    func base(of index: Int, targetLength: Int, buffer: inout [UInt8]) -> DeltaBase? {
+    func base(of index: Int, targetLength: Int, reader: PackDeltas.Reader) -> DeltaBase? {
         let base = Int(deltas.base[index])
         guard base >= 0 else { return nil }
         let hits = state.withLock { state -> RecordedHits? in
@@ -399,7 +399,7 @@ final class DeltaScanning: Sendable {
             return hits
         }
         guard let hits,
-              let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, buffer: &buffer)
+              let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, reader: reader)
         else { return nil }
         return DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
     }

@@ -23,6 +23,9 @@ public final class PackDeltas: @unchecked Sendable {
     private let packs: [(descriptor: Int32, size: Int)]
     /// Per blob: pack number << 48 | offset, `.max` when in no pack.
     private let locations: [UInt64]
+    /// Per blob: its first pack's number << 48 | offset (`.max` when in no pack), duplicates kept:
+    /// the read order, so the `.idx` files are searched once for both.
+    private let orderKeys: [UInt64]
     /// Per blob: the blob (index into the same list) it is stored as a delta of; -1 when none of
     /// them (not a delta, or a delta of an object the scan does not read).
     public let base: [Int32]
@@ -58,6 +61,7 @@ public final class PackDeltas: @unchecked Sendable {
         let usable = Self.everyPackIndexed(order, commonDirectory: repository.commonDirectory)
         let locations = found.indices.map { duplicated[$0] || !usable ? UInt64.max : found[$0] }
         self.locations = locations
+        orderKeys = found
         var byLocation: [UInt64: Int32] = [:]
         byLocation.reserveCapacity(blobs.count)
         for (i, location) in locations.enumerated() where location != .max { byLocation[location] = Int32(i) }
@@ -104,6 +108,12 @@ public final class PackDeltas: @unchecked Sendable {
             if let data = FileManager.default.contents(atPath: path), data.contains(where: { $0 > 0x20 }) { return false }
         }
         return true
+    }
+
+    /// `indexes` in the order their packs store them (loose objects last), as
+    /// `BlobReader.packOrder` would give them.
+    public func packOrder(_ indexes: [Int]) -> [Int] {
+        indexes.sorted { orderKeys[$0] != orderKeys[$1] ? orderKeys[$0] < orderKeys[$1] : $0 < $1 }
     }
 
     deinit {

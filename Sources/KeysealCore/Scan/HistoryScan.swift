@@ -123,11 +123,17 @@ public enum HistoryScan {
 
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory, deltaScans: options.deltaScans && DeltaScanning.enabled && toRead.count >= DeltaScanning.minimumBlobs)
         trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")", since: started)
-        let subset = Set(toRead)
-        let order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         // Each revision stored as a delta of another is scanned against it: what the delta inserted,
-        // with the base's hits carried over the bytes it copies (same matches as a full scan).
-        let deltas = matcher.scansDeltas ? DeltaScanning(blobs: history.blobs, reading: order, repository: repository) : nil
+        // with the base's hits carried over the bytes it copies (same matches as a full scan). Its
+        // reading of the pack indexes gives the read order too.
+        let deltas = matcher.scansDeltas ? DeltaScanning(blobs: history.blobs, reading: toRead, repository: repository) : nil
+        let order: [Int]
+        if let deltas {
+            order = deltas.deltas.packOrder(toRead)
+        } else {
+            let subset = Set(toRead)
+            order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
+        }
         if let deltas { trace("pack deltas read: \(deltas.deltas.base.lazy.filter { $0 >= 0 }.count) blobs are deltas of another", since: started) }
         progress?.blobsTotal.store(order.count, ordering: .relaxed)
         var found: [BlobMatches] = []

@@ -4,7 +4,8 @@ import Foundation
 
 /// The pack reader of delta scans: an entry's header at each offset of the input read as a pack,
 /// the zlib inflate of what follows, and a delta's instructions (with the sizes the delta states, so
-/// the parse goes past them). Whatever it returns must describe copies inside both buffers.
+/// the parse goes past them). Whatever it returns must describe copies inside both buffers, and
+/// applying it to a base must write the base's bytes where it copies them.
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     for offset in stride(from: 0, to: min(size, 64), by: 1) {
@@ -32,12 +33,27 @@ func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         return value
     }
     let base = varint(), target = varint()
+    if let stated = PackDeltas.targetLength(input) { precondition(stated == target, "target length read otherwise") }
     if let copies = PackDeltas.parse(input, baseLength: base, targetLength: target) {
         var end = 0
         for copy in copies {
             precondition(copy.count > 0 && copy.target >= end && copy.base >= 0 && copy.base + copy.count <= base
                 && copy.target + copy.count <= target, "a copy outside its buffers")
             end = copy.target + copy.count
+        }
+    }
+    // Applied to a base (the input's bytes, repeated): the same copies, and the target holds the
+    // base's bytes wherever a copy says so.
+    if base <= 1 << 16, target <= 1 << 16, size > 0 {
+        let baseBytes = (0..<base).map { input[$0 % size] }
+        var out = [UInt8](repeating: 0, count: target)
+        let applied = baseBytes.withUnsafeBytes { b in
+            out.withUnsafeMutableBytes { PackDeltas.parse(input, baseLength: base, targetLength: target, apply: (b, $0)) }
+        }
+        precondition(applied == PackDeltas.parse(input, baseLength: base, targetLength: target), "applying changed the copies")
+        for copy in applied ?? [] {
+            precondition(out[copy.target..<(copy.target + copy.count)].elementsEqual(baseBytes[copy.base..<(copy.base + copy.count)]),
+                         "a copy's bytes not the base's")
         }
     }
     return 0

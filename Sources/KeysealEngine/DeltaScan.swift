@@ -78,6 +78,12 @@ final class DeltaDatabases: @unchecked Sendable {
     /// lines before it too.
     let lineReach: Int
 
+    /// How the patterns split (for KEYSEAL_TRACE).
+    var summary: String {
+        let count = { (c: DeltaClass) in self.kind.lazy.filter { $0 == c }.count }
+        return "\(count(.narrow)) narrow (up to \(width) bytes), \(count(.line)) line (up to \(lineReach) newlines), \(count(.whole)) whole"
+    }
+
     private init(windowed: OpaquePointer, whole: OpaquePointer?, kind: [DeltaClass], width: Int, lineReach: Int) {
         self.lineReach = lineReach
         self.windowed = windowed
@@ -243,6 +249,7 @@ extension Matcher {
         let started = ThreadCPU.now()
         for region in Self.merged(regions) where !region.isEmpty {
             scannedBytes += region.count
+            scratch.deltaRegions += 1
             collector.offset = region.lowerBound
             let status = hs_scan(databases.windowed, base + region.lowerBound, UInt32(region.count), 0, scratch.hs, onCollect, context)
             if status == HS_SCAN_TERMINATED { return nil }

@@ -109,6 +109,8 @@ public final class Matcher: @unchecked Sendable {
     let deltaDatabases: DeltaDatabases?
     /// Whether `scanBlob` can take a `DeltaBase` (otherwise it scans in full).
     public var scansDeltas: Bool { deltaDatabases != nil }
+    /// How delta scans split the patterns, for KEYSEAL_TRACE.
+    public var deltaSummary: String? { deltaDatabases?.summary }
 
     /// Compiles `rules`, or loads them from `cacheDirectory` when a database compiled from exactly
     /// these rules is there (and stores it there otherwise). PCRE2 programs are compiled lazily, per
@@ -169,7 +171,7 @@ public final class Matcher: @unchecked Sendable {
         var delta: DeltaBase?
         /// Blobs this scratch scanned as deltas, and the bytes Vectorscan read of them (the windowed
         /// database's regions plus the whole database's full pass), against their lengths.
-        public internal(set) var deltaBlobs = 0, deltaBytesScanned = 0, deltaBytes = 0
+        public internal(set) var deltaBlobs = 0, deltaBytesScanned = 0, deltaBytes = 0, deltaRegions = 0
         public internal(set) var time = VectorscanTime()
         private var programs: [OpaquePointer?]
         private var failed: [Bool]

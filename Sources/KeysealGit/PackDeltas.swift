@@ -191,9 +191,6 @@ public final class PackDeltas: @unchecked Sendable {
         return Header(type: header.type, size: header.size, dataStart: p, baseOffset: header.baseOffset, baseID: header.baseID)
     }
 
-    /// The copies blob `index`'s delta makes from its base, merged where they run on; nil when it is
-    /// not a delta, or the delta does not turn a `baseLength`-byte base into `targetLength` bytes.
-    /// `buffer` is the caller's to reuse between calls.
     /// One thread's inflate state and buffers, reused from delta to delta (a fresh zlib stream and
     /// buffers per delta cost more than the scan saved on a repository of small files).
     public final class Reader {
@@ -201,6 +198,8 @@ public final class PackDeltas: @unchecked Sendable {
         let ready: Bool
         var chunk = [UInt8](repeating: 0, count: 16384)
         var out: [UInt8] = []
+        /// A rebuilt delta's target.
+        var target: [UInt8] = []
 
         public init() {
             ready = inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
@@ -208,13 +207,50 @@ public final class PackDeltas: @unchecked Sendable {
         deinit { if ready { inflateEnd(&stream) } }
     }
 
+    /// The copies blob `index`'s delta makes from its base, merged where they run on; nil when it is
+    /// not a delta, or the delta does not turn a `baseLength`-byte base into `targetLength` bytes.
+    /// `reader` is the calling thread's, reused between calls.
     public func copies(of index: Int, targetLength: Int, baseLength: Int, reader: Reader) -> [PackDeltaCopy]? {
+        guard let size = inflatedDelta(of: index, maxTargetLength: targetLength, reader: reader) else { return nil }
+        return reader.out.withUnsafeBytes {
+            Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<size]), baseLength: baseLength, targetLength: targetLength)
+        }
+    }
+
+    /// Blob `index`'s bytes rebuilt from its base's (`base`, the bytes libgit2 handed out for it or
+    /// rebuilt the same way) and its delta, inflated once: what libgit2 would hand out for it, without
+    /// libgit2 inflating the delta again, or its chain when its delta-base cache lost the base.
+    /// `body` gets the bytes (valid during the call) and the copies. nil when it is no delta, its
+    /// target is longer than `maxLength`, or the delta does not hold together (read it through libgit2).
+    public func rebuild<T>(_ index: Int, base: UnsafeRawBufferPointer, maxLength: Int, reader: Reader,
+                           _ body: (UnsafeRawBufferPointer, [PackDeltaCopy]) throws -> T) rethrows -> T? {
+        guard let size = inflatedDelta(of: index, maxTargetLength: maxLength, reader: reader) else { return nil }
+        var target = reader.target
+        reader.target = []  // `target` is the only reference while the delta is applied and scanned
+        defer { reader.target = target }
+        let rebuilt = reader.out.withUnsafeBytes { raw -> (length: Int, copies: [PackDeltaCopy])? in
+            let delta = UnsafeRawBufferPointer(rebasing: raw[0..<size])
+            guard let length = Self.targetLength(delta), length <= maxLength, size <= 8 * length + 32 else { return nil }
+            if target.count < length { target = [UInt8](repeating: 0, count: length) }
+            let copies = target.withUnsafeMutableBytes { out in
+                Self.parse(delta, baseLength: base.count, targetLength: length,
+                           apply: (base, UnsafeMutableRawBufferPointer(rebasing: out[0..<length])))
+            }
+            return copies.map { (length, $0) }
+        }
+        guard let rebuilt else { return nil }
+        return try target.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<rebuilt.length]), rebuilt.copies) }
+    }
+
+    /// Inflates blob `index`'s delta into `reader.out`: its size, or nil when it is no delta (of a
+    /// blob of the scan), or claims more than a delta to a `maxTargetLength`-byte target takes.
+    private func inflatedDelta(of index: Int, maxTargetLength: Int, reader: Reader) -> Int? {
         guard index < locations.count, base[index] >= 0, locations[index] != .max else { return nil }
         let pack = Int(locations[index] >> 48), offset = Int(locations[index] & 0xffff_ffff_ffff)
         // A delta's instructions take at most 8 bytes per target byte (a copy makes at least one):
         // a larger size is a lie, not worth a buffer.
         guard pack < packs.count, let header = Self.header(packs[pack], at: offset), header.type == 6 || header.type == 7,
-              header.size <= Self.maxDeltaSize, header.size <= 8 * targetLength + 32
+              header.size <= Self.maxDeltaSize, header.size <= 8 * maxTargetLength + 32
         else { return nil }
         let (descriptor, size) = packs[pack]
         if reader.out.count < header.size { reader.out = [UInt8](repeating: 0, count: header.size) }
@@ -231,10 +267,7 @@ public final class PackDeltas: @unchecked Sendable {
                 return max(count, 0)
             }
         }
-        guard inflated else { return nil }
-        return out.withUnsafeBytes {
-            Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<header.size]), baseLength: baseLength, targetLength: targetLength)
-        }
+        return inflated ? header.size : nil
     }
 
     /// Inflates exactly `compressed`'s first zlib stream into `out`, which it must fill exactly.
@@ -299,22 +332,33 @@ public final class PackDeltas: @unchecked Sendable {
     }
 
 
-    /// A delta's instructions: two sizes, then copies (`1xxxxxxx`, offset and size bytes as the bits
-    /// say) and inserts (`0nnnnnnn`, n bytes). One pass, no allocation but the result.
-    static func parse(_ delta: UnsafeRawBufferPointer, baseLength: Int, targetLength: Int) -> [PackDeltaCopy]? {
+    /// The target length a delta's instructions start with (after its base's), nil when cut short.
+    static func targetLength(_ delta: UnsafeRawBufferPointer) -> Int? {
         var p = 0
-        func varint() -> Int? {
-            var value = 0, shift = 0
-            while true {
-                guard p < delta.count, shift <= 56 else { return nil }
-                let c = Int(delta[p])
-                p += 1
-                value |= (c & 0x7f) << shift
-                shift += 7
-                if c & 0x80 == 0 { return value }
-            }
+        guard varint(delta, &p) != nil else { return nil }
+        return varint(delta, &p)
+    }
+
+    private static func varint(_ delta: UnsafeRawBufferPointer, _ p: inout Int) -> Int? {
+        var value = 0, shift = 0
+        while true {
+            guard p < delta.count, shift <= 56 else { return nil }
+            let c = Int(delta[p])
+            p += 1
+            value |= (c & 0x7f) << shift
+            shift += 7
+            if c & 0x80 == 0 { return value }
         }
-        guard varint() == baseLength, varint() == targetLength else { return nil }
+    }
+
+    /// A delta's instructions: two sizes, then copies (`1xxxxxxx`, offset and size bytes as the bits
+    /// say) and inserts (`0nnnnnnn`, n bytes). One pass, no allocation but the result. With `apply`
+    /// (the base's bytes, and a buffer of exactly `targetLength` bytes) it also writes the target.
+    static func parse(_ delta: UnsafeRawBufferPointer, baseLength: Int, targetLength: Int,
+                      apply: (base: UnsafeRawBufferPointer, target: UnsafeMutableRawBufferPointer)? = nil) -> [PackDeltaCopy]? {
+        var p = 0
+        guard varint(delta, &p) == baseLength, varint(delta, &p) == targetLength else { return nil }
+        if let apply, apply.base.count != baseLength || apply.target.count != targetLength { return nil }
         var copies: [PackDeltaCopy] = []
         var t = 0
         while p < delta.count {
@@ -334,6 +378,10 @@ public final class PackDeltas: @unchecked Sendable {
                 }
                 if size == 0 { size = 0x10000 }
                 guard from + size <= baseLength, t + size <= targetLength else { return nil }
+                if let apply {
+                    // Safe: both ranges were just checked against the buffers' lengths.
+                    (apply.target.baseAddress! + t).copyMemory(from: apply.base.baseAddress! + from, byteCount: size)
+                }
                 if let last = copies.last, last.target + last.count == t, last.base + last.count == from {
                     copies[copies.count - 1] = PackDeltaCopy(target: last.target, base: last.base, count: last.count + size)
                 } else {
@@ -342,6 +390,10 @@ public final class PackDeltas: @unchecked Sendable {
                 t += size
             } else if op != 0 {
                 guard p + op <= delta.count, t + op <= targetLength else { return nil }
+                if let apply {
+                    // Safe: both ranges were just checked against the buffers' lengths.
+                    (apply.target.baseAddress! + t).copyMemory(from: delta.baseAddress! + p, byteCount: op)
+                }
                 p += op
                 t += op
             } else {

@@ -21,7 +21,9 @@ final class HistoryDeltaScanTests: XCTestCase {
         }
     }
 
-    func testDeltaScansReportWhatFullScansReport() throws {
+    /// A repository of 40 commits editing four files full of rules' examples, repacked with deep
+    /// delta chains.
+    static func editedRepository() throws -> TestRepository {
         let repo = try TestRepository()
         var rng = SplitMix(state: 0x5eed)
         var files: [String: [String]] = [:]
@@ -54,7 +56,11 @@ final class HistoryDeltaScanTests: XCTestCase {
         }
         // Packs as git writes them, with deep delta chains.
         try repo.git(["repack", "-adfq", "--depth=50", "--window=50"])
+        return repo
+    }
 
+    func testDeltaScansReportWhatFullScansReport() throws {
+        let repo = try Self.editedRepository()
         func scan(deltas: Bool) throws -> ScanResult {
             var options = ScanOptions(path: repo.path, threads: 2)
             options.deltaScans = deltas
@@ -64,6 +70,10 @@ final class HistoryDeltaScanTests: XCTestCase {
         let delta = try scan(deltas: true)
         XCTAssertEqual(full.blobsScannedAsDeltas, 0)
         XCTAssertGreaterThan(delta.blobsScannedAsDeltas, 40, "most revisions are deltas in the pack")
+        XCTAssertGreaterThan(delta.blobsRebuiltFromDeltas, 40, "most deltas are rebuilt from their base's bytes")
+        var hashed = ScanOptions(path: repo.path, threads: 2)
+        hashed.verifyHashes = true
+        XCTAssertEqual(try HistoryScan.scan(hashed).blobsRebuiltFromDeltas, 0, "with hashes verified, libgit2 reads every blob")
         func places(_ result: ScanResult) -> [String] {
             result.findings.map { "\($0.rule) \($0.fingerprint) \($0.commit) \($0.path):\($0.line):\($0.column) \($0.inHead)" }.sorted()
         }
@@ -72,6 +82,39 @@ final class HistoryDeltaScanTests: XCTestCase {
         XCTAssertEqual(got, want, "only in the delta scan: \(Set(got).subtracting(want)); only in the full scan: \(Set(want).subtracting(got))")
         XCTAssertEqual(delta.summary.blobsScanned, full.summary.blobsScanned)
         XCTAssertEqual(delta.summary.secrets, full.summary.secrets)
+    }
+
+    /// Every delta rebuilt from its base's bytes is the very blob libgit2 reads; a base of another
+    /// length, or a target over the size limit, rebuilds nothing.
+    func testRebuiltDeltasAreTheBlobsLibgit2Reads() throws {
+        let repo = try Self.editedRepository()
+        let ids = try repo.git(["rev-list", "--objects", "--all"]).split(separator: "\n").compactMap { line -> ObjectID? in
+            ObjectID(hex: String(line.prefix(40)))
+        }
+        let repository = try Repository.open(repo.path)
+        let blobs = try ids.filter { try repo.git(["cat-file", "-t", $0.hex]).hasPrefix("blob") }
+        let deltas = PackDeltas(blobs, reading: Array(blobs.indices), repository: repository)
+        let reader = PackDeltas.Reader()
+        var rebuilt = 0
+        for index in blobs.indices where deltas.base[index] >= 0 {
+            let base = try repository.withBlob(blobs[Int(deltas.base[index])]) { [UInt8]($0) }
+            let want = try repository.withBlob(blobs[index]) { [UInt8]($0) }
+            let got = base.withUnsafeBytes { base in
+                deltas.rebuild(index, base: base, maxLength: 1 << 20, reader: reader) { bytes, copies -> [UInt8] in
+                    for copy in copies {
+                        XCTAssertEqual(Array(bytes[copy.target..<(copy.target + copy.count)]), Array(base[copy.base..<(copy.base + copy.count)]))
+                    }
+                    return [UInt8](bytes)
+                }
+            }
+            XCTAssertEqual(got, want, "blob \(blobs[index].hex)")
+            rebuilt += 1
+            XCTAssertNil(base.dropLast().withUnsafeBytes { deltas.rebuild(index, base: $0, maxLength: 1 << 20, reader: reader) { _, _ in 0 } },
+                         "a base of another length")
+            XCTAssertNil(base.withUnsafeBytes { deltas.rebuild(index, base: $0, maxLength: want.count - 1, reader: reader) { _, _ in 0 } },
+                         "a target over the limit")
+        }
+        XCTAssertGreaterThan(rebuilt, 40)
     }
 
     /// A malformed delta in a crafted pack is no delta: that blob is scanned in full.
@@ -89,6 +132,17 @@ final class HistoryDeltaScanTests: XCTestCase {
         XCTAssertNil(parse([10, 6, 0x00], base: 10, target: 6), "reserved opcode")
         XCTAssertNil(parse([10, 6, 0x91, 2], base: 10, target: 6), "cut short")
         XCTAssertNil(parse([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80], base: 10, target: 6), "endless size")
+        // Applied: the target is the copy and the insert.
+        let base = Array("0123456789".utf8)
+        var target = [UInt8](repeating: 0, count: 6)
+        let applied = base.withUnsafeBytes { base in
+            target.withUnsafeMutableBytes { target in
+                good.withUnsafeBytes { PackDeltas.parse($0, baseLength: 10, targetLength: 6, apply: (base, target)) }
+            }
+        }
+        XCTAssertEqual(applied, [PackDeltaCopy(target: 0, base: 2, count: 4)])
+        XCTAssertEqual(String(decoding: target, as: UTF8.self), "2345ab")
+        XCTAssertEqual(good.withUnsafeBytes { PackDeltas.targetLength($0) }, 6)
         // Two copies that run on are one.
         XCTAssertEqual(parse([10, 6, 0x91, 0, 3, 0x91, 3, 3], base: 10, target: 6), [PackDeltaCopy(target: 0, base: 0, count: 6)])
     }

@@ -21,6 +21,8 @@ final class ScanWorker: @unchecked Sendable {
     var regexLimitHits: [String: Int] = [:]
     /// Inflates deltas' instructions (its stream and buffers reused from blob to blob).
     let deltaReader = PackDeltas.Reader()
+    /// The delta blob the rebuild step took its base's record for but left to libgit2 to read.
+    var taken: (index: Int, hits: RecordedHits?)?
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
@@ -122,20 +124,23 @@ public enum HistoryScan {
         }
 
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory, deltaScans: options.deltaScans && DeltaScanning.enabled && toRead.count >= DeltaScanning.minimumBlobs)
-        trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")", since: started)
+        trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")\(matcher.deltaSummary.map { "; delta scans: " + $0 } ?? "")", since: started)
         // Each revision stored as a delta of another is scanned against it: what the delta inserted,
         // with the base's hits carried over the bytes it copies (same matches as a full scan). Its
         // reading of the pack indexes gives the read order too.
         let deltas = matcher.scansDeltas ? DeltaScanning(blobs: history.blobs, reading: toRead, repository: repository) : nil
         let order: [Int]
         if let deltas {
-            order = deltas.deltas.packOrder(toRead)
+            order = deltas.order
         } else {
             let subset = Set(toRead)
             order = BlobReader.packOrder(history.blobs, repository: repository).filter { subset.contains($0) }
         }
         if let deltas { trace("pack deltas read: \(deltas.deltas.base.lazy.filter { $0 >= 0 }.count) blobs are deltas of another", since: started) }
         progress?.blobsTotal.store(order.count, ordering: .relaxed)
+        // Deltas are rebuilt from their bases' bytes here rather than read through libgit2, except
+        // where every object read must be checked against its id (libgit2 checks what it reads).
+        let rebuildable = options.verifyHashes ? nil : deltas
         var found: [BlobMatches] = []
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0
@@ -147,6 +152,12 @@ public enum HistoryScan {
             try BlobReader.read(
                 history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
                 makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
+                rebuild: rebuildable.map { deltas in
+                    { worker, index in
+                        try rebuildBlob(&worker, index, deltas: deltas, maxSize: settings.maxBlobSize, matcher: matcher,
+                                        allowlist: settings.allowlist, progress: progress)
+                    }
+                },
                 body: { worker, index, content in
                     try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, deltas: deltas,
                                  progress: progress)
@@ -237,6 +248,7 @@ public enum HistoryScan {
         var result = ScanResult(summary: summary, findings: findings, rules: ruleInfo, audit: audit)
         result.failOnUnscanned = options.failOnUnscanned
         result.blobsScannedAsDeltas = deltas?.scannedAsDeltas ?? 0
+        result.blobsRebuiltFromDeltas = deltas?.rebuiltFromDeltas ?? 0
         return result
     }
 
@@ -311,8 +323,29 @@ public enum HistoryScan {
         return clear
     }
 
+    /// Blob `index` rebuilt from its base's bytes and its delta, and scanned: true when done, false
+    /// when libgit2 must read it (no delta, its base's bytes not kept, too large, a delta that does
+    /// not hold together). Each delta takes its base's record here, once.
+    private static func rebuildBlob(_ worker: inout ScanWorker, _ index: Int, deltas: DeltaScanning, maxSize: Int,
+                                    matcher: Matcher, allowlist: Allowlist, progress: ScanProgress?) throws -> Bool {
+        guard let taken = deltas.take(index) else { return false }
+        if let content = taken.content {
+            let done: Void? = try content.withUnsafeBytes { base in
+                try deltas.deltas.rebuild(index, base: base, maxLength: maxSize, reader: worker.deltaReader) { bytes, copies in
+                    let segments = copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) }
+                    try scanBlob(&worker, index, .bytes(bytes), matcher: matcher, allowlist: allowlist, deltas: deltas,
+                                 progress: progress, rebuilt: true, deltaBase: { taken.hits.map { DeltaBase(hits: $0, segments: segments) } })
+                }
+            }
+            if done != nil { return true }
+        }
+        worker.taken = (index, taken.hits)
+        return false
+    }
+
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
-                                 allowlist: Allowlist, deltas: DeltaScanning?, progress: ScanProgress?) throws {
+                                 allowlist: Allowlist, deltas: DeltaScanning?, progress: ScanProgress?,
+                                 rebuilt: Bool = false, deltaBase: (() -> DeltaBase?)? = nil) throws {
         switch content {
         case .tooLarge(let size):
             worker.large += 1
@@ -325,9 +358,20 @@ public enum HistoryScan {
             worker.bytes += bytes.count
             let scan: BlobScan
             if let deltas {
-                let base = deltas.base(of: index, targetLength: bytes.count, reader: worker.deltaReader)
+                let base: DeltaBase?
+                if let deltaBase {
+                    base = deltaBase()
+                } else if let taken = worker.taken, taken.index == index {
+                    worker.taken = nil
+                    base = taken.hits.flatMap { deltas.base(hits: $0, of: index, targetLength: bytes.count, reader: worker.deltaReader) }
+                } else {
+                    // Not asked to rebuild first (hashes verified): the record is taken here.
+                    base = deltas.take(index)?.hits.flatMap {
+                        deltas.base(hits: $0, of: index, targetLength: bytes.count, reader: worker.deltaReader)
+                    }
+                }
                 scan = try matcher.scanBlob(bytes, scratch: worker.scratch, delta: base, record: deltas.isBase(index))
-                deltas.scanned(index, recorded: scan.recorded, asDelta: base != nil)
+                deltas.scanned(index, recorded: scan.recorded, content: bytes, asDelta: base != nil, rebuilt: rebuilt)
             } else {
                 scan = try matcher.scanBlob(bytes, scratch: worker.scratch)
             }
@@ -357,7 +401,10 @@ public enum HistoryScan {
     static let tracing = ProcessInfo.processInfo.environment["KEYSEAL_TRACE"] != nil
     static func trace(_ what: String, since start: Date) {
         guard tracing else { return }
-        FileHandle.standardError.write(Data(String(format: "[%.3f s] %@\n", Date().timeIntervalSince(start), what).utf8))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        FileHandle.standardError.write(Data(String(format: "[%.3f s, CPU %.2f s] %@\n", Date().timeIntervalSince(start), cpu, what).utf8))
     }
 }
 
@@ -373,56 +420,83 @@ final class DeltaScanning: Sendable {
     static let maxHitsPerRecord = 8192
     static let maxRecordedMemory = 32 << 20
 
+    /// Bases' bytes kept in all, for rebuilding their deltas (in pack order a base's deltas follow
+    /// it closely: on redis.git 21 MiB would keep every base until its last delta).
+    static let maxContentMemory = 24 << 20
+
     let deltas: PackDeltas
     private struct State {
         var hits: [Int: RecordedHits] = [:]
+        var contents: [Int: [UInt8]] = [:]
         /// Per blob: deltas of it not yet scanned.
         var waiting: [Int32]
-        var memory = 0, peakMemory = 0
-        var asDeltas = 0, bases = 0, notReady = 0
-        var windowedBytes = 0, deltaBytes = 0
+        var memory = 0, peakMemory = 0, contentMemory = 0, peakContentMemory = 0
+        var asDeltas = 0, bases = 0, notReady = 0, rebuilt = 0
+        var windowedBytes = 0, deltaBytes = 0, regions = 0
         var time = VectorscanTime()
     }
     private let state: Mutex<State>
 
+    /// `reading`: the indexes of `blobs` the scan reads; the read order is the packs' (`order`).
     init(blobs: [ObjectID], reading: [Int], repository: Repository) {
         deltas = PackDeltas(blobs, reading: reading, repository: repository)
+        order = deltas.packOrder(reading)
         state = Mutex(State(waiting: deltas.dependents))
     }
 
+    /// The blobs to read, in the order their packs store them.
+    let order: [Int]
+
     func isBase(_ index: Int) -> Bool { deltas.dependents[index] > 0 }
 
-    /// The base a delta scan of blob `index` can use: nil when it is no delta of a blob recorded
-    /// (not text, not read yet by another thread, too many hits) or its delta does not describe it.
-    func base(of index: Int, targetLength: Int, reader: PackDeltas.Reader) -> DeltaBase? {
+    /// What blob `index`'s base left for it: its bytes (to rebuild it from) and its hits (to scan it
+    /// as a delta), either nil when not kept (not read yet by another thread, not text, over a cap).
+    /// nil when it is no delta of a blob the scan reads. Called once per blob.
+    func take(_ index: Int) -> (content: [UInt8]?, hits: RecordedHits?)? {
         let base = Int(deltas.base[index])
         guard base >= 0 else { return nil }
-        let hits = state.withLock { state -> RecordedHits? in
-            let hits = state.hits[base]
+        return state.withLock { state in
+            let hits = state.hits[base], content = state.contents[base]
             state.waiting[base] -= 1
-            if state.waiting[base] <= 0, let gone = state.hits.removeValue(forKey: base) { state.memory -= gone.memory }
-            if hits == nil { state.notReady += 1 }
-            return hits
+            if state.waiting[base] <= 0 {
+                if let gone = state.hits.removeValue(forKey: base) { state.memory -= gone.memory }
+                if let gone = state.contents.removeValue(forKey: base) { state.contentMemory -= gone.count }
+            }
+            if hits == nil && content == nil { state.notReady += 1 }
+            return (content, hits)
         }
-        guard let hits,
-              let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, reader: reader)
+    }
+
+    /// The base a delta scan of blob `index` can use, from its base's `hits`: nil when its delta
+    /// does not describe it.
+    func base(hits: RecordedHits, of index: Int, targetLength: Int, reader: PackDeltas.Reader) -> DeltaBase? {
+        guard let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, reader: reader)
         else { return nil }
         return DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
     }
 
-    /// Keeps what blob `index` recorded while deltas of it wait.
-    func scanned(_ index: Int, recorded: RecordedHits?, asDelta: Bool) {
+    /// Keeps what blob `index` recorded, and its bytes, while deltas of it wait.
+    func scanned(_ index: Int, recorded: RecordedHits?, content: UnsafeRawBufferPointer, asDelta: Bool, rebuilt: Bool) {
+        // Copied before taking the lock (the cap is checked again under it).
+        let bytes = isBase(index) && content.count <= Self.maxContentMemory ? [UInt8](content) : nil
         state.withLock { state in
             if asDelta { state.asDeltas += 1 }
+            if rebuilt { state.rebuilt += 1 }
+            guard state.waiting[index] > 0 else { return }
             // Bounded: a base whose deltas never come (too large to read, or last in the pack)
             // keeps its record to the end, so records past the cap are not kept (their deltas are
-            // scanned in full).
-            if let recorded, state.waiting[index] > 0, recorded.memory <= Self.maxHitsPerRecord * 8,
+            // read through libgit2, or scanned in full).
+            if let recorded, recorded.memory <= Self.maxHitsPerRecord * 8,
                state.memory + recorded.memory <= Self.maxRecordedMemory {
                 state.hits[index] = recorded
                 state.bases += 1
                 state.memory += recorded.memory
                 state.peakMemory = max(state.peakMemory, state.memory)
+            }
+            if let bytes, state.contentMemory + bytes.count <= Self.maxContentMemory {
+                state.contents[index] = bytes
+                state.contentMemory += bytes.count
+                state.peakContentMemory = max(state.peakContentMemory, state.contentMemory)
             }
         }
     }
@@ -431,16 +505,18 @@ final class DeltaScanning: Sendable {
     func count(_ scratch: Matcher.Scratch) {
         state.withLock { state in
             state.windowedBytes += scratch.deltaBytesScanned
+            state.regions += scratch.deltaRegions
             state.time = state.time + scratch.time
             state.deltaBytes += scratch.deltaBytes
         }
     }
 
     var scannedAsDeltas: Int { state.withLock { $0.asDeltas } }
+    var rebuiltFromDeltas: Int { state.withLock { $0.rebuilt } }
 
     var summary: String {
         state.withLock { state in
-            "delta scans: \(state.asDeltas) blobs scanned as deltas, \(state.bases) bases recorded (peak \(state.peakMemory / 1024) KiB of hits), \(state.notReady) deltas whose base was not ready; Vectorscan read \(state.windowedBytes >> 20) MiB of their \(state.deltaBytes >> 20) MiB"
+            "delta scans: \(state.asDeltas) blobs scanned as deltas, \(state.rebuilt) rebuilt from their bases' bytes (peak \(state.peakContentMemory >> 20) MiB kept), \(state.bases) bases recorded (peak \(state.peakMemory / 1024) KiB of hits), \(state.notReady) deltas whose base was not ready; Vectorscan read \(state.windowedBytes >> 20) MiB of their \(state.deltaBytes >> 20) MiB (\(state.regions) regions)"
                 + String(format: "; Vectorscan CPU s: full scans %.2f, delta regions %.2f, delta whole pass %.2f", state.time.full, state.time.windowed, state.time.whole)
         }
     }

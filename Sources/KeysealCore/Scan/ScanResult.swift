@@ -148,6 +148,8 @@ public struct ScanResult: Sendable {
     public var origin: ScanOrigin = .history
     /// Blobs this run scanned as deltas of another (what they inserted; the rest carried over).
     public var blobsScannedAsDeltas = 0
+    /// Blobs this run rebuilt itself from their base's bytes and their delta (libgit2 read the rest).
+    public var blobsRebuiltFromDeltas = 0
 
     public init(summary: ScanSummary, findings: [Finding], rules: [RuleInfo], audit: AuditResult? = nil) {
         self.summary = summary

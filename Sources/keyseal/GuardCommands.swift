@@ -241,6 +241,7 @@ struct HooksCommand: ParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "install",
             abstract: "Write the hooks into the folder git runs hooks from (core.hooksPath respected).",
             discussion: """
                 Both hooks unless one is named. An existing hook is kept as NAME.keyseal-chained and \
@@ -254,7 +255,7 @@ struct HooksCommand: ParsableCommand {
     }
 
     struct Uninstall: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove keyseal's hooks and restore those they replaced.")
+        static let configuration = CommandConfiguration(commandName: "uninstall", abstract: "Remove keyseal's hooks and restore those they replaced.")
         @OptionGroup var selection: Selection
         func run() throws {
             let outcome = try HookInstaller.uninstall(repository: selection.path, hooks: selection.hooks)
@@ -267,7 +268,7 @@ extension HookScript: ExpressibleByArgument {}
 
 extension HooksCommand {
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a hook script (to install it your own way).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a hook script (to install it your own way).")
         @Argument(help: "pre-commit, pre-push or pre-receive.")
         var hook: HookScript
         func run() throws { FileHandle.standardOutput.write(Data(hook.text.utf8)) }
@@ -280,6 +281,7 @@ struct ConfigCommand: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Write a commented starter .keyseal.toml at the repository's root.",
             discussion: """
                 The file sets nothing yet (empty allowlists, no disabled rule); its comments say what \
@@ -303,6 +305,7 @@ struct ConfigCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate a config file and run its custom rules' examples.",
             discussion: "Exit codes: 0 valid, 1 a custom rule fails its examples, 2 the file is invalid.")
 

@@ -131,6 +131,7 @@ struct BaselineCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Write the triage decisions (rotated, false positive, accepted) by fingerprint: no values, no line numbers.")
         @Argument(help: repositoryHelp, completion: .directory)
         var path: String = "."
@@ -158,7 +159,7 @@ struct BaselineCommand: ParsableCommand {
     }
 
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Load a baseline's decisions into the store.")
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Load a baseline's decisions into the store.")
         @Argument(help: "The baseline file.", completion: .file())
         var file: String
         @Argument(help: repositoryHelp, completion: .directory)
@@ -192,6 +193,7 @@ struct StoreCommand: ParsableCommand {
 
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "migrate",
             abstract: "Create the store's schema, or migrate it forward to this keyseal's version (run as the store's owner).")
         @Argument(help: repositoryHelp, completion: .directory)
         var path: String = "."
@@ -205,6 +207,7 @@ struct StoreCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Check the store: connection, TLS, schema version, and what this role may do. Changes nothing.",
             discussion: "Exit codes: 0 reachable with this keyseal's schema, 2 not.")
         @Argument(help: repositoryHelp, completion: .directory)
@@ -236,6 +239,7 @@ struct StoreCommand: ParsableCommand {
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Carry a repository's SQLite store (triage included) into the store given by --store or KEYSEAL_STORE.",
             discussion: "Run twice, it adds nothing the second time; a decision the target has already made is kept.")
         @Argument(help: "The SQLite store to read (e.g. .git/keyseal/store.sqlite).", completion: .file())

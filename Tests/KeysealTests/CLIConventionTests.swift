@@ -22,6 +22,21 @@ final class CLIConventionTests: XCTestCase {
         XCTAssertFalse(ColourChoice.never.enabled(toTerminal: terminal, environment: [:]))
     }
 
+    /// `--version` alone is answered before the parser is built: the parser's line, exit 0.
+    /// Nested commands keep their names (now given, not derived from the type's).
+    func testVersionAndNestedCommandNames() throws {
+        let folder = FileManager.default.temporaryDirectory
+        let version = try KeysealBinary.run(["--version"], in: folder)
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.stdout, KeysealVersion.current + "\n")
+        for (group, names) in [("hooks", ["install", "uninstall", "show"]), ("config", ["init", "check"]),
+                               ("baseline", ["export", "import"]), ("store", ["migrate", "check", "import"])] {
+            let help = try KeysealBinary.run([group, "--help"], in: folder)
+            for name in names { XCTAssertTrue(help.stdout.contains("  \(name)"), "\(group) lists \(name)") }
+            XCTAssertEqual(try KeysealBinary.run([group, names[0], "--help"], in: folder).status, 0)
+        }
+    }
+
     /// A repository with a tracked .env (an audit finding) and a token in history (a scan finding).
     func repositoryWithFindings() throws -> TestRepository {
         let repo = try TestRepository()

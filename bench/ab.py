@@ -77,6 +77,8 @@ def main():
     for label, series, runs in (("warm staged", staged, args.staged_runs), ("full scan redis.git", scans, args.scan_runs),
                                 ("warm staged, CPU time", staged_cpu, args.staged_runs),
                                 ("full scan redis.git, CPU time", scans_cpu, args.scan_runs)):
+        if runs == 0:
+            continue  # --scan-runs 0: hooks only
         old, new = statistics.median(series["old"]), statistics.median(series["new"])
         print(f"{label}: median of {runs}, old {old * 1000:.1f} ms, new {new * 1000:.1f} ms, new/old {new / old:.3f}"
               f" (old min/max {min(series['old']) * 1000:.1f}/{max(series['old']) * 1000:.1f},"

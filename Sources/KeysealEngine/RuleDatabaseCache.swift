@@ -14,9 +14,12 @@ enum RuleDatabaseCache {
     static func key(_ rules: [Rule]) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(String(cString: hs_version()).utf8))
+        let separator: [UInt8] = [0]
         for rule in rules {
             for part in [rule.id, rule.prefilter ?? rule.regex, rule.caseless ? "i" : "-"] {
-                hasher.update(data: Array(part.utf8) + [0])
+                var part = part
+                part.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+                hasher.update(data: separator)
             }
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()
@@ -31,7 +34,11 @@ enum RuleDatabaseCache {
     /// The full database with each pattern's width and flags; for a `variant`, its database alone
     /// (count 0: the full one's list describes its patterns).
     static func load(rules: [Rule], variant: String = "", from directory: URL) -> (OpaquePointer, [Int?], [UInt32])? {
-        guard let data = try? Data(contentsOf: file(for: rules, variant: variant, in: directory)) else { return nil }
+        // Mapped, not read: Vectorscan copies the database out of it anyway, and a read of the
+        // 3 MiB file (buffer zeroed, filled, freed) showed in every hook's start. The file is only
+        // ever replaced by rename, never rewritten in place, so the mapping stays whole.
+        guard let data = try? Data(contentsOf: file(for: rules, variant: variant, in: directory), options: .alwaysMapped)
+        else { return nil }
         return data.withUnsafeBytes { raw -> (OpaquePointer, [Int?], [UInt32])? in
             let header = magic.count + 4
             guard raw.count > header, raw.prefix(magic.count).elementsEqual(magic) else { return nil }

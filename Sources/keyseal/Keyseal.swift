@@ -36,7 +36,7 @@ struct Keyseal: ParsableCommand {
         }
         var command: ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try hookCommand() ?? parseAsRoot()
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
             fail(fullMessage(for: error))
@@ -50,6 +50,18 @@ struct Keyseal: ParsableCommand {
             if exitCode(for: error) == .success { exit(withError: error) }
             fail(describe(error))
         }
+    }
+
+    /// The hooks' commands, parsed on their own: git runs them on every commit and push, and the
+    /// root's parse sets up every command's arguments first. Anything they do not parse (help, a
+    /// usage error) goes to the root's parse, so its messages and usage text stay the root's.
+    static func hookCommand() -> ParsableCommand? {
+        let arguments = CommandLine.arguments.dropFirst()
+        let commands: [String: ParsableCommand.Type] = [
+            "staged": StagedCommand.self, "pre-push": PrePushCommand.self, "pre-receive": PreReceiveCommand.self,
+        ]
+        guard let name = arguments.first, let type = commands[name] else { return nil }
+        return try? type.parse(Array(arguments.dropFirst()))
     }
 
     static func fail(_ message: String) -> Never {

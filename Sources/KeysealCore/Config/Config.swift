@@ -190,6 +190,9 @@ public struct KeysealConfig: Sendable {
 
     /// The rules a scan uses: built-ins and custom ones, less the disabled.
     public func rules() -> [Rule] {
+        // The common case, no rule of a config's own and none turned off: the built-in list itself
+        // (copying 1,100 rules showed in every hook's start).
+        if customRules.isEmpty && disabledRules.isEmpty { return BuiltInRules.all }
         let off = Set(disabledRules)
         return (BuiltInRules.all + customRules).filter { !off.contains($0.id) }
     }

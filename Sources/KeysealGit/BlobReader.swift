@@ -12,18 +12,28 @@ public enum BlobContent {
     case missing
 }
 
+/// What a blob reader's `rebuild` step did with a blob.
+public enum RebuildStep: Sendable {
+    /// It produced the blob's bytes itself (from its delta) and handed them to the scan.
+    case done
+    /// Not yet: ask again at the end of the batch (its base is still in another thread's hands).
+    case later
+    /// libgit2 is to read it.
+    case read
+}
+
 /// Reads blobs on several threads, each with its own repository handle, in pack order so that
 /// delta bases stay in libgit2's delta-base cache.
 public enum BlobReader {
     /// Calls `body(worker, blobIndex, content)` once for each blob in `blobs`. `makeWorker` builds the
     /// per-thread state (engine scratch and buffers) that `body` receives.
     /// `order` lists the indexes of `blobs` to read, in the order to read them (default: all, in pack order).
-    /// `rebuild`, when given, is asked first for each blob: true when it produced the blob's bytes
-    /// itself (from its delta) and handed them to the scan, so libgit2 does not read it.
+    /// `rebuild`, when given, is asked first for each blob (see `RebuildStep`); a blob it puts off
+    /// is asked about again once the rest of its batch is read, the last time (`lastChance`).
     public static func read<Worker>(
         _ blobs: [ObjectID], order: [Int]? = nil, repository: Repository, threads: Int, maxSize: Int,
         makeWorker: @Sendable () throws -> Worker,
-        rebuild: (@Sendable (inout Worker, Int) throws -> Bool)? = nil,
+        rebuild: (@Sendable (_ worker: inout Worker, _ index: Int, _ lastChance: Bool) throws -> RebuildStep)? = nil,
         body: @Sendable (inout Worker, Int, BlobContent) throws -> Void,
         finish: @Sendable (inout Worker) -> Void
     ) throws {
@@ -43,23 +53,34 @@ public enum BlobReader {
                 let odb = try ObjectDatabase(repo)
                 var worker = try makeWorker()
                 defer { finish(&worker) }
+                func readThroughLibgit2(_ index: Int) throws {
+                    let id = blobs[index]
+                    guard let size = try odb.size(of: id) else {
+                        try body(&worker, index, .missing)
+                        return
+                    }
+                    if size > maxSize {
+                        try body(&worker, index, .tooLarge(size: size))
+                        return
+                    }
+                    try odb.withBlob(id) { try body(&worker, index, .bytes($0)) }
+                }
+                var later: [Int] = []
                 while failure.error == nil {
                     let start = next.add(batch, ordering: .relaxed).oldValue
                     if start >= order.count { break }
                     for slot in start..<min(start + batch, order.count) {
                         let index = order[slot]
-                        if let rebuild, try rebuild(&worker, index) { continue }
-                        let id = blobs[index]
-                        guard let size = try odb.size(of: id) else {
-                            try body(&worker, index, .missing)
-                            continue
+                        switch try rebuild?(&worker, index, false) ?? .read {
+                        case .done: continue
+                        case .later: later.append(index)
+                        case .read: try readThroughLibgit2(index)
                         }
-                        if size > maxSize {
-                            try body(&worker, index, .tooLarge(size: size))
-                            continue
-                        }
-                        try odb.withBlob(id) { try body(&worker, index, .bytes($0)) }
                     }
+                    for index in later where try rebuild?(&worker, index, true) != .done {
+                        try readThroughLibgit2(index)
+                    }
+                    later.removeAll(keepingCapacity: true)
                 }
             } catch {
                 failure.record(error)

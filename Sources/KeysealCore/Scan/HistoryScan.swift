@@ -153,9 +153,9 @@ public enum HistoryScan {
                 history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
                 makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
                 rebuild: rebuildable.map { deltas in
-                    { worker, index in
-                        try rebuildBlob(&worker, index, deltas: deltas, maxSize: settings.maxBlobSize, matcher: matcher,
-                                        allowlist: settings.allowlist, progress: progress)
+                    { worker, index, lastChance in
+                        try rebuildBlob(&worker, index, lastChance: lastChance, deltas: deltas, maxSize: settings.maxBlobSize,
+                                        matcher: matcher, allowlist: settings.allowlist, progress: progress)
                     }
                 },
                 body: { worker, index, content in
@@ -323,12 +323,15 @@ public enum HistoryScan {
         return clear
     }
 
-    /// Blob `index` rebuilt from its base's bytes and its delta, and scanned: true when done, false
-    /// when libgit2 must read it (no delta, its base's bytes not kept, too large, a delta that does
-    /// not hold together). Each delta takes its base's record here, once.
-    private static func rebuildBlob(_ worker: inout ScanWorker, _ index: Int, deltas: DeltaScanning, maxSize: Int,
-                                    matcher: Matcher, allowlist: Allowlist, progress: ScanProgress?) throws -> Bool {
-        guard let taken = deltas.take(index) else { return false }
+    /// Blob `index` rebuilt from its base's bytes and its delta, and scanned (`.done`); `.read` when
+    /// libgit2 must read it (no delta, its base's bytes not kept, too large, a delta that does not
+    /// hold together); `.later` when its base is still being read by another thread, unless this is
+    /// its last chance. Each delta takes its base's record here, once.
+    private static func rebuildBlob(_ worker: inout ScanWorker, _ index: Int, lastChance: Bool, deltas: DeltaScanning,
+                                    maxSize: Int, matcher: Matcher, allowlist: Allowlist,
+                                    progress: ScanProgress?) throws -> RebuildStep {
+        if !lastChance && deltas.baseInProgress(of: index) { return .later }
+        guard let taken = deltas.take(index) else { return .read }
         if let content = taken.content {
             let done: Void? = try content.withUnsafeBytes { base in
                 try deltas.deltas.rebuild(index, base: base, maxLength: maxSize, reader: worker.deltaReader) { bytes, copies in
@@ -337,10 +340,10 @@ public enum HistoryScan {
                                  progress: progress, rebuilt: true, deltaBase: { taken.hits.map { DeltaBase(hits: $0, segments: segments) } })
                 }
             }
-            if done != nil { return true }
+            if done != nil { return .done }
         }
         worker.taken = (index, taken.hits)
-        return false
+        return .read
     }
 
     private static func scanBlob(_ worker: inout ScanWorker, _ index: Int, _ content: BlobContent, matcher: Matcher,
@@ -348,9 +351,11 @@ public enum HistoryScan {
                                  rebuilt: Bool = false, deltaBase: (() -> DeltaBase?)? = nil) throws {
         switch content {
         case .tooLarge(let size):
+            deltas?.skipped(index)
             worker.large += 1
             worker.unscanned.append((index, [.tooLarge], [], size))
         case .missing:
+            deltas?.skipped(index)
             worker.missing += 1
             worker.unscanned.append((index, [.missing], [], nil))
         case .bytes(let bytes):
@@ -430,6 +435,8 @@ final class DeltaScanning: Sendable {
         var contents: [Int: [UInt8]] = [:]
         /// Per blob: deltas of it not yet scanned.
         var waiting: [Int32]
+        /// Per blob: read (whatever came of it).
+        var finished: [Bool]
         var memory = 0, peakMemory = 0, contentMemory = 0, peakContentMemory = 0
         var asDeltas = 0, bases = 0, notReady = 0, rebuilt = 0
         var windowedBytes = 0, deltaBytes = 0, regions = 0
@@ -441,7 +448,19 @@ final class DeltaScanning: Sendable {
     init(blobs: [ObjectID], reading: [Int], repository: Repository) {
         deltas = PackDeltas(blobs, reading: reading, repository: repository)
         order = deltas.packOrder(reading)
-        state = Mutex(State(waiting: deltas.dependents))
+        state = Mutex(State(waiting: deltas.dependents, finished: [Bool](repeating: false, count: blobs.count)))
+    }
+
+    /// Whether blob `index` is a delta whose base has not been read yet (another thread has it, or
+    /// it comes later): worth putting off to the end of the batch rather than reading whole.
+    func baseInProgress(of index: Int) -> Bool {
+        let base = Int(deltas.base[index])
+        return base >= 0 && state.withLock { !$0.finished[base] }
+    }
+
+    /// Blob `index` was read but not scanned (too large, missing): deltas of it need not wait.
+    func skipped(_ index: Int) {
+        state.withLock { $0.finished[index] = true }
     }
 
     /// The blobs to read, in the order their packs store them.
@@ -480,6 +499,7 @@ final class DeltaScanning: Sendable {
         // Copied before taking the lock (the cap is checked again under it).
         let bytes = isBase(index) && content.count <= Self.maxContentMemory ? [UInt8](content) : nil
         state.withLock { state in
+            state.finished[index] = true
             if asDelta { state.asDeltas += 1 }
             if rebuilt { state.rebuilt += 1 }
             guard state.waiting[index] > 0 else { return }

@@ -34,11 +34,7 @@ enum RuleDatabaseCache {
     /// The full database with each pattern's width and flags; for a `variant`, its database alone
     /// (count 0: the full one's list describes its patterns).
     static func load(rules: [Rule], variant: String = "", from directory: URL) -> (OpaquePointer, [Int?], [UInt32])? {
-        // Mapped, not read: Vectorscan copies the database out of it anyway, and a read of the
-        // 3 MiB file (buffer zeroed, filled, freed) showed in every hook's start. The file is only
-        // ever replaced by rename, never rewritten in place, so the mapping stays whole.
-        guard let data = try? Data(contentsOf: file(for: rules, variant: variant, in: directory), options: .alwaysMapped)
-        else { return nil }
+        guard let data = readWhole(file(for: rules, variant: variant, in: directory)) else { return nil }
         return data.withUnsafeBytes { raw -> (OpaquePointer, [Int?], [UInt32])? in
             let header = magic.count + 4
             guard raw.count > header, raw.prefix(magic.count).elementsEqual(magic) else { return nil }
@@ -57,6 +53,31 @@ enum RuleDatabaseCache {
                   let database else { return nil }
             return (database, widths, flags)
         }
+    }
+
+    /// The file's bytes, read into a buffer that is not zeroed first (Data(contentsOf:) zeroes and
+    /// then fills its 3 MiB, which showed in every hook's start). Not mapped: a file cut short
+    /// under a mapping (another host pruning a shared cache) would crash the hook, where a short
+    /// read only sends it back to compiling. nil when it cannot be read whole.
+    static func readWhole(_ url: URL) -> [UInt8]? {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_size > 0, info.st_size < 1 << 30 else { return nil }
+        let size = Int(info.st_size)
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var done = 0
+            while done < size {
+                let got = read(descriptor, buffer.baseAddress! + done, size - done)
+                if got <= 0 { break }
+                done += got
+            }
+            complete = done == size
+            count = done
+        }
+        return complete ? bytes : nil
     }
 
     static func store(_ database: OpaquePointer, maxWidth: [Int?], flags: [UInt32], rules: [Rule], variant: String = "",

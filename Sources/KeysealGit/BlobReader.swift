@@ -30,20 +30,19 @@ public enum BlobReader {
     /// `order` lists the indexes of `blobs` to read, in the order to read them (default: all, in pack order).
     /// `rebuild`, when given, is asked first for each blob (see `RebuildStep`); a blob it puts off
     /// is asked about again once the rest of its batch is read, the last time (`lastChance`).
+    /// `batch`: how many consecutive blobs of `order` a thread takes at a time.
     public static func read<Worker>(
         _ blobs: [ObjectID], order: [Int]? = nil, repository: Repository, threads: Int, maxSize: Int,
         makeWorker: @Sendable () throws -> Worker,
         rebuild: (@Sendable (_ worker: inout Worker, _ index: Int, _ lastChance: Bool) throws -> RebuildStep)? = nil,
+        batch: Int = 32,
         body: @Sendable (inout Worker, Int, BlobContent) throws -> Void,
         finish: @Sendable (inout Worker) -> Void
     ) throws {
         let order = order ?? packOrder(blobs, repository: repository)
         guard !order.isEmpty else { return }
         let workers = max(1, min(threads, order.count))
-        // Large enough that most deltas share a batch, so a thread, with their base: a base still
-        // in another thread's hands cannot be rebuilt from (redis.git: 1,050 of 29,092 deltas
-        // missed theirs at 128, 2,000 at 32).
-        let batch = 128
+        let batch = max(1, batch)
         let next = Atomic<Int>(0)
         let failure = FirstError()
         nonisolated(unsafe) let repository = repository  // Only opens another handle, from immutable fields.
@@ -171,7 +170,19 @@ struct PackOrder {
         }
         let count = previous
         let smallest = 8 + 1024 + count * 28 + 40
-        return raw.count >= smallest && raw.count <= smallest + count * 8
+        // libgit2's bound: at most one large offset per object but the first.
+        guard raw.count >= smallest && raw.count <= smallest + max(count - 1, 0) * 8 else { return false }
+        // Names strictly increasing, each in its fan-out bucket: a binary search then finds every
+        // id libgit2 finds (it also accepts an exact match where its search stops).
+        var bucket = 0
+        for i in 0..<count {
+            let name = 8 + 1024 + i * 20
+            let first = Int(raw[name])
+            while bucket < 256 && u32(8 + bucket * 4) <= i { bucket += 1 }
+            guard first == bucket else { return false }
+            if i > 0 && memcmp(raw.baseAddress! + name - 20, raw.baseAddress! + name, 20) >= 0 { return false }
+        }
+        return true
     }
 
     /// Per blob: its first pack's number << 48 | its offset in that pack (`.max` when in no pack),
@@ -216,7 +227,7 @@ struct PackOrder {
                 let small = u32(offsets + mid * 4)
                 if small & 0x8000_0000 == 0 { return UInt64(small) }
                 let large = offsets + count * 4 + Int(small & 0x7fff_ffff) * 8
-                guard raw.count >= large + 8 else { return nil }
+                guard large + 8 <= raw.count - 40 else { return nil }  // before the two checksums, as libgit2 wants
                 return UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: large, as: UInt64.self))
             }
             if order < 0 { high = mid } else { low = mid + 1 }

@@ -37,12 +37,16 @@ public final class PackDeltas: @unchecked Sendable {
     /// `reading`: the indexes of `blobs` the scan reads (only their headers are parsed).
     public init(_ blobs: [ObjectID], reading: [Int], repository: Repository) {
         let order = PackOrder(commonDirectory: repository.commonDirectory)
-        let packs = order.packPaths.map { path -> (descriptor: Int32, size: Int) in
+        // libgit2 refuses a pack whose header or trailing checksum does not agree with its index
+        // (then reads a loose copy of the object, if any): such a pack is not read here either.
+        let packs = zip(order.packPaths, order.indexes).map { path, index -> (descriptor: Int32, size: Int) in
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             var info = stat()
-            var magic = [UInt8](repeating: 0, count: 4)
-            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &magic, 4, 0) == 4,
-                  magic == Array("PACK".utf8)
+            var header = [UInt8](repeating: 0, count: 12)
+            var trailer = [UInt8](repeating: 0, count: 20)
+            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &header, 12, 0) == 12,
+                  pread(descriptor, &trailer, 20, off_t(info.st_size - 20)) == 20,
+                  Self.agrees(header: header, trailer: trailer, index: index)
             else {
                 if descriptor >= 0 { close(descriptor) }
                 return (-1, 0)
@@ -59,7 +63,11 @@ public final class PackDeltas: @unchecked Sendable {
         // could be handed out from a pack whose entry is not the one read here. With any of them,
         // no blob is read as a delta.
         let usable = Self.everyPackIndexed(order, commonDirectory: repository.commonDirectory)
-        let locations = found.indices.map { duplicated[$0] || !usable ? UInt64.max : found[$0] }
+            && packs.allSatisfy { $0.descriptor >= 0 }
+        // A blob also stored loose is not read as a delta: should libgit2 ever pass over the pack
+        // (a check of its that keyseal does not make), it would hand out the loose copy.
+        let loose = Self.looseObjects(commonDirectory: repository.commonDirectory)
+        let locations = found.indices.map { duplicated[$0] || !usable || loose.contains(blobs[$0]) ? UInt64.max : found[$0] }
         self.locations = locations
         orderKeys = found
         var byLocation: [UInt64: Int32] = [:]
@@ -92,6 +100,31 @@ public final class PackDeltas: @unchecked Sendable {
         }
         self.base = base
         self.dependents = dependents
+    }
+
+    /// Whether a pack's 12-byte header (`PACK`, version 2, object count) and its trailing checksum
+    /// agree with its index (the same count; the pack's checksum the index records before its own).
+    static func agrees(header: [UInt8], trailer: [UInt8], index: Data) -> Bool {
+        guard header.count == 12, trailer.count == 20, index.count >= 8 + 1024 + 40,
+              header[0..<8].elementsEqual([0x50, 0x41, 0x43, 0x4b, 0, 0, 0, 2]) else { return false }
+        func u32(_ bytes: some Collection<UInt8>) -> UInt32 { bytes.reduce(0) { $0 << 8 | UInt32($1) } }
+        let count = u32(header[8..<12])
+        let indexed = u32(index[index.startIndex + 8 + 255 * 4 ..< index.startIndex + 8 + 256 * 4])
+        return count == indexed && index[(index.endIndex - 40)..<(index.endIndex - 20)].elementsEqual(trailer)
+    }
+
+    /// The ids of the repository's loose objects (`objects/xx/` files of 38 hex digits).
+    static func looseObjects(commonDirectory: String) -> Set<ObjectID> {
+        let objects = (Repository.packFolder(commonDirectory: commonDirectory) as NSString).deletingLastPathComponent
+        var ids = Set<ObjectID>()
+        let files = FileManager.default
+        for folder in (try? files.contentsOfDirectory(atPath: objects)) ?? [] where folder.count == 2 && folder.allSatisfy(\.isHexDigit) {
+            for name in (try? files.contentsOfDirectory(atPath: (objects as NSString).appendingPathComponent(folder))) ?? []
+            where name.count == 38 {
+                if let id = ObjectID(hex: (folder + name).lowercased()) { ids.insert(id) }
+            }
+        }
+        return ids
     }
 
     /// Whether every `.pack` in the pack folder has a version-2 index `order` read, and neither a
@@ -230,7 +263,11 @@ public final class PackDeltas: @unchecked Sendable {
         defer { reader.target = target }
         let rebuilt = reader.out.withUnsafeBytes { raw -> (length: Int, copies: [PackDeltaCopy])? in
             let delta = UnsafeRawBufferPointer(rebasing: raw[0..<size])
-            guard let length = Self.targetLength(delta), length <= maxLength, size <= 8 * length + 32 else { return nil }
+            // Each instruction byte makes at most 64 KiB of target: a longer claim is a lie. The
+            // delta is checked whole before the target's buffer is grown for it.
+            guard let length = Self.targetLength(delta), length <= maxLength, size <= 8 * length + 32,
+                  length <= 0x10000 * size, Self.parse(delta, baseLength: base.count, targetLength: length) != nil
+            else { return nil }
             if target.count < length { target = [UInt8](repeating: 0, count: length) }
             let copies = target.withUnsafeMutableBytes { out in
                 Self.parse(delta, baseLength: base.count, targetLength: length,
@@ -238,9 +275,13 @@ public final class PackDeltas: @unchecked Sendable {
             }
             return copies.map { (length, $0) }
         }
+        // A thread keeps a buffer of its largest target only up to a few MiB.
+        defer { if target.count > Self.keptTargetBuffer { target = [] } }
         guard let rebuilt else { return nil }
         return try target.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<rebuilt.length]), rebuilt.copies) }
     }
+
+    static let keptTargetBuffer = 8 << 20
 
     /// Inflates blob `index`'s delta into `reader.out`: its size, or nil when it is no delta (of a
     /// blob of the scan), or claims more than a delta to a `maxTargetLength`-byte target takes.

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import XCTest
 
@@ -115,6 +116,43 @@ final class HistoryDeltaScanTests: XCTestCase {
                          "a target over the limit")
         }
         XCTAssertGreaterThan(rebuilt, 40)
+    }
+
+    /// Where libgit2 might read another copy of an object than the pack entry keyseal would rebuild
+    /// it from, nothing is read as a delta: a blob also stored loose is no delta, and a pack whose
+    /// header disagrees with its index (which libgit2 refuses) turns delta reading off.
+    func testNoDeltaWhereLibgit2MightReadAnotherCopy() throws {
+        let repo = try Self.editedRepository()
+        let ids = try repo.git(["rev-list", "--objects", "--all"]).split(separator: "\n").compactMap { ObjectID(hex: String($0.prefix(40))) }
+        let blobs = try ids.filter { try repo.git(["cat-file", "-t", $0.hex]).hasPrefix("blob") }
+        let repository = try Repository.open(repo.path)
+        let before = PackDeltas(blobs, reading: Array(blobs.indices), repository: repository)
+        guard let delta = blobs.indices.first(where: { before.base[$0] >= 0 }) else { return XCTFail("no delta in the pack") }
+
+        // A loose copy of that blob (zlib of "blob <size>\0<bytes>", where git keeps loose objects).
+        let content = try repository.withBlob(blobs[delta]) { [UInt8]($0) }
+        let raw = Array("blob \(content.count)\0".utf8) + content
+        var compressed = [UInt8](repeating: 0, count: Int(compressBound(uLong(raw.count))))
+        var length = uLongf(compressed.count)
+        XCTAssertEqual(compress2(&compressed, &length, raw, uLong(raw.count), 6), Z_OK)
+        let hex = blobs[delta].hex
+        let folder = repo.url.appendingPathComponent(".git/objects/\(hex.prefix(2))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data(compressed[0..<Int(length)]).write(to: folder.appendingPathComponent(String(hex.dropFirst(2))))
+        let loose = PackDeltas(blobs, reading: Array(blobs.indices), repository: repository)
+        XCTAssertEqual(loose.base[delta], -1, "a blob stored loose too is no delta")
+        XCTAssertGreaterThan(loose.base.filter { $0 >= 0 }.count, 0, "the others still are")
+
+        // The pack's object count off by one: libgit2 refuses the pack, keyseal reads no delta.
+        let packFolder = repo.url.appendingPathComponent(".git/objects/pack")
+        let pack = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: packFolder.path).first { $0.hasSuffix(".pack") })
+        let packURL = packFolder.appendingPathComponent(pack)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: packURL.path)
+        var bytes = try [UInt8](Data(contentsOf: packURL))
+        bytes[11] &+= 1
+        try Data(bytes).write(to: packURL)
+        let refused = PackDeltas(blobs, reading: Array(blobs.indices), repository: repository)
+        XCTAssertTrue(refused.base.allSatisfy { $0 < 0 }, "a pack libgit2 refuses is not read for deltas")
     }
 
     /// A malformed delta in a crafted pack is no delta: that blob is scanned in full.

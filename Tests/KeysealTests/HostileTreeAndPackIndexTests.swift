@@ -234,6 +234,18 @@ final class HostileTreeAndPackIndexTests: XCTestCase {
         let count = real.count
         let objects = Int(real[last]) << 24 | Int(real[last + 1]) << 16 | Int(real[last + 2]) << 8 | Int(real[last + 3])
         XCTAssertFalse(valid(real + Data(count: objects * 8 + 8)), "more large offsets than objects")
+        XCTAssertFalse(valid(real + Data(count: objects * 8)), "as many large offsets as objects (libgit2 allows one fewer)")
         XCTAssertEqual(count, 8 + 1024 + objects * 28 + 40)
+        // Names out of order, or outside their fan-out bucket: a binary search would miss what
+        // libgit2 finds.
+        var swapped = real
+        let names = 8 + 1024
+        let first = swapped.subdata(in: names..<names + 20), second = swapped.subdata(in: names + 20..<names + 40)
+        swapped.replaceSubrange(names..<names + 20, with: second)
+        swapped.replaceSubrange(names + 20..<names + 40, with: first)
+        XCTAssertFalse(valid(swapped), "names not sorted")
+        var misplaced = real
+        misplaced[names] = misplaced[names] == 0xff ? 0xfe : misplaced[names] + 1  // the fan-out counts it in the bucket below
+        XCTAssertFalse(valid(misplaced), "a name outside its fan-out bucket")
     }
 }

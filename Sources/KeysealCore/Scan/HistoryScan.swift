@@ -139,9 +139,6 @@ public enum HistoryScan {
         }
         if let deltas { trace("pack deltas read: \(deltas.deltas.base.lazy.filter { $0 >= 0 }.count) blobs are deltas of another", since: started) }
         progress?.blobsTotal.store(order.count, ordering: .relaxed)
-        // Deltas are rebuilt from their bases' bytes here rather than read through libgit2, except
-        // where every object read must be checked against its id (libgit2 checks what it reads).
-        let rebuildable = deltas?.rebuilding == true ? deltas : nil
         var found: [BlobMatches] = []
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0
@@ -153,7 +150,10 @@ public enum HistoryScan {
             try BlobReader.read(
                 history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
                 makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
-                rebuild: rebuildable.map { deltas in
+                // Each delta takes its base's record here; it is rebuilt from the base's bytes rather
+                // than read through libgit2, except where every object read must be checked against
+                // its id (libgit2 checks what it reads).
+                rebuild: deltas.map { deltas in
                     { worker, index, lastChance in
                         try rebuildBlob(&worker, index, lastChance: lastChance, deltas: deltas, maxSize: settings.maxBlobSize,
                                         matcher: matcher, allowlist: settings.allowlist, progress: progress)
@@ -161,7 +161,7 @@ public enum HistoryScan {
                 },
                 // Rebuilding: large enough that most deltas share a batch, so a thread, with their
                 // base (redis.git: 1,050 of 29,092 deltas missed theirs at 128, 2,000 at 32).
-                batch: rebuildable == nil ? 32 : 128,
+                batch: deltas?.rebuilding == true ? 128 : 32,
                 body: { worker, index, content in
                     try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, deltas: deltas,
                                  progress: progress)
@@ -328,24 +328,21 @@ public enum HistoryScan {
     }
 
     /// Blob `index` rebuilt from its base's bytes and its delta, and scanned (`.done`); `.read` when
-    /// libgit2 must read it (no delta, its base's bytes not kept, too large, a delta that does not
-    /// hold together); `.later` when its base is still being read by another thread, unless this is
-    /// its last chance. Each delta takes its base's record here, once.
+    /// libgit2 must read it (no delta, not rebuilding, its base's bytes not kept, too large, a delta
+    /// that does not hold together); `.later` when its base is still being read by another thread,
+    /// unless this is its last chance. Each delta takes its base's record here, once; what libgit2
+    /// is left to read keeps it in `worker.taken`.
     private static func rebuildBlob(_ worker: inout ScanWorker, _ index: Int, lastChance: Bool, deltas: DeltaScanning,
                                     maxSize: Int, matcher: Matcher, allowlist: Allowlist,
                                     progress: ScanProgress?) throws -> RebuildStep {
         worker.taken = nil
-        if !lastChance && deltas.baseInProgress(of: index) { return .later }
+        if deltas.rebuilding && !lastChance && deltas.baseInProgress(of: index) { return .later }
         guard let taken = deltas.take(index) else { return .read }
-        if let content = taken.content {
+        if deltas.rebuilding, let content = taken.content {
             let done: Void? = try content.withUnsafeBytes { base in
                 try deltas.deltas.rebuild(index, base: base, maxLength: maxSize, reader: worker.deltaReader) { bytes, copies in
                     try scanBlob(&worker, index, .bytes(bytes), matcher: matcher, allowlist: allowlist, deltas: deltas,
-                                 progress: progress, rebuilt: true, deltaBase: {
-                                     taken.hits.map { hits in
-                                         DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
-                                     }
-                                 })
+                                 progress: progress, rebuilt: true, deltaBase: { taken.hits.map { DeltaScanning.base($0, copies) } })
                 }
             }
             if done != nil { return .done }
@@ -378,10 +375,7 @@ public enum HistoryScan {
                     worker.taken = nil
                     base = taken.hits.flatMap { deltas.base(hits: $0, of: index, targetLength: bytes.count, reader: worker.deltaReader) }
                 } else {
-                    // Not asked to rebuild first (hashes verified): the record is taken here.
-                    base = deltas.take(index)?.hits.flatMap {
-                        deltas.base(hits: $0, of: index, targetLength: bytes.count, reader: worker.deltaReader)
-                    }
+                    base = nil  // no delta of a blob the scan reads
                 }
                 scan = try matcher.scanBlob(bytes, scratch: worker.scratch, delta: base, record: deltas.isBase(index))
                 deltas.scanned(index, recorded: scan.recorded, content: bytes, asDelta: base != nil, rebuilt: rebuilt)
@@ -506,7 +500,12 @@ final class DeltaScanning: Sendable {
     func base(hits: RecordedHits, of index: Int, targetLength: Int, reader: PackDeltas.Reader) -> DeltaBase? {
         guard let copies = deltas.copies(of: index, targetLength: targetLength, baseLength: hits.length, reader: reader)
         else { return nil }
-        return DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
+        return Self.base(hits, copies)
+    }
+
+    /// A base's recorded hits and the copies its delta makes, as the engine takes them.
+    static func base(_ hits: RecordedHits, _ copies: [PackDeltaCopy]) -> DeltaBase {
+        DeltaBase(hits: hits, segments: copies.map { CopySegment(target: $0.target, base: $0.base, count: $0.count) })
     }
 
     /// Keeps what blob `index` recorded, and its bytes, while deltas of it wait.

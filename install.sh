@@ -17,12 +17,13 @@ done
 cd "$(dirname "$0")"
 
 # Build: libgit2 (git access), Vectorscan (multi-pattern matching), PCRE2 (capture groups),
-# SQLite (the findings store), zlib and zstd (compressed image layers), pkg-config (how SwiftPM
+# SQLite (the findings store), zlib and zstd (compressed image layers), libdeflate (a history
+# scan's pack deltas, inflated faster than zlib does), pkg-config (how SwiftPM
 # finds them). Tests: git, and jsonschema to
 # validate SARIF output.
 # libcurl4-openssl-dev: curl.h for the rebuild webhook sender, which loads libcurl at run time.
 # libpq-dev: libpq-fe.h for the PostgreSQL store, which loads libpq (libpq5, its dependency) at run time.
-packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libpq-dev pkg-config git)
+packages=(libgit2-dev libvectorscan-dev libpcre2-dev libsqlite3-dev zlib1g-dev libzstd-dev libdeflate-dev libcurl4-openssl-dev libpq-dev pkg-config git)
 # Tests only: headless Chromium renders the HTML checklist to check it in a real browser (no
 # console error, a visible bar per secret). Large, so not for a plain install.
 if [ "$deps_only" -eq 1 ]; then packages+=(chromium); fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a self-contained release: dist/keyseal-VERSION-linux-ARCH.tar.gz, whose one binary links
-# libgit2 (with its TLS, SSH and HTTP-parser libraries), Vectorscan, PCRE2, SQLite, zlib, zstd, libstdc++
+# libgit2 (with its TLS, SSH and HTTP-parser libraries), Vectorscan, PCRE2, SQLite, zlib, zstd, libdeflate, libstdc++
 # and the Swift runtime statically, and needs only the C library at run time.
 #   release/build.sh [OUTPUT_DIR]     (default: dist)
 # Needs the -dev packages install.sh installs (they ship the static archives) and Swift 6.
@@ -21,7 +21,7 @@ static=$(mktemp -d)
 trap 'rm -rf "$static"' EXIT
 mkdir -p "$static/lib" "$static/pkgconfig"
 libdir=$(pkg-config --variable=libdir libgit2)
-for module in libgit2 libhs libpcre2-8 sqlite3 zlib libzstd; do
+for module in libgit2 libhs libpcre2-8 sqlite3 zlib libzstd libdeflate; do
   libs=()
   for flag in $(pkg-config --static --libs "$module" $([ "$module" = libgit2 ] && echo libssh2)); do
     case "$flag" in -l*) lib=${flag#-l} ;; *) continue ;; esac

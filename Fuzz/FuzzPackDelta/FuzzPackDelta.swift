@@ -5,7 +5,10 @@ import Foundation
 /// The pack reader of delta scans: an entry's header at each offset of the input read as a pack,
 /// the zlib inflate of what follows, and a delta's instructions (with the sizes the delta states, so
 /// the parse goes past them). Whatever it returns must describe copies inside both buffers, and
-/// applying it to a base must write the base's bytes where it copies them.
+/// applying it to a base must write the base's bytes where it copies them. libdeflate's whole-stream
+/// inflate must take only streams zlib takes, with the same bytes.
+/// Kept for the whole run: its libdeflate state is freed with it.
+nonisolated(unsafe) let reader = PackDeltas.Reader()
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     for offset in stride(from: 0, to: min(size, 64), by: 1) {
@@ -13,10 +16,14 @@ func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(header.dataStart > offset && header.dataStart <= size, "header past the pack")
         if let base = header.baseOffset { precondition(base >= 12 && base < offset, "base not before its delta") }
         let wanted = min(header.size, 1 << 16)
+        let stream = UnsafeRawBufferPointer(rebasing: input[header.dataStart..<max(header.dataStart, size - 20)])
         var out = [UInt8](repeating: 0, count: wanted)
-        _ = out.withUnsafeMutableBytes {
-            PackDeltas.inflate(UnsafeRawBufferPointer(rebasing: input[header.dataStart..<(size - 20)]),
-                               into: $0, size: wanted)
+        let inflated = out.withUnsafeMutableBytes { PackDeltas.inflate(stream, into: $0, size: wanted) }
+        // libdeflate, given the stream whole, takes only what zlib takes, to the byte.
+        var whole = [UInt8](repeating: 0, count: wanted)
+        // Safe: the decompressor is nil only when its allocation failed.
+        if whole.withUnsafeMutableBytes({ PackDeltas.inflateWhole(stream, into: $0, decompressor: reader.decompressor!) }) {
+            precondition(inflated && whole == out, "libdeflate inflated what zlib refuses or reads otherwise")
         }
     }
     // The delta's own two sizes, read the way the parser reads them.

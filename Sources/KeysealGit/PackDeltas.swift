@@ -1,3 +1,4 @@
+import CDeflate
 import CZlib
 import Foundation
 
@@ -233,11 +234,19 @@ public final class PackDeltas: @unchecked Sendable {
         var out: [UInt8] = []
         /// A rebuilt delta's target.
         var target: [UInt8] = []
+        /// libdeflate's state, for a delta whose compressed bytes are read whole (nil: zlib only).
+        let decompressor: OpaquePointer?
+        /// Those compressed bytes.
+        var compressed: [UInt8] = []
 
         public init() {
             ready = inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+            decompressor = libdeflate_alloc_decompressor()
         }
-        deinit { if ready { inflateEnd(&stream) } }
+        deinit {
+            if ready { inflateEnd(&stream) }
+            if let decompressor { libdeflate_free_decompressor(decompressor) }
+        }
     }
 
     /// The copies blob `index`'s delta makes from its base, merged where they run on; nil when it is
@@ -300,6 +309,23 @@ public final class PackDeltas: @unchecked Sendable {
         var out = reader.out
         reader.out = []  // `out` is the only reference while zlib writes into it
         defer { reader.out = out }
+        // Most deltas: their compressed bytes in one read (as many as a stream of that size can
+        // take, or the rest of the pack), inflated in one call. Whatever that does not take whole
+        // (a longer stream, a read cut short, bytes libdeflate refuses) is inflated by zlib as before,
+        // which decides alone whether the delta holds together.
+        let bound = Self.compressedBound(header.size)
+        if bound <= Self.maxWholeRead, let decompressor = reader.decompressor {
+            let want = min(bound, end - position)
+            if reader.compressed.count < want { reader.compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
+            let whole = reader.compressed.withUnsafeMutableBytes { input -> Bool in
+                guard want > 0, Self.preadFully(descriptor, input.baseAddress!, want, at: position) else { return false }
+                return out.withUnsafeMutableBytes { out in
+                    Self.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
+                                      into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
+                }
+            }
+            if whole { return header.size }
+        }
         let inflated = out.withUnsafeMutableBytes { out in
             Self.inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), reader: reader) { chunk in
                 guard position < end else { return 0 }
@@ -309,6 +335,36 @@ public final class PackDeltas: @unchecked Sendable {
             }
         }
         return inflated ? header.size : nil
+    }
+
+    /// The most compressed bytes a zlib stream of `size` bytes takes when written by zlib or git
+    /// (stored blocks at worst: 5 bytes per 16 KiB block, zlib's header and checksum, slack for
+    /// an empty last block). Longer streams are possible, and zlib inflates them.
+    static func compressedBound(_ size: Int) -> Int { size + (size >> 12) + (size >> 14) + 64 }
+
+    /// Deltas whose compressed bytes may be longer than this are inflated by zlib in chunks, so a
+    /// thread's buffer for them stays small.
+    static let maxWholeRead = 4 << 20
+
+    static func preadFully(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, at offset: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let read = pread(descriptor, buffer + done, count - done, off_t(offset + done))
+            guard read > 0 else { return false }
+            done += read
+        }
+        return true
+    }
+
+    /// Inflates the zlib stream at the start of `compressed` (which may run on past its end) with
+    /// libdeflate: true when it ends exactly filling `out`, its checksum right. False says nothing
+    /// more (zlib, which reads the stream in chunks, decides).
+    static func inflateWhole(_ compressed: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                             decompressor: OpaquePointer) -> Bool {
+        guard let input = compressed.baseAddress, let output = out.baseAddress else { return false }
+        var used = 0, written = 0
+        let result = libdeflate_zlib_decompress_ex(decompressor, input, compressed.count, output, out.count, &used, &written)
+        return result == LIBDEFLATE_SUCCESS && written == out.count
     }
 
     /// Inflates exactly `compressed`'s first zlib stream into `out`, which it must fill exactly.

@@ -185,6 +185,60 @@ final class HistoryDeltaScanTests: XCTestCase {
         XCTAssertEqual(parse([10, 6, 0x91, 0, 3, 0x91, 3, 3], base: 10, target: 6), [PackDeltaCopy(target: 0, base: 0, count: 6)])
     }
 
+    /// Deltas are inflated by libdeflate in one call when their compressed bytes are read whole; it
+    /// must accept exactly the streams zlib accepts (to the byte, filling the stated size), or refuse
+    /// and leave them to zlib. Streams written at every level git may use, with the pack's next bytes
+    /// after them, cut short, with a wrong size or a damaged checksum.
+    func testWholeInflateAgreesWithZlib() throws {
+        var rng = SplitMix(state: 17)
+        let reader = PackDeltas.Reader()
+        let decompressor = try XCTUnwrap(reader.decompressor)
+        defer { withExtendedLifetime(reader) {} }  // it frees the decompressor
+        func zlib(_ compressed: [UInt8], _ size: Int) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: size)
+            let ok = compressed.withUnsafeBytes { c in out.withUnsafeMutableBytes { PackDeltas.inflate(c, into: $0, size: size) } }
+            return ok ? out : nil
+        }
+        func whole(_ compressed: [UInt8], _ size: Int) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: size)
+            let ok = compressed.withUnsafeBytes { c in
+                out.withUnsafeMutableBytes { PackDeltas.inflateWhole(c, into: $0, decompressor: decompressor) }
+            }
+            return ok ? out : nil
+        }
+        for round in 0..<60 {
+            let size = [0, 1, 100, 4096, 65_535, 65_536, 70_000, 300_000][round % 8]
+            let text = round % 3 != 0
+            let plain = (0..<size).map { _ in text ? UInt8(0x61 + rng.below(6)) : UInt8(truncatingIfNeeded: rng.below(256)) }
+            let level = Int32([0, 1, 6, 9][round % 4])
+            var length = compressBound(uLong(size))
+            var compressed = [UInt8](repeating: 0, count: Int(length))
+            XCTAssertEqual(compressed.withUnsafeMutableBufferPointer { c in
+                plain.withUnsafeBufferPointer { compress2(c.baseAddress, &length, $0.baseAddress, uLong(size), level) }
+            }, Z_OK)
+            compressed = Array(compressed.prefix(Int(length)))
+            XCTAssertLessThanOrEqual(compressed.count, PackDeltas.compressedBound(size), "level \(level), \(size) bytes")
+            // The next entry's bytes follow a stream in a pack.
+            let followed = compressed + (0..<40).map { _ in UInt8(truncatingIfNeeded: rng.below(256)) }
+            XCTAssertEqual(whole(followed, size), plain, "level \(level), \(size) bytes")
+            XCTAssertEqual(zlib(followed, size), plain)
+            var cases: [(String, [UInt8], Int)] = [
+                ("cut short", Array(compressed.dropLast(1 + rng.below(min(compressed.count, 8)))), size),
+                ("one byte more stated", followed, size + 1),
+            ]
+            if size > 0 { cases.append(("one byte less stated", followed, size - 1)) }
+            var damaged = followed
+            damaged[compressed.count - 1 - rng.below(4)] ^= UInt8(1 << rng.below(8))
+            cases.append(("checksum damaged", damaged, size))
+            for (what, bytes, stated) in cases {
+                let fast = whole(bytes, stated)
+                XCTAssertNil(fast, "\(what): level \(level), \(size) bytes")
+                if let fast { XCTAssertEqual(fast, zlib(bytes, stated), "libdeflate took what zlib reads otherwise") }
+                XCTAssertNil(zlib(bytes, stated), "\(what): level \(level), \(size) bytes")
+            }
+        }
+    }
+
     func testNewlineReachIsReadConservatively() {
         let cases: [(String, Int?)] = [
             ("key[ \\t]*=[ \\t]*[A-Za-z0-9]{20}", 0), ("a\\s*b", nil), ("a\\s?b", 1), ("x[^A-Za-z]{0,4}\\nvalue", 5),

@@ -429,6 +429,10 @@ enum NewlineReach {
                 guard at < bytes.count else { return nil }
                 let e = bytes[at]
                 at += 1
+                if e == UInt8(ascii: "x") {
+                    guard let value = hexEscape() else { return nil }
+                    return value == 0x0a ? 1 : 0
+                }
                 return escape(e)
             case 0x0a, 0x0b, 0x0c, 0x0d:
                 return c == 0x0a ? 1 : 0
@@ -484,6 +488,13 @@ enum NewlineReach {
                     let e = bytes[at]
                     at += 1
                     previousPrintable = false
+                    if e == UInt8(ascii: "x") {
+                        guard let value = hexEscape() else { return nil }
+                        if value == 0x0a { surely = true }
+                        // A byte above the newline: a range from it cannot hold one.
+                        previousPrintable = value > 0x0a
+                        continue
+                    }
                     switch e {
                     case UInt8(ascii: "n"), UInt8(ascii: "s"), UInt8(ascii: "v"): surely = true
                     case UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "w"), UInt8(ascii: "d"), UInt8(ascii: "S"),
@@ -501,6 +512,21 @@ enum NewlineReach {
                 previousPrintable = true
             }
             return nil  // no closing `]`
+        }
+
+        /// After `\x`: the byte of exactly two hex digits (`\x27`); nil for any other form
+        /// (`\x{...}`, one digit), which this reading leaves alone.
+        mutating func hexEscape() -> UInt8? {
+            func digit(_ c: UInt8) -> UInt8? {
+                switch c {
+                case 0x30...0x39: return c - 0x30
+                case 0x41...0x46, 0x61...0x66: return (c | 0x20) - 0x61 + 10
+                default: return nil
+                }
+            }
+            guard at + 1 < bytes.count, let high = digit(bytes[at]), let low = digit(bytes[at + 1]) else { return nil }
+            at += 2
+            return high << 4 | low
         }
 
         /// `count` times the quantifier that follows (if any); nil when unbounded and `count > 0`.

@@ -22,6 +22,8 @@ enum SpanLocator: Int, CaseIterable {
     /// lines (encoding `sql`), so every named rule sees the name beside the value.
     case sqlStatement
 
+    /// Whitespace crosses at most one line break: a pattern that may span any number of newlines
+    /// is scanned over every revision whole in a history scan, not over what each delta changed.
     var pattern: String {
         switch self {
         case .kubernetesSecret: return "^[ \\t]*kind:[ \\t]*[\"']?Secret[\"']?[ \\t]*\\r?$"
@@ -32,7 +34,7 @@ enum SpanLocator: Int, CaseIterable {
         case .percent: return "%[2-7][0-9A-Fa-f][^%\\s]{0,64}%[2-7][0-9A-Fa-f]"
         case .jsonEscape: return "\\\\/|\\\\u00[0-9A-Fa-f]{2}"
         case .kubernetesSecretJSON: return "\"kind\"[ \\t]*:[ \\t]*\"Secret\""
-        case .sqlStatement: return "insert[ \\t]+(?:ignore[ \\t]+)?into[ \\t]+[^ \\t(]{1,128}[ \\t]*\\(|update[ \\t]+[^ \\t\\r\\n]{1,128}\\s+set\\s"
+        case .sqlStatement: return "insert[ \\t]+(?:ignore[ \\t]+)?into[ \\t]+[^ \\t\\r\\n(]{1,128}(?:[ \\t]*\\r?\\n)?[ \\t]*\\(|update[ \\t]+[^ \\t\\r\\n]{1,128}(?:[ \\t]+\\r?\\n?|\\r?\\n)[ \\t]*set\\s"
         }
     }
 

@@ -242,11 +242,14 @@ final class HistoryDeltaScanTests: XCTestCase {
     func testNewlineReachIsReadConservatively() {
         let cases: [(String, Int?)] = [
             ("key[ \\t]*=[ \\t]*[A-Za-z0-9]{20}", 0), ("a\\s*b", nil), ("a\\s?b", 1), ("x[^A-Za-z]{0,4}\\nvalue", 5),
-            ("(?:a|\\n\\n)b", 2), ("[^\\n]*:", 0), (".*x", 0), ("(?s).x", nil), ("\\x0ax", nil), ("a{2,}", 0),
+            ("(?:a|\\n\\n)b", 2), ("[^\\n]*:", 0), (".*x", 0), ("(?s).x", nil), ("\\x0ax", 1), ("a{2,}", 0),
             ("[\\s\\S]{3}", 3), ("[^\\s\"']+", 0), ("(?i:key)[0-9]+", 0), ("a(?=b)", nil), ("[^a]+", nil), ("\\Wx", 1),
             ("[[:space:]]x", nil), ("[[:space:]]+x", nil), ("[\\t-\\r]*", nil), ("[\\b-~]*", nil), ("[\t-~]*", nil),
             ("[\\\na]*", nil), ("[^\\Q\\n\\E]*", nil), ("[^\\c\\n]*", nil), ("[ -~]*", 0), ("[A-Za-z0-9_.-]+", 0),
             ("(a\\n){2}", 2), ("(a\\n)*", nil), ("a{3", nil), (String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000), nil), ("[^\\n\\r]{0,300}?x", 0),
+            // Two-digit hex escapes are read; other forms are not.
+            ("[^\\s\"\\x27<>]*?x", 0), ("\\x27*x", 0), ("[\\x00-\\x27]*", nil), ("[\\x28-\\x7e]*", 0), ("[^\\x0a]*", 0),
+            ("[\\x0a]+", nil), ("\\x{0a}", nil), ("\\x4", nil), ("[\\x4]", nil),
         ]
         for (pattern, expected) in cases {
             XCTAssertEqual(NewlineReach.maxNewlines(pattern), expected, pattern)

@@ -12,9 +12,31 @@ final class MatcherDeltaTests: XCTestCase {
     nonisolated(unsafe) static var shared: Matcher?
     static func matcher() throws -> Matcher {
         if let shared { return shared }
-        let made = try Matcher(rules: BuiltInRules.all, deltaScans: true)
+        let made = try Matcher(rules: BuiltInRules.all + wholeRules, deltaScans: true)
         shared = made
         return made
+    }
+
+    /// Custom rules whose whitespace crosses any number of line breaks: scanned over every target
+    /// whole (no built-in rule is, so these keep that path in the random comparison).
+    static let wholeRules = [
+        Rule(id: "test-whole-spaced", provider: "t", description: "t", regex: "(?i)\\bwholekey\\s*[=:]\\s*[\"']?([A-Za-z0-9]{24})\\b",
+             positives: ["wholekey =\n\n   \"⟪an:24⟫\"", "WHOLEKEY: ⟪an:24⟫"], negatives: []),
+        Rule(id: "test-whole-command", provider: "t", description: "t", regex: "\\bwholetool\\s+login\\s+(?:-\\w+\\s+)*([a-f0-9]{32})\\b",
+             positives: ["wholetool login\n  -q\n\n ⟪hex:32⟫"], negatives: []),
+    ]
+
+    /// Built-in patterns are all windowed in delta scans: one that may span any number of newlines
+    /// makes every revision of every file be scanned whole again (0.5 s of CPU on redis for 28 such
+    /// patterns). Write whitespace that may cross a line as `[ \t]*\r?\n?[ \t]*`, not `\s*`.
+    func testNoBuiltInPatternIsScannedWhole() throws {
+        let matcher = try Self.matcher()
+        let kind = try XCTUnwrap(matcher.deltaDatabases).kind
+        let builtIn = BuiltInRules.all.count, custom = Self.wholeRules.count
+        let whole = kind.indices.filter { kind[$0] == .whole }
+        XCTAssertEqual(whole.filter { $0 < builtIn }.map { BuiltInRules.all[$0].id }, [])
+        XCTAssertEqual(whole.filter { $0 >= builtIn + custom }.map { "locator-\($0 - builtIn - custom)" }, [])
+        XCTAssertEqual(whole.filter { $0 >= builtIn && $0 < builtIn + custom }.count, custom, "the test's own rules are scanned whole")
     }
 
     /// A fixed-seed generator, so a failure can be replayed.
@@ -34,7 +56,7 @@ final class MatcherDeltaTests: XCTestCase {
     /// templates), the same base64-encoded and JSON-escaped, code, and a long line of several.
     static let pool: [[UInt8]] = {
         var lines: [String] = []
-        for (n, rule) in BuiltInRules.all.enumerated() {
+        for (n, rule) in (BuiltInRules.all + wholeRules).enumerated() {
             for (k, template) in rule.positives.enumerated() {
                 let text = ExampleTemplate.expand(template, salt: "delta-\(n)-\(k)")
                 lines.append(text)

@@ -34,11 +34,10 @@ if [ "$deps_only" -eq 1 ]; then packages+=(docker-registry apache2-utils openssl
 # Tests only: a real PostgreSQL server for the shared store's tests (each run makes a throwaway
 # cluster with initdb and pg_ctl; the package's own cluster is not used), and psql to set it up.
 if [ "$deps_only" -eq 1 ]; then packages+=(postgresql postgresql-client); fi
-# The release build CI checks after the tests (release/build.sh) links libgit2's own dependencies
-# statically: their archives come with libgit2-dev's dependencies, but for libssh2's OpenSSL and
-# libgpg-error, named here so a machine without them does not fail the release check.
-# binutils: readelf, strip and ar, which the release build and its check use.
-if [ "$deps_only" -eq 1 ]; then packages+=(libssl-dev libgpg-error-dev binutils); fi
+# The binary links libgit2's own dependencies statically (release/static-build.sh, which the release
+# build CI checks also uses): their archives come with libgit2-dev's dependencies, but for libssh2's
+# OpenSSL and libgpg-error, named here. binutils: readelf, strip and ar, which that build uses.
+packages+=(libssl-dev libgpg-error-dev binutils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -89,10 +88,18 @@ if [ "$deps_only" -eq 1 ]; then
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "install.sh: swift is not on the PATH (keyseal needs Swift 6)" >&2; exit 1; }
-# The Swift runtime and Foundation linked in: a hook starts in 11 ms instead of 18 (dynamic
-# linking was most of a warm pre-commit run). Falls back to the ordinary build if that fails.
-swift build -c release --product keyseal --static-swift-stdlib \
-  || swift build -c release --product keyseal
+# Everything but the C library linked in (release/static-build.sh): a hook starts without the
+# dynamic loader resolving a dozen libraries (a warm `keyseal staged` 19.8 ms against 25.2 with only
+# the Swift runtime linked in, and 36 with nothing). Falls back to the Swift runtime alone, then to
+# the ordinary build.
+if binary=$(release/static-build.sh); then
+  :
+elif swift build -c release --product keyseal --static-swift-stdlib; then
+  binary="$(swift build -c release --show-bin-path)/keyseal"
+else
+  swift build -c release --product keyseal
+  binary="$(swift build -c release --show-bin-path)/keyseal"
+fi
 prefix="${PREFIX:-/usr/local}"
 # Only the copy into a folder the user cannot write needs root: use sudo for that step alone.
 as_root=
@@ -105,7 +112,7 @@ if ! mkdir -p "$prefix/bin" 2>/dev/null || [ ! -w "$prefix/bin" ]; then
     exit 1
   fi
 fi
-$as_root install -m 0755 "$(swift build -c release --show-bin-path)/keyseal" "$prefix/bin/keyseal"
+$as_root install -m 0755 "$binary" "$prefix/bin/keyseal"
 echo "install.sh: installed $prefix/bin/keyseal ($("$prefix/bin/keyseal" --version))"
 # Compile the rules now, so the first commit hook does not wait for it. The cache is per user: under
 # `sudo ./install.sh` it is filled for the user who ran sudo, whose hooks will use it.

@@ -172,6 +172,8 @@ public final class Matcher: @unchecked Sendable {
         /// Blobs this scratch scanned as deltas, and the bytes Vectorscan read of them (the windowed
         /// database's regions plus the whole database's full pass), against their lengths.
         public internal(set) var deltaBlobs = 0, deltaBytesScanned = 0, deltaBytes = 0, deltaRegions = 0
+        /// Regions whose bytes were scanned before (their hits taken from `RegionHitCache`), and their bytes.
+        public internal(set) var deltaRegionsReused = 0, deltaBytesReused = 0
         public internal(set) var time = VectorscanTime()
         private var programs: [OpaquePointer?]
         private var failed: [Bool]

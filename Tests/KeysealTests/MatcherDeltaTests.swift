@@ -155,7 +155,31 @@ final class MatcherDeltaTests: XCTestCase {
         // The delta path was taken (not a fallback to full scans), and read less than all.
         XCTAssertGreaterThan(scratch.deltaBlobs, compared * 9 / 10)
         XCTAssertLessThan(scratch.deltaBytesScanned, scratch.deltaBytes * 2)
+        // Regions seen before (the pool repeats lines) took their hits from the cache, and the
+        // comparisons above say those hits are the ones a scan finds.
+        XCTAssertGreaterThan(scratch.deltaRegionsReused, 0)
         print("delta scans compared: \(compared) targets (\(scratch.deltaBlobs) as deltas), \(matches) matches; Vectorscan read \(scratch.deltaBytesScanned) of \(scratch.deltaBytes) bytes (windowed plus whole)")
+    }
+
+    /// The region cache's keys: the same bytes give the same key, other bytes or another length
+    /// another, and another cache (another scan) draws another key.
+    func testRegionKeysTellRegionsApart() {
+        let cache = RegionHitCache(), other = RegionHitCache()
+        let a = Array("token = abcdef\n".utf8), b = Array("token = abcdeg\n".utf8)
+        let key = { (cache: RegionHitCache, bytes: [UInt8]) in bytes.withUnsafeBytes { cache.key($0) } }
+        XCTAssertEqual(key(cache, a), key(cache, a))
+        XCTAssertNotEqual(key(cache, a), key(cache, b))
+        XCTAssertNotEqual(key(cache, a), key(cache, Array(a.dropLast())))
+        XCTAssertNotEqual(key(cache, a), key(other, a))
+        XCTAssertNil(cache.hits(key(cache, a)))
+        cache.record(key(cache, a), [])
+        XCTAssertEqual(cache.hits(key(cache, a)), [])
+        cache.record(key(cache, b), [UInt64(5) << 20 | 3])
+        XCTAssertEqual(cache.hits(key(cache, b)), [UInt64(5) << 20 | 3])
+        // A region with more hits than are worth keeping is scanned again each time.
+        let many = Array("x".utf8)
+        cache.record(key(cache, many), (0..<UInt64(RegionHitCache.maxHitsPerRegion + 1)).map { $0 << 20 })
+        XCTAssertNil(cache.hits(key(cache, many)))
     }
 
     /// Custom rules whose hits depend on a byte past a line's newline, or on where the buffer ends

@@ -441,7 +441,7 @@ final class DeltaScanning: Sendable {
         var finished: [Bool]
         var memory = 0, peakMemory = 0, contentMemory = 0, peakContentMemory = 0
         var asDeltas = 0, bases = 0, notReady = 0, rebuilt = 0
-        var windowedBytes = 0, deltaBytes = 0, regions = 0
+        var windowedBytes = 0, deltaBytes = 0, regions = 0, regionsReused = 0, bytesReused = 0
         var time = VectorscanTime()
     }
     private let state: Mutex<State>
@@ -543,6 +543,8 @@ final class DeltaScanning: Sendable {
         state.withLock { state in
             state.windowedBytes += scratch.deltaBytesScanned
             state.regions += scratch.deltaRegions
+            state.regionsReused += scratch.deltaRegionsReused
+            state.bytesReused += scratch.deltaBytesReused
             state.time = state.time + scratch.time
             state.deltaBytes += scratch.deltaBytes
         }
@@ -553,7 +555,7 @@ final class DeltaScanning: Sendable {
 
     var summary: String {
         state.withLock { state in
-            "delta scans: \(state.asDeltas) blobs scanned as deltas, \(state.rebuilt) rebuilt from their bases' bytes (peak \(state.peakContentMemory >> 20) MiB kept), \(state.bases) bases recorded (peak \(state.peakMemory / 1024) KiB of hits), \(state.notReady) deltas whose base was not ready; Vectorscan read \(state.windowedBytes >> 20) MiB of their \(state.deltaBytes >> 20) MiB (\(state.regions) regions)"
+            "delta scans: \(state.asDeltas) blobs scanned as deltas, \(state.rebuilt) rebuilt from their bases' bytes (peak \(state.peakContentMemory >> 20) MiB kept), \(state.bases) bases recorded (peak \(state.peakMemory / 1024) KiB of hits), \(state.notReady) deltas whose base was not ready; Vectorscan read \(state.windowedBytes >> 20) MiB of their \(state.deltaBytes >> 20) MiB (\(state.regions) regions; \(state.regionsReused) regions, \(state.bytesReused >> 20) MiB, seen before)"
                 + String(format: "; Vectorscan CPU s: full scans %.2f, delta regions %.2f, delta whole pass %.2f", state.time.full, state.time.windowed, state.time.whole)
         }
     }

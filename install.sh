@@ -37,13 +37,28 @@ if [ "$deps_only" -eq 1 ]; then packages+=(postgresql postgresql-client); fi
 # The binary links libgit2's own dependencies statically (release/static-build.sh, which the release
 # build CI checks also uses): their archives come with libgit2-dev's dependencies, but for libssh2's
 # OpenSSL and libgpg-error, named here. binutils: readelf, strip and ar, which that build uses.
-packages+=(libssl-dev libgpg-error-dev binutils)
+# Without them (and no root to install them) a plain install still builds, less statically.
+static_packages=(libssl-dev libgpg-error-dev binutils)
+if [ "$deps_only" -eq 1 ]; then packages+=("${static_packages[@]}"); fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ! python3 -c 'import jsonschema' 2>/dev/null && ! /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
   missing+=(python3-jsonschema)
+fi
+can_install=0
+{ [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; } && can_install=1
+if [ "$deps_only" -eq 0 ]; then
+  for package in "${static_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      if [ "$can_install" -eq 1 ]; then
+        missing+=("$package")
+      else
+        echo "install.sh: $package is missing (no root to install it): building with only the Swift runtime linked in" >&2
+      fi
+    fi
+  done
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -6,7 +6,7 @@ import Foundation
 /// the zlib inflate of what follows, and a delta's instructions (with the sizes the delta states, so
 /// the parse goes past them). Whatever it returns must describe copies inside both buffers, and
 /// applying it to a base must write the base's bytes where it copies them. libdeflate's whole-stream
-/// inflate must take only streams zlib takes, with the same bytes.
+/// inflate must read a stream zlib also takes as zlib does.
 /// Kept for the whole run: its libdeflate state is freed with it.
 nonisolated(unsafe) let reader = PackDeltas.Reader()
 func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -19,11 +19,12 @@ func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let stream = UnsafeRawBufferPointer(rebasing: input[header.dataStart..<max(header.dataStart, size - 20)])
         var out = [UInt8](repeating: 0, count: wanted)
         let inflated = out.withUnsafeMutableBytes { PackDeltas.inflate(stream, into: $0, size: wanted) }
-        // libdeflate, given the stream whole, takes only what zlib takes, to the byte.
+        // libdeflate, given the stream whole, reads what zlib reads where both take it. (It also
+        // takes a few reserved codes zlib refuses: HistoryDeltaScanTests says why that is harmless.)
         var whole = [UInt8](repeating: 0, count: wanted)
         // Safe: the decompressor is nil only when its allocation failed.
-        if whole.withUnsafeMutableBytes({ PackDeltas.inflateWhole(stream, into: $0, decompressor: reader.decompressor!) }) {
-            precondition(inflated && whole == out, "libdeflate inflated what zlib refuses or reads otherwise")
+        if whole.withUnsafeMutableBytes({ PackDeltas.inflateWhole(stream, into: $0, decompressor: reader.decompressor!) }), inflated {
+            precondition(whole == out, "libdeflate read a stream otherwise than zlib")
         }
     }
     // The delta's own two sizes, read the way the parser reads them.

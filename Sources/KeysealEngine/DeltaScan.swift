@@ -178,11 +178,17 @@ final class RegionHitCache: @unchecked Sendable {
         /// Regions that had no hit (most of them), and the hits of the others, relative to their start.
         var empty = Set<UInt64>()
         var withHits: [UInt64: [UInt64]] = [:]
+        /// Hits kept in `withHits`.
+        var hits = 0
     }
     private let state = Mutex(State())
-    /// Bounds on memory (about 12 MiB at most for the keys): past them, regions are scanned as before.
+    /// Bounds on memory: 1M regions (about 32 MiB of keys and table at most) and 1M kept hits (8 MiB,
+    /// plus an array header per region that has any). A repository full of hits (every `\/` is one
+    /// for the JSON-escape locator) cannot make the cache grow past them: beyond, regions are scanned
+    /// as before. Most regions have no hit or a few.
     static let maxRegions = 1 << 20
-    static let maxHitsPerRegion = 64
+    static let maxHits = 1 << 20
+    static let maxHitsPerRegion = 16
 
     init() {
         var random = SystemRandomNumberGenerator()
@@ -210,8 +216,15 @@ final class RegionHitCache: @unchecked Sendable {
         let hits = Array(hits)
         guard hits.count <= Self.maxHitsPerRegion else { return }
         state.withLock { state in
-            guard state.empty.count + state.withHits.count < Self.maxRegions else { return }
-            if hits.isEmpty { state.empty.insert(key) } else { state.withHits[key] = hits }
+            guard state.empty.count + state.withHits.count < Self.maxRegions, state.hits + hits.count <= Self.maxHits,
+                  state.withHits[key] == nil
+            else { return }
+            if hits.isEmpty {
+                state.empty.insert(key)
+            } else {
+                state.withHits[key] = hits
+                state.hits += hits.count
+            }
         }
     }
 }

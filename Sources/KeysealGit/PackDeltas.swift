@@ -311,8 +311,10 @@ public final class PackDeltas: @unchecked Sendable {
         defer { reader.out = out }
         // Most deltas: their compressed bytes in one read (as many as a stream of that size can
         // take, or the rest of the pack), inflated in one call. Whatever that does not take whole
-        // (a longer stream, a read cut short, bytes libdeflate refuses) is inflated by zlib as before,
-        // which decides alone whether the delta holds together.
+        // (a longer stream, a read cut short, bytes libdeflate refuses) is inflated by zlib as before.
+        // Where both take a stream they read the same bytes. libdeflate also takes a few codes DEFLATE
+        // reserves, which zlib refuses: no git can read such an object, and keyseal scans what
+        // libdeflate reads of it rather than stopping (HistoryDeltaScanTests).
         let bound = Self.compressedBound(header.size)
         if bound <= Self.maxWholeRead, let decompressor = reader.decompressor {
             let want = min(bound, end - position)

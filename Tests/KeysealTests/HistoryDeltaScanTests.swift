@@ -185,10 +185,10 @@ final class HistoryDeltaScanTests: XCTestCase {
         XCTAssertEqual(parse([10, 6, 0x91, 0, 3, 0x91, 3, 3], base: 10, target: 6), [PackDeltaCopy(target: 0, base: 0, count: 6)])
     }
 
-    /// Deltas are inflated by libdeflate in one call when their compressed bytes are read whole; it
-    /// must accept exactly the streams zlib accepts (to the byte, filling the stated size), or refuse
-    /// and leave them to zlib. Streams written at every level git may use, with the pack's next bytes
-    /// after them, cut short, with a wrong size or a damaged checksum.
+    /// Deltas are inflated by libdeflate in one call when their compressed bytes are read whole; on
+    /// every stream zlib takes, it must give zlib's bytes (filling the stated size) or refuse and
+    /// leave the stream to zlib. Streams written at every level git may use, with the pack's next
+    /// bytes after them, cut short, with a wrong size or a damaged checksum.
     func testWholeInflateAgreesWithZlib() throws {
         var rng = SplitMix(state: 17)
         let reader = PackDeltas.Reader()
@@ -237,6 +237,39 @@ final class HistoryDeltaScanTests: XCTestCase {
                 XCTAssertNil(zlib(bytes, stated), "\(what): level \(level), \(size) bytes")
             }
         }
+    }
+
+    /// The one way the two differ (from the review): libdeflate also takes a few codes DEFLATE
+    /// reserves (length symbols 286 and 287, distance codes 30 and 31, 288 or 32 codes in a block
+    /// header), which zlib refuses. No git can read such an object (`git fsck` fails on it); keyseal
+    /// scans the bytes libdeflate reads instead of stopping, so nothing a reader could see is missed.
+    func testLibdeflateAlsoTakesReservedCodesZlibRefuses() throws {
+        var out: [UInt8] = [], bits: UInt32 = 0, count = 0
+        func put(_ value: UInt32, _ width: Int) {
+            bits |= value << count
+            count += width
+            while count >= 8 { out.append(UInt8(bits & 0xff)); bits >>= 8; count -= 8 }
+        }
+        // Huffman codes go most significant bit first.
+        func code(_ value: UInt32, _ width: Int) {
+            put((0..<width).reduce(0) { $0 | ((value >> $1) & 1) << (width - 1 - $1) }, width)
+        }
+        put(1, 1); put(1, 2)  // the last block, fixed codes
+        code(0x30 + 0x41, 8)  // "A"
+        code(0xc0 + 6, 8)  // length symbol 286 (reserved)
+        code(0, 5)  // distance 1
+        code(0, 7)  // end of block
+        if count > 0 { out.append(UInt8(bits & 0xff)) }
+        let plain = [UInt8](repeating: 0x41, count: 259)
+        let check = plain.withUnsafeBufferPointer { UInt32(adler32(1, $0.baseAddress, UInt32($0.count))) }
+        let stream = [0x78, 0x01] + out + (0..<4).map { UInt8(truncatingIfNeeded: check >> (24 - 8 * $0)) }
+        let reader = PackDeltas.Reader()
+        let decompressor = try XCTUnwrap(reader.decompressor)
+        defer { withExtendedLifetime(reader) {} }
+        var fast = [UInt8](repeating: 0, count: plain.count), slow = fast
+        XCTAssertTrue(stream.withUnsafeBytes { s in fast.withUnsafeMutableBytes { PackDeltas.inflateWhole(s, into: $0, decompressor: decompressor) } })
+        XCTAssertEqual(fast, plain)
+        XCTAssertFalse(stream.withUnsafeBytes { s in slow.withUnsafeMutableBytes { PackDeltas.inflate(s, into: $0, size: plain.count) } })
     }
 
     func testNewlineReachIsReadConservatively() {

@@ -212,9 +212,10 @@ final class RegionHitCache: @unchecked Sendable {
         }
     }
 
-    func record<S: Sequence>(_ key: UInt64, _ hits: S) where S.Element == UInt64 {
-        let hits = Array(hits)
-        guard hits.count <= Self.maxHitsPerRegion else { return }
+    /// Keeps a region's hits, given where the scan put them (`found`, each `shift` past the region's own).
+    func record(_ key: UInt64, _ found: ArraySlice<UInt64>, shift: UInt64) {
+        guard found.count <= Self.maxHitsPerRegion else { return }
+        let hits = found.map { $0 - shift }
         state.withLock { state in
             guard state.empty.count + state.withHits.count < Self.maxRegions, state.hits + hits.count <= Self.maxHits,
                   state.withHits[key] == nil
@@ -334,7 +335,7 @@ extension Matcher {
             let status = hs_scan(databases.windowed, base + region.lowerBound, UInt32(region.count), 0, scratch.hs, onCollect, context)
             if status == HS_SCAN_TERMINATED { return nil }
             guard status == HS_SUCCESS else { throw EngineError("hs_scan failed with status \(status)") }
-            cache.record(key, collector.packed[first...].lazy.map { $0 - shift })
+            cache.record(key, collector.packed[first...], shift: shift)
         }
         let windowedDone = ThreadCPU.now()
         scratch.time.windowed += windowedDone - started
@@ -598,14 +599,8 @@ enum NewlineReach {
         /// After `\x`: the byte of exactly two hex digits (`\x27`); nil for any other form
         /// (`\x{...}`, one digit), which this reading leaves alone.
         mutating func hexEscape() -> UInt8? {
-            func digit(_ c: UInt8) -> UInt8? {
-                switch c {
-                case 0x30...0x39: return c - 0x30
-                case 0x41...0x46, 0x61...0x66: return (c | 0x20) - 0x61 + 10
-                default: return nil
-                }
-            }
-            guard at + 1 < bytes.count, let high = digit(bytes[at]), let low = digit(bytes[at + 1]) else { return nil }
+            guard at + 1 < bytes.count, let high = EncodedSpans.hexValue(bytes[at]), let low = EncodedSpans.hexValue(bytes[at + 1])
+            else { return nil }
             at += 2
             return high << 4 | low
         }

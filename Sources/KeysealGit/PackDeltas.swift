@@ -364,8 +364,8 @@ public final class PackDeltas: @unchecked Sendable {
     static func inflateWhole(_ compressed: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
                              decompressor: OpaquePointer) -> Bool {
         guard let input = compressed.baseAddress, let output = out.baseAddress else { return false }
-        var used = 0, written = 0
-        let result = libdeflate_zlib_decompress_ex(decompressor, input, compressed.count, output, out.count, &used, &written)
+        var written = 0
+        let result = libdeflate_zlib_decompress_ex(decompressor, input, compressed.count, output, out.count, nil, &written)
         return result == LIBDEFLATE_SUCCESS && written == out.count
     }
 

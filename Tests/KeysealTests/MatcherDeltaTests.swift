@@ -172,13 +172,13 @@ final class MatcherDeltaTests: XCTestCase {
         XCTAssertNotEqual(key(cache, a), key(cache, Array(a.dropLast())))
         XCTAssertNotEqual(key(cache, a), key(other, a))
         XCTAssertNil(cache.hits(key(cache, a)))
-        cache.record(key(cache, a), [])
+        cache.record(key(cache, a), [], shift: 0)
         XCTAssertEqual(cache.hits(key(cache, a)), [])
-        cache.record(key(cache, b), [UInt64(5) << 20 | 3])
+        cache.record(key(cache, b), [UInt64(5) << 20 | 3], shift: 0)
         XCTAssertEqual(cache.hits(key(cache, b)), [UInt64(5) << 20 | 3])
         // A region with more hits than are worth keeping is scanned again each time.
         let many = Array("x".utf8)
-        cache.record(key(cache, many), (0..<UInt64(RegionHitCache.maxHitsPerRegion + 1)).map { $0 << 20 })
+        cache.record(key(cache, many), (0..<UInt64(RegionHitCache.maxHitsPerRegion + 1)).map { $0 << 20 }[...], shift: 0)
         XCTAssertNil(cache.hits(key(cache, many)))
     }
 

@@ -104,6 +104,13 @@ base = text + b"\nname = value\n"
 seeds["FuzzDeltaScan"] = [len(base + b"xx").to_bytes(2, "big") + base + bytes([0x20, 0, 0, 0x0b]) + b"TOKEN" + bytes([0x40, 0, 8]),
                           len(base + b"xx").to_bytes(2, "big") + base + bytes([0x11]) + b"password = " + bytes([0xfe, 0, 0])]
 
+# Raw trees separated by FF FE; tree k's id is k and 19 zero bytes.
+def tree_id(k):
+    return bytes([k]) + bytes(19)
+leaf = b"100644 b\0" + bytes(range(20)) + b"100755 c.sh\0" + bytes(range(1, 21))
+seeds["FuzzTreeDiff"] = [b"40000 a\0" + tree_id(1) + b"100644 b\0" + bytes(20) + b"\xff\xfe" + leaf,
+                         b"100644 a\0" + bytes(20) + b"40000 a\0" + tree_id(0) + b"160000 m\0" + bytes(20) + b"\xff\xfe" + b"40000 a\0" + tree_id(1)]
+
 for target, items in seeds.items():
     os.makedirs(os.path.join(out, target), exist_ok=True)
     for i, data in enumerate(items):

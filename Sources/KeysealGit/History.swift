@@ -49,13 +49,15 @@ final class FirstError: Sendable {
 
 public enum HistoryWalker {
     /// Walks the commits in `range` and diffs each against its parents on `threads` threads.
+    /// `trace` hears when each step of the walk ends (for KEYSEAL_TRACE).
     public static func index(repository: Repository, range: HistoryRange, threads: Int,
-                             progress: ScanProgress? = nil) throws -> HistoryIndex {
+                             progress: ScanProgress? = nil, trace: ((String) -> Void)? = nil) throws -> HistoryIndex {
         let shallow = repository.shallowBoundary()
         let hidden = try ancestors(of: range.hide, repository: repository, shallow: shallow).union(range.known)
         let (commits, boundary) = try collect(range.tips.map(\.commit), hidden: hidden, repository: repository,
                                               shallow: shallow)
         progress?.commitsTotal.store(commits.count, ordering: .relaxed)
+        trace?("walk: \(commits.count) commits read and ordered")
         let position: [ObjectID: Int32] = Dictionary(
             uniqueKeysWithValues: commits.enumerated().map { ($0.element.id, Int32($0.offset)) })
 
@@ -89,6 +91,7 @@ public enum HistoryWalker {
             }
         }
         if let error = failure.error { throw error }
+        trace?("walk: trees compared")
         return merge(results.withLock { $0 }, commits: commits, boundary: boundary)
     }
 

@@ -656,21 +656,23 @@ public final class FindingStore {
                             legacy: [LegacyLink] = []) throws {
         try connection.transaction {
             connection.hooks.recordingBlobs()
-            let scanned = try connection.prepare("INSERT INTO scanned_blobs (blob, rules_hash) VALUES (?, ?) ON CONFLICT DO NOTHING")
             let match = try connection.prepare("""
                 INSERT INTO blob_matches (blob, rules_hash, fingerprint, line, col, paired_with, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """)
             switch connection.dialect {
             case .sqlite:
-                for entry in blobs { try scanned.run([.text(entry.blob), .text(rulesHash)]) }
+                // One statement for the chunk (the ids as a JSON array), in id order, so the index's
+                // pages are visited in order and the work is SQLite's rather than a bind and a step per blob.
+                try connection.prepare("INSERT INTO scanned_blobs (blob, rules_hash) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING")
+                    .run([.text(rulesHash), .text(Self.jsonArray(of: blobs.map(\.blob).sorted()))])
             case .postgres:
                 // One statement per 5,000 blobs, not a round trip each; in one order, so writers that
                 // record the same blobs (two runners of one repository) never deadlock.
                 let insert = try connection.prepare("INSERT INTO scanned_blobs (blob, rules_hash) SELECT unnest(?::text[]), ? ON CONFLICT DO NOTHING")
                 for batch in Self.batches(blobs.map(\.blob).sorted()) { try insert.run([.text(batch), .text(rulesHash)]) }
             }
-            for entry in blobs.sorted(by: { $0.blob < $1.blob }) {
+            for entry in blobs.filter({ !$0.matches.isEmpty }).sorted(by: { $0.blob < $1.blob }) {
                 for m in entry.matches {
                     try match.run([.text(entry.blob), .text(rulesHash), .text(m.fingerprint), .int(Int64(m.line)),
                                    .int(Int64(m.column)), m.pairedWith.map { .text($0) } ?? .null,
@@ -793,12 +795,38 @@ public final class FindingStore {
         }
     }
 
+    /// Strings (object ids: hex digits) as a JSON array, for `json_each`. Escaped all the same, so
+    /// any string comes back from `json_each` as it went in.
+    static func jsonArray(of ids: [String]) -> String {
+        var json = "["
+        json.reserveCapacity(ids.count * 43 + 2)
+        for (k, id) in ids.enumerated() {
+            json += k == 0 ? "\"" : ",\""
+            if id.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
+                json += id
+            } else {
+                for scalar in id.unicodeScalars {
+                    switch scalar {
+                    case "\"": json += "\\\""
+                    case "\\": json += "\\\\"
+                    case _ where scalar.value < 0x20: json += String(format: "\\u%04x", scalar.value)
+                    default: json.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            json += "\""
+        }
+        return json + "]"
+    }
+
     /// The commits of the given ids walked in this repository, recorded once.
     func recordCommits(_ commits: [String], rulesHash: String) throws {
         switch connection.dialect {
         case .sqlite:
-            let commit = try connection.prepare("INSERT INTO scanned_commits (repository, commit_id, rules_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            for id in commits { try commit.run([.text(repository), .text(id), .text(rulesHash)]) }
+            // As with blobs: one statement, in id order.
+            try connection.prepare("""
+                INSERT INTO scanned_commits (repository, commit_id, rules_hash) SELECT ?, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING
+                """).run([.text(repository), .text(rulesHash), .text(Self.jsonArray(of: commits.sorted()))])
         case .postgres:
             let insert = try connection.prepare("""
                 INSERT INTO scanned_commits (repository, commit_id, rules_hash) SELECT ?, unnest(?::text[]), ? ON CONFLICT DO NOTHING

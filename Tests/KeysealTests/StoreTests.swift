@@ -492,3 +492,21 @@ final class StatusBox: @unchecked Sendable {
     var values: [Int32] { lock.lock(); defer { lock.unlock() }; return storage }
     var notes: [String] { lock.lock(); defer { lock.unlock() }; return messages }
 }
+
+/// Blobs and commits go into SQLite as one JSON array per statement (`json_each`): whatever a string
+/// holds, it comes back as it went in.
+final class StoreBatchTests: XCTestCase {
+    func testIdsRoundTripThroughOneStatement() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-batch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try FindingStore(path: folder.appendingPathComponent("store.sqlite").path)
+        let hex = (0..<5000).map { String(format: "%040x", $0 &* 2654435761) }
+        let odd = ["quote\"inside", "back\\slash", "tab\there", "line\nbreak", "nul\u{1}", "ünïcödé", "", "\u{1F511}"]
+        try store.recordBlobs((hex + odd).map { ($0, []) }, secrets: [], rulesHash: "rules")
+        XCTAssertEqual(try store.scannedBlobs(among: hex + odd + ["absent"], rulesHash: "rules"), Set(hex + odd))
+        // Recording the same blobs again changes nothing.
+        try store.recordBlobs(hex.prefix(10).map { ($0, []) }, secrets: [], rulesHash: "rules")
+        XCTAssertEqual(try store.scannedBlobs(among: hex + odd, rulesHash: "rules").count, hex.count + odd.count)
+    }
+}

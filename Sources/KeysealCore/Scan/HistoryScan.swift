@@ -124,6 +124,7 @@ public enum HistoryScan {
             }
         }
 
+        if store != nil { trace("store: \(cachedIDs.count) blob(s) scanned before", since: started) }
         let matcher = try settings.matcher(cacheDirectory: options.cacheDirectory, deltaScans: options.deltaScans && DeltaScanning.enabled && toRead.count >= DeltaScanning.minimumBlobs)
         trace("rules ready: \(matcher.rules.count), database \(matcher.loadedFromCache ? "from the cache" : "compiled")\(matcher.deltaSummary.map { "; delta scans: " + $0 } ?? "")", since: started)
         // Each revision stored as a delta of another is scanned against it: what the delta inserted,
@@ -144,8 +145,12 @@ public enum HistoryScan {
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         var start = 0
         var chunksRecorded = 0
+        let chunkSize = max(1, options.chunkSize ?? (store == nil ? order.count : max(4096, (order.count + 7) / 8)))
+        let recorder = store.map { ChunkRecorder($0, afterChunk: options.afterChunk) }
+        // A scan that fails waits for the chunk being recorded before the store hears of the failure.
+        defer { _ = try? recorder?.drain() }
         while start < order.count {
-            let chunk = Array(order[start..<min(start + max(1, options.chunkSize), order.count)])
+            let chunk = Array(order[start..<min(start + chunkSize, order.count)])
             start += chunk.count
             let collected = Mutex<[ScanWorker]>([])
             try BlobReader.read(
@@ -190,12 +195,16 @@ public enum HistoryScan {
                 deltas?.count(worker.scratch)
             }
             // A blob not fully scanned is not recorded as scanned: a later scan reads (and counts) it again.
-            try store?.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
+            if let recorder {
+                try recorder.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
+            } else {
+                chunksRecorded += 1
+                options.afterChunk?(chunksRecorded)
+            }
             found += chunkFound
-            chunksRecorded += 1
-            options.afterChunk?(chunksRecorded)
         }
-        trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived", since: started)
+        try recorder?.drain()
+        trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived\(store == nil ? "" : String(format: "; %.3f s recording them in the store, beside the scan", recorder?.seconds ?? 0))", since: started)
         if let deltas { trace(deltas.summary, since: started) }
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 
@@ -207,6 +216,7 @@ public enum HistoryScan {
         if let store {
             try store.finish(findings: findings, history: history, counts: summary,
                              completeWalk: options.sinceCommit == nil && known.isEmpty)
+            trace("store: scan finished", since: started)
             if options.sinceCommit == nil {
                 // The report covers all history: what earlier scans recorded as well as what this one
                 // found (the very findings just recorded, not copies read back).

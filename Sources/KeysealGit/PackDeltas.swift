@@ -292,6 +292,37 @@ public final class PackDeltas: @unchecked Sendable {
 
     static let keptTargetBuffer = 8 << 20
 
+    /// Blob `index`'s bytes when its pack stores it whole (not as a delta), inflated here by
+    /// libdeflate as libgit2 would hand them out (it would inflate them with zlib, through its pack
+    /// windows and their lock). `body` gets the bytes (valid during the call). nil when it is not
+    /// stored whole in a pack read here, is longer than `maxLength`, or does not inflate whole to its
+    /// stated size: libgit2 reads it.
+    public func readWhole<T>(_ index: Int, maxLength: Int, reader: Reader,
+                             _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T? {
+        guard index < locations.count, locations[index] != .max, let decompressor = reader.decompressor else { return nil }
+        let pack = Int(locations[index] >> 48), offset = Int(locations[index] & 0xffff_ffff_ffff)
+        guard pack < packs.count, let header = Self.header(packs[pack], at: offset), header.type == 3,
+              header.size <= maxLength, header.size > 0
+        else { return nil }
+        let (descriptor, size) = packs[pack]
+        let want = min(Self.compressedBound(header.size), size - 20 - header.dataStart)
+        guard want > 0, Self.compressedBound(header.size) <= Self.maxWholeRead else { return nil }
+        if reader.compressed.count < want { reader.compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
+        var target = reader.target
+        reader.target = []  // `target` is the only reference while it is written and scanned
+        defer { reader.target = target.count > Self.keptTargetBuffer ? [] : target }
+        if target.count < header.size { target = [UInt8](repeating: 0, count: header.size) }
+        let inflated = reader.compressed.withUnsafeMutableBytes { input -> Bool in
+            guard Self.preadFully(descriptor, input.baseAddress!, want, at: header.dataStart) else { return false }
+            return target.withUnsafeMutableBytes { out in
+                Self.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
+                                  into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
+            }
+        }
+        guard inflated else { return nil }
+        return try target.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.size])) }
+    }
+
     /// Inflates blob `index`'s delta into `reader.out`: its size, or nil when it is no delta (of a
     /// blob of the scan), or claims more than a delta to a `maxTargetLength`-byte target takes.
     private func inflatedDelta(of index: Int, maxTargetLength: Int, reader: Reader) -> Int? {

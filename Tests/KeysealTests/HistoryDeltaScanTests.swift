@@ -118,6 +118,31 @@ final class HistoryDeltaScanTests: XCTestCase {
         XCTAssertGreaterThan(rebuilt, 40)
     }
 
+    /// A blob its pack stores whole is read from the pack as libgit2 reads it; a delta, a blob over
+    /// the size limit, or one stored loose too is left to libgit2.
+    func testWholeBlobsReadFromPacksAreTheBlobsLibgit2Reads() throws {
+        let repo = try Self.editedRepository()
+        let ids = try repo.git(["rev-list", "--objects", "--all"]).split(separator: "\n").compactMap { ObjectID(hex: String($0.prefix(40))) }
+        let blobs = try ids.filter { try repo.git(["cat-file", "-t", $0.hex]).hasPrefix("blob") }
+        let repository = try Repository.open(repo.path)
+        let deltas = PackDeltas(blobs, reading: Array(blobs.indices), repository: repository)
+        let reader = PackDeltas.Reader()
+        var whole = 0
+        for index in blobs.indices {
+            let want = try repository.withBlob(blobs[index]) { [UInt8]($0) }
+            let got = deltas.readWhole(index, maxLength: 1 << 20, reader: reader) { [UInt8]($0) }
+            if deltas.base[index] >= 0 {
+                XCTAssertNil(got, "a delta is not stored whole")
+                continue
+            }
+            guard let got else { continue }
+            XCTAssertEqual(got, want, "blob \(blobs[index].hex)")
+            whole += 1
+            XCTAssertNil(deltas.readWhole(index, maxLength: want.count - 1, reader: reader) { _ in 0 }, "over the limit")
+        }
+        XCTAssertEqual(whole, blobs.indices.filter { deltas.base[$0] < 0 }.count, "every blob that is no delta is stored whole")
+    }
+
     /// Where libgit2 might read another copy of an object than the pack entry keyseal would rebuild
     /// it from, nothing is read as a delta: a blob also stored loose is no delta, and a pack whose
     /// header disagrees with its index (which libgit2 refuses) turns delta reading off.

@@ -348,7 +348,15 @@ public enum HistoryScan {
                                     progress: ScanProgress?) throws -> RebuildStep {
         worker.taken = nil
         if deltas.rebuilding && !lastChance && deltas.baseInProgress(of: index) { return .later }
-        guard let taken = deltas.take(index) else { return .read }
+        guard let taken = deltas.take(index) else {
+            // Not a delta of a blob the scan reads: stored whole, it is read from its pack here.
+            if deltas.rebuilding, try deltas.deltas.readWhole(index, maxLength: maxSize, reader: worker.deltaReader, { bytes in
+                try scanBlob(&worker, index, .bytes(bytes), matcher: matcher, allowlist: allowlist, deltas: deltas, progress: progress)
+            }) != nil {
+                return .done
+            }
+            return .read
+        }
         if deltas.rebuilding, let content = taken.content {
             let done: Void? = try content.withUnsafeBytes { base in
                 try deltas.deltas.rebuild(index, base: base, maxLength: maxSize, reader: worker.deltaReader) { bytes, copies in

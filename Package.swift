@@ -95,7 +95,7 @@ if Context.environment["KEYSEAL_FUZZ"] != nil {
         ("FuzzDockerfile", "KeysealCore"), ("FuzzCompose", "KeysealCore"), ("FuzzKubernetes", "KeysealCore"),
         ("FuzzConfig", "KeysealCore"), ("FuzzBaseline", "KeysealCore"), ("FuzzHookInput", "KeysealCore"),
         ("FuzzImage", "KeysealImage"), ("FuzzStoreRows", "KeysealCore"), ("FuzzPackDelta", "KeysealGit"),
-        ("FuzzDeltaScan", "KeysealEngine"), ("FuzzTreeDiff", "KeysealGit"),
+        ("FuzzDeltaScan", "KeysealEngine"), ("FuzzTreeDiff", "KeysealGit"), ("FuzzCommitHeader", "KeysealGit"),
     ]
     package.targets.append(.target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"))
     for target in fuzzTargets {

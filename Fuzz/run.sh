@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
-all=(FuzzTar FuzzZip FuzzGzip FuzzDecoders FuzzMatcher FuzzPackIndex FuzzDockerfile FuzzCompose FuzzKubernetes FuzzConfig FuzzBaseline FuzzHookInput FuzzImage FuzzStoreRows FuzzPackDelta FuzzDeltaScan FuzzTreeDiff)
+all=(FuzzTar FuzzZip FuzzGzip FuzzDecoders FuzzMatcher FuzzPackIndex FuzzDockerfile FuzzCompose FuzzKubernetes FuzzConfig FuzzBaseline FuzzHookInput FuzzImage FuzzStoreRows FuzzPackDelta FuzzDeltaScan FuzzTreeDiff FuzzCommitHeader)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 scratch=.build-fuzz

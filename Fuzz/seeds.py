@@ -111,6 +111,11 @@ leaf = b"100644 b\0" + bytes(range(20)) + b"100755 c.sh\0" + bytes(range(1, 21))
 seeds["FuzzTreeDiff"] = [b"40000 a\0" + tree_id(1) + b"100644 b\0" + bytes(20) + b"\xff\xfe" + leaf,
                          b"100644 a\0" + bytes(20) + b"40000 a\0" + tree_id(0) + b"160000 m\0" + bytes(20) + b"\xff\xfe" + b"40000 a\0" + tree_id(1)]
 
+# Commit headers: canonical, a merge, extra author lines.
+hexid = "0123456789abcdef" * 2 + "01234567"
+seeds["FuzzCommitHeader"] = [f"tree {hexid}\nauthor A <a@example.test> 1 +0000\ncommitter C <c@example.test> 1700000000 +0100\n\nm\n".encode(),
+                             f"tree {hexid}\nparent {hexid}\nparent {hexid}\nauthor A <a> 1 +0000\nauthor B <b> 2 +0000\ncommitter C <c> 5 -0700\n".encode()]
+
 for target, items in seeds.items():
     os.makedirs(os.path.join(out, target), exist_ok=True)
     for i, data in enumerate(items):

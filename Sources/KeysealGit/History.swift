@@ -1,3 +1,4 @@
+import CGit2
 import Dispatch
 import Foundation
 import Synchronization
@@ -49,13 +50,15 @@ final class FirstError: Sendable {
 
 public enum HistoryWalker {
     /// Walks the commits in `range` and diffs each against its parents on `threads` threads.
-    /// `trace` hears when each step of the walk ends (for KEYSEAL_TRACE).
-    public static func index(repository: Repository, range: HistoryRange, threads: Int,
+    /// `readPacks`: commits stored whole are read from the pack files here (`PackObjects`); false
+    /// when every object read must be checked against its id. `trace` hears when each step of the
+    /// walk ends (for KEYSEAL_TRACE).
+    public static func index(repository: Repository, range: HistoryRange, threads: Int, readPacks: Bool = false,
                              progress: ScanProgress? = nil, trace: ((String) -> Void)? = nil) throws -> HistoryIndex {
         let shallow = repository.shallowBoundary()
         let hidden = try ancestors(of: range.hide, repository: repository, shallow: shallow).union(range.known)
         let (commits, boundary) = try collect(range.tips.map(\.commit), hidden: hidden, repository: repository,
-                                              shallow: shallow)
+                                              shallow: shallow, packs: readPacks ? PackObjects(repository: repository) : nil)
         progress?.commitsTotal.store(commits.count, ordering: .relaxed)
         trace?("walk: \(commits.count) commits read and ordered")
         let position: [ObjectID: Int32] = Dictionary(
@@ -97,13 +100,15 @@ public enum HistoryWalker {
 
     /// Commits reachable from `starts` (each loaded once). Missing parents of shallow commits end the walk there.
     private static func collect(_ starts: [ObjectID], hidden: Set<ObjectID>, repository: Repository,
-                                shallow: Set<ObjectID>) throws -> ([CommitInfo], Set<ObjectID>) {
+                                shallow: Set<ObjectID>, packs: PackObjects?) throws -> ([CommitInfo], Set<ObjectID>) {
         var loaded: [ObjectID: CommitInfo] = [:]
         var boundary: Set<ObjectID> = []
         var stack = starts.filter { !hidden.contains($0) }
+        let odb = try repository.objectDatabase()
+        defer { git_odb_free(odb) }
         while let id = stack.popLast() {
             if loaded[id] != nil { continue }
-            let info = try repository.commit(id)
+            let info = try repository.commitForWalk(id, odb: odb, packs: packs)
             loaded[id] = info
             if shallow.contains(id) { boundary.insert(id); continue }
             for parent in info.parents where loaded[parent] == nil && !hidden.contains(parent) {

@@ -155,7 +155,7 @@ public final class PackDeltas: @unchecked Sendable {
     }
 
     /// The header of the entry at `offset` in pack `pack`, read with one `pread` of its longest form.
-    private static func header(_ pack: (descriptor: Int32, size: Int), at offset: Int) -> Header? {
+    static func header(_ pack: (descriptor: Int32, size: Int), at offset: Int) -> Header? {
         let (descriptor, size) = pack
         guard descriptor >= 0, offset >= 0, offset < size else { return nil }
         var window = [UInt8](repeating: 0, count: 64)

@@ -84,7 +84,7 @@ public enum HistoryScan {
         let incremental = store != nil && options.sinceCommit == nil && !options.full && !options.failOnUnscanned
         let known = incremental ? try store!.knownCommits(in: repository) : []
         let history = try HistoryWalker.index(repository: repository, range: HistoryRange(tips: tips, hide: hide, known: known),
-                                              threads: options.threads, progress: progress,
+                                              threads: options.threads, readPacks: !options.verifyHashes, progress: progress,
                                               trace: tracing ? { trace($0, since: started) } : nil)
         summary.commits = history.commits.count
         summary.commitsFromStore = known.count

@@ -1,0 +1,85 @@
+import CDeflate
+import Foundation
+
+/// Objects the history walk reads by the tens of thousands (its commits), read straight from the
+/// pack files when stored whole, and inflated with libdeflate: through libgit2 the walk's commits
+/// spent more than half their time in zlib. One thread's; deltas and anything else go to libgit2.
+///
+/// What is read here is what libgit2 would read: the same entry (held by one pack alone, in no loose
+/// file, with no multi-pack-index or alternates about), inflated to its stated size. libdeflate takes
+/// a few codes DEFLATE reserves that zlib refuses (see `PackDeltas`): such an object, which no git
+/// can read, is then read rather than refused. Not used when every object read must be checked
+/// against its id (libgit2 checks what it reads).
+final class PackObjects {
+    private let packs: [(descriptor: Int32, size: Int)]
+    private let indexes: [Data]
+    private let loose: Set<ObjectID>
+    private let decompressor: OpaquePointer
+    private var compressed: [UInt8] = []
+    private var out: [UInt8] = []
+    /// Larger objects are left to libgit2.
+    static let maxObject = 1 << 20
+
+    /// nil when the packs cannot all be read here (libgit2 then reads every object).
+    init?(repository: Repository) {
+        let order = PackOrder(commonDirectory: repository.commonDirectory)
+        guard !order.indexes.isEmpty, PackDeltas.everyPackIndexed(order, commonDirectory: repository.commonDirectory),
+              let decompressor = libdeflate_alloc_decompressor()
+        else { return nil }
+        var packs: [(descriptor: Int32, size: Int)] = []
+        for (path, index) in zip(order.packPaths, order.indexes) {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            var header = [UInt8](repeating: 0, count: 12)
+            var trailer = [UInt8](repeating: 0, count: 20)
+            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &header, 12, 0) == 12,
+                  pread(descriptor, &trailer, 20, off_t(info.st_size - 20)) == 20,
+                  PackDeltas.agrees(header: header, trailer: trailer, index: index)
+            else {
+                if descriptor >= 0 { close(descriptor) }
+                for pack in packs { close(pack.descriptor) }
+                libdeflate_free_decompressor(decompressor)
+                return nil
+            }
+            packs.append((descriptor, Int(info.st_size)))
+        }
+        self.packs = packs
+        self.decompressor = decompressor
+        indexes = order.indexes
+        loose = PackDeltas.looseObjects(commonDirectory: repository.commonDirectory)
+    }
+
+    deinit {
+        for pack in packs { close(pack.descriptor) }
+        libdeflate_free_decompressor(decompressor)
+    }
+
+    /// Object `id`'s bytes (valid during `body`) when one pack stores it whole, of git type `type`
+    /// (1 commit, 2 tree, 3 blob, 4 tag); nil otherwise.
+    func whole<T>(_ id: ObjectID, type: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T? {
+        guard !loose.contains(id) else { return nil }
+        var location: (pack: Int, offset: Int)? = nil
+        for (number, index) in indexes.enumerated() {
+            guard let offset = index.withUnsafeBytes({ PackOrder.offset(of: id, in: $0) }) else { continue }
+            guard location == nil, offset < 1 << 48 else { return nil }  // in two packs: libgit2 picks
+            location = (number, Int(offset))
+        }
+        guard let location, let header = PackDeltas.header(packs[location.pack], at: location.offset),
+              header.type == type, header.size > 0, header.size <= Self.maxObject
+        else { return nil }
+        let (descriptor, size) = packs[location.pack]
+        let want = min(PackDeltas.compressedBound(header.size), size - 20 - header.dataStart)
+        guard want > 0 else { return nil }
+        if compressed.count < want { compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
+        if out.count < header.size { out = [UInt8](repeating: 0, count: max(header.size, 1 << 16)) }
+        let inflated = compressed.withUnsafeMutableBytes { input -> Bool in
+            guard PackDeltas.preadFully(descriptor, input.baseAddress!, want, at: header.dataStart) else { return false }
+            return out.withUnsafeMutableBytes { out in
+                PackDeltas.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
+                                        into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
+            }
+        }
+        guard inflated else { return nil }
+        return try out.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.size])) }
+    }
+}

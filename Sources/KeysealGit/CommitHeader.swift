@@ -47,31 +47,43 @@ extension Repository {
             guard let parent = idLine("parent ") else { return nil }
             parents.append(parent)
         }
-        // One author line or more (libgit2 skips extra ones), then the committer's.
-        guard line(startingWith: "author ") else { return nil }
+        // One author line or more: libgit2 parses the first (refusing the commit when it does not
+        // hold together) and skips the others; then the committer's.
+        guard line(startingWith: "author "), let authorEnd = memchr(bytes.baseAddress! + p, 0x0a, bytes.count - p) else { return nil }
+        let firstAuthorEnd = UnsafeRawPointer(authorEnd) - bytes.baseAddress!
+        guard signatureTime(bytes, p..<firstAuthorEnd) != nil else { return nil }
+        p = firstAuthorEnd + 1
         while line(startingWith: "author ") {
             guard let end = memchr(bytes.baseAddress! + p, 0x0a, bytes.count - p) else { return nil }
             p = UnsafeRawPointer(end) - bytes.baseAddress! + 1
         }
         guard line(startingWith: "committer "),
-              let newline = memchr(bytes.baseAddress! + p, 0x0a, bytes.count - p)
+              let newline = memchr(bytes.baseAddress! + p, 0x0a, bytes.count - p),
+              let time = signatureTime(bytes, p..<(UnsafeRawPointer(newline) - bytes.baseAddress!))
         else { return nil }
-        let end = UnsafeRawPointer(newline) - bytes.baseAddress!
-        // "... <email> 1700000000 +0000": the last '>' in the line, a space, digits, a space, a zone.
-        var close = end - 1
-        while close > p, bytes[close] != 0x3e { close -= 1 }
-        guard bytes[close] == 0x3e, close + 2 < end, bytes[close + 1] == 0x20 else { return nil }
+        return CommitInfo(id: id, tree: tree, parents: parents, time: time)
+    }
+
+    /// The time of a signature line as git writes it, "... <email> 1700000000 +0000": a '<' before
+    /// the line's last '>' (libgit2 refuses the commit without one), a space, decimal digits, a space,
+    /// a sign and four digits ending the line. nil for anything else (libgit2 then parses the commit).
+    static func signatureTime(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> Int64? {
+        var close = line.upperBound - 1
+        while close > line.lowerBound, bytes[close] != 0x3e { close -= 1 }
+        guard close > line.lowerBound, bytes[close] == 0x3e, close + 2 < line.upperBound, bytes[close + 1] == 0x20,
+              (line.lowerBound..<close).contains(where: { bytes[$0] == 0x3c })
+        else { return nil }
         var q = close + 2
         var time: Int64 = 0
         let digits = q
-        while q < end, bytes[q] >= 0x30, bytes[q] <= 0x39, q - digits < 18 {
+        while q < line.upperBound, bytes[q] >= 0x30, bytes[q] <= 0x39, q - digits < 18 {
             time = time * 10 + Int64(bytes[q] - 0x30)
             q += 1
         }
-        guard q > digits, q + 6 == end, bytes[q] == 0x20, bytes[q + 1] == 0x2b || bytes[q + 1] == 0x2d,
-              (q + 2..<end).allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 })
+        guard q > digits, q + 6 == line.upperBound, bytes[q] == 0x20, bytes[q + 1] == 0x2b || bytes[q + 1] == 0x2d,
+              (q + 2..<line.upperBound).allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 })
         else { return nil }
-        return CommitInfo(id: id, tree: tree, parents: parents, time: time)
+        return time
     }
 
     @inline(__always)

@@ -162,10 +162,18 @@ public final class Repository {
             var object: OpaquePointer?
             let peeled = git_reference_peel(&object, ref, GIT_OBJECT_COMMIT)
             if peeled < 0 {
-                // A symbolic ref to nothing, or a tag of a tree or blob: not history to walk.
+                // A symbolic ref to nothing, or a tag of a tree or blob: not history to walk. Anything
+                // else (a commit libgit2 cannot read or parse, a missing object) stops the scan: a
+                // branch passed over in silence would be history never scanned.
+                let failure = lastError(peeled, "git_reference_peel")
                 git_error_clear()
-                skipped.append(name)
-                continue
+                let symbolic = git_reference_type(ref) == GIT_REFERENCE_SYMBOLIC
+                if peeled == GIT_EPEEL.rawValue || peeled == GIT_EINVALIDSPEC.rawValue || (symbolic && peeled == GIT_ENOTFOUND.rawValue) {
+                    skipped.append(name)
+                    continue
+                }
+                throw GitError(function: failure.function, code: peeled, errorClass: failure.errorClass,
+                               message: "cannot read the commit \(name) points to: \(failure.message)")
             }
             defer { git_object_free(object) }
             tips.append(RefTip(name: name, commit: ObjectID(git_object_id(object))))

@@ -86,7 +86,10 @@ final class RawTree {
 
     /// Parses the entry at `start`, refusing what libgit2's tree parser refuses (a mode that is not
     /// octal or above 0o177777, no space after it, an empty or unterminated name, a name longer than
-    /// 65,535 bytes, a truncated id), so a malformed tree stops the scan as it did.
+    /// 65,535 bytes, a truncated id), so a malformed tree stops the scan as it did; also a mode with a
+    /// sign, which libgit2 reads and git refuses. An old-side tree is parsed only as far as the
+    /// comparison needs: each tree is parsed whole where it is new, in the commit that brings it
+    /// (outside the walk, for commits an incremental or `--since-commit` scan does not walk, it may not be).
     @inline(__always)
     static func entry(in tree: RawTree, at start: Int) throws -> Entry {
         let bytes = tree.bytes
@@ -119,7 +122,7 @@ final class RawTree {
     static func normalised(_ mode: UInt32) -> UInt32 {
         let type = mode & 0o170000
         if type == 0o040000 { return GIT_FILEMODE_TREE.rawValue }
-        if mode & 0o111 != 0 { return GIT_FILEMODE_BLOB_EXECUTABLE.rawValue }
+        if mode & 0o100 != 0 { return GIT_FILEMODE_BLOB_EXECUTABLE.rawValue }  // GIT_PERMS_IS_EXEC: the owner's bit
         if type == 0o160000 { return GIT_FILEMODE_COMMIT.rawValue }
         if type == 0o120000 { return GIT_FILEMODE_LINK.rawValue }
         return GIT_FILEMODE_BLOB.rawValue
@@ -209,7 +212,10 @@ final class TreeDiffer {
                     break
                 }
                 stack[top].i = i
-                if let oldEntry, oldEntry.id(in: oldBytes) == newEntry.id(in: newBytes) { continue }
+                // The same id is the same content only as the same kind: a submodule link and a file may
+                // name the same id (a crafted tree), and the file's blob was never scanned as a link.
+                if let oldEntry, oldEntry.id(in: oldBytes) == newEntry.id(in: newBytes),
+                   (oldEntry.mode == GIT_FILEMODE_COMMIT.rawValue) == (newEntry.mode == GIT_FILEMODE_COMMIT.rawValue) { continue }
             }
             let id = newEntry.id(in: newBytes)
             let mark = path.count

@@ -795,8 +795,9 @@ public final class FindingStore {
         }
     }
 
-    /// Strings (object ids: hex digits) as a JSON array, for `json_each`. Escaped all the same, so
-    /// any string comes back from `json_each` as it went in.
+    /// Strings (object ids: hex digits) as a JSON array, for `json_each`. Escaped all the same, so a
+    /// string comes back from `json_each` as it went in, up to a NUL: SQLite ends it there, as a text
+    /// parameter bound row by row also ended.
     static func jsonArray(of ids: [String]) -> String {
         var json = "["
         json.reserveCapacity(ids.count * 43 + 2)

@@ -49,6 +49,9 @@ final class CommitHeaderTests: XCTestCase {
             "tree \(tree.uppercased())\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 1700000000 +0000\n\nupper case\n",
             "tree \(tree)\nencoding latin1\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 1700000000 +0000\n\nheader between\n",
             "tree \(tree)\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 99999999999999999999 +0000\n\nhuge time\n",
+            "tree \(tree)\nauthor nobody\ncommitter C <c@x> 1700000000 +0000\n\nauthor without an email\n",
+            "tree \(tree)\nauthor A <a@x> x +0000\ncommitter C <c@x> 1700000000 +0000\n\nauthor time not a number\n",
+            "tree \(tree)\nauthor A <a@x> 1 +0000\ncommitter C> 1700000000 +0000\n\ncommitter without '<'\n",
         ]
         var refs = 0
         for shape in shapes {
@@ -78,6 +81,34 @@ final class CommitHeaderTests: XCTestCase {
         let quick = shapes.map { shape in
             Array(shape.utf8).withUnsafeBytes { Repository.parseCommitHeader($0, id: ObjectID(hex: String(repeating: "0", count: 40))!) != nil }
         }
-        XCTAssertEqual(quick, [true, false, true, false, false, false, false, false])
+        XCTAssertEqual(quick, [true, false, true, false, false, false, false, false, false, false, false])
+    }
+}
+
+/// Every ref is history to scan unless it is not history at all (a tag of a tree or a blob, a
+/// symbolic ref to nothing): a branch at a commit libgit2 cannot parse stops the scan, never passes
+/// in silence.
+final class RefTipTests: XCTestCase {
+    func testRefsThatAreNotHistoryAreSkippedAndBrokenOnesStopTheScan() throws {
+        let repo = try TestRepository()
+        try repo.write("a.env", "x\n")
+        try repo.commit("one")
+        let blob = try repo.git(["rev-parse", "HEAD:a.env"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let tree = try repo.git(["rev-parse", "HEAD^{tree}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try repo.git(["tag", "-a", "-m", "a blob", "blob-tag", blob])
+        try repo.git(["tag", "tree-tag", tree])
+        try repo.git(["symbolic-ref", "refs/heads/unborn-link", "refs/heads/nothing-here"])
+        let clean = try KeysealBinary.run(["scan", "--no-store", "--quiet"], in: repo.url)
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+
+        // A branch at a commit whose author line libgit2 refuses (no email): git log shows it.
+        let file = repo.url.appendingPathComponent("raw-commit")
+        try Data("tree \(tree)\nauthor nobody\ncommitter C <c@x> 1700000000 +0000\n\nbroken\n".utf8).write(to: file)
+        let broken = try repo.git(["hash-object", "-t", "commit", "-w", "--literally", file.path]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.removeItem(at: file)
+        try repo.git(["update-ref", "refs/heads/broken", broken])
+        let scan = try KeysealBinary.run(["scan", "--no-store", "--quiet"], in: repo.url)
+        XCTAssertEqual(scan.status, 2, scan.stdout + scan.stderr)
+        XCTAssertTrue(scan.stderr.contains("refs/heads/broken"), scan.stderr)
     }
 }

@@ -128,6 +128,36 @@ final class TreeDifferTests: XCTestCase {
         XCTAssertEqual(paths, ["old-style.env", "group.env", "folder/deep.env", "tool.sh"])
     }
 
+    /// A submodule link and a file may name the same id in crafted trees: a file that replaces a link
+    /// of its id is new (its blob was never scanned as a link), and a mode with the commit type and
+    /// group or other execute bits is a link, as libgit2 reads it (only the owner's bit makes an executable).
+    func testLinksAndFilesOfOneIdAreTold() throws {
+        let repo = try TestRepository()
+        try repo.write("README", "hello\n")
+        try repo.commit("base")
+        let objects = PackWriter()
+        let blob = try objects.add("blob", Array("TOKEN=\(FakeSecret.github("link-then-file"))\n".utf8))
+        let linkTree = try objects.tree([("160000", "secret.env", blob), ("160001", "odd-link", blob)])
+        let fileTree = try objects.tree([("100644", "secret.env", blob), ("160001", "odd-link", blob)])
+        try objects.finish(into: repo)
+        let date = "@1700000000 +0000"
+        func commitTree(_ tree: [UInt8], parent: String?) throws -> String {
+            try repo.git(["commit-tree", PackWriter.hex(tree)] + (parent.map { ["-p", $0] } ?? []) + ["-m", "x"],
+                         environment: ["GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let link = try commitTree(linkTree, parent: nil)
+        let file = try commitTree(fileTree, parent: link)
+        try repo.git(["update-ref", "refs/heads/crafted", file])
+        let scan = try KeysealBinary.run(["scan", "--no-store", "--quiet", "--format", "json"], in: repo.url)
+        XCTAssertEqual(scan.status, 1, scan.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(scan.stdout.utf8)) as? [String: Any], scan.stderr)
+        let findings = json["findings"] as? [[String: Any]] ?? []
+        XCTAssertEqual(Set(findings.compactMap { $0["path"] as? String }), ["secret.env"])
+        XCTAssertEqual(Set(findings.compactMap { $0["commit"] as? String }), [file])
+        let summary = json["summary"] as? [String: Any] ?? [:]
+        XCTAssertEqual(summary["blobs_missing"] as? Int, 0, "160001 is a link, not a file to read")
+    }
+
     /// A tree that does not parse stops the scan with an error naming the tree (exit 2), never a
     /// clean result.
     func testMalformedTreesStopTheScan() throws {

@@ -696,8 +696,9 @@ def main():
             for c in cases:
                 if c["polarity"] != "negative" or c["cls"] != "rule-negative" or c["id"] not in hit:
                     continue
-                rules = {found[i]["rule"] for i in hit[c["id"]]}
-                if rules and all((r or "").startswith("generic-") for r in rules):
+                # Not `rules`: that name holds the rule list the header line counts.
+                matched = {found[i]["rule"] for i in hit[c["id"]]}
+                if matched and all((r or "").startswith("generic-") for r in matched):
                     generic_only += 1
             flagged, total = results[tool]["negatives"].get("rule-negative", (0, 0))
             results[tool]["rule_negatives_by_generic_only"] = (generic_only, total)

@@ -109,7 +109,9 @@ def tree_id(k):
     return bytes([k]) + bytes(19)
 leaf = b"100644 b\0" + bytes(range(20)) + b"100755 c.sh\0" + bytes(range(1, 21))
 seeds["FuzzTreeDiff"] = [b"40000 a\0" + tree_id(1) + b"100644 b\0" + bytes(20) + b"\xff\xfe" + leaf,
-                         b"100644 a\0" + bytes(20) + b"40000 a\0" + tree_id(0) + b"160000 m\0" + bytes(20) + b"\xff\xfe" + b"40000 a\0" + tree_id(1)]
+                         b"100644 a\0" + bytes(20) + b"40000 a\0" + tree_id(0) + b"160000 m\0" + bytes(20) + b"\xff\xfe" + b"40000 a\0" + tree_id(1),
+                         # A submodule link, then a file of the same id at the same path: the file is new.
+                         b"160000 s\0" + bytes(range(7, 27)) + b"\xff\xfe" + b"100644 s\0" + bytes(range(7, 27))]
 
 # Commit headers: canonical, a merge, extra author lines.
 hexid = "0123456789abcdef" * 2 + "01234567"

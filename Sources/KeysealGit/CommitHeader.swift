@@ -33,13 +33,16 @@ extension Repository {
         func idLine(_ prefix: StaticString) -> ObjectID? {
             let count = prefix.utf8CodeUnitCount
             guard line(startingWith: prefix), p + count + 41 <= bytes.count, bytes[p + count + 40] == 0x0a else { return nil }
-            var raw = [UInt8](repeating: 0, count: 20)
-            for k in 0..<20 {
-                guard let high = hexDigit(bytes[p + count + 2 * k]), let low = hexDigit(bytes[p + count + 2 * k + 1]) else { return nil }
-                raw[k] = high << 4 | low
+            // Two ids a commit or so, for every commit of the history: decoded on the stack.
+            let id: ObjectID? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { raw in
+                for k in 0..<20 {
+                    guard let high = hexDigit(bytes[p + count + 2 * k]), let low = hexDigit(bytes[p + count + 2 * k + 1]) else { return nil }
+                    raw[k] = high << 4 | low
+                }
+                return ObjectID(rawBytes: UnsafeRawPointer(raw.baseAddress!))  // Safe: 20 bytes, just written.
             }
-            p += count + 41
-            return raw.withUnsafeBytes { ObjectID(rawBytes: $0.baseAddress!) }
+            if id != nil { p += count + 41 }
+            return id
         }
         guard !bytes.isEmpty, let tree = idLine("tree ") else { return nil }
         var parents: [ObjectID] = []

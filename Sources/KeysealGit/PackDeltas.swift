@@ -38,22 +38,7 @@ public final class PackDeltas: @unchecked Sendable {
     /// `reading`: the indexes of `blobs` the scan reads (only their headers are parsed).
     public init(_ blobs: [ObjectID], reading: [Int], repository: Repository) {
         let order = PackOrder(commonDirectory: repository.commonDirectory)
-        // libgit2 refuses a pack whose header or trailing checksum does not agree with its index
-        // (then reads a loose copy of the object, if any): such a pack is not read here either.
-        let packs = zip(order.packPaths, order.indexes).map { path, index -> (descriptor: Int32, size: Int) in
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            var info = stat()
-            var header = [UInt8](repeating: 0, count: 12)
-            var trailer = [UInt8](repeating: 0, count: 20)
-            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &header, 12, 0) == 12,
-                  pread(descriptor, &trailer, 20, off_t(info.st_size - 20)) == 20,
-                  Self.agrees(header: header, trailer: trailer, index: index)
-            else {
-                if descriptor >= 0 { close(descriptor) }
-                return (-1, 0)
-            }
-            return (descriptor, Int(info.st_size))
-        }
+        let packs = Self.openPacks(order)
         self.packs = packs
         // A blob in two packs is not read as a delta: libgit2 may read it from the other pack, and
         // the copies must describe the very bytes it hands out (packs git wrote hold each object
@@ -101,6 +86,41 @@ public final class PackDeltas: @unchecked Sendable {
         }
         self.base = base
         self.dependents = dependents
+    }
+
+    /// The `.pack` beside each of `order`'s indexes, opened for `pread`, with its size; (-1, 0) where
+    /// one cannot be opened or does not agree with its index. libgit2 refuses a pack whose header or
+    /// trailing checksum does not agree with its index (then reads a loose copy of the object, if
+    /// any): such a pack is not read here either.
+    static func openPacks(_ order: PackOrder) -> [(descriptor: Int32, size: Int)] {
+        zip(order.packPaths, order.indexes).map { path, index -> (descriptor: Int32, size: Int) in
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            var info = stat()
+            var header = [UInt8](repeating: 0, count: 12)
+            var trailer = [UInt8](repeating: 0, count: 20)
+            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &header, 12, 0) == 12,
+                  pread(descriptor, &trailer, 20, off_t(info.st_size - 20)) == 20,
+                  Self.agrees(header: header, trailer: trailer, index: index)
+            else {
+                if descriptor >= 0 { close(descriptor) }
+                return (-1, 0)
+            }
+            return (descriptor, Int(info.st_size))
+        }
+    }
+
+    /// The entry's zlib data (at most as many bytes as a stream of its size takes, or the rest of the
+    /// pack), read with one `pread` into `compressed` and inflated whole by libdeflate into `out`,
+    /// which must then be exactly `header.size` bytes: false says nothing more (zlib, or libgit2, decides).
+    static func inflateEntry(_ header: Header, in pack: (descriptor: Int32, size: Int), compressed: inout [UInt8],
+                             decompressor: OpaquePointer, into out: UnsafeMutableRawBufferPointer) -> Bool {
+        let want = min(compressedBound(header.size), pack.size - 20 - header.dataStart)
+        guard want > 0, out.count == header.size else { return false }
+        if compressed.count < want { compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
+        return compressed.withUnsafeMutableBytes { input -> Bool in
+            guard preadFully(pack.descriptor, input.baseAddress!, want, at: header.dataStart) else { return false }
+            return inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]), into: out, decompressor: decompressor)
+        }
     }
 
     /// Whether a pack's 12-byte header (`PACK`, version 2, object count) and its trailing checksum
@@ -304,20 +324,14 @@ public final class PackDeltas: @unchecked Sendable {
         guard pack < packs.count, let header = Self.header(packs[pack], at: offset), header.type == 3,
               header.size <= maxLength, header.size > 0
         else { return nil }
-        let (descriptor, size) = packs[pack]
-        let want = min(Self.compressedBound(header.size), size - 20 - header.dataStart)
-        guard want > 0, Self.compressedBound(header.size) <= Self.maxWholeRead else { return nil }
-        if reader.compressed.count < want { reader.compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
+        guard Self.compressedBound(header.size) <= Self.maxWholeRead else { return nil }
         var target = reader.target
         reader.target = []  // `target` is the only reference while it is written and scanned
         defer { reader.target = target.count > Self.keptTargetBuffer ? [] : target }
         if target.count < header.size { target = [UInt8](repeating: 0, count: header.size) }
-        let inflated = reader.compressed.withUnsafeMutableBytes { input -> Bool in
-            guard Self.preadFully(descriptor, input.baseAddress!, want, at: header.dataStart) else { return false }
-            return target.withUnsafeMutableBytes { out in
-                Self.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
-                                  into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
-            }
+        let inflated = target.withUnsafeMutableBytes { out in
+            Self.inflateEntry(header, in: packs[pack], compressed: &reader.compressed, decompressor: decompressor,
+                              into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]))
         }
         guard inflated else { return nil }
         return try target.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.size])) }
@@ -347,17 +361,12 @@ public final class PackDeltas: @unchecked Sendable {
         // reserves, which zlib refuses: no git can read such an object, and keyseal scans what
         // libdeflate reads of it rather than stopping (HistoryDeltaScanTests).
         let bound = Self.compressedBound(header.size)
-        if bound <= Self.maxWholeRead, let decompressor = reader.decompressor {
-            let want = min(bound, end - position)
-            if reader.compressed.count < want { reader.compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
-            let whole = reader.compressed.withUnsafeMutableBytes { input -> Bool in
-                guard want > 0, Self.preadFully(descriptor, input.baseAddress!, want, at: position) else { return false }
-                return out.withUnsafeMutableBytes { out in
-                    Self.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
-                                      into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
-                }
-            }
-            if whole { return header.size }
+        if bound <= Self.maxWholeRead, let decompressor = reader.decompressor,
+           out.withUnsafeMutableBytes({ out in
+               Self.inflateEntry(header, in: packs[pack], compressed: &reader.compressed, decompressor: decompressor,
+                                 into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]))
+           }) {
+            return header.size
         }
         let inflated = out.withUnsafeMutableBytes { out in
             Self.inflate(into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), reader: reader) { chunk in

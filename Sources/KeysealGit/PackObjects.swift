@@ -26,22 +26,11 @@ final class PackObjects {
         guard !order.indexes.isEmpty, PackDeltas.everyPackIndexed(order, commonDirectory: repository.commonDirectory),
               let decompressor = libdeflate_alloc_decompressor()
         else { return nil }
-        var packs: [(descriptor: Int32, size: Int)] = []
-        for (path, index) in zip(order.packPaths, order.indexes) {
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            var info = stat()
-            var header = [UInt8](repeating: 0, count: 12)
-            var trailer = [UInt8](repeating: 0, count: 20)
-            guard descriptor >= 0, fstat(descriptor, &info) == 0, info.st_size >= 32, pread(descriptor, &header, 12, 0) == 12,
-                  pread(descriptor, &trailer, 20, off_t(info.st_size - 20)) == 20,
-                  PackDeltas.agrees(header: header, trailer: trailer, index: index)
-            else {
-                if descriptor >= 0 { close(descriptor) }
-                for pack in packs { close(pack.descriptor) }
-                libdeflate_free_decompressor(decompressor)
-                return nil
-            }
-            packs.append((descriptor, Int(info.st_size)))
+        let packs = PackDeltas.openPacks(order)
+        guard packs.allSatisfy({ $0.descriptor >= 0 }) else {
+            for pack in packs where pack.descriptor >= 0 { close(pack.descriptor) }
+            libdeflate_free_decompressor(decompressor)
+            return nil
         }
         self.packs = packs
         self.decompressor = decompressor
@@ -67,17 +56,10 @@ final class PackObjects {
         guard let location, let header = PackDeltas.header(packs[location.pack], at: location.offset),
               header.type == type, header.size > 0, header.size <= Self.maxObject
         else { return nil }
-        let (descriptor, size) = packs[location.pack]
-        let want = min(PackDeltas.compressedBound(header.size), size - 20 - header.dataStart)
-        guard want > 0 else { return nil }
-        if compressed.count < want { compressed = [UInt8](repeating: 0, count: max(want, 1 << 16)) }
         if out.count < header.size { out = [UInt8](repeating: 0, count: max(header.size, 1 << 16)) }
-        let inflated = compressed.withUnsafeMutableBytes { input -> Bool in
-            guard PackDeltas.preadFully(descriptor, input.baseAddress!, want, at: header.dataStart) else { return false }
-            return out.withUnsafeMutableBytes { out in
-                PackDeltas.inflateWhole(UnsafeRawBufferPointer(rebasing: input[0..<want]),
-                                        into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]), decompressor: decompressor)
-            }
+        let inflated = out.withUnsafeMutableBytes { out in
+            PackDeltas.inflateEntry(header, in: packs[location.pack], compressed: &compressed, decompressor: decompressor,
+                                    into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]))
         }
         guard inflated else { return nil }
         return try out.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.size])) }

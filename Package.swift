@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "CWebhookHTTP", linkerSettings: [.linkedLibrary("dl")]),
         // Runs TOMLKit's parser in a child process first: toml++ aborts on some malformed input.
         .target(name: "CIsolation"),
+        // Whether a cache file may be mapped rather than read (statfs, which Swift's Glibc module lacks).
+        .target(name: "CLocalFiles"),
 
         // The only module that imports libgit2.
         .target(name: "KeysealGit", dependencies: ["CGit2", "CGitOptions", "CZlib", "CDeflate"]),
@@ -56,7 +58,7 @@ let package = Package(
         // through BuiltInRules.generated.swift, which keyseal-rulegen writes and a test keeps fresh.
         .target(
             name: "KeysealEngine",
-            dependencies: ["CVectorscan", "CPCRE2", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CVectorscan", "CPCRE2", "CZlib", "CLocalFiles", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Rules"]),
         // The rule-file schema (built-in Rules/*.toml and a .keyseal.toml's [[rules]]), and the Swift
         // it generates. Depends on no engine type, so the generator builds even when its output does not.

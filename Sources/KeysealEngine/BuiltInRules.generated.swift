@@ -8,6 +8,7 @@ extension BuiltInRules {
     /// nothing: overlapping matches are settled by `Rule.priority`, then specificity.
     public static let all: [Rule] = {
         var rules: [Rule] = []
+        rules.reserveCapacity(1111)
         builtInRules0(&rules)
         builtInRules1(&rules)
         builtInRules2(&rules)

@@ -69,8 +69,8 @@ final class DeltaDatabases: @unchecked Sendable {
     /// Pattern ids are packed into 20 bits of a recorded hit.
     static let maxPatterns = 1 << 20
 
-    let windowed: OpaquePointer
-    let whole: OpaquePointer?
+    let windowed: VectorscanDatabase
+    let whole: VectorscanDatabase?
     /// Per compiled pattern (rules, then locators).
     let kind: [DeltaClass]
     /// The widest narrow pattern.
@@ -87,17 +87,12 @@ final class DeltaDatabases: @unchecked Sendable {
         return "\(count(.narrow)) narrow (up to \(width) bytes), \(count(.line)) line (up to \(lineReach) newlines), \(count(.whole)) whole"
     }
 
-    private init(windowed: OpaquePointer, whole: OpaquePointer?, kind: [DeltaClass], width: Int, lineReach: Int) {
+    private init(windowed: VectorscanDatabase, whole: VectorscanDatabase?, kind: [DeltaClass], width: Int, lineReach: Int) {
         self.lineReach = lineReach
         self.windowed = windowed
         self.whole = whole
         self.kind = kind
         self.width = width
-    }
-
-    deinit {
-        hs_free_database(windowed)
-        if let whole { hs_free_database(whole) }
     }
 
     /// Narrow: bounded width up to `maxNarrowWidth`; its hits are carried where the bytes around
@@ -137,7 +132,7 @@ final class DeltaDatabases: @unchecked Sendable {
         guard !windowedIDs.isEmpty else { return nil }
         let width = kind.indices.filter { kind[$0] == .narrow }.compactMap { widths[$0] }.max() ?? 0
         // The split is the code's as much as the rules': the file names say which patterns it holds.
-        func database(_ ids: [Int], _ name: String) -> OpaquePointer? {
+        func database(_ ids: [Int], _ name: String) -> VectorscanDatabase? {
             var hasher = SHA256()
             for id in ids { hasher.update(data: Array("\(id) \(kind[id]) \(flags[id]) \(lineReach) \(width);".utf8)) }
             let variant = name + "-" + hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
@@ -148,15 +143,12 @@ final class DeltaDatabases: @unchecked Sendable {
             if let cacheDirectory {
                 RuleDatabaseCache.store(database, maxWidth: [], flags: [], rules: compiled, variant: variant, in: cacheDirectory)
             }
-            return database
+            return VectorscanDatabase(database, storage: .library)
         }
         guard let windowed = database(windowedIDs, "windowed") else { return nil }
-        var whole: OpaquePointer? = nil
+        var whole: VectorscanDatabase? = nil
         if !wholeIDs.isEmpty {
-            guard let built = database(wholeIDs, "whole") else {
-                hs_free_database(windowed)
-                return nil
-            }
+            guard let built = database(wholeIDs, "whole") else { return nil }
             whole = built
         }
         return DeltaDatabases(windowed: windowed, whole: whole, kind: kind, width: width, lineReach: lineReach)
@@ -332,7 +324,7 @@ extension Matcher {
             scannedBytes += region.count
             let first = collector.packed.count
             collector.offset = region.lowerBound
-            let status = hs_scan(databases.windowed, base + region.lowerBound, UInt32(region.count), 0, scratch.hs, onCollect, context)
+            let status = hs_scan(databases.windowed.pointer, base + region.lowerBound, UInt32(region.count), 0, scratch.hs, onCollect, context)
             if status == HS_SCAN_TERMINATED { return nil }
             guard status == HS_SUCCESS else { throw EngineError("hs_scan failed with status \(status)") }
             cache.record(key, collector.packed[first...], shift: shift)
@@ -353,7 +345,7 @@ extension Matcher {
         if let whole = databases.whole {
             collector.packed.removeAll(keepingCapacity: true)
             collector.offset = 0
-            let status = hs_scan(whole, base, UInt32(n), 0, scratch.hs, onCollect, context)
+            let status = hs_scan(whole.pointer, base, UInt32(n), 0, scratch.hs, onCollect, context)
             scratch.time.whole += ThreadCPU.now() - windowedDone
             if status == HS_SCAN_TERMINATED { return nil }
             guard status == HS_SUCCESS else { throw EngineError("hs_scan failed with status \(status)") }

@@ -90,7 +90,7 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
 /// Immutable after `init`, so one instance serves every thread; each thread brings its own `Scratch`.
 public final class Matcher: @unchecked Sendable {
     public let rules: [Rule]
-    private let database: OpaquePointer
+    private let database: VectorscanDatabase
     /// The longest match each rule's Vectorscan pattern can make (nil: unbounded). A hit ending at
     /// `to` started at or after `to - maxWidth`, which bounds where PCRE2 must look. This replaces
     /// HS_FLAG_SOM_LEFTMOST, which made compiling the rule set 25 times slower and is refused
@@ -124,22 +124,23 @@ public final class Matcher: @unchecked Sendable {
             (database, maxWidth, flags) = cached
             loadedFromCache = true
         } else {
-            (database, maxWidth, flags) = try Self.compileVectorscan(compiled)
+            let compiledDatabase: OpaquePointer
+            (compiledDatabase, maxWidth, flags) = try Self.compileVectorscan(compiled)
+            guard let checked = VectorscanDatabase(compiledDatabase, storage: .library) else {
+                throw EngineError("hs_alloc_scratch failed")
+            }
+            database = checked
             loadedFromCache = false
             if let cacheDirectory {
-                RuleDatabaseCache.store(database, maxWidth: maxWidth, flags: flags, rules: compiled, in: cacheDirectory)
+                RuleDatabaseCache.store(compiledDatabase, maxWidth: maxWidth, flags: flags, rules: compiled, in: cacheDirectory)
             }
         }
         deltaDatabases = deltaScans
             ? DeltaDatabases.make(compiled, ruleCount: rules.count, widths: maxWidth, flags: flags, cacheDirectory: cacheDirectory)
             : nil
-        let ids = Dictionary(rules.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        pairIndex = rules.map { $0.pairsWith.flatMap { ids[$0] } }
+        // Few rules pair: look their partners up rather than hash every id (a hook builds this each run).
+        pairIndex = rules.map { rule in rule.pairsWith.flatMap { partner in rules.firstIndex { $0.id == partner } } }
         keywordBytes = rules.map { $0.keywords.map { Array($0.lowercased().utf8) } }
-    }
-
-    deinit {
-        hs_free_database(database)
     }
 
     /// Compiles every rule's PCRE2 regex once, so a bad regex is reported before any scan.
@@ -189,13 +190,14 @@ public final class Matcher: @unchecked Sendable {
             return programs[index]
         }
 
-        init(database: OpaquePointer, delta: DeltaDatabases?, rules: [Rule]) throws {
+        init(database: VectorscanDatabase, delta: DeltaDatabases?, rules: [Rule]) throws {
             self.rules = rules
             programs = [OpaquePointer?](repeating: nil, count: rules.count)
             failed = [Bool](repeating: false, count: rules.count)
-            var scratch: OpaquePointer?
             // One scratch serves every database it is allocated for (each call grows it as needed).
-            for db in [database, delta?.windowed, delta?.whole].compactMap({ $0 }) {
+            var scratch: OpaquePointer? = database.scratch()
+            guard scratch != nil else { throw EngineError("hs_alloc_scratch failed") }
+            for db in [delta?.windowed, delta?.whole].compactMap({ $0?.pointer }) {
                 guard hs_alloc_scratch(db, &scratch) == HS_SUCCESS else {
                     if let scratch { hs_free_scratch(scratch) }
                     throw EngineError("hs_alloc_scratch failed")
@@ -354,7 +356,7 @@ public final class Matcher: @unchecked Sendable {
             hits.recording = recording
             let started = ThreadCPU.now()
             defer { scratch.time.full += ThreadCPU.now() - started }
-            let status = hs_scan(database, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
+            let status = hs_scan(database.pointer, base.assumingMemoryBound(to: CChar.self), UInt32(buffer.count), 0, scratch.hs,
                                  onHit, Unmanaged.passUnretained(hits).toOpaque())
             hits.recording = false
             guard status == HS_SUCCESS else {

@@ -297,6 +297,48 @@ final class RuleExamplesTests: XCTestCase {
         XCTAssertLessThanOrEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).count, 4)
     }
 
+    /// The cache file is used where it lies (mapped), so every kind of damage must send the hook
+    /// back to compiling, never into a scan with a broken database: a flipped byte in the image's
+    /// layout or in the patterns' widths (keyseal's own check), in the bytecode (Vectorscan's
+    /// checksum, run by the scratch allocation), a file cut short or grown, an older version's
+    /// file. Each damaged file still finds the secret it is given, and is replaced by a good one.
+    func testDamagedCacheFilesAreRefusedAndReplaced() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let rules = Array(BuiltInRules.all.prefix(40))
+        let fresh = try Matcher(rules: rules, cacheDirectory: folder)
+        XCTAssertFalse(fresh.loadedFromCache)
+        let file = try XCTUnwrap(FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil).first)
+        let good = try Data(contentsOf: file)
+        let count = Int(good.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) })
+        let image = RuleDatabaseCache.imageOffset(count: count)
+        var damages: [(String, Data)] = []
+        for (name, offset) in [("image layout", image + 12), ("image header end", image + 200), ("bytecode", image + 300),
+                               ("bytecode middle", image + (good.count - image) / 2), ("width list", RuleDatabaseCache.headerLength + 1)] {
+            var bytes = good
+            bytes[offset] ^= 0x40
+            damages.append((name, bytes))
+        }
+        damages.append(("cut short", good.prefix(good.count - 100)))
+        damages.append(("grown", good + Data(count: 64)))
+        var older = good
+        older.replaceSubrange(0..<8, with: Data("KSHSDB02".utf8))
+        damages.append(("older version", older))
+        // A probe each rule set finds: the first rule's own example.
+        let probe = try XCTUnwrap(rules.first(where: { !$0.positives.isEmpty }))
+        let text = Array(ExampleTemplate.expand(probe.positives[0]).utf8)
+        func found(_ matcher: Matcher) throws -> Int { try text.withUnsafeBytes { try matcher.scan($0, scratch: matcher.makeScratch()).count } }
+        let expected = try found(fresh)
+        XCTAssertGreaterThan(expected, 0)
+        for (name, bytes) in damages {
+            try bytes.write(to: file)
+            let matcher = try Matcher(rules: rules, cacheDirectory: folder)
+            XCTAssertFalse(matcher.loadedFromCache, name)
+            XCTAssertEqual(try found(matcher), expected, name)
+            XCTAssertTrue(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache, "\(name): replaced")
+        }
+    }
+
     func testInlineAllowMarkerSuppresses() throws {
         let token = "ghp_" + ExampleTemplate.expand("⟪an:36⟫")
         XCTAssertFalse(try scan("GITHUB_TOKEN=\(token)").isEmpty)

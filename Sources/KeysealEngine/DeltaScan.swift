@@ -396,15 +396,6 @@ extension Matcher {
         guard !range.isEmpty, let hit = memchr(bytes.baseAddress! + range.lowerBound, 0x0a, range.count) else { return nil }
         return UnsafeRawPointer(hit) - UnsafeRawPointer(bytes.baseAddress!)
     }
-
-    static func lastNewline(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
-        var i = range.upperBound
-        while i > range.lowerBound {
-            i -= 1
-            if bytes[i] == 0x0a { return i }
-        }
-        return nil
-    }
 }
 
 /// The calling thread's CPU time, in seconds (for the phase times KEYSEAL_TRACE prints: a wall

@@ -791,9 +791,26 @@ public final class Matcher: @unchecked Sendable {
     /// The start of the line holding `offset`: a walk back to the previous newline. Callers that
     /// ask for many offsets in one buffer use a `LineCursor`.
     static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
-        var i = min(offset, bytes.count)
-        while i > 0 && bytes[i - 1] != 0x0a { i -= 1 }
-        return i
+        lastNewline(bytes, 0..<min(offset, bytes.count)).map { $0 + 1 } ?? 0
+    }
+
+    /// The last newline in `range`: eight bytes at a time, then byte by byte in the word that holds
+    /// one (a byte loop back over a long line showed in delta scans).
+    static func lastNewline(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        guard let start = bytes.baseAddress, !range.isEmpty else { return nil }
+        let base = UnsafeRawPointer(start)
+        var i = range.upperBound
+        while i - 8 >= range.lowerBound {
+            let word = base.loadUnaligned(fromByteOffset: i - 8, as: UInt64.self) ^ 0x0a0a_0a0a_0a0a_0a0a
+            // Nonzero exactly when some byte of `word` is zero (a newline in the original).
+            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { break }
+            i -= 8
+        }
+        while i > range.lowerBound {
+            i -= 1
+            if bytes[i] == 0x0a { return i }
+        }
+        return nil
     }
 
     @inline(__always)

@@ -163,6 +163,30 @@ final class MatcherDeltaTests: XCTestCase {
 
     /// The region cache's keys: the same bytes give the same key, other bytes or another length
     /// another, and another cache (another scan) draws another key.
+    /// The word-at-a-time search back for a newline against a byte loop: every range of buffers
+    /// with no newline, few, and many (next to each other, at word edges, at either end).
+    func testLastNewlineIsTheByteLoops() {
+        var random = SystemRandomNumberGenerator()
+        for density in [0, 1, 8, 64, 1000] {
+            for _ in 0..<40 {
+                let count = Int.random(in: 0...70, using: &random)
+                let bytes = (0..<count).map { _ -> UInt8 in
+                    density > 0 && Int.random(in: 0..<1000, using: &random) < density ? 0x0a : UInt8.random(in: 0x0b...0xff, using: &random)
+                }
+                bytes.withUnsafeBufferPointer { buffer in
+                    for lower in 0...count {
+                        for upper in lower...count {
+                            let expected: Int? = (lower..<upper).last(where: { bytes[$0] == 0x0a })
+                            XCTAssertEqual(Matcher.lastNewline(buffer, lower..<upper), expected, "\(bytes) \(lower)..<\(upper)")
+                        }
+                        let newline: Int? = (0..<lower).last(where: { bytes[$0] == 0x0a })
+                        XCTAssertEqual(Matcher.lineStart(buffer, before: lower), newline.map { $0 + 1 } ?? 0, "\(bytes) before \(lower)")
+                    }
+                }
+            }
+        }
+    }
+
     func testRegionKeysTellRegionsApart() {
         let cache = RegionHitCache(), other = RegionHitCache()
         let a = Array("token = abcdef\n".utf8), b = Array("token = abcdeg\n".utf8)

@@ -28,13 +28,26 @@ struct StagedCommand: ParsableCommand {
     @OptionGroup var options: HookOptions
 
     func run() throws {
-        let result = try GuardScanner.staged(path: path, files: files, configFile: options.configuration.config,
-                                             showSecrets: options.showSecrets)
+        try Self.run(path: path, files: files, config: options.configuration.config, showSecrets: options.showSecrets,
+                     output: options.output)
+    }
+
+    /// What `keyseal staged` does, given its options.
+    static func run(path: String, files: [String], config: String?, showSecrets: Bool, output: String?) throws {
+        let result = try GuardScanner.staged(path: path, files: files, configFile: config, showSecrets: showSecrets)
         for note in result.notes { FileHandle.standardError.write(Data("keyseal: note: \(TerminalText.escape(note))\n".utf8)) }
-        try writeGuardReport(result, to: options.output, privately: options.showSecrets)
+        try writeGuardReport(result, to: output, privately: showSecrets)
         guard result.blocks else { return }
         FileHandle.standardError.write(Data(GuardReport.staged(result).utf8))
         throw ExitCode(1)
+    }
+}
+
+/// `keyseal staged` with no argument (as git's pre-commit hook runs it): `StagedCommand` with every
+/// option at its default, made without a parse (`Keyseal.hookCommand`). Not a subcommand of its own.
+struct DefaultStagedCommand: ParsableCommand {
+    func run() throws {
+        try StagedCommand.run(path: ".", files: [], config: nil, showSecrets: false, output: nil)
     }
 }
 

@@ -16,6 +16,8 @@ final class PackObjects {
     private let loose: Set<ObjectID>
     private let decompressor: OpaquePointer
     private var compressed: [UInt8] = []
+    /// Commits are read about in the order a pack stores them (newest first).
+    private let window = PackWindow()
     private var out: [UInt8] = []
     /// Larger objects are left to libgit2.
     static let maxObject = 1 << 20
@@ -53,13 +55,13 @@ final class PackObjects {
             guard location == nil, offset < 1 << 48 else { return nil }  // in two packs: libgit2 picks
             location = (number, Int(offset))
         }
-        guard let location, let header = PackDeltas.header(packs[location.pack], at: location.offset),
+        guard let location, let header = PackDeltas.header(packs, location.pack, at: location.offset, window: window),
               header.type == type, header.size > 0, header.size <= Self.maxObject
         else { return nil }
         if out.count < header.size { out = [UInt8](repeating: 0, count: max(header.size, 1 << 16)) }
         let inflated = out.withUnsafeMutableBytes { out in
-            PackDeltas.inflateEntry(header, in: packs[location.pack], compressed: &compressed, decompressor: decompressor,
-                                    into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]))
+            PackDeltas.inflateEntry(header, in: packs, location.pack, window: window, compressed: &compressed,
+                                    decompressor: decompressor, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<header.size]))
         }
         guard inflated else { return nil }
         return try out.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<header.size])) }

@@ -38,15 +38,16 @@ for module in libgit2 libhs libpcre2-8 sqlite3 zlib libzstd libdeflate; do
 done
 ln -s "$(g++ -print-file-name=libstdc++.a)" "$static/lib/libstdc++.a"
 gcc -O2 -fPIC -c release/gssapi-unused.c -o "$static/gssapi-unused.o"
-gcc -O2 -fPIC -c release/tls-unused.c -o "$static/tls-unused.o"
+gcc -O2 -fPIC $(pkg-config --cflags libgit2) -c release/tls-unused.c -o "$static/tls-unused.o"
 ar rcs "$static/lib/libkeyseal_gssapi_unused.a" "$static/gssapi-unused.o" "$static/tls-unused.o"
 
 # lld: archive order does not matter to it, so the dependency lists need no ordering.
 PKG_CONFIG_PATH="$static/pkgconfig" PKG_CONFIG_LIBDIR="$static/pkgconfig" \
   swift build -c release --product keyseal --static-swift-stdlib --scratch-path .build-release \
   -Xswiftc -use-ld=lld -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
-  `# libgit2 loads no CA certificates (release/tls-unused.c says why).` \
-  -Xlinker --wrap=mbedtls_x509_crt_parse_file -Xlinker --wrap=mbedtls_x509_crt_parse_path \
+  `# libgit2 does not start TLS (release/tls-unused.c says why).` \
+  -Xlinker --wrap=git_mbedtls_stream_global_init -Xlinker --wrap=git_mbedtls_stream_new \
+  -Xlinker --wrap=git_mbedtls_stream_wrap -Xlinker --wrap=git_mbedtls__set_cert_location \
   `# Relative relocations packed (DT_RELR, glibc 2.36): the loader applies 120k of them at every start.` \
   -Xlinker -z -Xlinker pack-relative-relocs >&2
 binary="$(swift build -c release --product keyseal --scratch-path .build-release --show-bin-path)/keyseal"

@@ -45,9 +45,6 @@ func lastError(_ status: Int32, _ function: StaticString) -> GitError {
 enum GitRuntime {
     static let initialised: Bool = {
         git_libgit2_init()
-        // The release build's libgit2 loads no CA certificates (release/tls-unused.c) and records
-        // that as its last error; no later failure must be reported with that message.
-        git_error_clear()
         return true
     }()
 }

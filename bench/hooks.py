@@ -109,7 +109,7 @@ def main():
     print("| command | median ms |")
     print("|---|---|")
     for name, ms in rows:
-        print(f"| {name} | {ms:.0f} |")
+        print(f"| {name} | {ms:.1f} |")
     warm = rows[0][1]
     print()
     for name, ms in rows[3:]:

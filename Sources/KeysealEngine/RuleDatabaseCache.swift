@@ -260,11 +260,12 @@ enum RuleDatabaseCache {
 
     /// `$XDG_CACHE_HOME/keyseal`, else `~/.cache/keyseal`.
     public static var defaultDirectory: URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+        // getenv, not ProcessInfo's environment, which copies every variable into a dictionary
+        // (a hook asks on every run).
+        if let xdg = getenv("XDG_CACHE_HOME").map({ String(cString: $0) }), !xdg.isEmpty {
             return URL(fileURLWithPath: xdg).appendingPathComponent("keyseal")
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = getenv("HOME").map { String(cString: $0) } ?? NSHomeDirectory()
         return URL(fileURLWithPath: home).appendingPathComponent(".cache/keyseal")
     }
 }

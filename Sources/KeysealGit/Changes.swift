@@ -156,7 +156,7 @@ extension Repository {
     /// `git commit -a` and partial commits), else the repository's. The caller frees it.
     private func openIndex() throws -> OpaquePointer {
         var index: OpaquePointer?
-        if let file = ProcessInfo.processInfo.environment["GIT_INDEX_FILE"], !file.isEmpty {
+        if let file = getenv("GIT_INDEX_FILE").map({ String(cString: $0) }), !file.isEmpty {
             let path = file.hasPrefix("/") ? file : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(file)
             try check(git_index_open(&index, path), "git_index_open")
             do {

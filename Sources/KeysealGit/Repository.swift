@@ -131,10 +131,16 @@ public final class Repository {
     /// cache: walk 1.0 against 1.1 s, RSS 242 against 184 MiB).
     public func sizePackWindows() throws {
         let folder = Self.packFolder(commonDirectory: commonDirectory)
+        // readdir and stat: FileManager's attribute dictionaries cost a hook 0.3 ms here.
         var bytes: UInt64 = 0
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasSuffix(".pack") {
-            let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? NSNumber)??.uint64Value ?? 0
-            bytes += size
+        if let directory = opendir(folder) {
+            defer { closedir(directory) }
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard name.hasSuffix(".pack") else { continue }
+                var info = stat()
+                if stat(folder + "/" + name, &info) == 0 { bytes += UInt64(max(info.st_size, 0)) }
+            }
         }
         let large = bytes > 256 << 20
         try check(keyseal_git_set_mwindow_mapped_limit(large ? 96 << 20 : max(bytes / 8, 16 << 20)), "git_libgit2_opts")

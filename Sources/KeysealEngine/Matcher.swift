@@ -118,25 +118,32 @@ public final class Matcher: @unchecked Sendable {
     /// `deltaScans` (a history scan), the two databases of delta scans are loaded or built too.
     public init(rules: [Rule], cacheDirectory: URL? = nil, deltaScans: Bool = false) throws {
         self.rules = rules
-        let compiled = rules + SpanLocator.rules
+        // Rules then locators, as one list only where needed (a hook loading the cache does not).
+        var compiledList: [Rule]? = nil
+        func compiled() -> [Rule] {
+            if let compiledList { return compiledList }
+            let list = rules + SpanLocator.rules
+            compiledList = list
+            return list
+        }
         let flags: [UInt32]
-        if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: compiled, from: cacheDirectory) {
+        if let cacheDirectory, let cached = RuleDatabaseCache.load(rules: rules, SpanLocator.rules, from: cacheDirectory) {
             (database, maxWidth, flags) = cached
             loadedFromCache = true
         } else {
             let compiledDatabase: OpaquePointer
-            (compiledDatabase, maxWidth, flags) = try Self.compileVectorscan(compiled)
+            (compiledDatabase, maxWidth, flags) = try Self.compileVectorscan(compiled())
             guard let checked = VectorscanDatabase(compiledDatabase, storage: .library) else {
                 throw EngineError("hs_alloc_scratch failed")
             }
             database = checked
             loadedFromCache = false
             if let cacheDirectory {
-                RuleDatabaseCache.store(compiledDatabase, maxWidth: maxWidth, flags: flags, rules: compiled, in: cacheDirectory)
+                RuleDatabaseCache.store(compiledDatabase, maxWidth: maxWidth, flags: flags, rules: compiled(), in: cacheDirectory)
             }
         }
         deltaDatabases = deltaScans
-            ? DeltaDatabases.make(compiled, ruleCount: rules.count, widths: maxWidth, flags: flags, cacheDirectory: cacheDirectory)
+            ? DeltaDatabases.make(compiled(), ruleCount: rules.count, widths: maxWidth, flags: flags, cacheDirectory: cacheDirectory)
             : nil
         // Few rules pair: look their partners up rather than hash every id (a hook builds this each run).
         pairIndex = rules.map { rule in rule.pairsWith.flatMap { partner in rules.firstIndex { $0.id == partner } } }

@@ -83,20 +83,28 @@ enum RuleDatabaseCache {
     /// The image's first bytes, which hold its layout (Vectorscan's checksum covers only the rest).
     static let imageHeaderLength = 256
 
-    static func key(_ rules: [Rule]) -> String {
-        // One buffer, one digest: a hook computes this on every run (an update per part and a
-        // formatted string per byte took 0.6 ms for the built-in rules).
+    /// The key of `rules` followed by `more` (the matcher's locators, kept apart so that a hook
+    /// does not copy the rule list to name its file).
+    static func key(_ rules: [Rule], _ more: [Rule] = []) -> String {
+        // Streamed through one small buffer: a hook computes this on every run, and an update per
+        // part, a formatted string per byte (0.6 ms) or one 300 KB buffer (its page faults) cost more.
+        var hasher = SHA256()
         var text = Array(String(cString: hs_version()).utf8)
-        text.reserveCapacity(rules.reduce(text.count) { $0 + $1.id.utf8.count + ($1.prefilter ?? $1.regex).utf8.count + 5 })
-        for rule in rules {
+        text.reserveCapacity(1 << 16)
+        for rule in [rules, more].joined() {
             text += rule.id.utf8
             text.append(0)
             text += (rule.prefilter ?? rule.regex).utf8
             text.append(0)
             text.append(rule.caseless ? UInt8(ascii: "i") : UInt8(ascii: "-"))
             text.append(0)
+            if text.count >= 60_000 {
+                hasher.update(data: text)
+                text.removeAll(keepingCapacity: true)
+            }
         }
-        return hexadecimal(SHA256.hash(data: text))
+        hasher.update(data: text)
+        return hexadecimal(hasher.finalize())
     }
 
     static func hexadecimal<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
@@ -111,8 +119,8 @@ enum RuleDatabaseCache {
 
     /// `variant` names a database compiled from part of the rules (the delta scans' two), whose
     /// patterns the rules decide: the same key, another file.
-    static func file(for rules: [Rule], variant: String = "", in directory: URL) -> URL {
-        directory.appendingPathComponent("rules-\(key(rules))\(variant.isEmpty ? "" : "-" + variant).hsdb")
+    static func file(for rules: [Rule], _ more: [Rule] = [], variant: String = "", in directory: URL) -> URL {
+        directory.appendingPathComponent("rules-\(key(rules, more))\(variant.isEmpty ? "" : "-" + variant).hsdb")
     }
 
     static func imageOffset(count: Int) -> Int { (headerLength + count * 8 + 63) & ~63 }
@@ -128,8 +136,8 @@ enum RuleDatabaseCache {
 
     /// The full database with each pattern's width and flags; for a `variant`, its database alone
     /// (count 0: the full one's list describes its patterns).
-    static func load(rules: [Rule], variant: String = "", from directory: URL) -> (VectorscanDatabase, [Int?], [UInt32])? {
-        let descriptor = open(file(for: rules, variant: variant, in: directory).path, O_RDONLY | O_CLOEXEC)
+    static func load(rules: [Rule], _ more: [Rule] = [], variant: String = "", from directory: URL) -> (VectorscanDatabase, [Int?], [UInt32])? {
+        let descriptor = open(file(for: rules, more, variant: variant, in: directory).path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var info = stat()
@@ -169,7 +177,7 @@ enum RuleDatabaseCache {
         let count = Int(raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
         let imageLength = Int(raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
         let stored = raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
-        guard count == (variant.isEmpty ? rules.count : 0), imageLength >= imageHeaderLength,
+        guard count == (variant.isEmpty ? rules.count + more.count : 0), imageLength >= imageHeaderLength,
               imageOffset(count: count) + imageLength == size
         else { return refuse() }
         let image = UnsafeRawBufferPointer(rebasing: raw[imageOffset(count: count)...])

@@ -284,6 +284,11 @@ final class RuleExamplesTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keyseal-cache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let rules = Array(BuiltInRules.all.prefix(20))
+        // The key streamed in pieces (rules, then locators kept apart) is the key of the one list,
+        // and the whole built-in list's crosses the key's internal buffer size.
+        XCTAssertEqual(RuleDatabaseCache.key(rules, SpanLocator.rules), RuleDatabaseCache.key(rules + SpanLocator.rules))
+        XCTAssertEqual(RuleDatabaseCache.key(BuiltInRules.all, SpanLocator.rules), RuleDatabaseCache.key(BuiltInRules.all + SpanLocator.rules))
+        XCTAssertNotEqual(RuleDatabaseCache.key(rules), RuleDatabaseCache.key(Array(BuiltInRules.all.prefix(21))))
         XCTAssertFalse(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache)
         XCTAssertTrue(try Matcher(rules: rules, cacheDirectory: folder).loadedFromCache)
         // A corrupt cache file is ignored and replaced.

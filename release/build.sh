@@ -13,7 +13,7 @@ version=$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/KeysealCore/
 arch=$(uname -m)
 name="keyseal-$version-linux-$arch"
 
-binary=$(release/static-build.sh)
+binary=$(release/static-build.sh --portable)
 needed=$(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 
 stage=$(mktemp -d)

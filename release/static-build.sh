@@ -2,12 +2,25 @@
 # Builds keyseal linked statically against libgit2 (with its TLS, SSH and HTTP-parser libraries),
 # Vectorscan, PCRE2, SQLite, zlib, zstd, libdeflate, libstdc++ and the Swift runtime, so that it needs
 # only the C library at run time, and prints the binary's path (the only line on stdout).
-#   release/static-build.sh
+#   release/static-build.sh [--portable]
+# --portable (release/build.sh): a binary for other machines, so no link option that needs a newer
+# C library than the oldest it should run on (packed relocations need glibc 2.36).
 # Used by release/build.sh (the release tarball) and install.sh (a hook then starts without the
 # dynamic loader resolving a dozen libraries: a warm `keyseal staged` 19.8 against 25.2 ms).
 # Needs the -dev packages install.sh installs (they ship the static archives) and Swift 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+portable=0
+[ "${1:-}" = --portable ] && portable=1
+
+# Packed relative relocations (DT_RELR) save the loader 120k relocations at every start, but a
+# binary with them runs only where glibc is 2.36 or newer: only for this machine (install.sh), and
+# only when its glibc has them.
+relr=()
+glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+if [ "$portable" -eq 0 ] && [ -n "$glibc" ] && [ "$(printf '%s\n2.36\n' "$glibc" | sort -V | head -1)" = 2.36 ]; then
+  relr=(-Xlinker -z -Xlinker pack-relative-relocs)
+fi
 
 # Link against static archives only. SwiftPM takes the link flags from pkg-config, and the system's
 # files name the folder where each .so sits beside its .a; so give it .pc files of our own whose
@@ -48,8 +61,7 @@ PKG_CONFIG_PATH="$static/pkgconfig" PKG_CONFIG_LIBDIR="$static/pkgconfig" \
   `# libgit2 does not start TLS (release/tls-unused.c says why).` \
   -Xlinker --wrap=git_mbedtls_stream_global_init -Xlinker --wrap=git_mbedtls_stream_new \
   -Xlinker --wrap=git_mbedtls_stream_wrap -Xlinker --wrap=git_mbedtls__set_cert_location \
-  `# Relative relocations packed (DT_RELR, glibc 2.36): the loader applies 120k of them at every start.` \
-  -Xlinker -z -Xlinker pack-relative-relocs >&2
+  "${relr[@]}" >&2
 binary="$(swift build -c release --product keyseal --scratch-path .build-release --show-bin-path)/keyseal"
 
 # The promise, checked: nothing but the C library (libc, libm and the loader) is needed.
@@ -60,5 +72,8 @@ for lib in $needed; do
     *) echo "release/static-build.sh: the binary still needs $lib" >&2; exit 1 ;;
   esac
 done
+
+# And it starts here (install.sh falls back to other builds when it does not).
+"$binary" --version >/dev/null || { echo "release/static-build.sh: the binary does not start" >&2; exit 1; }
 
 echo "$binary"

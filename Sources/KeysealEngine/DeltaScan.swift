@@ -136,14 +136,15 @@ final class DeltaDatabases: @unchecked Sendable {
             var hasher = SHA256()
             for id in ids { hasher.update(data: Array("\(id) \(kind[id]) \(flags[id]) \(lineReach) \(width);".utf8)) }
             let variant = name + "-" + hasher.finalize().prefix(12).map { String(format: "%02x", $0) }.joined()
-            if let cacheDirectory, let (database, _, _) = RuleDatabaseCache.load(rules: compiled, variant: variant, from: cacheDirectory) {
+            if let cacheDirectory,
+               let (database, _, _) = RuleDatabaseCache.load(rules: compiled, variant: variant, from: cacheDirectory, keepingScratch: false) {
                 return database
             }
             guard let database = try? Matcher.compileSubset(compiled, ids: ids, flags: flags) else { return nil }
             if let cacheDirectory {
                 RuleDatabaseCache.store(database, maxWidth: [], flags: [], rules: compiled, variant: variant, in: cacheDirectory)
             }
-            return VectorscanDatabase(database, storage: .library)
+            return VectorscanDatabase(database, storage: .library, keepingScratch: false)
         }
         guard let windowed = database(windowedIDs, "windowed") else { return nil }
         var whole: VectorscanDatabase? = nil

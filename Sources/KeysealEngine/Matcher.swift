@@ -798,7 +798,7 @@ public final class Matcher: @unchecked Sendable {
     /// The start of the line holding `offset`: a walk back to the previous newline. Callers that
     /// ask for many offsets in one buffer use a `LineCursor`.
     static func lineStart(_ bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
-        lastNewline(bytes, 0..<min(offset, bytes.count)).map { $0 + 1 } ?? 0
+        lastNewline(bytes, 0..<max(0, min(offset, bytes.count))).map { $0 + 1 } ?? 0
     }
 
     /// The last newline in `range`: eight bytes at a time, then byte by byte in the word that holds

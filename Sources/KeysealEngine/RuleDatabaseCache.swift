@@ -21,7 +21,9 @@ final class VectorscanDatabase: @unchecked Sendable {
     private let spare: Mutex<UInt>
 
     /// Nil (and `storage` released) when the database does not pass Vectorscan's checks.
-    init?(_ pointer: OpaquePointer, storage: Storage) {
+    /// `keepingScratch`: false for a database whose scans use another's scratch, grown for it (the
+    /// delta scans' two): the scratch that checked it is freed at once.
+    init?(_ pointer: OpaquePointer, storage: Storage, keepingScratch: Bool = true) {
         var scratch: OpaquePointer?
         guard hs_alloc_scratch(pointer, &scratch) == HS_SUCCESS, let scratch else {
             if let scratch { hs_free_scratch(scratch) }
@@ -30,7 +32,12 @@ final class VectorscanDatabase: @unchecked Sendable {
         }
         self.pointer = pointer
         self.storage = storage
-        spare = Mutex(UInt(bitPattern: UnsafeRawPointer(scratch)))
+        if keepingScratch {
+            spare = Mutex(UInt(bitPattern: UnsafeRawPointer(scratch)))
+        } else {
+            hs_free_scratch(scratch)
+            spare = Mutex(0)
+        }
     }
 
     /// A scratch for this database (the caller frees it): the one made with it, once; then new ones.
@@ -89,7 +96,10 @@ enum RuleDatabaseCache {
         // Streamed through one small buffer: a hook computes this on every run, and an update per
         // part, a formatted string per byte (0.6 ms) or one 300 KB buffer (its page faults) cost more.
         var hasher = SHA256()
-        var text = Array(String(cString: hs_version()).utf8)
+        // The file format is part of the name: keyseal versions that share a cache folder (a pinned
+        // pre-commit copy beside an install) then keep a file each rather than replacing each
+        // other's on every run.
+        var text = magic + Array(String(cString: hs_version()).utf8)
         text.reserveCapacity(1 << 16)
         for rule in [rules, more].joined() {
             text += rule.id.utf8
@@ -136,7 +146,8 @@ enum RuleDatabaseCache {
 
     /// The full database with each pattern's width and flags; for a `variant`, its database alone
     /// (count 0: the full one's list describes its patterns).
-    static func load(rules: [Rule], _ more: [Rule] = [], variant: String = "", from directory: URL) -> (VectorscanDatabase, [Int?], [UInt32])? {
+    static func load(rules: [Rule], _ more: [Rule] = [], variant: String = "", from directory: URL,
+                     keepingScratch: Bool = true) -> (VectorscanDatabase, [Int?], [UInt32])? {
         let descriptor = open(file(for: rules, more, variant: variant, in: directory).path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -194,7 +205,7 @@ enum RuleDatabaseCache {
             return width < 0 ? nil : Int(width)
         }
         let flags = (0..<count).map { raw.loadUnaligned(fromByteOffset: headerLength + $0 * 8 + 4, as: UInt32.self) }
-        guard let checked = VectorscanDatabase(database, storage: storage) else { return nil }
+        guard let checked = VectorscanDatabase(database, storage: storage, keepingScratch: keepingScratch) else { return nil }
         return (checked, widths, flags)
     }
 

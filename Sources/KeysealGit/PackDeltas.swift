@@ -562,7 +562,9 @@ final class PackWindow {
     /// Read ahead otherwise.
     static let nearby = 16 << 10
     private let buffer: UnsafeMutableRawPointer
-    private var pack = -1, start = 0, count = 0
+    /// The bytes held: which pack (by number and descriptor, so that a window handed to another
+    /// set of packs never answers from the old one), from where, how many.
+    private var pack = -1, descriptor: Int32 = -1, start = 0, count = 0
 
     init() { buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readAhead, alignment: 64) }
     deinit { buffer.deallocate() }
@@ -574,14 +576,15 @@ final class PackWindow {
         let (descriptor, size) = packs[number]
         let available = min(length, size - offset)
         guard descriptor >= 0, available > 0 else { return nil }
-        if number != pack || offset < start || offset + available > start + count {
-            let sequential = number == pack && offset >= start && offset <= start + count + Self.readAhead
+        let same = number == pack && descriptor == self.descriptor
+        if !same || offset < start || offset + available > start + count {
+            let sequential = same && offset >= start && offset <= start + count + Self.readAhead
             let want = min(max(available, sequential ? Self.readAhead : Self.nearby), size - offset)
             guard PackDeltas.preadFully(descriptor, buffer, want, at: offset) else {
                 pack = -1
                 return nil
             }
-            (pack, start, count) = (number, offset, want)
+            (pack, self.descriptor, start, count) = (number, descriptor, offset, want)
         }
         return UnsafeRawBufferPointer(start: buffer + (offset - start), count: available)
     }

@@ -181,6 +181,7 @@ final class MatcherDeltaTests: XCTestCase {
                         }
                         let newline: Int? = (0..<lower).last(where: { bytes[$0] == 0x0a })
                         XCTAssertEqual(Matcher.lineStart(buffer, before: lower), newline.map { $0 + 1 } ?? 0, "\(bytes) before \(lower)")
+                        XCTAssertEqual(Matcher.lineStart(buffer, before: -1 - lower), 0)
                     }
                 }
             }

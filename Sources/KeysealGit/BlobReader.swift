@@ -31,12 +31,15 @@ public enum BlobReader {
     /// `rebuild`, when given, is asked first for each blob (see `RebuildStep`); a blob it puts off
     /// is asked about again once the rest of its batch is read, the last time (`lastChance`).
     /// `batch`: how many consecutive blobs of `order` a thread takes at a time.
+    /// `afterBatch`, when given, is called on the worker's thread once every blob of a batch (the
+    /// slice of `order` it was handed) has been through `body` or `rebuild`.
     public static func read<Worker>(
         _ blobs: [ObjectID], order: [Int]? = nil, repository: Repository, threads: Int, maxSize: Int,
         makeWorker: @Sendable () throws -> Worker,
         rebuild: (@Sendable (_ worker: inout Worker, _ index: Int, _ lastChance: Bool) throws -> RebuildStep)? = nil,
         batch: Int = 32,
         body: @Sendable (inout Worker, Int, BlobContent) throws -> Void,
+        afterBatch: (@Sendable (_ worker: inout Worker, _ batch: ArraySlice<Int>) throws -> Void)? = nil,
         finish: @Sendable (inout Worker) -> Void
     ) throws {
         let order = order ?? packOrder(blobs, repository: repository)
@@ -68,7 +71,8 @@ public enum BlobReader {
                 while failure.error == nil {
                     let start = next.add(batch, ordering: .relaxed).oldValue
                     if start >= order.count { break }
-                    for slot in start..<min(start + batch, order.count) {
+                    let end = min(start + batch, order.count)
+                    for slot in start..<end {
                         let index = order[slot]
                         switch try rebuild?(&worker, index, false) ?? .read {
                         case .done: continue
@@ -80,6 +84,7 @@ public enum BlobReader {
                         try readThroughLibgit2(index)
                     }
                     later.removeAll(keepingCapacity: true)
+                    try afterBatch?(&worker, order[start..<end])
                 }
             } catch {
                 failure.record(error)

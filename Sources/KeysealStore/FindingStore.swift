@@ -609,10 +609,12 @@ public final class FindingStore {
         switch connection.dialect {
         case .sqlite:
             // One repository's store: reading the table whole is faster than asking blob by blob.
-            let wanted = Set(candidates)
+            // The set of candidates is built at the first row: a first scan's store has none.
+            var wanted: Set<String>? = nil
             try connection.prepare("SELECT blob FROM scanned_blobs WHERE rules_hash = ?").query([.text(rulesHash)]) {
+                if wanted == nil { wanted = Set(candidates) }
                 let blob = $0.string(0)
-                if wanted.contains(blob) { ids.insert(blob) }
+                if wanted?.contains(blob) == true { ids.insert(blob) }
             }
         case .postgres:
             // An organisation's store holds far more blobs than one repository: ask for these only.
@@ -774,7 +776,7 @@ public final class FindingStore {
                                 .text(repository)])
             }
             try recordCommits(commits, rulesHash: rulesHash)
-            if dropOtherRuleSets {
+            if dropOtherRuleSets, try otherRuleSetsScanned(than: rulesHash, besides: id) {
                 // A complete walk under these rules supersedes what older rule sets recorded here.
                 for table in ["occurrences", "scanned_commits"] {
                     try connection.prepare("DELETE FROM \(table) WHERE rules_hash <> ? AND repository = ?").run([.text(rulesHash), .text(repository)])
@@ -793,6 +795,17 @@ public final class FindingStore {
                 """).run([.text(Self.now()), .int(Int64(counts.commits)), .int(Int64(counts.blobsScanned)),
                           .int(Int64(counts.findings)), .int(Int64(counts.secrets)), .int(id)])
         }
+    }
+
+    /// Whether any other scan (of any repository: SQLite's scanned blobs are not per repository) ran
+    /// under another rule set: every record is made by a scan whose row names its rule set, and scans'
+    /// rows stay, so without one there is nothing to drop (and the deletes, which read the tables
+    /// whole, are skipped; a first scan's store has 30,000 blob and 20,000 commit rows in redis).
+    private func otherRuleSetsScanned(than rulesHash: String, besides scan: Int64) throws -> Bool {
+        var found = false
+        try connection.prepare("SELECT 1 FROM scans WHERE rules_hash <> ? AND id <> ? LIMIT 1")
+            .query([.text(rulesHash), .int(scan)]) { _ in found = true }
+        return found
     }
 
     /// Strings (object ids: hex digits) as a JSON array, for `json_each`. Escaped all the same, so a

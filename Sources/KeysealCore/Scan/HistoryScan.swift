@@ -25,16 +25,9 @@ final class ScanWorker: @unchecked Sendable {
     var taken: (index: Int, hits: RecordedHits?)?
     /// Blobs not fully scanned: index, reasons, the rules a regex limit stopped, size when too large.
     var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
+    /// How much of `found` and `unscanned` has gone to the store's recorder.
+    var foundHanded = 0, unscannedHanded = 0
     init(scratch: Matcher.Scratch) { self.scratch = scratch }
-
-    /// Ready for the next chunk: its results handed over, its scratch and reader kept.
-    func reset() {
-        found = []
-        (scanned, bytes, binary, archives, truncated, large, missing, regexLimited, decodedInPart) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
-        regexLimitHits = [:]
-        taken = nil
-        unscanned = []
-    }
 }
 
 public enum HistoryScan {
@@ -152,74 +145,62 @@ public enum HistoryScan {
         progress?.blobsTotal.store(order.count, ordering: .relaxed)
         var found: [BlobMatches] = []
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
-        var start = 0
-        var chunksRecorded = 0
-        let chunkSize = max(1, options.chunkSize ?? (store == nil ? order.count : max(4096, (order.count + 7) / 8)))
-        let recorder = store.map { ChunkRecorder($0, afterChunk: options.afterChunk) }
-        // Workers serve every chunk (a store's scan has eight): made anew for each, every one
-        // recompiled the PCRE2 programs its rules hit and reallocated and rechecked Vectorscan's
-        // scratch, 0.16 s more CPU in a redis scan into a store.
-        let pool = Mutex<[ScanWorker]>([])
+        let recorder = store.map {
+            ChunkRecorder($0, history: history, rules: matcher.rules,
+                          chunkSize: options.chunkSize ?? max(4096, (order.count + 3) / 4), afterChunk: options.afterChunk)
+        }
         // A scan that fails waits for the chunk being recorded before the store hears of the failure.
         defer { _ = try? recorder?.drain() }
-        while start < order.count {
-            let chunk = Array(order[start..<min(start + chunkSize, order.count)])
-            start += chunk.count
-            let collected = Mutex<[ScanWorker]>([])
-            try BlobReader.read(
-                history.blobs, order: chunk, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
-                makeWorker: { try pool.withLock { $0.popLast() } ?? ScanWorker(scratch: try matcher.makeScratch()) },
-                // Each delta takes its base's record here; it is rebuilt from the base's bytes rather
-                // than read through libgit2, except where every object read must be checked against
-                // its id (libgit2 checks what it reads).
-                rebuild: deltas.map { deltas in
-                    { worker, index, lastChance in
-                        try rebuildBlob(&worker, index, lastChance: lastChance, deltas: deltas, maxSize: settings.maxBlobSize,
-                                        matcher: matcher, allowlist: settings.allowlist, progress: progress)
-                    }
-                },
-                // Rebuilding: large enough that most deltas share a batch, so a thread, with their
-                // base (redis.git: 1,050 of 29,092 deltas missed theirs at 128, 2,000 at 32).
-                batch: deltas?.rebuilding == true ? 128 : 32,
-                body: { worker, index, content in
-                    try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, deltas: deltas,
-                                 progress: progress)
-                },
-                finish: { worker in
-                    let done = worker
-                    collected.withLock { $0.append(done) }
-                })
-            var chunkFound: [BlobMatches] = []
-            var chunkUnscanned = Set<Int>()
-            let workers = collected.withLock { $0 }
-            for worker in workers {
-                summary.blobsScanned += worker.scanned
-                summary.bytesScanned += worker.bytes
-                summary.blobsBinary += worker.binary
-                summary.archives += worker.archives
-                summary.archivesTruncated += worker.truncated
-                summary.blobsSkippedLarge += worker.large
-                summary.blobsMissing += worker.missing
-                summary.blobsRegexLimit += worker.regexLimited
-                summary.blobsDecodedInPart += worker.decodedInPart
-                summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
-                unscanned += worker.unscanned
-                chunkUnscanned.formUnion(worker.unscanned.map(\.blob))
-                chunkFound += worker.found
-                worker.reset()
-            }
-            pool.withLock { $0 += workers }
+        let collected = Mutex<[ScanWorker]>([])
+        try BlobReader.read(
+            history.blobs, order: order, repository: repository, threads: options.threads, maxSize: settings.maxBlobSize,
+            makeWorker: { ScanWorker(scratch: try matcher.makeScratch()) },
+            // Each delta takes its base's record here; it is rebuilt from the base's bytes rather
+            // than read through libgit2, except where every object read must be checked against
+            // its id (libgit2 checks what it reads).
+            rebuild: deltas.map { deltas in
+                { worker, index, lastChance in
+                    try rebuildBlob(&worker, index, lastChance: lastChance, deltas: deltas, maxSize: settings.maxBlobSize,
+                                    matcher: matcher, allowlist: settings.allowlist, progress: progress)
+                }
+            },
+            // Rebuilding: large enough that most deltas share a batch, so a thread, with their
+            // base (redis.git: 1,050 of 29,092 deltas missed theirs at 128, 2,000 at 32).
+            batch: deltas?.rebuilding == true ? 128 : 32,
+            body: { worker, index, content in
+                try scanBlob(&worker, index, content, matcher: matcher, allowlist: settings.allowlist, deltas: deltas,
+                             progress: progress)
+            },
             // A blob not fully scanned is not recorded as scanned: a later scan reads (and counts) it again.
-            if let recorder {
-                try recorder.record(chunk, history: history, found: chunkFound, rules: matcher.rules, incomplete: chunkUnscanned)
-            } else {
-                chunksRecorded += 1
-                options.afterChunk?(chunksRecorded)
-            }
-            found += chunkFound
+            afterBatch: recorder.map { recorder in
+                { worker, batch in
+                    try recorder.add(batch, found: worker.found[worker.foundHanded...],
+                                     incomplete: worker.unscanned[worker.unscannedHanded...].lazy.map(\.blob))
+                    (worker.foundHanded, worker.unscannedHanded) = (worker.found.count, worker.unscanned.count)
+                }
+            },
+            finish: { worker in
+                let done = worker
+                collected.withLock { $0.append(done) }
+            })
+        let workers = collected.withLock { $0 }
+        for worker in workers {
+            summary.blobsScanned += worker.scanned
+            summary.bytesScanned += worker.bytes
+            summary.blobsBinary += worker.binary
+            summary.archives += worker.archives
+            summary.archivesTruncated += worker.truncated
+            summary.blobsSkippedLarge += worker.large
+            summary.blobsMissing += worker.missing
+            summary.blobsRegexLimit += worker.regexLimited
+            summary.blobsDecodedInPart += worker.decodedInPart
+            summary.regexLimitHits.merge(worker.regexLimitHits, uniquingKeysWith: +)
+            unscanned += worker.unscanned
+            found += worker.found
         }
-        try recorder?.drain()
-        if let deltas { for worker in pool.withLock({ $0 }) { deltas.count(worker.scratch) } }
+        try recorder?.finish()
+        if recorder == nil { options.afterChunk?(1) }
+        if let deltas { for worker in workers { deltas.count(worker.scratch) } }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived\(store == nil ? "" : String(format: "; %.3f s recording them in the store, beside the scan", recorder?.seconds ?? 0))", since: started)
         if let deltas { trace(deltas.summary, since: started) }
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)

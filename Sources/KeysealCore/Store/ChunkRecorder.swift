@@ -4,48 +4,111 @@ import KeysealEngine
 import KeysealGit
 import Synchronization
 
-/// Records a history scan's chunks in the store on a thread of its own, while the scan reads the next
-/// chunk (the store's transaction had been a pause between chunks with every scanning thread idle).
-/// One chunk at most is in flight, so chunks commit in order and their records are the only ones held.
-/// The session is used by this thread alone until `drain` returns.
+/// Records a history scan's results in the store as the scanning threads finish them, on a thread
+/// of its own. Each thread hands over every batch it finishes (the blobs, what they held, which were
+/// not fully scanned); once `chunkSize` blobs are waiting they are recorded in one transaction, while
+/// the threads read on. Any set of fully scanned blobs is a valid record, so the scan no longer stops
+/// every thread at chunk boundaries for the store (it had: eight joins in a redis scan, each with a
+/// thread idle until the other finished its batch). Transactions run one at a time, in the order handed over.
 final class ChunkRecorder: @unchecked Sendable {
+    private struct Pending {
+        var blobs: [Int] = []
+        var found: [BlobMatches] = []
+        var incomplete = Set<Int>()
+    }
+
     private let session: StoreSession
+    private let history: HistoryIndex
+    private let rules: [Rule]
+    private let chunkSize: Int
     private let afterChunk: (@Sendable (Int) -> Void)?
     private let queue = DispatchQueue(label: "keyseal.store-recorder")
     private let group = DispatchGroup()
     private let failure = Mutex<Error?>(nil)
+    private let pending = Mutex(Pending())
     // Touched on `queue` only, and read after `drain`.
     private var recorded = 0
     private(set) var seconds = 0.0
 
-    init(_ session: StoreSession, afterChunk: (@Sendable (Int) -> Void)?) {
+    init(_ session: StoreSession, history: HistoryIndex, rules: [Rule], chunkSize: Int, afterChunk: (@Sendable (Int) -> Void)?) {
         self.session = session
+        self.history = history
+        self.rules = rules
+        self.chunkSize = max(1, chunkSize)
         self.afterChunk = afterChunk
     }
 
-    /// Waits for the chunk before (throwing its error, if it failed), then records this one in the background.
-    func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule], incomplete: Set<Int>) throws {
-        try drain()
-        let found = UncheckedSendable(found)
-        group.enter()
-        queue.async { [self] in
-            defer { group.leave() }
-            let start = Date()
-            do {
-                try session.record(chunk, history: history, found: found.value, rules: rules, incomplete: incomplete)
-                recorded += 1
-                seconds += Date().timeIntervalSince(start)
-                afterChunk?(recorded)
-            } catch {
-                failure.withLock { $0 = error }
+    /// Takes a finished batch; records a chunk in the background once enough blobs wait. Throws an
+    /// earlier chunk's failure, so the scan stops instead of reading on for nothing.
+    func add(_ blobs: ArraySlice<Int>, found: some Sequence<BlobMatches>, incomplete: some Sequence<Int>) throws {
+        if let error = failure.withLock({ $0 }) { throw error }
+        let ready: [Pending] = pending.withLock { waiting in
+            waiting.blobs += blobs
+            waiting.found += found
+            waiting.incomplete.formUnion(incomplete)
+            var ready: [Pending] = []
+            while waiting.blobs.count >= chunkSize {
+                ready.append(Self.split(&waiting, first: chunkSize))
             }
+            return ready
         }
+        for chunk in ready { submit(chunk) }
+    }
+
+    /// Records what still waits, then waits until every chunk is recorded; throws the first failure.
+    func finish() throws {
+        let rest = pending.withLock { waiting in
+            defer { waiting = Pending() }
+            return waiting
+        }
+        if !rest.blobs.isEmpty { submit(rest) }
+        try drain()
     }
 
     /// Waits until every chunk handed over is recorded; throws the first failure.
     func drain() throws {
         group.wait()
         if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    /// The first `count` waiting blobs, with their matches and marks, taken out of `waiting`.
+    private static func split(_ waiting: inout Pending, first count: Int) -> Pending {
+        if waiting.blobs.count == count {
+            defer { waiting = Pending() }
+            return waiting
+        }
+        var chunk = Pending()
+        chunk.blobs = Array(waiting.blobs.prefix(count))
+        waiting.blobs.removeFirst(count)
+        let members = Set(chunk.blobs)
+        var rest: [BlobMatches] = []
+        for entry in waiting.found {
+            if members.contains(entry.blob) { chunk.found.append(entry) } else { rest.append(entry) }
+        }
+        waiting.found = rest
+        chunk.incomplete = waiting.incomplete.intersection(members)
+        waiting.incomplete.subtract(chunk.incomplete)
+        return chunk
+    }
+
+    private func submit(_ chunk: Pending) {
+        let chunk = UncheckedSendable(chunk)
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            // After a failure nothing more is written: the scan is stopping.
+            if failure.withLock({ $0 != nil }) { return }
+            let start = Date()
+            do {
+                try session.record(chunk.value.blobs, history: history, found: chunk.value.found, rules: rules,
+                                   incomplete: chunk.value.incomplete)
+                recorded += 1
+                seconds += Date().timeIntervalSince(start)
+                afterChunk?(recorded)
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+        }
     }
 }
 

@@ -150,9 +150,15 @@ enum PathText {
     /// The part after the last `/`, trailing slashes ignored (`a/b/` → `b`, `/` → `/`), as
     /// NSString's `lastPathComponent` answers for ordinary paths.
     static func lastComponent(_ path: String) -> String {
-        var trimmed = Substring(path)
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-        if trimmed == "/" { return "/" }
-        return String(trimmed.split(separator: "/", omittingEmptySubsequences: false).last ?? "")
+        // Bytes, not characters: called for every file of HEAD by the audit.
+        let bytes = path.utf8
+        var end = bytes.endIndex
+        while bytes.distance(from: bytes.startIndex, to: end) > 1, bytes[bytes.index(before: end)] == UInt8(ascii: "/") {
+            end = bytes.index(before: end)
+        }
+        let trimmed = bytes[bytes.startIndex..<end]
+        if trimmed.elementsEqual("/".utf8) { return "/" }
+        let start = trimmed.lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) } ?? bytes.startIndex
+        return String(Substring(path.utf8[start..<end]))
     }
 }

@@ -69,8 +69,9 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     public var description: String { hex }
 
-    /// The order of the bytes (and of the hex): the words hold them little-endian, so each is compared byte-swapped.
+    /// The order of the bytes (and of the hex): each word, loaded from the bytes in the machine's
+    /// order, is compared as the big-endian number those bytes spell.
     public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool {
-        (lhs.a.byteSwapped, lhs.b.byteSwapped, lhs.c.byteSwapped) < (rhs.a.byteSwapped, rhs.b.byteSwapped, rhs.c.byteSwapped)
+        (lhs.a.bigEndian, lhs.b.bigEndian, lhs.c.bigEndian) < (rhs.a.bigEndian, rhs.b.bigEndian, rhs.c.bigEndian)
     }
 }

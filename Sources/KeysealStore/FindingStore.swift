@@ -797,14 +797,18 @@ public final class FindingStore {
         }
     }
 
-    /// Whether any other scan (of any repository: SQLite's scanned blobs are not per repository) ran
-    /// under another rule set: every record is made by a scan whose row names its rule set, and scans'
-    /// rows stay, so without one there is nothing to drop (and the deletes, which read the tables
-    /// whole, are skipped; a first scan's store has 30,000 blob and 20,000 commit rows in redis).
+    /// Whether records of another rule set may be here: another scan (of any repository: SQLite's
+    /// scanned blobs are not per repository) ran under one, or rows were imported (`store import`
+    /// copies records, not scans). Every other record is made by a scan whose row names its rule
+    /// set, and scans' rows stay, so otherwise there is nothing to drop (and the deletes, which read
+    /// the tables whole, are skipped; a first scan's store has 30,000 blob and 20,000 commit rows in redis).
     private func otherRuleSetsScanned(than rulesHash: String, besides scan: Int64) throws -> Bool {
         var found = false
         try connection.prepare("SELECT 1 FROM scans WHERE rules_hash <> ? AND id <> ? LIMIT 1")
             .query([.text(rulesHash), .int(scan)]) { _ in found = true }
+        if !found {
+            try connection.prepare("SELECT 1 FROM meta WHERE key = 'rows_imported'").query { _ in found = true }
+        }
         return found
     }
 
@@ -1103,6 +1107,9 @@ public final class FindingStore {
                 try connection.prepare("SELECT count(*) FROM \(table)").query { after = $0.int(0) }
                 added.append((table, after - before))
             }
+            // Rows under rule sets no scan row here names: a complete walk must drop them
+            // (see `otherRuleSetsScanned`).
+            try connection.prepare("INSERT INTO meta (key, value) VALUES ('rows_imported', '1') ON CONFLICT (key) DO NOTHING").run([])
             return added
         }
     }

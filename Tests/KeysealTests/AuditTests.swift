@@ -64,6 +64,23 @@ final class AuditTests: XCTestCase {
         XCTAssertEqual(byPath[".docker/config.json"], "audit-tracked-docker-config")
     }
 
+    /// A kubeconfig-looking file of a million blank lines (or `\r`s, each a line start to ICU) once
+    /// cost time quadratic in its length; the audit reads it in one pass and still finds a token
+    /// after the run, on its line.
+    func testRunsOfBlankLinesInAKubeconfigCostLinearTime() throws {
+        let head = "apiVersion: v1\nkind: Config\nusers:\n"
+        let run = 1 << 20
+        let (found, _) = try audit([
+            "a/config": head + String(repeating: "\n", count: run),
+            "b/config": head + String(repeating: "\r", count: run) + "\n",
+            "c/config": head + String(repeating: "\n", count: run) + "- name: u\n  user:\n    token: abcdef123456\n",
+            "d/config": head + String(repeating: " ", count: run) + "\n",
+        ])
+        let kube = found.filter { $0.rule == "audit-tracked-kubeconfig" }
+        XCTAssertEqual(kube.map(\.path), ["c/config"])
+        XCTAssertEqual(kube.first?.line, 3 + run + 3)
+    }
+
     func testDockerfileEnvArgAndContinuationLines() throws {
         let secret = FakeSecret.password("docker")
         let dockerfile = """

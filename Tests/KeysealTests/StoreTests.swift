@@ -257,6 +257,29 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try FindingStore(path: storePath(repo).path).scanStatuses(), ["interrupted", "finished"])
     }
 
+    /// `store import` copies records, not scans: the first complete walk under other rules still
+    /// drops the imported records of the old ones (the scans table alone would say there are none).
+    func testImportedRecordsOfOtherRulesAreDroppedByACompleteWalk() throws {
+        let (repo, _) = try leakyRepo()
+        let old = repo.url.appendingPathComponent("old.sqlite").path
+        let fresh = repo.url.appendingPathComponent("fresh.sqlite").path
+        let config = repo.url.appendingPathComponent("other-rules.toml")
+        try Data("disabled_rules = [\"jwt\"]\n".utf8).write(to: config)
+        XCTAssertEqual(try scanJSON(repo, ["--store", old, "--config", config.path]).0, 1)
+        let imported = try KeysealBinary.run(["store", "import", old, "--store", fresh], in: repo.url)
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let hashes = """
+            import sqlite3,sys; c=sqlite3.connect(sys.argv[1])
+            print(sorted({r[0] for t in ('scanned_blobs','scanned_commits','occurrences') for r in c.execute('select rules_hash from '+t)}))
+            """
+        let before = try TestRepository.run("/usr/bin/env", ["python3", "-c", hashes, fresh], in: repo.url)
+        XCTAssertEqual(before.filter { $0 == "," }.count, 0, "one rule set imported: \(before)")
+        XCTAssertEqual(try scanJSON(repo, ["--store", fresh]).0, 1)
+        let after = try TestRepository.run("/usr/bin/env", ["python3", "-c", hashes, fresh], in: repo.url)
+        XCTAssertEqual(after.filter { $0 == "," }.count, 0, "the imported rule set's records are gone: \(after)")
+        XCTAssertNotEqual(before, after)
+    }
+
     /// The environment variables that once drove test hooks do nothing to the shipped binary.
     func testOldTestHookVariablesDoNotChangeKeyseal() throws {
         let repo = try TestRepository()

@@ -47,7 +47,9 @@ enum TrackedFileAudit {
         if lower == "kubeconfig" || path.hasSuffix(".kube/config") || lower.hasSuffix(".kubeconfig")
             || lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || lower == "config" {
             guard let text = content(), text.contains("kind: Config"), text.contains("users:") else { return nil }
-            if let line = firstLine(matching: #"^\s*(token|client-key-data|password)\s*:\s*\S+"#, in: text) {
+            // Blanks as `[ \t]`, not `\s`: `^\s*` over a file of blank lines (or of `\r`s, each a line
+            // start to ICU) tried the run again from every line start, quadratic in the file.
+            if let line = firstLine(matching: #"^[ \t]*(token|client-key-data|password)[ \t]*:[ \t]*\S+"#, in: text) {
                 return AuditRules.finding("audit-tracked-kubeconfig", path: path, line: line, detail: name)
             }
         }
@@ -63,7 +65,9 @@ enum TrackedFileAudit {
 
     static func firstLine(matching pattern: String, in text: String) -> Int? {
         guard let regex = try? NSRegularExpression(pattern: pattern, options: [.anchorsMatchLines]) else { return nil }
-        // A match within a line is a match in the whole text (the patterns hold no `$` or lookaround),
+        // A match within a line is a match in the whole text (the patterns hold no `$` or lookaround;
+        // each begins with a literal, or a line start and blanks that end with the line, so a search
+        // costs time linear in the text),
         // so a text without one has no line with one: one call instead of one per line (a HEAD's
         // .json and .yaml files were most of an audit's time).
         guard regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil else { return nil }

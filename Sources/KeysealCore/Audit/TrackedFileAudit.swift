@@ -65,11 +65,10 @@ enum TrackedFileAudit {
 
     static func firstLine(matching pattern: String, in text: String) -> Int? {
         guard let regex = try? NSRegularExpression(pattern: pattern, options: [.anchorsMatchLines]) else { return nil }
-        // A match within a line is a match in the whole text (the patterns hold no `$` or lookaround;
-        // each begins with a literal, or a line start and blanks that end with the line, so a search
-        // costs time linear in the text),
-        // so a text without one has no line with one: one call instead of one per line (a HEAD's
-        // .json and .yaml files were most of an audit's time).
+        // A match within a line is a match in the whole text (the patterns hold no `$` or lookaround),
+        // so a text without one has no line with one: one call instead of one per line (a HEAD's .json
+        // and .yaml files were most of an audit's time). Each pattern begins with a literal, or a line
+        // start and blanks that end with the line, so that call costs time linear in the text.
         guard regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil else { return nil }
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let string = String(line)

@@ -199,7 +199,6 @@ public enum HistoryScan {
             found += worker.found
         }
         try recorder?.finish()
-        if recorder == nil { options.afterChunk?(1) }
         if let deltas { for worker in workers { deltas.count(worker.scratch) } }
         trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived\(store == nil ? "" : String(format: "; %.3f s recording them in the store, beside the scan", recorder?.seconds ?? 0))", since: started)
         if let deltas { trace(deltas.summary, since: started) }

@@ -120,9 +120,6 @@ final class StoreSession {
     /// recorded all the same.
     func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule],
                 incomplete: Set<Int> = []) throws {
-        // In id order: the store inserts them in that order (its index's pages visited once, in
-        // turn), and sorting the ids' words here is cheaper than sorting their hex strings there.
-        let chunk = chunk.sorted { history.blobs[$0] < history.blobs[$1] }
         let byBlob = Dictionary(found.map { ($0.blob, $0) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
         var links: [String: LegacyLink] = [:]
@@ -166,7 +163,7 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id).sorted().map(\.hex), firstSeen: firstSeen,
+        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
                              rulesHash: rulesHash,
                              counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
                                            findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),

@@ -301,8 +301,10 @@ public enum RuleSetHash {
     static let engineVersion = "engine-6"
 
     public static func of(_ rules: [Rule]) -> String {
-        var hasher = SHA256()
-        hasher.update(data: Array(engineVersion.utf8))
+        // The same bytes (and hash) as updating the hasher part by part, gathered first: an update
+        // per part was 19,000 for 1,111 rules, each with an array of its own.
+        var bytes = Array(engineVersion.utf8)
+        bytes.reserveCapacity(rules.count * 512)
         for rule in rules {
             let span: String
             switch rule.span {
@@ -313,8 +315,11 @@ public enum RuleSetHash {
                          rule.nameGroup.map(String.init) ?? "", rule.caseless ? "i" : "", rule.minEntropy.map { "\($0)" } ?? "",
                          rule.keywords.joined(separator: ","), rule.generic ? "g" : "", span, rule.pairsWith ?? "",
                          String(rule.priority), rule.checksum?.rawValue ?? "", rule.guessable ? "p" : "", rule.namedValue ? "n" : ""]
-            for part in parts { hasher.update(data: Array(part.utf8) + [0]) }
+            for part in parts {
+                bytes.append(contentsOf: part.utf8)
+                bytes.append(0)
+            }
         }
-        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -348,7 +348,7 @@ public final class FindingStore {
 
     // MARK: - Schema
 
-    /// Forward migrations, one per version; each runs in its own transaction.
+    /// Forward migrations, one per version; those a store lacks run together in one transaction.
     static let migrations: [String] = [
         """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -485,7 +485,7 @@ public final class FindingStore {
         guard keyseal || empty || older else {
             throw StoreError("\(path) is an SQLite database but not a keyseal store; it was left untouched. Pass --store PATH elsewhere")
         }
-        var version = found.version ?? 0
+        let version = found.version ?? 0
         if version > Self.schemaVersion {
             throw StoreError("\(path) has schema version \(version), newer than this keyseal knows (\(Self.schemaVersion)); upgrade keyseal. The store was left untouched")
         }
@@ -494,26 +494,29 @@ public final class FindingStore {
         try Self.retryingBusy { try connection.execute("PRAGMA journal_mode = WAL") }
         try connection.execute("PRAGMA synchronous = NORMAL")
         try connection.execute("PRAGMA foreign_keys = ON")
-        while version < Self.schemaVersion {
-            let next = version + 1
+        // Every step in one transaction: a store is never left half-way between versions, and a new
+        // store is made in one commit (seven took 4 ms of every first scan).
+        if version < Self.schemaVersion {
             try connection.transaction {
                 // Another process may have migrated while we waited for the lock.
                 var current = 0
                 if try tableExists("meta") {
                     try connection.prepare("SELECT value FROM meta WHERE key = 'schema_version'").query { current = Int($0.string(0)) ?? 0 }
                 }
-                guard current < next else { return }
-                if next == 7 {
-                    var columns = Set<String>()
-                    try connection.prepare("PRAGMA table_info(scans)").query { columns.insert($0.string(1)) }
-                    for column in ["repository", "host"] where !columns.contains(column) {
-                        try connection.execute("ALTER TABLE scans ADD COLUMN \(column) TEXT NOT NULL DEFAULT ''")
+                guard current < Self.schemaVersion else { return }
+                for next in (current + 1)...Self.schemaVersion {
+                    if next == 7 {
+                        var columns = Set<String>()
+                        try connection.prepare("PRAGMA table_info(scans)").query { columns.insert($0.string(1)) }
+                        for column in ["repository", "host"] where !columns.contains(column) {
+                            try connection.execute("ALTER TABLE scans ADD COLUMN \(column) TEXT NOT NULL DEFAULT ''")
+                        }
                     }
+                    try connection.execute(Self.migrations[next - 1])
                 }
-                try connection.execute(Self.migrations[next - 1])
-                try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run([.text(String(next))])
+                try connection.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)")
+                    .run([.text(String(Self.schemaVersion))])
             }
-            version = next
         }
         if !keyseal {
             try Self.retryingBusy { try connection.execute("PRAGMA application_id = \(Self.applicationID)") }
@@ -723,8 +726,9 @@ public final class FindingStore {
         try connection.transaction {
             switch connection.dialect {
             case .sqlite:
-                let update = try connection.prepare("UPDATE secrets SET preview = ? WHERE rule = ? AND preview <> ?")
-                for rule in rules { try update.run([.text(preview), .text(rule), .text(preview)]) }
+                // One statement, not one per generic or guessable rule (about 70) at every scan's start.
+                try connection.prepare("UPDATE secrets SET preview = ?1 WHERE preview <> ?1 AND rule IN (SELECT value FROM json_each(?2))")
+                    .run([.text(preview), .text(Self.jsonArray(of: rules))])
             case .postgres:
                 // One statement: an organisation's store has far more secrets than rules to check.
                 let list = "{" + rules.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }

@@ -85,6 +85,24 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(fingerprints(rescanned).count, 1)
     }
 
+    /// The secret allowlist filters matches before they are recorded: a new stopword reads every
+    /// blob again, and the records key in the store's rows is a short digest, not the names.
+    func testChangedSecretAllowlistRescansAndTheRecordsKeyIsShort() throws {
+        let (repo, _) = try leakyRepo()
+        _ = try scanJSON(repo)
+        try Data("[allowlist]\nstopwords = [\"nothing-here\"]\n".utf8).write(to: repo.url.appendingPathComponent(".keyseal.toml"))
+        let (_, rescanned) = try scanJSON(repo)
+        XCTAssertEqual(summary(rescanned)["blobs_scanned"] as? Int, 2, "a different allowlist reads every blob again")
+        let (_, unchanged) = try scanJSON(repo)
+        XCTAssertEqual(summary(unchanged)["blobs_scanned"] as? Int, 0, "the same allowlist reads nothing again")
+        let keys = try TestRepository.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3,sys; c=sqlite3.connect(sys.argv[1])
+            print(' '.join(sorted({r[0] for t in ('scans','scanned_blobs','scanned_commits') for r in c.execute('select rules_hash from '+t)})))
+            """, storePath(repo).path], in: repo.url).split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertEqual(keys.count, 2, "\(keys)")
+        for key in keys { XCTAssertTrue(key.count == 16 && key.allSatisfy(\.isHexDigit), key) }
+    }
+
     func testNoStoreRecordsNothing() throws {
         let (repo, _) = try leakyRepo()
         _ = try scanJSON(repo, ["--no-store"])

@@ -66,8 +66,8 @@ public enum ImageScan {
         let store = try openStore(options.store)
         // The size limit is part of the key: a layer recorded with a file over the limit (noted as not
         // fully scanned) is read again once the limit is raised.
-        let rulesHash = RuleSetHash.of(settings.rules) + "-" + settings.config.secretAllowlistHash + "-" + SecretText.scheme
-            + "-max\(settings.maxBlobSize)"
+        let rulesHash = StoreSession.recordsKey(rules: settings.rules, allowlistHash: settings.config.secretAllowlistHash,
+                                                extra: "-max\(settings.maxBlobSize)")
         var read: [String: LayerResult] = [:]
         var toRead: [ImageLayer] = []
         if let store, !options.showSecrets {

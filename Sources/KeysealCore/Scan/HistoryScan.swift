@@ -61,9 +61,11 @@ public enum HistoryScan {
             }
         }
         let baseline = try Baseline.entries(workDirectory: repository.workDirectory)
+        trace("settings and baseline read", since: started)
         let store = try StoreSession.open(options.store, repository: repository, rules: settings.rules,
                                           allowlistHash: settings.config.secretAllowlistHash, range: options.sinceCommit.map { "since \($0)" } ?? "all refs",
                                           baseline: baseline, hooks: options.storeHooks)
+        if store != nil { trace("store: opened", since: started) }
         do {
             let result = try scan(options, repository: repository, settings: settings, tips: tips, hide: hide,
                                   store: store, baseline: baseline, summary: summary, ruleInfo: ruleInfo,

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import KeysealEngine
 import KeysealGit
@@ -78,12 +79,22 @@ final class StoreSession {
             throw KeysealError.usage("this repository has no remote, so nothing names it in a shared store; give --repository NAME (e.g. github.com/team/app)")
         }
         guard let store = try StoreOpener.open(choice, repository: repository, create: true, hooks: hooks) else { return nil }
-        // The fingerprint scheme is part of the key: records made under another one are rescanned.
-        let hash = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme
+        let hash = recordsKey(rules: rules, allowlistHash: allowlistHash)
         // Guessable secrets an earlier version recorded with characters in their preview show none.
         try store.hidePreviews(of: rules.filter { $0.generic || $0.guessable }.map(\.id), as: SecretText.hidden)
         let id = try store.beginScan(range: range, rulesHash: hash, toolVersion: KeysealVersion.current)
         return StoreSession(store: store, rulesHash: hash, scanID: id, baseline: baseline)
+    }
+
+    /// The key a store files records under: the rules, the secret allowlist and the fingerprint
+    /// scheme that made them (records made under another are not trusted: their blobs and layers are
+    /// read again). A digest of 16 hex digits because it is in every row: one row per scanned blob and
+    /// per walked commit, 52,000 in a first scan of redis, where the three names spelled out (76
+    /// characters) made half of each row and of the SQLite work of recording them. The same inputs
+    /// give the same key on every machine (a shared store's runners agree on it).
+    static func recordsKey(rules: [Rule], allowlistHash: String, extra: String = "") -> String {
+        let names = RuleSetHash.of(rules) + "-" + allowlistHash + "-" + SecretText.scheme + extra
+        return SHA256.hash(data: Array(names.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// A committed baseline's decisions by fingerprint: those under legacy fingerprints are recorded

@@ -12,9 +12,10 @@ final class SQLiteConnection: DatabaseConnection {
     let path: String
     let hooks: WriteHooks
 
-    init(path: String, readOnly: Bool = false, hooks: WriteHooks = WriteHooks()) throws {
+    /// `create`: make the file when it is not there.
+    init(path: String, readOnly: Bool = false, create: Bool = true, hooks: WriteHooks = WriteHooks()) throws {
         var db: OpaquePointer?
-        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
         let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "status \(status)"

@@ -103,6 +103,31 @@ final class StoreTests: XCTestCase {
         for key in keys { XCTAssertTrue(key.count == 16 && key.allSatisfy(\.isHexDigit), key) }
     }
 
+    /// Enough blobs for the recorder to cut chunks while the scan runs (shrinking towards its
+    /// end): every blob is recorded once, and a second scan reads none.
+    func testEveryBlobIsRecordedAcrossShrinkingChunks() throws {
+        let repo = try TestRepository()
+        // Written directly and staged in one `git add`: a git process per file took over a minute.
+        let folder = repo.url.appendingPathComponent("files")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for i in 0..<1500 { try Data("line \(i)\n".utf8).write(to: folder.appendingPathComponent("f\(i).txt")) }
+        _ = try repo.git(["add", "files"])
+        try repo.write("app.env", "TOKEN=\(FakeSecret.github("chunks"))\n")
+        try repo.commit("many files")
+        let (status, first) = try scanJSON(repo)
+        XCTAssertEqual(status, 1)
+        XCTAssertEqual(summary(first)["blobs_scanned"] as? Int, 1501)
+        let rows = try TestRepository.run("/usr/bin/env", ["python3", "-c", """
+            import sqlite3,sys; c=sqlite3.connect(sys.argv[1])
+            print(c.execute('select count(*), count(distinct blob) from scanned_blobs').fetchone())
+            """, storePath(repo).path], in: repo.url)
+        XCTAssertEqual(rows.trimmingCharacters(in: .whitespacesAndNewlines), "(1501, 1501)")
+        let (again, second) = try scanJSON(repo)
+        XCTAssertEqual(again, 1)
+        XCTAssertEqual(summary(second)["blobs_scanned"] as? Int, 0)
+        XCTAssertEqual((second["findings"] as? [[String: Any]])?.count, 1, "the finding comes from the store")
+    }
+
     func testNoStoreRecordsNothing() throws {
         let (repo, _) = try leakyRepo()
         _ = try scanJSON(repo, ["--no-store"])

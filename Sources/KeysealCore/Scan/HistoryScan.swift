@@ -149,7 +149,9 @@ public enum HistoryScan {
         var unscanned: [(blob: Int, reasons: [UnscannedReason], rules: [String], size: Int?)] = []
         let recorder = store.map {
             ChunkRecorder($0, history: history, rules: matcher.rules,
-                          chunkSize: options.chunkSize ?? max(4096, (order.count + 3) / 4), afterChunk: options.afterChunk)
+                          sizing: options.chunkSize.map(ChunkRecorder.Sizing.fixed)
+                              ?? .shrinking(chunk: max(4096, (order.count + 3) / 4), total: order.count, floor: 512),
+                          afterChunk: options.afterChunk)
         }
         // A scan that fails waits for the chunk being recorded before the store hears of the failure.
         defer { _ = try? recorder?.drain() }
@@ -202,7 +204,7 @@ public enum HistoryScan {
         }
         try recorder?.finish()
         if let deltas { for worker in workers { deltas.count(worker.scratch) } }
-        trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived\(store == nil ? "" : String(format: "; %.3f s recording them in the store, beside the scan", recorder?.seconds ?? 0))", since: started)
+        trace("read and scanned \(order.count) blobs; \(SecretText.derivations.load(ordering: .relaxed)) slow fingerprint(s) derived\(store == nil ? "" : String(format: "; %.3f s (CPU %.3f s) recording them in the store, beside the scan, %.3f s waited for at its end", recorder?.seconds ?? 0, recorder?.cpuSeconds ?? 0, recorder?.tailSeconds ?? 0))", since: started)
         if let deltas { trace(deltas.summary, since: started) }
         (summary.blobsNotFullyScanned, summary.notFullyScanned) = placed(unscanned, history: history, allowlist: settings.allowlist)
 

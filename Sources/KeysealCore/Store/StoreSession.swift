@@ -131,6 +131,8 @@ final class StoreSession {
     /// recorded all the same.
     func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule],
                 incomplete: Set<Int> = []) throws {
+        // In id order (ObjectIDs compare as words, hex strings far slower), so the store's own sort has nothing to do.
+        let chunk = chunk.sorted { history.blobs[$0] < history.blobs[$1] }
         let byBlob = Dictionary(found.map { ($0.blob, $0) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
         var links: [String: LegacyLink] = [:]
@@ -166,7 +168,14 @@ final class StoreSession {
     /// Records this scan's occurrences and walked commits, and closes the scan. `completeWalk`: the
     /// walk covered all history under these rules, so records of other rule sets can go.
     func finish(findings: [Finding], history: HistoryIndex, counts: ScanSummary, completeWalk: Bool) throws {
-        let time = Dictionary(history.commits.map { ($0.id.hex, $0.time) }, uniquingKeysWith: { a, _ in a })
+        // The times of the commits that hold a finding only (most scans find little in many commits).
+        let holding = Set(findings.compactMap { ObjectID(hex: $0.commit) })
+        var time: [String: Int64] = [:]
+        if !holding.isEmpty {
+            for commit in history.commits where holding.contains(commit.id) && time[commit.id.hex] == nil {
+                time[commit.id.hex] = commit.time
+            }
+        }
         let occurrences = findings.map {
             StoredOccurrence(fingerprint: $0.fingerprint, blob: $0.blob, path: $0.path, commit: $0.commit,
                              commitTime: time[$0.commit] ?? 0, line: $0.line, column: $0.column, author: $0.author,
@@ -174,7 +183,8 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id.hex), firstSeen: firstSeen,
+        // In id order already (ObjectIDs compare as words, hex strings far slower), so the store's own sort has nothing to do.
+        try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id).sorted().map(\.hex), firstSeen: firstSeen,
                              rulesHash: rulesHash,
                              counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
                                            findings: findings.count, secrets: Set(findings.map(\.fingerprint)).count),

@@ -766,8 +766,8 @@ public final class FindingStore {
         // hold up the scan's end (9 ms in this commit, about a thousand pages of redis' records), so
         // this connection's commits copy nothing from here on, and another connection copies on a
         // thread of its own while this one reads on: the close is left the last commits' pages.
+        // (For the rest of this connection's life: a store is opened for one scan, and closed after it.)
         if connection.dialect == .sqlite { try connection.execute("PRAGMA wal_autocheckpoint = 0") }
-        defer { if connection.dialect == .sqlite { checkpoint(beside: path) } }
         try connection.transaction {
             // min() of a NULL is NULL: an unknown first_seen takes the date.
             let seen = try connection.prepare("UPDATE secrets SET first_seen = \(connection.dialect.least("first_seen", "?1")) WHERE fingerprint = ?2")
@@ -809,6 +809,7 @@ public final class FindingStore {
                 """).run([.text(Self.now()), .int(Int64(counts.commits)), .int(Int64(counts.blobsScanned)),
                           .int(Int64(counts.findings)), .int(Int64(counts.secrets)), .int(id)])
         }
+        if connection.dialect == .sqlite { checkpoint(beside: path) }
     }
 
     /// A passive checkpoint (never waits for a lock: what readers or a writer hold is left for
@@ -817,8 +818,9 @@ public final class FindingStore {
         checkpointBeside.enter()
         DispatchQueue.global().async { [checkpointBeside] in
             defer { checkpointBeside.leave() }
-            // Never a new file: the store may be gone by now (moved or deleted by its user).
-            try? SQLiteConnection(path: path, create: false).execute("PRAGMA wal_checkpoint(PASSIVE)")
+            // Never a new file: the store may be gone by now (moved or deleted by its user). Never
+            // a wait for another process's lock either: the scan's end waits for this.
+            try? SQLiteConnection(path: path, create: false, busyTimeout: 0).execute("PRAGMA wal_checkpoint(PASSIVE)")
         }
     }
 

@@ -12,8 +12,10 @@ final class SQLiteConnection: DatabaseConnection {
     let path: String
     let hooks: WriteHooks
 
-    /// `create`: make the file when it is not there.
-    init(path: String, readOnly: Bool = false, create: Bool = true, hooks: WriteHooks = WriteHooks()) throws {
+    /// `create`: make the file when it is not there. `busyTimeout`: how long a step waits for
+    /// another connection's lock before it fails, in milliseconds.
+    init(path: String, readOnly: Bool = false, create: Bool = true, busyTimeout: Int32 = 30_000,
+         hooks: WriteHooks = WriteHooks()) throws {
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
         let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
@@ -26,7 +28,7 @@ final class SQLiteConnection: DatabaseConnection {
         self.path = path
         self.hooks = hooks
         // Wait for a concurrent writer instead of failing at once.
-        sqlite3_busy_timeout(handle, 30_000)
+        sqlite3_busy_timeout(handle, busyTimeout)
     }
 
     deinit { sqlite3_close(handle) }

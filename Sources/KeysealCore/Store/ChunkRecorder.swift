@@ -87,7 +87,6 @@ final class ChunkRecorder: @unchecked Sendable {
         defer { tailSeconds = Date().timeIntervalSince(start) }
         let rest = pending.withLock { state in
             defer { state.waiting = Pending() }
-            state.handedOver += state.waiting.blobs.count
             return state.waiting
         }
         if !rest.blobs.isEmpty { submit(rest) }

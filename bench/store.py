@@ -3,6 +3,9 @@
 --no-store, an unchanged second scan, and a rescan after 10 new commits.
 
     python3 bench/store.py            # 3 runs each, medians
+    python3 bench/store.py --pairs 41 --keyseal NEW --against OLD
+        # the first scan only: 41 pairs of --no-store and a new store for each binary, the binaries
+        # interleaved pair by pair; each binary's overhead by the medians and by the median pair
 """
 import argparse
 import os
@@ -29,6 +32,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keyseal")
+    parser.add_argument("--pairs", type=int, help="measure only the first scan's overhead, in this many alternating pairs")
+    parser.add_argument("--against", help="with --pairs: another keyseal binary, interleaved with the first")
     args = parser.parse_args()
     work = os.environ.get("BENCH_WORK", "/tmp/keyseal-bench")
     os.makedirs(work, exist_ok=True)
@@ -44,6 +49,9 @@ def main():
     store = os.path.join(scratch, "store.sqlite")
     scan = [keyseal, "scan", repo, "--quiet", "--format", "json", "--report", os.path.join(scratch, "out.json")]
     subprocess.run(scan + ["--no-store"], capture_output=True)  # warm the page cache and the rule cache
+    if args.pairs:
+        first_scan_pairs(args, keyseal, repo, scratch, store)
+        return
 
     no_store, with_store, unchanged, after_ten = [], [], [], []
     for run in range(args.runs):
@@ -75,6 +83,31 @@ def main():
     print(f"| second scan, nothing changed | {median(unchanged):.2f} |")
     print(f"| after 10 new commits | {median(after_ten):.2f} |")
     print(f"\nstore overhead on the first scan: {100 * (median(with_store) / median(no_store) - 1):+.1f}%")
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+
+
+def first_scan_pairs(args, keyseal, repo, scratch, store):
+    binaries = [keyseal] + ([os.path.abspath(args.against)] if args.against else [])
+    for binary in binaries[1:]:
+        subprocess.run([binary, "scan", repo, "--quiet", "--no-store"], capture_output=True)
+    times = {binary: ([], []) for binary in binaries}
+    for _ in range(args.pairs):
+        for binary in binaries:
+            scan = [binary, "scan", repo, "--quiet", "--format", "json", "--report", os.path.join(scratch, "out.json")]
+            times[binary][0].append(timed(scan + ["--no-store"], repo))
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(store + suffix):
+                    os.remove(store + suffix)
+            times[binary][1].append(timed(scan + ["--store", store], repo))
+    median = statistics.median
+    print(f"first scan of a redis clone, {args.pairs} alternating pairs (--no-store, then a new store) per binary\n")
+    print("| binary | --no-store s | new store s | overhead (medians) | overhead (median pair) |")
+    print("|---|---|---|---|---|")
+    for binary, (bare, stored) in times.items():
+        pairs = median([b / a - 1 for a, b in zip(bare, stored)])
+        print(f"| {binary} | {median(bare):.3f} | {median(stored):.3f} | {100 * (median(stored) / median(bare) - 1):+.1f}% "
+              f"| {100 * pairs:+.1f}% |")
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(repo, ignore_errors=True)
 

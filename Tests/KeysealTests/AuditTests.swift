@@ -81,6 +81,24 @@ final class AuditTests: XCTestCase {
         XCTAssertEqual(kube.first?.line, 3 + run + 3)
     }
 
+    /// The Dockerfile's and the docker config's patterns on long runs of what they skip over (a
+    /// redirection followed by blanks, a command followed by one long word, an unclosed `auth`):
+    /// each attempt stops at the next `>`, blank or quote, so the audit ends and still finds what
+    /// follows the runs.
+    func testLongRunsInADockerfileAndADockerConfigEnd() throws {
+        let run = 1 << 19  // the Dockerfile stays under the audit's 4 MiB a file
+        let dockerfile = "FROM alpine:3.20\n"
+            + "RUN echo x >" + String(repeating: " ", count: run) + "done\n"
+            + "RUN echo " + String(repeating: ">", count: run / 2) + "\n"
+            + "RUN npm config set " + String(repeating: "a", count: run) + "\n"
+            + "RUN git config " + String(repeating: "x ", count: run / 2) + "\n"
+            + "RUN echo token > /root/.npmrc\n"
+            + "RUN cat <<" + String(repeating: "A", count: run) + "\n"
+        let config = "{\"auths\": {\"r\": {\"auth\": \"" + String(repeating: "A", count: run) + "\n"
+        let (found, _) = try audit(["Dockerfile": dockerfile, "docker/config.json": config])
+        XCTAssertEqual(found.filter { $0.rule == "audit-dockerfile-run-writes-secret" }.map(\.line), [6], "\(found)")
+    }
+
     func testDockerfileEnvArgAndContinuationLines() throws {
         let secret = FakeSecret.password("docker")
         let dockerfile = """

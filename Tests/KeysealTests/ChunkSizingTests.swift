@@ -35,3 +35,4 @@ final class ChunkSizingTests: XCTestCase {
                        [8132, 8132, 8130, 4065, 2033, 1016, 512])
     }
 }
+

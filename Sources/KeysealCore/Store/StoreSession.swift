@@ -131,7 +131,8 @@ final class StoreSession {
     /// recorded all the same.
     func record(_ chunk: [Int], history: HistoryIndex, found: [BlobMatches], rules: [Rule],
                 incomplete: Set<Int> = []) throws {
-        // In id order (ObjectIDs compare as words, hex strings far slower), so the store's own sort has nothing to do.
+        // In id order: the store inserts them in that order (its index's pages visited once, in
+        // turn), and sorting the ids' words here is cheaper than sorting their hex strings there.
         let chunk = chunk.sorted { history.blobs[$0] < history.blobs[$1] }
         let byBlob = Dictionary(found.map { ($0.blob, $0) }, uniquingKeysWith: { a, _ in a })
         var secrets: [String: SecretRecord] = [:]
@@ -183,7 +184,7 @@ final class StoreSession {
                              detail: $0.occurrenceDetail)
         }
         let firstSeen = Dictionary(findings.map { ($0.fingerprint, $0.date) }, uniquingKeysWith: min)
-        // In id order already (ObjectIDs compare as words, hex strings far slower), so the store's own sort has nothing to do.
+        // In id order, as `record`'s chunks.
         try store.finishScan(scanID, occurrences: occurrences, commits: history.commits.map(\.id).sorted().map(\.hex), firstSeen: firstSeen,
                              rulesHash: rulesHash,
                              counts: .init(commits: counts.commits, blobsScanned: counts.blobsScanned,
